@@ -1,0 +1,1 @@
+"""Trợ lý khuyến công: the library behind the assistant."""

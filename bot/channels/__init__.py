@@ -1,0 +1,1 @@
+"""Channels: the ways people reach the assistant (console, Telegram, Zalo, web)."""

@@ -1,0 +1,226 @@
+"""Thin commands over the library (design §4.1). Heavy modules load lazily, per command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from bot.eligibility import Assessment
+    from bot.faq import Answer, FaqIndex
+    from bot.knowledge import Knowledge
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """--db and --knowledge, taken by every command."""
+    func = click.option(
+        "--db",
+        "db",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="SQLite file (default: KHUYENCONG_DB, else ./data/khuyencong.db)",
+    )(func)
+    func = click.option(
+        "--knowledge",
+        "knowledge",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="knowledge folder (default: ./knowledge)",
+    )(func)
+    return func
+
+
+def _knowledge_dir(knowledge: Path | None) -> Path:
+    from bot.config import Settings
+
+    return knowledge or Settings().khuyencong_knowledge
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Lỗi: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Trợ lý khuyến công: eligibility, support lines and FAQ for rural industrial facilities."""
+
+
+# --- check -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="print the assessment as JSON (design §4.3)")
+@click.option(
+    "--date", "on_date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="decide as of this day (default: today)"
+)
+@common_options
+def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None, knowledge: Path | None) -> None:
+    """Assess one profile (JSON, design §4.2) read from FILE ('-' for stdin).
+
+    Example: khuyencong check profile.json --json
+    """
+    from bot.eligibility import Profile
+
+    try:
+        data = json.loads(file.read(2_000_000))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail(f"dữ liệu không phải JSON hợp lệ ({exc})")
+    if not isinstance(data, dict):
+        _fail('hồ sơ phải là một đối tượng JSON, ví dụ {"legal_form": "household_business", …}')
+    from pydantic import ValidationError
+
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        _fail(validation_message(exc))
+    assessment = _assessor(knowledge).assess(profile, on_date.date() if on_date else None)
+    if as_json:
+        click.echo(json.dumps(assessment.model_dump(exclude_none=False), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_assessment(assessment))
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One Vietnamese line naming the first bad field."""
+    err = exc.errors()[0]
+    name = ".".join(str(p) for p in err["loc"]) or "hồ sơ"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"trường không được hỗ trợ: '{name}'"
+    if kind == "missing":
+        return f"thiếu trường bắt buộc: '{name}'"
+    if kind in ("literal_error", "enum"):
+        return f"giá trị của trường '{name}' không hợp lệ ({err.get('input')!r})"
+    if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "bool_type"):
+        return f"trường '{name}' sai kiểu dữ liệu ({err.get('input')!r})"
+    return f"giá trị của trường '{name}' không hợp lý ({err.get('input')!r}): {err['msg']}"
+
+
+def _assessor(knowledge: Path | None) -> Any:
+    from bot.eligibility import Assessor
+
+    return Assessor(_load(knowledge))
+
+
+def _load(knowledge: Path | None) -> Knowledge:
+    from bot.knowledge import KnowledgeError, load_knowledge
+
+    try:
+        return load_knowledge(_knowledge_dir(knowledge))
+    except KnowledgeError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+def render_assessment(a: Assessment) -> str:
+    """The assessment as short Vietnamese text for a person at a terminal."""
+    from bot.render import assessment_text
+
+    return assessment_text(a)
+
+
+# --- ask -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="print the answer as JSON (design §4.5)")
+@common_options
+def ask(question: str, as_json: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Answer one question from the FAQ.
+
+    Example: khuyencong ask "hkd co dc ho tro may moc ko"
+    """
+    answer = faq_index(knowledge).ask(question)
+    if as_json:
+        click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
+    else:
+        click.echo(render_answer(answer))
+
+
+def faq_index(knowledge: Path | None) -> FaqIndex:
+    """The FAQ index, loading only the three files it needs (so that `ask` starts fast)."""
+    from bot.faq import FaqIndex
+    from bot.knowledge import KnowledgeError, load_faq_files
+
+    try:
+        faq, oos, abbr = load_faq_files(_knowledge_dir(knowledge))
+    except KnowledgeError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    return FaqIndex(faq, oos, abbr.abbreviations, abbr.phrases)
+
+
+def render_answer(answer: Answer) -> str:
+    """An FAQ answer as text: the answer, its source, and close questions."""
+    lines = [answer.answer]
+    if answer.citation:
+        lines.append(f"Căn cứ: {answer.citation}" + (" (tham khảo)" if answer.status in ("S", "R") else ""))
+    if answer.alternatives:
+        lines.append("Có thể bà con muốn hỏi:")
+        lines += [f"  • {alt.question}" for alt in answer.alternatives]
+    return "\n".join(lines)
+
+
+# --- kb --------------------------------------------------------------------------------
+
+
+@main.group()
+def kb() -> None:
+    """Knowledge base commands."""
+
+
+@kb.command("check")
+@common_options
+def kb_check(db: Path | None, knowledge: Path | None) -> None:
+    """Validate knowledge/ (and dialogs/); exit 1 naming every problem by file and field."""
+    loaded = _load(knowledge)
+    click.echo(
+        f"Kiến thức hợp lệ: {len(loaded.sectors.sectors)} ngành, {len(loaded.support_lines.lines)} nội dung hỗ trợ, "
+        f"{len(loaded.documents.documents)} giấy tờ, {len(loaded.faq.entries)} câu hỏi, "
+        f"{len(loaded.localities)} kế hoạch địa phương."
+    )
+
+
+@kb.command("eval")
+@click.argument("file", type=click.Path(exists=True, path_type=Path), default=Path("tests/data/faq_eval.yaml"))
+@click.option("--show-errors", is_flag=True, help="list the questions answered wrongly")
+@common_options
+def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Measure FAQ top-1 accuracy and the out-of-scope refusal rate on an evaluation set."""
+    from bot.evaluation import evaluate, load_eval_set
+
+    result = evaluate(faq_index(knowledge), load_eval_set(file))
+    click.echo(result.summary())
+    if show_errors:
+        click.echo("\n".join(result.errors))
+
+
+# --- chat ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--jsonl", is_flag=True, help="JSON lines on stdin/stdout instead of a person at a terminal")
+@common_options
+def chat(jsonl: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Chat in the console. Until the interview flows exist, it answers questions from the FAQ."""
+    from bot.channels.console import run_human, run_jsonl
+
+    index = faq_index(knowledge)
+    (run_jsonl if jsonl else run_human)(index, sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

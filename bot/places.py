@@ -1,0 +1,211 @@
+"""Provinces and commune-level units after the July 2025 reform, resolved from free text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+from vietnam_provinces import Province, VietNamDivisionType, Ward
+
+from bot.text import canonical, fold
+
+UnitType = Literal["xa", "phuong", "dac_khu"]
+_UNIT_TYPES: dict[VietNamDivisionType, UnitType] = {
+    VietNamDivisionType.XA: "xa",
+    VietNamDivisionType.PHUONG: "phuong",
+    VietNamDivisionType.DAC_KHU: "dac_khu",
+}
+_UNIT_PREFIXES: dict[str, UnitType] = {"xa": "xa", "phuong": "phuong", "dac khu": "dac_khu", "p": "phuong"}
+_DROP_PREFIXES = ("thi tran", "thi xa")  # pre-2025 unit words people still type: drop, keep the name
+_PROVINCE_PREFIXES = ("thanh pho", "tinh", "tp")
+_PROVINCE_NICKNAMES = {"hcm": 79, "tphcm": 79, "sai gon": 79, "hn": 1}
+_FUZZY_CUTOFF = 84
+_FUZZY_MARGIN = 4
+
+
+@dataclass(frozen=True)
+class ProvinceInfo:
+    """A province-level unit (tỉnh or thành phố trực thuộc trung ương)."""
+
+    code: int
+    name: str
+    centrally_run: bool
+
+
+@dataclass(frozen=True)
+class Place:
+    """A commune-level unit with its province."""
+
+    code: int
+    name: str
+    type: UnitType
+    province: ProvinceInfo
+
+    @property
+    def label(self) -> str:
+        """'Xã Vĩnh Thủy, Quảng Trị'."""
+        return f"{self.name}, {self.province.name}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of resolving text: one place, several to choose from, or nothing."""
+
+    status: Literal["ok", "ambiguous", "not_found"]
+    province: ProvinceInfo | None = None
+    candidates: tuple[Place, ...] = ()
+
+    @property
+    def place(self) -> Place | None:
+        """The place when exactly one matched."""
+        return self.candidates[0] if self.status == "ok" and self.candidates else None
+
+    @property
+    def provinces(self) -> tuple[ProvinceInfo, ...]:
+        """The distinct provinces among the candidates, in order."""
+        return tuple(dict.fromkeys(c.province for c in self.candidates))
+
+
+def _strip_prefix(folded: str, prefixes: Iterable[str]) -> tuple[str, str | None]:
+    for prefix in prefixes:
+        if folded.startswith(prefix + " "):
+            return folded[len(prefix) + 1 :], prefix
+    return folded, None
+
+
+def _bare(name: str) -> str:
+    """A unit name in canonical lowercase, without its type word: 'Xã Bình Giang' → 'bình giang'."""
+    return _strip_prefix(canonical(name).lower(), ("xã", "phường", "đặc khu"))[0]
+
+
+class Gazetteer:
+    """Lookup of the 34 provinces and 3,321 commune-level units, by folded name."""
+
+    def __init__(self, province_aliases: Mapping[str, str] | None = None) -> None:
+        self._aliases = {fold(k): fold(v) for k, v in (province_aliases or {}).items()}
+
+    @cached_property
+    def _provinces(self) -> dict[int, ProvinceInfo]:
+        return {
+            int(p.code): ProvinceInfo(int(p.code), p.name, p.division_type == VietNamDivisionType.THANH_PHO_TRUNG_UONG)
+            for p in Province.iter_all()
+        }
+
+    @cached_property
+    def _province_keys(self) -> dict[str, int]:
+        keys = {_strip_prefix(fold(p.name), _PROVINCE_PREFIXES)[0]: p.code for p in self._provinces.values()}
+        keys.update(_PROVINCE_NICKNAMES)
+        keys.update({old: keys[new] for old, new in self._aliases.items() if new in keys})
+        return keys
+
+    @cached_property
+    def _wards(self) -> dict[str, list[Place]]:
+        index: dict[str, list[Place]] = defaultdict(list)
+        for ward in Ward.iter_all():
+            place = Place(
+                int(ward.code),
+                canonical(ward.name),
+                _UNIT_TYPES[ward.division_type],
+                self._provinces[int(ward.province_code)],
+            )
+            key, _ = _strip_prefix(fold(ward.name), _UNIT_PREFIXES)
+            index[key].append(place)
+        return dict(index)
+
+    @cached_property
+    def _ward_keys(self) -> list[str]:
+        return list(self._wards)
+
+    def all_places(self) -> list[Place]:
+        """Every commune-level unit."""
+        return [p for places in self._wards.values() for p in places]
+
+    def province(self, text: str) -> ProvinceInfo | None:
+        """The province named in the text (new or pre-2025 name, with or without diacritics, typos)."""
+        key, _ = _strip_prefix(fold(text), _PROVINCE_PREFIXES)
+        if not key:
+            return None
+        code = self._province_keys.get(key)
+        if code is None:
+            match = process.extractOne(key, list(self._province_keys), scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+            code = self._province_keys[match[0]] if match else None
+        return self._provinces[code] if code is not None else None
+
+    def province_by_code(self, code: int) -> ProvinceInfo | None:
+        """The province with this code."""
+        return self._provinces.get(code)
+
+    def place_by_code(self, code: int) -> Place | None:
+        """The commune-level unit with this code."""
+        return next((p for p in self.all_places() if p.code == code), None)
+
+    def resolve(self, commune: str | None = None, province: str | None = None) -> Resolution:
+        """Resolve a commune (and/or province) typed by a person."""
+        prov = self.province(province) if province and fold(province) else None
+        if province and fold(province) and prov is None:
+            return Resolution("not_found")
+        if not commune or not fold(commune):
+            return Resolution("ok" if prov else "not_found", prov)
+        found = self._communes(commune, prov)
+        if not found:
+            return Resolution("not_found", prov)
+        return Resolution("ok" if len(found) == 1 else "ambiguous", prov, tuple(found))
+
+    def resolve_text(self, text: str) -> Resolution:
+        """Resolve one free text that may hold a commune and a province ('xa vinh thuy quang tri')."""
+        if "," in text:
+            head, _, tail = text.rpartition(",")
+            if self.province(tail) and fold(head):
+                return self.resolve(head, tail)
+        words = fold(text).split()
+        for n in range(min(4, len(words) - 1), 0, -1):
+            tail = " ".join(words[-n:])
+            head = " ".join(words[:-n])
+            for suffix in (" tinh", " thanh pho", " tp"):
+                head = head.removesuffix(suffix)
+            if tail in self._province_keys or tail in self._aliases:
+                result = self.resolve(head, tail)
+                if result.status != "not_found":
+                    return result
+        key, _ = _strip_prefix(fold(text), _PROVINCE_PREFIXES)
+        if key in self._province_keys and _strip_prefix(fold(text), _UNIT_PREFIXES)[1] is None:
+            # A bare province name means the province ('Quảng Bình' the old province, not the xã in Thanh Hóa).
+            return self.resolve(None, text)
+        result = self.resolve(text)
+        if result.status == "not_found" and self.province(text):
+            return self.resolve(None, text)
+        return result
+
+    def _communes(self, text: str, prov: ProvinceInfo | None, fuzzy: bool = True) -> list[Place]:
+        folded = fold(text)
+        for drop in _DROP_PREFIXES:
+            folded = _strip_prefix(folded, (drop,))[0]
+        key, prefix = _strip_prefix(folded, _UNIT_PREFIXES)
+        wanted = _UNIT_PREFIXES.get(prefix) if prefix else None
+        found = self._matches(key, prov, fuzzy)
+        if wanted:
+            typed = [p for p in found if p.type == wanted]
+            found = typed or found
+        if len(found) > 1 and fold(text) != text.lower():
+            # The person typed diacritics: prefer the unit spelled exactly so (tone placement aside).
+            typed_name = _bare(text)
+            found = [p for p in found if _bare(p.name) == typed_name] or found
+        return found
+
+    def _matches(self, key: str, prov: ProvinceInfo | None, fuzzy: bool) -> list[Place]:
+        def within(places: list[Place]) -> list[Place]:
+            return [p for p in places if prov is None or p.province == prov]
+
+        exact = within(self._wards.get(key, []))
+        if exact or not fuzzy:
+            return exact
+        found = process.extract(key, self._ward_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=20)
+        hits = [(k, score) for k, score, _ in found if within(self._wards[k])]
+        if not hits:
+            return []
+        best = max(score for _, score in hits)
+        return [p for k, score in hits if score >= best - _FUZZY_MARGIN for p in within(self._wards[k])]

@@ -1,0 +1,45 @@
+"""Plain Vietnamese text of an assessment, shared by the console, the CLI and the chat replies."""
+
+from __future__ import annotations
+
+from bot.eligibility import Assessment, LineOut, vnd
+
+_VERDICT = {
+    True: "✅ Cơ sở đủ điều kiện hưởng khuyến công.",
+    False: "❌ Cơ sở chưa đủ điều kiện hưởng khuyến công.",
+    None: "❓ Chưa đủ thông tin để kết luận.",
+}
+_FUNDING = {"national": "quốc gia", "provincial": "tỉnh", "commune": "xã"}
+
+
+def line_text(line: LineOut) -> str:
+    """'Ứng dụng máy móc… (quốc gia): tối đa 50 %, tối đa 300 triệu đồng (tham khảo)'."""
+    parts = []
+    if line.share_max is not None:
+        parts.append(f"tối đa {line.share_max:.0%}".replace("%", " %"))
+    if line.cap_vnd is not None:
+        each = "/cơ sở" if line.funding != "national" else ""
+        parts.append(f"tối đa {vnd(line.cap_vnd)}{each}")
+    if line.slots:
+        parts.append(line.slots)
+    figures = ", ".join(parts) or "mức cụ thể hỏi cán bộ"
+    note = " (tham khảo)" if line.status != "P" and parts else ""
+    return f"{line.name} (kinh phí {_FUNDING[line.funding]}): {figures}{note}"
+
+
+def assessment_text(a: Assessment) -> str:
+    """The whole assessment as short sections."""
+    out = [_VERDICT[a.eligible]]
+    if a.locality and a.locality.province:
+        out.append("Nơi: " + ", ".join(x for x in (a.locality.commune, a.locality.province) if x))
+    out += _section("Lý do", [f"{r.text} (Căn cứ: {r.citation})" for r in a.reasons])
+    out += _section("Được ưu tiên", [r.text for r in a.priority_reasons])
+    out += _section("Nội dung có thể xin hỗ trợ", [line_text(ln) for ln in a.support_lines])
+    out += _section("Giấy tờ cần chuẩn bị", [d.name for d in a.documents])
+    out += _section("Cần hỏi thêm", a.questions)
+    out += _section("Bước tiếp theo", a.next_steps)
+    return "\n".join(out)
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return [f"\n{title}:", *(f"  • {item}" for item in items)] if items else []

@@ -1,0 +1,106 @@
+"""Classify a free-text activity into a sector, a non-industrial group or an exclusion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.knowledge import SectorsFile
+from bot.text import Speller, expand, fold
+
+Kind = Literal["sector", "non_industrial", "excluded"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A lexicon term with what it means."""
+
+    tokens: tuple[str, ...]
+    text: str
+    kind: Kind
+    code: str  # sector code, non-industrial group, or exclusion code
+    sector: str | None = None  # the sector an exclusion belongs to
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the activity text is: its kind, code and the term that matched (None: nothing matched)."""
+
+    kind: Kind | None
+    code: str | None = None
+    matched: str | None = None
+    sector: str | None = None
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    term: Term
+
+    def inside(self, other: _Hit) -> bool:
+        return other is not self and other.start <= self.start and self.end <= other.end
+
+
+class SectorClassifier:
+    """Longest-match lookup of lexicon terms in folded text."""
+
+    def __init__(self, sectors: SectorsFile, abbreviations: Mapping[str, str]) -> None:
+        self._abbreviations = abbreviations
+        terms = [Term(tuple(fold(t).split()), t, "sector", s.code) for s in sectors.sectors for t in s.terms]
+        terms += [
+            Term(tuple(fold(t).split()), t, "non_industrial", g.group) for g in sectors.non_industrial for t in g.terms
+        ]
+        terms += [
+            Term(tuple(fold(t).split()), t, "excluded", e.code, e.sector) for e in sectors.exclusions for t in e.terms
+        ]
+        self._by_first: dict[str, list[Term]] = {}
+        for term in terms:
+            if term.tokens:
+                self._by_first.setdefault(term.tokens[0], []).append(term)
+        self._speller = Speller({tok for term in terms for tok in term.tokens})
+
+    def classify(self, activity: str) -> Classification:
+        """Classify an activity; typos are corrected against the lexicon when nothing matches."""
+        tokens = expand(fold(activity), self._abbreviations).split()
+        found = self._classify(tokens)
+        if found.kind is None:
+            corrected = self._speller.correct(tokens)
+            if corrected != tokens:
+                found = self._classify(corrected)
+        return found
+
+    def _classify(self, tokens: list[str]) -> Classification:
+        hits = self._hits(tokens)
+        excluded = [h for h in hits if h.term.kind == "excluded"]
+        if excluded:
+            return self._result(max(excluded, key=_length))
+        # A term inside a longer one does not count: 'bán chè' is trade although 'chè' is a product.
+        outer = [h for h in hits if not any(h.inside(o) for o in hits)]
+        industrial = [h for h in outer if h.term.kind == "sector"]
+        if industrial:  # any processing at all makes it industrial: 'nuôi heo và làm giò chả'
+            return self._result(max(industrial, key=_length))
+        if outer:
+            return self._result(max(outer, key=_length))
+        return Classification(None)
+
+    def _hits(self, tokens: list[str]) -> list[_Hit]:
+        hits = []
+        for i, tok in enumerate(tokens):
+            for term in self._by_first.get(tok, ()):
+                n = len(term.tokens)
+                if tuple(tokens[i : i + n]) == term.tokens:
+                    hits.append(_Hit(i, i + n, term))
+        return hits
+
+    @staticmethod
+    def _result(hit: _Hit) -> Classification:
+        term = hit.term
+        return Classification(
+            term.kind, term.code, term.text, term.sector or (term.code if term.kind == "sector" else None)
+        )
+
+
+def _length(hit: _Hit) -> tuple[int, int]:
+    return (hit.end - hit.start, -hit.start)
