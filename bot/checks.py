@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from bot.knowledge import DOCUMENT_CODES, LINE_CODES, SECTOR_CODES, Knowledge, Problem
+from bot.knowledge import DOCUMENT_CODES, LINE_CODES, SECTOR_CODES, Knowledge
+from bot.knowledge_errors import Problem
 from bot.places import Gazetteer
 from bot.text import fold
 

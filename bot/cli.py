@@ -115,7 +115,8 @@ def _assessor(knowledge: Path | None) -> Any:
 
 
 def _load(knowledge: Path | None) -> Knowledge:
-    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.knowledge import load_knowledge
+    from bot.knowledge_errors import KnowledgeError
 
     try:
         return load_knowledge(_knowledge_dir(knowledge))
@@ -143,24 +144,30 @@ def ask(question: str, as_json: bool, db: Path | None, knowledge: Path | None) -
 
     Example: khuyencong ask "hkd co dc ho tro may moc ko"
     """
-    answer = faq_index(knowledge).ask(question)
+    answer = faq_index(knowledge, db).ask(question)
     if as_json:
         click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
     else:
         click.echo(render_answer(answer))
 
 
-def faq_index(knowledge: Path | None) -> FaqIndex:
-    """The FAQ index, loading only the three files it needs (so that `ask` starts fast)."""
-    from bot.faq import FaqIndex
-    from bot.knowledge import KnowledgeError, load_faq_files
+def faq_index(knowledge: Path | None, db: Path | None = None) -> FaqIndex:
+    """The FAQ index, cached beside the database so that `ask` starts fast."""
+    from bot.faq import load_index
+    from bot.knowledge_errors import KnowledgeError
 
+    root = _knowledge_dir(knowledge)
     try:
-        faq, oos, abbr = load_faq_files(_knowledge_dir(knowledge))
+        return load_index(root, _db_path(db).parent / "cache")
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    return FaqIndex(faq, oos, abbr.abbreviations, abbr.phrases)
+
+
+def _db_path(db: Path | None) -> Path:
+    from bot.config import Settings
+
+    return db or Settings().khuyencong_db
 
 
 def render_answer(answer: Answer) -> str:
@@ -202,7 +209,7 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
     """Measure FAQ top-1 accuracy and the out-of-scope refusal rate on an evaluation set."""
     from bot.evaluation import evaluate, load_eval_set
 
-    result = evaluate(faq_index(knowledge), load_eval_set(file))
+    result = evaluate(faq_index(knowledge, db), load_eval_set(file))
     click.echo(result.summary())
     if show_errors:
         click.echo("\n".join(result.errors))
@@ -218,7 +225,7 @@ def chat(jsonl: bool, db: Path | None, knowledge: Path | None) -> None:
     """Chat in the console. Until the interview flows exist, it answers questions from the FAQ."""
     from bot.channels.console import run_human, run_jsonl
 
-    index = faq_index(knowledge)
+    index = faq_index(knowledge, db)
     (run_jsonl if jsonl else run_human)(index, sys.stdin, sys.stdout)
 
 

@@ -155,8 +155,9 @@ class Assessor:
         area_flags = self._area_flags(profile, locals_)
         size = self._size(profile, cls, verdict)
         self._sector_conditions(cls, area_flags, verdict)
-        self._location(profile, where, verdict)
-        subject = self._subject(profile, verdict)
+        place = _Verdict()
+        self._location(profile, where, place)
+        subject = self._subject(profile, size, place, verdict)
         eligible = False if verdict.blocks else (None if verdict.questions else True)
         lines = self._lines(profile, cls, area_flags, subject, locals_, today) if eligible is not False else []
         priorities = self._priorities(profile, cls, area_flags)
@@ -170,7 +171,7 @@ class Assessor:
             priority_reasons=priorities,
             reasons=verdict.blocks + verdict.passes,
             support_lines=lines,
-            documents=self._documents(profile, lines, locals_) if eligible is not False else [],
+            documents=self._documents(profile, size, lines, locals_) if eligible is not False else [],
             next_steps=self._next_steps(verdict, locals_, today, cls),
             questions=list(dict.fromkeys(verdict.questions)) if eligible is None else [],
         )
@@ -233,12 +234,19 @@ class Assessor:
             verdict.questions.append(self._question("revenue_or_capital"))
         return None
 
-    def _subject(self, profile: Profile, verdict: _Verdict) -> str | None:
-        """Rural industrial facility, or — for a large or city-ward facility — a cleaner-production one."""
-        if verdict.blocks and profile.cleaner_production and _only_size_or_place(verdict.blocks):
+    def _subject(self, profile: Profile, size: Size | None, place: _Verdict, verdict: _Verdict) -> str:
+        """Rural industrial facility; or, for a large or city-ward facility, a cleaner-production one.
+
+        A cleaner-production facility has no size or location limit, so the place then decides nothing.
+        """
+        outside = size == "large" or bool(place.blocks)
+        if profile.cleaner_production and outside and _only_size_or_place(verdict.blocks):
             verdict.blocks.clear()
             verdict.passes.append(self._reason("cleaner_production_subject"))
             return "cleaner_production_facility"
+        verdict.blocks += place.blocks
+        verdict.passes += place.passes
+        verdict.questions += place.questions
         return "rural_industrial_facility"
 
     def _location(self, profile: Profile, where: Resolution, verdict: _Verdict) -> None:
@@ -382,7 +390,9 @@ class Assessor:
             wanted |= {ln.code for ln in lines if any(f" {fold(k)} " in text for k in ln.keywords)}
         return wanted or None
 
-    def _documents(self, profile: Profile, lines: list[LineOut], locals_: list[Locality]) -> list[DocumentOut]:
+    def _documents(
+        self, profile: Profile, size: Size | None, lines: list[LineOut], locals_: list[Locality]
+    ) -> list[DocumentOut]:
         own = next((loc.documents for loc in locals_ if loc.documents), None)
         codes = list(own or self.kb.documents.defaults)
         for line in lines:
@@ -391,7 +401,9 @@ class Assessor:
         result = []
         for code in dict.fromkeys(codes):
             doc = self.kb.document(code)
-            if doc.legal_forms is None or profile.legal_form in doc.legal_forms:
+            if (doc.legal_forms is None or profile.legal_form in doc.legal_forms) and (
+                doc.sizes is None or size is None or size in doc.sizes
+            ):
                 form = next((f for loc in locals_ for f in loc.forms if f.code == code), None)
                 result.append(DocumentOut(code=code, name=form.name if form else doc.name))
         return result

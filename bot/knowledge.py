@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.knowledge_errors import KnowledgeError, Problem
+
 Status = Literal["P", "S", "R"]
 SectorCode = Literal[
     "agro_food_processing",
@@ -214,6 +216,7 @@ class Document(Cited):
     name: NonEmpty
     description: NonEmpty
     legal_forms: list[LegalForm] | None = None
+    sizes: list[Literal["micro", "small", "medium", "large"]] | None = None  # e.g. SMEs only
 
 
 class DocumentsFile(Strict):
@@ -255,6 +258,7 @@ class OutOfScopeFile(Strict):
     """knowledge/out_of_scope.yaml."""
 
     topics: list[OutOfScopeTopic]
+    in_scope_terms: list[NonEmpty] = Field(default_factory=list)  # words that show a question is ours
 
 
 # --- abbreviations.yaml, province_aliases.yaml --------------------------------------------
@@ -492,27 +496,6 @@ class RulesFile(Strict):
 
 
 # --- the whole knowledge base ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem found in the knowledge files, named by file and field."""
-
-    file: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.field}" if self.field else self.file
-        return f"{where}: {self.message}"
-
-
-class KnowledgeError(Exception):
-    """Raised when the knowledge files have problems; carries every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 @dataclass

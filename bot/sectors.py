@@ -103,4 +103,5 @@ class SectorClassifier:
 
 
 def _length(hit: _Hit) -> tuple[int, int]:
-    return (hit.end - hit.start, -hit.start)
+    # Equal lengths: the later term wins, the object follows its verb ('chế biến | quặng titan').
+    return (hit.end - hit.start, hit.start)

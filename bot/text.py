@@ -23,6 +23,7 @@ def nfc(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+@lru_cache(maxsize=65536)
 def _place_tone(word: str) -> str:
     """Move the tone mark of one syllable to its canonical vowel (classic placement: hòa, thủy, quý)."""
     decomposed = unicodedata.normalize("NFD", word)
@@ -286,7 +287,7 @@ class Speller:
     def __init__(self, vocabulary: set[str], cutoff: float = 80.0, min_length: int = 3) -> None:
         self._vocabulary = vocabulary
         self._by_length: dict[int, list[str]] = {}
-        for word in vocabulary:
+        for word in sorted(vocabulary):  # sorted: ties resolve the same way whatever the hash seed
             self._by_length.setdefault(len(word), []).append(word)
         self._cutoff = cutoff
         self._min_length = min_length

@@ -38,3 +38,9 @@ def assessor(kb: Knowledge, gazetteer: Gazetteer) -> Assessor:
 def faq(kb: Knowledge) -> FaqIndex:
     """The FAQ index over the bundled knowledge."""
     return FaqIndex(kb.faq, kb.out_of_scope, kb.abbreviations.abbreviations, kb.abbreviations.phrases)
+
+
+@pytest.fixture(autouse=True)
+def _private_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own database path (and so its own cache folder), never the repository's."""
+    monkeypatch.setenv("KHUYENCONG_DB", str(tmp_path / "khuyencong.db"))

@@ -1,0 +1,173 @@
+"""Benchmarks (not timed tests): FAQ retrieval at 1,000 entries, one assessment, `khuyencong ask` as a process.
+
+Run `make bench`; the figures are written to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.eligibility import Assessor, Profile
+from bot.faq import FaqIndex
+from bot.knowledge import FaqEntry, FaqFile, load_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "benchmarks.md"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """Median, p95 and p99 of samples (seconds)."""
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return statistics.median(ordered), pick(0.95), pick(0.99)
+
+
+def timed(func: Callable[[], object], repeat: int) -> list[float]:
+    """Wall time of each call."""
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def scaled_faq(faq: FaqFile, size: int) -> FaqFile:
+    """The real FAQ repeated with distinct ids up to `size` entries, so the index has that many documents."""
+    entries = []
+    for i in range(size):
+        base = faq.entries[i % len(faq.entries)]
+        suffix = f" {i // len(faq.entries)}" if i >= len(faq.entries) else ""
+        entries.append(
+            FaqEntry(
+                id=f"{base.id}_{i}",
+                question=base.question + suffix,
+                variants=[v + suffix for v in base.variants],
+                answer=base.answer,
+                citation=base.citation,
+                status=base.status,
+            )
+        )
+    return FaqFile(entries=entries)
+
+
+def bench_faq(kb_root: Path) -> list[str]:
+    """p50/p95/p99 of one retrieval over 1,000 entries, for the evaluation questions."""
+    import yaml
+
+    kb = load_knowledge(kb_root)
+    index = FaqIndex(
+        scaled_faq(kb.faq, 1000), kb.out_of_scope, kb.abbreviations.abbreviations, kb.abbreviations.phrases
+    )
+    questions = [i["q"] for i in yaml.safe_load((ROOT / "tests/data/faq_eval.yaml").read_text())["in_scope"]]
+    for q in questions:  # warm the speller cache as a running server would be
+        index.ask(q)
+    samples = [t for q in questions for t in timed(lambda q=q: index.ask(q), 5)]
+    p50, p95, p99 = percentiles(samples)
+    return [
+        f"| FAQ retrieval, 1,000 entries ({len(samples)} asks) | {p50 * 1e3:.3f} ms | {p95 * 1e3:.3f} ms | "
+        f"{p99 * 1e3:.3f} ms | p99 < 1 ms |"
+    ]
+
+
+def bench_assess(kb_root: Path) -> list[str]:
+    """One assessment of a typical profile."""
+    assessor = Assessor(load_knowledge(kb_root))
+    profiles = [
+        Profile(legal_form="household_business", activity="làm nước mắm", province="Quảng Trị", commune="Vĩnh Thủy"),
+        Profile(
+            legal_form="enterprise",
+            activity="hàn cửa sắt",
+            workers=40,
+            revenue_vnd=9 * 10**9,
+            commune="Bình Giang",
+            province="Ninh Bình",
+            needs=["máy móc"],
+        ),
+        Profile(
+            legal_form="cooperative",
+            activity="dệt thổ cẩm",
+            province="Hà Nội",
+            commune="phường Hoàn Kiếm",
+            craft_village=True,
+        ),
+    ]
+    day = dt.date(2026, 6, 1)
+    for p in profiles:
+        assessor.assess(p, day)
+    samples = [t for p in profiles for t in timed(lambda p=p: assessor.assess(p, day), 300)]
+    p50, p95, p99 = percentiles(samples)
+    return [
+        f"| One assessment ({len(samples)} runs) | {p50 * 1e3:.3f} ms | {p95 * 1e3:.3f} ms | "
+        f"{p99 * 1e3:.3f} ms | < 1 ms |"
+    ]
+
+
+def bench_ask_process() -> list[str]:
+    """`khuyencong ask` as a whole process, start to exit: with the index cache warm, and cold."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    cmd = [sys.executable, "-m", "bot.cli", "ask", "hkd co dc ho tro may moc ko", "--json", "--db", str(tmp / "k.db")]
+
+    def ask() -> None:
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+
+    def cold() -> None:
+        shutil.rmtree(tmp / "cache", ignore_errors=True)
+        ask()
+
+    cold_samples = timed(cold, 5)
+    ask()
+    warm_samples = timed(ask, 15)
+    shutil.rmtree(tmp, ignore_errors=True)
+    rows = []
+    for label, samples in (("index cached", warm_samples), ("first run, builds the cache", cold_samples)):
+        p50, p95, _ = percentiles(samples)
+        rows.append(
+            f"| `khuyencong ask` whole process, {label} ({len(samples)} runs) | {p50 * 1e3:.0f} ms | "
+            f"{p95 * 1e3:.0f} ms | – | < 500 ms |"
+        )
+    return rows
+
+
+def main() -> None:
+    """Run every benchmark and write docs/benchmarks.md."""
+    kb_root = ROOT / "knowledge"
+    rows = bench_faq(kb_root) + bench_assess(kb_root) + bench_ask_process()
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    )
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Measured by `make bench` (bench/run.py). Medians and percentiles of wall time on one machine;",
+            "the targets are the quality bars of design §6 and issue 2. Not timed tests: CI does not run these.",
+            "",
+            f"Last run: {dt.date.today().isoformat()} on {machine}.",
+            "",
+            "| what | median | p95 | p99 | target |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+    existing = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    marker = "\n## FAQ evaluation"
+    tail = existing[existing.index(marker) :] if marker in existing else ""
+    OUT.write_text(text + tail, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
