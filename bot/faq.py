@@ -247,7 +247,9 @@ class FaqIndex:
         topic = self.topic(question)
         if topic and best < _TOPIC_OVERRIDE:
             return Answer(False, None, best, topic[1], None, out_of_scope=topic[0])
-        alternatives = [Alternative(eid, self.entries[eid].question) for eid, score in ranked if score >= 0.3]
+        # Suggest close entries only when they plausibly relate: 'xin chào' should not offer 'Mẫu 02a'.
+        floor = _DOMAIN_CONFIDENCE if self.in_domain(question) else _MIN_CONFIDENCE
+        alternatives = [Alternative(eid, self.entries[eid].question) for eid, score in ranked if score >= floor - 0.1]
         sure = best >= _MIN_CONFIDENCE or (best >= _DOMAIN_CONFIDENCE and self.in_domain(question))
         if best_id is None or not sure:
             return Answer(False, None, best, NO_MATCH_ANSWER, None, alternatives[:3])

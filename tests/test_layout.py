@@ -38,4 +38,4 @@ def test_env_example_lists_every_setting() -> None:
 
 def test_secrets_and_databases_are_ignored() -> None:
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
-    assert {".env", "*.db", "data/"} <= set(ignored)
+    assert {".env", "*.db", "/data/"} <= set(ignored)
