@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.eligibility import Assessment, Assessor, Profile
-from bot.knowledge import SECTOR_CODES, Knowledge
+from bot.knowledge import SECTOR_CODES, Knowledge, LegalForm
 from tests.conftest import DATA
 
 PERSONAS: list[dict[str, Any]] = yaml.safe_load((DATA / "personas.yaml").read_text(encoding="utf-8"))["personas"]
@@ -66,23 +66,21 @@ def test_persona_is_decided_as_the_law_says(assessor: Assessor, persona: dict[st
     assert not _mismatches(assessment, persona["expect"]), persona["note"]
 
 
-def test_personas_cover_every_reason_sector_form_and_locality() -> None:
+def test_personas_cover_every_reason_sector_form_and_locality(assessor: Assessor) -> None:
     assert len(PERSONAS) >= 60
     reasons = Counter(c for p in PERSONAS for c in p["expect"].get("reasons", []))
     assert all(reasons[c] >= 2 for c in INELIGIBLE), reasons
     sectors = Counter(p["expect"].get("sector") or p["profile"].get("sector") for p in PERSONAS)
     assert all(sectors[c] >= 2 for c in SECTOR_CODES), sectors
-    forms = {p["profile"]["legal_form"] for p in PERSONAS}
-    assert forms == {
-        "enterprise",
-        "cooperative",
-        "cooperative_union",
-        "cooperative_group",
-        "household_business",
-        "unregistered",
-    }
-    communes = " ".join(str(p["profile"].get("commune", "")) + str(p["profile"].get("province", "")) for p in PERSONAS)
-    assert all(x in communes.lower() for x in ("vĩnh thủy", "bình giang", "quảng ngãi")) or "vinh thuy" in communes
+    assert {p["profile"]["legal_form"] for p in PERSONAS} == set(LegalForm.__args__)  # type: ignore[attr-defined]
+    communes: Counter[int | None] = Counter()
+    provinces: Counter[str | None] = Counter()
+    for p in PERSONAS:
+        where = assessor.assess(Profile.model_validate(p["profile"]), p.get("date", DAY)).locality
+        communes[where.code if where else None] += 1
+        provinces[where.province if where else None] += 1
+    assert communes[19405] >= 3 and communes[13531] >= 3, communes  # xã Vĩnh Thủy, xã Bình Giang
+    assert provinces["Quảng Ngãi"] >= 3, provinces
 
 
 def test_every_reason_is_cited_and_ineligible_results_say_why(assessor: Assessor) -> None:
