@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from bot.knowledge import DOCUMENT_CODES, LINE_CODES, SECTOR_CODES, Knowledge
+from bot.flows import Action, Dialogs
+from bot.knowledge import DOCUMENT_CODES, LINE_CODES, SECTOR_CODES, Knowledge, LegalForm
 from bot.knowledge_errors import Problem
 from bot.places import Gazetteer
 from bot.text import fold
@@ -137,3 +138,23 @@ def reference_problems(kb: Knowledge, gazetteer: Gazetteer | None = None) -> lis
         + abbreviation_problems(kb)
         + place_problems(kb, gazetteer)
     )
+
+
+def dialog_problems(kb: Knowledge, dialogs: Dialogs) -> list[Problem]:
+    """Choices in the flows name real legal forms and support lines; the menu offers every action."""
+    problems = []
+    valid = {
+        "legal_form": set(LegalForm.__args__),  # type: ignore[attr-defined]
+        "needs": set(LINE_CODES) | {"none"},
+        "lines_wanted": set(LINE_CODES) | {"none"},
+    }
+    for flow in dialogs.flows.values():
+        for step in flow.steps:
+            allowed = valid.get(step.slot)
+            for i, choice in enumerate(step.choices):
+                if allowed is not None and choice.value not in allowed:
+                    where = f"steps[{step.id}].choices[{i}].value"
+                    problems.append(Problem(f"dialogs/{flow.id}.yaml", where, f"unknown value '{choice.value}'"))
+    missing = set(Action.__args__) - {item.action for item in dialogs.menu.items}  # type: ignore[attr-defined]
+    problems += [Problem("dialogs/menu.yaml", "items", f"no item for '{a}'") for a in sorted(missing)]
+    return problems

@@ -192,12 +192,24 @@ def kb() -> None:
 @kb.command("check")
 @common_options
 def kb_check(db: Path | None, knowledge: Path | None) -> None:
-    """Validate knowledge/ (and dialogs/); exit 1 naming every problem by file and field."""
+    """Validate knowledge/ and dialogs/; exit 1 naming every problem by file and field."""
+    from bot.checks import dialog_problems
+    from bot.config import Settings
+    from bot.flows import load_dialogs
+    from bot.knowledge_errors import KnowledgeError
+
     loaded = _load(knowledge)
+    try:
+        problems = dialog_problems(loaded, load_dialogs(Settings().khuyencong_dialogs))
+    except KnowledgeError as exc:
+        problems = exc.problems
+    if problems:
+        click.echo("\n".join(str(p) for p in problems), err=True)
+        sys.exit(1)
     click.echo(
         f"Kiến thức hợp lệ: {len(loaded.sectors.sectors)} ngành, {len(loaded.support_lines.lines)} nội dung hỗ trợ, "
         f"{len(loaded.documents.documents)} giấy tờ, {len(loaded.faq.entries)} câu hỏi, "
-        f"{len(loaded.localities)} kế hoạch địa phương."
+        f"{len(loaded.localities)} kế hoạch địa phương; hội thoại hợp lệ."
     )
 
 
@@ -219,14 +231,26 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
 
 
 @main.command()
-@click.option("--jsonl", is_flag=True, help="JSON lines on stdin/stdout instead of a person at a terminal")
+@click.option("--jsonl", is_flag=True, help="JSON lines on stdin/stdout (design §4.4) instead of a person")
 @common_options
 def chat(jsonl: bool, db: Path | None, knowledge: Path | None) -> None:
-    """Chat in the console. Until the interview flows exist, it answers questions from the FAQ."""
-    from bot.channels.console import run_human, run_jsonl
+    """Chat with the assistant in the console: the whole interview, registration and FAQ.
 
-    index = faq_index(knowledge, db)
-    (run_jsonl if jsonl else run_human)(index, sys.stdin, sys.stdout)
+    Example: khuyencong chat   (type the number of a choice, or free text; "thoát" to leave)
+    """
+    from bot.app import build
+    from bot.channels.console import run_human, run_jsonl
+    from bot.knowledge_errors import KnowledgeError
+
+    try:
+        app = build(db=db, knowledge=knowledge)
+    except KnowledgeError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    try:
+        (run_jsonl if jsonl else run_human)(app.engine, sys.stdin, sys.stdout)
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,6 +130,11 @@ class Assessor:
         self._abbr = fold_abbreviations(kb.abbreviations.abbreviations)
         self.classifier = SectorClassifier(kb.sectors, self._abbr)
 
+    @property
+    def abbreviations(self) -> dict[str, str]:
+        """The folded abbreviation table, shared with whoever reads answers."""
+        return self._abbr
+
     # --- helpers --------------------------------------------------------------------
 
     def _reason(self, code: str, **fields: Any) -> Reason:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.eligibility import Assessment, LineOut, vnd
+from bot.flows import Texts
+from bot.knowledge import Office
 
 _VERDICT = {
     True: "✅ Cơ sở đủ điều kiện hưởng khuyến công.",
@@ -43,3 +45,50 @@ def assessment_text(a: Assessment) -> str:
 
 def _section(title: str, items: list[str]) -> list[str]:
     return [f"\n{title}:", *(f"  • {item}" for item in items)] if items else []
+
+
+MAX_REPLY = 600  # characters: a phone screen; longer text is split on line boundaries
+
+
+def split_text(text: str, limit: int = MAX_REPLY) -> list[str]:
+    """Split a long reply into parts of at most `limit` characters, at line breaks, else at spaces."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one very long line: cut at the last space that fits
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            parts += [current] if current else []
+            current = ""
+            parts.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return [p for p in parts if p.strip()]
+
+
+def assessment_messages(a: Assessment, texts: Texts, office: Office) -> list[str]:
+    """The result of an interview as a few short messages: verdict and why, lines, documents, next steps."""
+    why = [_VERDICT[a.eligible]] + [f"• {r.text} ({r.citation})" for r in a.reasons]
+    why += [f"• {q}" for q in a.questions]
+    messages = ["\n".join(why)]
+    if a.eligible is not False:
+        lines = [f"• {line_text(ln)}" for ln in a.support_lines]
+        messages.append("\n".join([texts.result_lines, *lines]) if lines else texts.result_no_lines)
+        if a.documents:
+            messages.append("\n".join([texts.result_documents, *(f"• {d.name}" for d in a.documents)]))
+    steps = [f"• {s}" for s in a.next_steps]
+    if office.phone and not any(office.phone in s for s in a.next_steps):
+        steps.append(f"• Điện thoại {office.name}: {office.phone}")
+    if not any("HĐND" in s for s in a.next_steps):
+        steps.append(texts.result_reference)
+    messages.append("\n".join([texts.result_next, *steps]))
+    return messages

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.knowledge import SectorsFile
@@ -31,6 +31,7 @@ class Classification:
     code: str | None = None
     matched: str | None = None
     sector: str | None = None
+    corrected: bool = False  # read only after fixing a typo
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class SectorClassifier:
         if found.kind is None:
             corrected = self._speller.correct(tokens)
             if corrected != tokens:
-                found = self._classify(corrected)
+                found = replace(self._classify(corrected), corrected=True)
         return found
 
     def _classify(self, tokens: list[str]) -> Classification:

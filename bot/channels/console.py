@@ -1,63 +1,82 @@
-"""Console chat for a person, and the JSON-lines protocol (design §4.4), over FAQ answers."""
+"""The console channel: a person at a terminal (buttons as numbered choices), or JSON lines (design §4.4)."""
 
 from __future__ import annotations
 
 import json
 from typing import TextIO
 
-from bot.faq import FaqIndex
+from bot.engine import DialogEngine
+from bot.messages import Button, ConversationKey, Incoming, Reply
 
-GREETING = (
-    "Xin chào! Tôi là trợ lý tự động về chính sách khuyến công, không phải cán bộ.\n"
-    "Bà con cứ hỏi, có dấu hay không dấu đều được (ví dụ: “hkd có được hỗ trợ máy móc không”).\n"
-    "Gõ “thoát” để kết thúc."
-)
-_QUIT = {"thoat", "exit", "quit", "q", "/quit"}
-_MAX_LINE = 100_000
+_QUIT = {"thoat", "thoát", "exit", "quit", "/quit"}
+_MAX_LINE = 100_000  # a longer line is cut here; the engine then refuses it politely
 
 
-def reply_text(index: FaqIndex, text: str) -> str:
-    """The reply to one message: an FAQ answer, a refusal, or a request to ask again."""
-    from bot.cli import render_answer  # the same rendering as `khuyencong ask`
+def print_replies(replies: list[Reply], stdout: TextIO) -> list[Button]:
+    """Print replies for a person; return the buttons offered last, numbered from 1."""
+    buttons: list[Button] = []
+    for reply in replies:
+        print(reply.text, file=stdout)
+        if reply.buttons:
+            buttons = list(reply.buttons)
+            for i, button in enumerate(buttons, 1):
+                print(f"  {i}. {button.label}", file=stdout)
+        print(file=stdout)
+    return buttons
 
-    if not text.strip():
-        return "Bà con cứ nhập câu hỏi nhé."
-    return render_answer(index.ask(text))
 
-
-def run_human(index: FaqIndex, stdin: TextIO, stdout: TextIO) -> None:
-    """A read-answer loop for a person at a terminal."""
-    from bot.text import fold
-
-    print(GREETING, file=stdout)
+def run_human(engine: DialogEngine, stdin: TextIO, stdout: TextIO, user: str = "local") -> None:
+    """A read-reply loop for a person: type text, or the number of a choice; 'thoát' to leave."""
+    key = ConversationKey("console", user)
+    buttons = print_replies(engine.handle(Incoming(key, text="")), stdout)
     while True:
-        print("\n> ", end="", file=stdout, flush=True)
+        print("> ", end="", file=stdout, flush=True)
         line = stdin.readline(_MAX_LINE)
-        if not line or fold(line) in _QUIT:
+        if not line or line.strip().lower() in _QUIT:
             print("Chào bà con, hẹn gặp lại!", file=stdout)
             return
-        print(reply_text(index, line), file=stdout)
+        text = line.strip()
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            msg = Incoming(key, button=buttons[int(text) - 1].payload)
+        else:
+            msg = Incoming(key, text=text)
+        buttons = print_replies(engine.handle(msg), stdout) or buttons
 
 
-def run_jsonl(index: FaqIndex, stdin: TextIO, stdout: TextIO) -> None:
-    """One JSON object per input line, one per output line; a malformed line gets an error line."""
+def run_jsonl(engine: DialogEngine, stdin: TextIO, stdout: TextIO) -> None:
+    """One JSON object per input line, one per output line, in order; a malformed line gets an error line."""
     for line in iter(lambda: stdin.readline(_MAX_LINE), ""):
-        out = _jsonl_reply(index, line)
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        if not line.strip():
+            continue
+        stdout.write(json.dumps(jsonl_reply(engine, line), ensure_ascii=False) + "\n")
         stdout.flush()
 
 
-def _jsonl_reply(index: FaqIndex, line: str) -> dict[str, object]:
+def jsonl_reply(engine: DialogEngine, line: str) -> dict[str, object]:
+    """The output object for one input line."""
+    msg = parse_line(line)
+    if isinstance(msg, str):
+        return {"error": msg}
+    return {"user": msg.key.user, "replies": [r.as_json() for r in engine.handle(msg)]}
+
+
+def parse_line(line: str) -> Incoming | str:
+    """An Incoming from {"user", "text"} or {"user", "button"}, or a polite Vietnamese error."""
     try:
-        msg = json.loads(line)
-    except json.JSONDecodeError:
-        return {"error": "Dòng không phải JSON hợp lệ."}
-    if not isinstance(msg, dict) or not isinstance(msg.get("user"), str) or not msg["user"]:
-        return {"error": "Thiếu trường 'user'."}
-    unknown = set(msg) - {"user", "text", "button"}
+        data = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return "Dòng này không phải JSON hợp lệ."
+    if not isinstance(data, dict):
+        return 'Mỗi dòng phải là một đối tượng JSON, ví dụ {"user": "u1", "text": "xin chào"}.'
+    unknown = sorted(set(data) - {"user", "text", "button"})
     if unknown:
-        return {"error": f"Trường không được hỗ trợ: {sorted(unknown)[0]}"}
-    text = msg.get("text") if isinstance(msg.get("text"), str) else msg.get("button")
-    if not isinstance(text, str):
-        return {"error": "Cần trường 'text' hoặc 'button' kiểu chuỗi."}
-    return {"user": msg["user"], "replies": [{"text": reply_text(index, text), "buttons": []}]}
+        return f"Trường không được hỗ trợ: '{unknown[0]}'."
+    user = data.get("user")
+    if not isinstance(user, str) or not user.strip() or len(user) > 200:
+        return "Cần trường 'user' là một chuỗi (tối đa 200 ký tự)."
+    text, button = data.get("text"), data.get("button")
+    if (text is None) == (button is None):
+        return "Cần đúng một trong hai trường 'text' hoặc 'button'."
+    if not isinstance(text if button is None else button, str):
+        return "Trường 'text' hoặc 'button' phải là chuỗi."
+    return Incoming(ConversationKey("jsonl", user), text=text, button=button)

@@ -1,0 +1,216 @@
+"""Reading a person's answer to one step: a value, a guess to confirm, or why it could not be read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from bot.flows import Choice, Step
+from bot.places import Gazetteer, Place
+from bot.sectors import SectorClassifier
+from bot.text import expand, find_phone, fold, parse_count, parse_money, parse_phone
+
+_YES = {
+    "co",
+    "dung",
+    "u",
+    "uh",
+    "um",
+    "vang",
+    "da co",
+    "ok",
+    "oke",
+    "phai",
+    "yes",
+    "y",
+    "dong y",
+    "roi",
+    "co a",
+    "dung roi",
+    "chinh xac",
+    "duoc",
+    "xac nhan",
+    "chac chan",
+    "dong y a",
+    "vang a",
+    "da dung",
+    "xac nhan dang ky",
+}
+_NO = {"khong", "ko", "k", "sai", "no", "n", "chua", "khong phai", "khong dong y", "khong a", "sai roi", "hong"}
+_UNKNOWN = {"khong biet", "khong ro", "chua ro", "chua biet", "ko biet", "k biet", "ko ro"}
+_SKIP = {"bo qua", "khong", "ko", "k", "khong co", "thoi", "khong can", "skip", "chua"}
+_FORMULA = re.compile(r"^\s*[=+\-@]")
+_OLD_MOBILE = re.compile(r"^0?1\d{9}$")
+_MAX_COUNT = 1_000_000
+_MAX_VND = 10**16
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The outcome of reading an answer."""
+
+    ok: bool = False
+    value: Any = None
+    guess: Any = None  # a value to confirm before accepting it
+    shown: str = ""  # how the guess is shown to the person
+    hint: str | None = None  # a texts.yaml key for a more precise hint than the step's own
+    options: list[tuple[str, str]] = field(default_factory=list)  # (label, payload) to choose among
+
+
+def accepted(value: Any) -> Parsed:
+    """A value read with certainty."""
+    return Parsed(ok=True, value=value)
+
+
+class AnswerReader:
+    """The parsers named by dialogs/*.yaml steps."""
+
+    def __init__(self, gazetteer: Gazetteer, classifier: SectorClassifier, abbreviations: Mapping[str, str]) -> None:
+        self.gazetteer = gazetteer
+        self.classifier = classifier
+        self._abbr = abbreviations
+
+    def normal(self, text: str) -> str:
+        """Folded text with abbreviations expanded, as answers are compared."""
+        return expand(fold(text), self._abbr)
+
+    def read(self, step: Step, text: str) -> Parsed:
+        """Read a typed answer to a step with the step's parser."""
+        reader = getattr(self, f"_{step.parser}")
+        result: Parsed = reader(step, text)
+        return result
+
+    # --- the parsers -------------------------------------------------------------------
+
+    def _choice(self, step: Step, text: str) -> Parsed:
+        return self.match_choice(step.choices, text)
+
+    def match_choice(self, choices: list[Choice], text: str) -> Parsed:
+        """A choice by its number, its label or one of its synonyms (whole words), or a close guess."""
+        said = self.normal(text)
+        if said.isdigit() and 1 <= int(said) <= len(choices):
+            return accepted(choices[int(said) - 1].value)
+        hits = []
+        for choice in choices:
+            for phrase in [choice.label, *choice.synonyms]:
+                norm = self.normal(phrase)
+                if norm and (said == norm or f" {norm} " in f" {said} "):
+                    hits.append((len(norm), choice))
+        if hits:
+            best = max(hits, key=lambda h: h[0])[1]
+            return accepted(best.value)
+        scored = [(max(fuzz.ratio(said, self.normal(p)) for p in [c.label, *c.synonyms]), c) for c in choices]
+        score, best = max(scored, key=lambda s: s[0])
+        if score >= 75:
+            return Parsed(guess=best.value, shown=best.label)
+        return Parsed()
+
+    def _activity(self, step: Step, text: str) -> Parsed:
+        found = self.classifier.classify(text)
+        if found.kind is None or found.matched is None:
+            return Parsed()
+        if found.corrected:  # read through a typo: ask before relying on it
+            return Parsed(guess=text, shown=found.matched)
+        return accepted(text.strip())
+
+    def _count(self, step: Step, text: str) -> Parsed:
+        value = parse_count(text)
+        if value is None or not 0 <= value <= _MAX_COUNT:
+            return Parsed()
+        return accepted(value)
+
+    def _money(self, step: Step, text: str) -> Parsed:
+        said = self.normal(text)
+        for choice in step.choices:
+            if said in (self.normal(choice.label), choice.value):
+                return accepted(int(choice.value))
+        value = parse_money(text)
+        if value is None or not 0 <= value <= _MAX_VND:
+            return Parsed()
+        if 0 < value < 10_000:  # '2' or '2,5' with no unit: almost surely tỷ
+            from bot.eligibility import vnd
+
+            return Parsed(guess=value * 10**9, shown=vnd(value * 10**9))
+        return accepted(value)
+
+    def _place(self, step: Step, text: str) -> Parsed:
+        result = self.gazetteer.resolve_text(text)
+        if result.status == "ambiguous":
+            options = [(p.label, f"place:{p.code}") for p in result.candidates[:8]]
+            return Parsed(hint="which_place", options=options)
+        if result.place is not None:
+            value = place_slot(result.place)
+            typed = fold(text)
+            if fold(result.place.name).split(" ", 1)[-1] in typed:
+                return accepted(value)
+            return Parsed(guess=value, shown=result.place.label)  # found through a typo
+        if result.province is not None:
+            return Parsed(hint="province_only", value={"province": result.province.name})
+        return Parsed()
+
+    def _yes_no(self, step: Step, text: str) -> Parsed:
+        answer = yes_no(text)
+        if answer is None and self.normal(text) in _UNKNOWN:
+            return accepted(None)
+        return accepted(answer) if answer is not None else Parsed()
+
+    def _phone(self, step: Step, text: str) -> Parsed:
+        phone = parse_phone(text) or find_phone(text)
+        if phone:
+            return accepted(phone)
+        if _OLD_MOBILE.match(re.sub(r"[\s.\-()]", "", text)):
+            return Parsed(hint="old_phone")
+        return Parsed()
+
+    def _name(self, step: Step, text: str) -> Parsed:
+        name = " ".join(text.split())
+        if _FORMULA.match(name):
+            return Parsed(hint="formula_refused")
+        if not 2 <= len(name) <= 100 or not any(ch.isalpha() for ch in name):
+            return Parsed()
+        return accepted(name)
+
+    def _text(self, step: Step, text: str) -> Parsed:
+        note = " ".join(text.split())
+        if step.optional and self.normal(note) in _SKIP:
+            return accepted("")
+        if _FORMULA.match(note):
+            return Parsed(hint="formula_refused")
+        return accepted(note[:500])
+
+    def _needs(self, step: Step, text: str) -> Parsed:
+        found = self.match_choice(step.choices, text)
+        value = found.value if found.ok else None
+        if value == "none" or (step.optional and self.normal(text) in _SKIP):
+            return accepted([])
+        if value:
+            return accepted([value])
+        words = " ".join(text.split())
+        if len(words) >= 2 and any(ch.isalpha() for ch in words) and not _FORMULA.match(words):
+            return accepted([words[:200]])  # free text: the assessment matches it against line keywords
+        return Parsed()
+
+
+def yes_no(text: str) -> bool | None:
+    """True for 'có', 'đúng', 'ừ'…, False for 'không', 'ko', 'sai'…, None otherwise."""
+    said = fold(text)
+    if said in _YES:
+        return True
+    if said in _NO:
+        return False
+    return None
+
+
+def place_slot(place: Place) -> dict[str, Any]:
+    """How a resolved place is kept in the conversation."""
+    return {
+        "code": place.code,
+        "commune": place.name,
+        "province": place.province.name,
+        "type": place.type,
+        "centrally_run": place.province.centrally_run,
+    }

@@ -1,0 +1,76 @@
+"""Composition root: settings → storage → knowledge → engine (→ channels and web, in later layers)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.eligibility import Assessor
+from bot.engine import DialogEngine, EngineConfig
+from bot.faq import load_index
+from bot.flows import load_dialogs
+from bot.knowledge import load_knowledge
+from bot.messages import ConversationKey, Incoming, Reply
+from bot.storage.sqlite import SqliteRepository
+
+
+@dataclass
+class App:
+    """The assembled assistant."""
+
+    settings: Settings
+    repo: SqliteRepository
+    engine: DialogEngine
+
+    def close(self) -> None:
+        """Release the database."""
+        self.repo.close()
+
+
+def build(settings: Settings | None = None, db: Path | None = None, knowledge: Path | None = None) -> App:
+    """Assemble the assistant from settings; --db and --knowledge override them."""
+    settings = settings or Settings()
+    db_path = db or settings.khuyencong_db
+    root = knowledge or settings.khuyencong_knowledge
+    kb = load_knowledge(root)
+    dialogs = load_dialogs(settings.khuyencong_dialogs)
+    repo = SqliteRepository(db_path)
+    config = EngineConfig(
+        settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
+    )
+    engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, Path(db_path).parent / "cache"), config)
+    return App(settings, repo, engine)
+
+
+class OrderedHandler:
+    """One person's messages one at a time and in order; different people concurrently.
+
+    The engine and its SQLite connection run on one worker thread, so the event loop never blocks on
+    the database; a per-person lock (FIFO) keeps each person's turns in the order they arrived.
+    """
+
+    def __init__(self, engine: DialogEngine) -> None:
+        self.engine = engine
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._waiting: dict[ConversationKey, int] = {}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    async def handle(self, msg: Incoming) -> list[Reply]:
+        """The replies to one message, after every earlier message of the same person."""
+        lock = self._locks.setdefault(msg.key, asyncio.Lock())
+        self._waiting[msg.key] = self._waiting.get(msg.key, 0) + 1
+        try:
+            async with lock:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._worker, self.engine.handle, msg)
+        finally:
+            self._waiting[msg.key] -= 1
+            if not self._waiting[msg.key]:  # nobody else queued: drop the lock, memory stays bounded
+                del self._waiting[msg.key], self._locks[msg.key]
+
+    def close(self) -> None:
+        """Stop the worker thread after the turns in progress."""
+        self._worker.shutdown(wait=True)

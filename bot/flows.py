@@ -1,0 +1,197 @@
+"""Schema and loader of dialogs/*.yaml: the menu, the global commands, the interview flows, the texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.knowledge import parse_model
+from bot.knowledge_errors import KnowledgeError, Problem
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Parser = Literal["choice", "activity", "count", "money", "place", "yes_no", "phone", "name", "text", "needs"]
+# Named conditions the engine knows how to test; a step is asked only when its condition holds.
+Condition = Literal["enterprise", "city_ward", "consent_given"]
+CommandId = Literal["menu", "back", "edit", "restart", "help", "staff", "delete", "my_data"]
+Action = Literal["eligibility", "support", "documents", "register", "ask", "staff", "my_data"]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors; values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Choice(Strict):
+    """A button of a step, and the words people type for it."""
+
+    label: NonEmpty
+    value: NonEmpty
+    synonyms: list[NonEmpty] = Field(default_factory=list)
+
+
+class Step(Strict):
+    """One question of a flow, the slot it fills and how the answer is read."""
+
+    id: Ident
+    slot: Ident
+    prompt: NonEmpty
+    parser: Parser
+    hint: NonEmpty
+    choices: list[Choice] = Field(default_factory=list)
+    when: Condition | None = None
+    optional: bool = False  # 'bỏ qua' leaves the slot empty
+    label: NonEmpty  # how the answer is named in a summary
+
+    @model_validator(mode="after")
+    def _choices_for_choice(self) -> Step:
+        if self.parser == "choice" and not self.choices:
+            raise ValueError("a 'choice' step needs choices")
+        return self
+
+
+class Flow(Strict):
+    """An interview: steps in order; version bumps restart conversations that were mid-way."""
+
+    id: Ident
+    version: int = Field(ge=1)
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> Flow:
+        ids = [s.id for s in self.steps]
+        if len(ids) != len(set(ids)):
+            raise ValueError("step ids must be unique")
+        return self
+
+    def step(self, step_id: str | None) -> Step | None:
+        """The step with this id."""
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+class MenuItem(Strict):
+    """An entry of the main menu."""
+
+    action: Action
+    label: NonEmpty
+    synonyms: list[NonEmpty] = Field(default_factory=list)
+
+
+class Command(Strict):
+    """A command that works anywhere, typed in Vietnamese or as /slash."""
+
+    id: CommandId
+    label: NonEmpty
+    slash: list[Annotated[str, Field(pattern=r"^/[a-z_]+$")]] = Field(min_length=1)
+    synonyms: list[NonEmpty] = Field(min_length=1)
+
+
+class MenuFile(Strict):
+    """dialogs/menu.yaml."""
+
+    items: list[MenuItem] = Field(min_length=1)
+    commands: list[Command]
+
+    @model_validator(mode="after")
+    def _every_command(self) -> MenuFile:
+        missing = set(CommandId.__args__) - {c.id for c in self.commands}  # type: ignore[attr-defined]
+        if missing:
+            raise ValueError(f"commands lack {sorted(missing)}")
+        return self
+
+
+class Texts(Strict):
+    """Every sentence the engine says that is not a step prompt (dialogs/texts.yaml)."""
+
+    welcome: NonEmpty
+    menu_prompt: NonEmpty
+    help: NonEmpty
+    not_understood: NonEmpty
+    too_long: NonEmpty
+    idle_restart: NonEmpty
+    flow_changed: NonEmpty
+    back_nothing: NonEmpty
+    edit_prompt: NonEmpty
+    edit_nothing: NonEmpty
+    restarted: NonEmpty
+    offer_staff: NonEmpty
+    confirm_guess: NonEmpty
+    yes_label: NonEmpty
+    no_label: NonEmpty
+    skip: NonEmpty
+    dont_know: NonEmpty
+    faq_then_back: NonEmpty
+    ask_prompt: NonEmpty
+    province_only: NonEmpty
+    which_place: NonEmpty
+    place_confirm: NonEmpty
+    activity_confirm: NonEmpty
+    activity_unknown_sector: NonEmpty
+    old_phone: NonEmpty
+    formula_refused: NonEmpty
+    result_intro: NonEmpty
+    result_lines: NonEmpty
+    result_no_lines: NonEmpty
+    result_documents: NonEmpty
+    result_next: NonEmpty
+    result_reference: NonEmpty
+    result_buttons_register: NonEmpty
+    support_overview: NonEmpty
+    documents_overview: NonEmpty
+    need_interview_first: NonEmpty
+    consent: NonEmpty
+    consent_version: NonEmpty
+    consent_refused: NonEmpty
+    summary: NonEmpty
+    summary_confirm: NonEmpty
+    summary_edit: NonEmpty
+    registered: NonEmpty
+    registered_update: NonEmpty
+    my_data_none: NonEmpty
+    my_data: NonEmpty
+    delete_confirm: NonEmpty
+    deleted: NonEmpty
+    delete_cancelled: NonEmpty
+    staff: NonEmpty
+    staff_phone: NonEmpty
+    default_office: NonEmpty
+    retention: NonEmpty
+    duplicate: NonEmpty
+
+
+class Dialogs:
+    """Everything loaded from dialogs/."""
+
+    def __init__(self, menu: MenuFile, flows: dict[str, Flow], texts: Texts) -> None:
+        self.menu = menu
+        self.flows = flows
+        self.texts = texts
+
+    def command(self, command_id: str) -> Command:
+        """The global command with this id."""
+        return next(c for c in self.menu.commands if c.id == command_id)
+
+
+REQUIRED_FLOWS = ("eligibility", "registration")
+
+
+def load_dialogs(root: Path | str) -> Dialogs:
+    """Load and check dialogs/; raise KnowledgeError naming every problem by file and field."""
+    root = Path(root)
+    menu, problems = parse_model(MenuFile, root / "menu.yaml", root)
+    texts, found = parse_model(Texts, root / "texts.yaml", root)
+    problems += found
+    flows: dict[str, Flow] = {}
+    for name in REQUIRED_FLOWS:
+        flow, found = parse_model(Flow, root / f"{name}.yaml", root)
+        problems += found
+        if flow is not None:
+            if flow.id != name:
+                problems.append(Problem(f"dialogs/{name}.yaml", "id", f"must be '{name}'"))
+            flows[name] = flow
+    if problems or menu is None or texts is None:
+        raise KnowledgeError(problems)
+    return Dialogs(menu, flows, texts)

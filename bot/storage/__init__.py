@@ -1,0 +1,97 @@
+"""Storage: the Repository protocol and its records; SQLite and in-memory implementations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bot.messages import ConversationKey
+
+LeadStatus = Literal["new", "contacted", "dossier_submitted", "supported", "declined", "withdrawn"]
+
+
+@dataclass
+class Conversation:
+    """Where one person is in the dialog, and what they have answered."""
+
+    key: ConversationKey
+    flow: str | None = None
+    step: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)  # steps answered, for 'back'
+    misses: int = 0
+    pending: dict[str, Any] = field(default_factory=dict)  # e.g. a guess awaiting confirmation
+    flow_version: int = 0
+    greeted: bool = False
+    updated_at: str = ""
+
+
+@dataclass
+class Lead:
+    """A registration of interest, as staff see it."""
+
+    ref: str
+    channel: str
+    user: str
+    name: str
+    phone: str
+    facility_name: str
+    commune_code: int | None
+    commune: str | None
+    province: str | None
+    profile: dict[str, Any]
+    assessment: dict[str, Any]
+    lines_wanted: list[str]
+    note: str
+    consent_id: int
+    status: LeadStatus = "new"
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Consent:
+    """A person's consent to keep their contact data, with the exact text they agreed to."""
+
+    channel: str
+    user: str
+    purpose: str
+    text_version: str
+    text: str
+    given: bool
+    at: str = ""
+    id: int = 0
+
+
+class Repository(Protocol):
+    """Everything the engine and staff tools store. Each method is one transaction."""
+
+    def load(self, key: ConversationKey) -> Conversation | None:
+        """The conversation of a person, if any."""
+
+    def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
+        """Store the conversation after a turn, mark the inbound message processed, and upsert a lead.
+
+        Returns the stored lead (an existing one when the same phone registered in the same commune).
+        """
+
+    def seen(self, key: ConversationKey, message_id: str) -> bool:
+        """Whether this inbound message was already processed."""
+
+    def add_consent(self, consent: Consent) -> int:
+        """Record a consent decision; returns its id."""
+
+    def leads_of(self, key: ConversationKey) -> list[Lead]:
+        """The leads a person registered."""
+
+    def delete_person(self, key: ConversationKey) -> int:
+        """Erase a person's leads, consents and conversation; returns how many leads were erased."""
+
+    def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
+        """Record a request to talk to staff."""
+
+    def audit(self, lead_ref: str) -> list[dict[str, Any]]:
+        """The history of a lead, oldest first."""
+
+    def count_conversations(self) -> int:
+        """How many conversations are stored."""

@@ -1,0 +1,330 @@
+"""The Repository on a SQLite file through sqlite-utils: WAL, busy timeout, numbered migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.messages import ConversationKey
+from bot.storage import Consent, Conversation, Lead
+
+MIGRATIONS = Migrations("khuyencong")
+_REF_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out on the phone
+_LEAD_JSON = ("profile", "assessment", "lines_wanted")
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    """Conversations, processed inbound ids, consents, leads and their audit log, handoffs."""
+    db.table("conversations").create(
+        {
+            "channel": str,
+            "user": str,
+            "flow": str,
+            "step": str,
+            "slots": str,
+            "history": str,
+            "misses": int,
+            "pending": str,
+            "flow_version": int,
+            "greeted": int,
+            "updated_at": str,
+        },
+        pk=("channel", "user"),
+    )
+    db.table("processed").create(
+        {"channel": str, "message_id": str, "user": str, "at": str}, pk=("channel", "message_id")
+    )
+    db.table("consents").create(
+        {
+            "id": int,
+            "channel": str,
+            "user": str,
+            "purpose": str,
+            "text_version": str,
+            "text": str,
+            "given": int,
+            "at": str,
+        },
+        pk="id",
+    )
+    db.table("leads").create(
+        {
+            "ref": str,
+            "channel": str,
+            "user": str,
+            "name": str,
+            "phone": str,
+            "facility_name": str,
+            "commune_code": int,
+            "commune": str,
+            "province": str,
+            "profile": str,
+            "assessment": str,
+            "lines_wanted": str,
+            "note": str,
+            "consent_id": int,
+            "status": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="ref",
+    )
+    db.table("leads").create_index(["phone", "commune_code"])
+    db.table("leads").create_index(["channel", "user"])
+    db.table("leads").create_index(["status", "created_at"])
+    db.table("lead_audit").create(
+        {"id": int, "lead_ref": str, "at": str, "actor": str, "action": str, "changes": str}, pk="id"
+    )
+    db.table("lead_audit").create_index(["lead_ref"])
+    db.table("handoffs").create(
+        {"id": int, "channel": str, "user": str, "note": str, "commune_code": int, "status": str, "at": str}, pk="id"
+    )
+
+
+def now() -> str:
+    """The current time in UTC, ISO 8601."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_ref() -> str:
+    """A short reference code a person can read out on the phone: 'KC-7HX4KT'."""
+    return "KC-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
+    """Fields that differ between two versions of a lead: {field: [old, new]}."""
+    before, after = asdict(old), asdict(new)
+    skip = {"ref", "created_at", "updated_at", "status", "assessment"}
+    return {k: [before[k], after[k]] for k in after if k not in skip and before[k] != after[k]}
+
+
+class SqliteRepository:
+    """Conversations and leads in one SQLite file; each public method is one transaction."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used by one thread at a time (the caller serialises turns).
+        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
+        self.db = Database(conn)
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        MIGRATIONS.apply(self.db)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # --- one transaction -------------------------------------------------------------
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.db.conn)
+
+    # --- conversations -----------------------------------------------------------------
+
+    def load(self, key: ConversationKey) -> Conversation | None:
+        """The conversation of a person, if any."""
+        cur = self.db.conn.execute(
+            "SELECT * FROM conversations WHERE channel = ? AND user = ?", [key.channel, key.user]
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        r = dict(zip([c[0] for c in cur.description], row, strict=True))
+        return Conversation(
+            key=key,
+            flow=r["flow"],
+            step=r["step"],
+            slots=json.loads(r["slots"] or "{}"),
+            history=json.loads(r["history"] or "[]"),
+            misses=r["misses"] or 0,
+            pending=json.loads(r["pending"] or "{}"),
+            flow_version=r["flow_version"] or 0,
+            greeted=bool(r["greeted"]),
+            updated_at=r["updated_at"] or "",
+        )
+
+    def seen(self, key: ConversationKey, message_id: str) -> bool:
+        """Whether this inbound message was already processed."""
+        row = self.db.execute(
+            "SELECT 1 FROM processed WHERE channel = ? AND message_id = ?", [key.channel, message_id]
+        ).fetchone()
+        return row is not None
+
+    def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
+        """Store the turn atomically: conversation, processed id and (de-duplicated) lead."""
+        key = conversation.key
+        conversation.updated_at = now()
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    key.channel,
+                    key.user,
+                    conversation.flow,
+                    conversation.step,
+                    json.dumps(conversation.slots, ensure_ascii=False),
+                    json.dumps(conversation.history),
+                    conversation.misses,
+                    json.dumps(conversation.pending, ensure_ascii=False),
+                    conversation.flow_version,
+                    int(conversation.greeted),
+                    conversation.updated_at,
+                ],
+            )
+            if message_id is not None:
+                cur.execute(
+                    "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
+                )
+            return self._upsert_lead(cur, lead) if lead is not None else None
+
+    def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
+        existing = self._find_duplicate(cur, lead)
+        stamp = now()
+        if existing is None:
+            lead.ref = lead.ref or self._unique_ref(cur)
+            lead.created_at = lead.updated_at = stamp
+            row = self._row(lead)
+            cur.execute(
+                f"INSERT INTO leads ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            self._audit(cur, lead.ref, "bot", "created", {})
+            return lead
+        changes = lead_changes(existing, lead)
+        lead.ref, lead.created_at, lead.updated_at, lead.status = (
+            existing.ref,
+            existing.created_at,
+            stamp,
+            existing.status,
+        )
+        row = self._row(lead)
+        cur.execute(f"UPDATE leads SET {', '.join(f'{k} = ?' for k in row)} WHERE ref = ?", [*row.values(), lead.ref])
+        self._audit(cur, lead.ref, "bot", "updated by a new registration", changes)
+        return lead
+
+    def _find_duplicate(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
+        row = cur.execute(
+            "SELECT * FROM leads WHERE phone = ? AND commune_code IS ? ORDER BY created_at LIMIT 1",
+            [lead.phone, lead.commune_code],
+        ).fetchone()
+        return self._lead(cur, row) if row else None
+
+    def _unique_ref(self, cur: sqlite3.Cursor) -> str:
+        while True:
+            ref = new_ref()
+            if cur.execute("SELECT 1 FROM leads WHERE ref = ?", [ref]).fetchone() is None:
+                return ref
+
+    @staticmethod
+    def _row(lead: Lead) -> dict[str, Any]:
+        row = asdict(lead)
+        for name in _LEAD_JSON:
+            row[name] = json.dumps(row[name], ensure_ascii=False)
+        return row
+
+    @staticmethod
+    def _lead(cur: sqlite3.Cursor, row: tuple[Any, ...]) -> Lead:
+        data = dict(zip([c[0] for c in cur.description], row, strict=True))
+        for name in _LEAD_JSON:
+            data[name] = json.loads(data[name] or "null") or ({} if name != "lines_wanted" else [])
+        return Lead(**data)
+
+    @staticmethod
+    def _audit(cur: sqlite3.Cursor, ref: str, actor: str, action: str, changes: dict[str, Any]) -> None:
+        cur.execute(
+            "INSERT INTO lead_audit (lead_ref, at, actor, action, changes) VALUES (?,?,?,?,?)",
+            [ref, now(), actor, action, json.dumps(changes, ensure_ascii=False)],
+        )
+
+    # --- consents, leads, handoffs -------------------------------------------------------
+
+    def add_consent(self, consent: Consent) -> int:
+        """Record a consent decision with the exact text shown; returns its id."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO consents (channel, user, purpose, text_version, text, given, at) VALUES (?,?,?,?,?,?,?)",
+                [
+                    consent.channel,
+                    consent.user,
+                    consent.purpose,
+                    consent.text_version,
+                    consent.text,
+                    int(consent.given),
+                    consent.at or now(),
+                ],
+            )
+            return int(cur.lastrowid or 0)
+
+    def leads_of(self, key: ConversationKey) -> list[Lead]:
+        """The leads a person registered."""
+        cur = self.db.conn.cursor()
+        rows = cur.execute(
+            "SELECT * FROM leads WHERE channel = ? AND user = ? ORDER BY created_at", [key.channel, key.user]
+        ).fetchall()
+        return [self._lead(cur, r) for r in rows]
+
+    def delete_person(self, key: ConversationKey) -> int:
+        """Erase a person's leads, consents, handoffs and conversation; the audit keeps no personal data."""
+        with self._tx() as cur:
+            refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE channel = ? AND user = ?", [*_k(key)])]
+            for ref in refs:
+                self._audit(cur, ref, "person", "erased at the person's request", {})
+                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
+            cur.execute("DELETE FROM leads WHERE channel = ? AND user = ?", [*_k(key)])
+            cur.execute("DELETE FROM consents WHERE channel = ? AND user = ?", [*_k(key)])
+            cur.execute("DELETE FROM handoffs WHERE channel = ? AND user = ?", [*_k(key)])
+            cur.execute("DELETE FROM conversations WHERE channel = ? AND user = ?", [*_k(key)])
+            return len(refs)
+
+    def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
+        """Record a request to talk to staff."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO handoffs (channel, user, note, commune_code, status, at) VALUES (?,?,?,?,?,?)",
+                [key.channel, key.user, note, commune_code, "open", now()],
+            )
+            return int(cur.lastrowid or 0)
+
+    def audit(self, lead_ref: str) -> list[dict[str, Any]]:
+        """The history of a lead, oldest first."""
+        rows = self.db.execute(
+            "SELECT at, actor, action, changes FROM lead_audit WHERE lead_ref = ? ORDER BY id", [lead_ref]
+        ).fetchall()
+        return [{"at": a, "actor": b, "action": c, "changes": json.loads(d)} for a, b, c, d in rows]
+
+    def count_conversations(self) -> int:
+        """How many conversations are stored."""
+        return int(self.db.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+
+def _k(key: ConversationKey) -> tuple[str, str]:
+    return key.channel, key.user
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: a turn is stored whole or not at all."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self.cur = self.conn.cursor()
+        self.cur.execute("BEGIN IMMEDIATE")
+        return self.cur
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
