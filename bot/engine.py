@@ -82,6 +82,7 @@ class DialogEngine:
             self._menu(turn)  # 'xin chào' or /start: the welcome is the answer
         else:
             self._dispatch(conv, text, msg.button, turn)
+        conv.updated_at = now.isoformat(timespec="seconds")
         stored = self.repo.save_turn(conv, msg.message_id, turn.lead)
         if stored is not None:  # the reference code exists only once stored
             self._confirm_registration(stored, turn)
@@ -704,7 +705,7 @@ class DialogEngine:
 
     def _confirm_registration(self, lead: Lead, turn: _Turn) -> None:
         text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=lead.phone)
-        if lead.created_at != lead.updated_at:
+        if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
         turn.say(text, [*self._menu_buttons()[:2], Button(self.dialogs.command("my_data").label, "cmd:my_data")])
 

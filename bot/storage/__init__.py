@@ -47,6 +47,7 @@ class Lead:
     status: LeadStatus = "new"
     created_at: str = ""
     updated_at: str = ""
+    merged: bool = field(default=False, compare=False)  # set by save_turn: an earlier lead was updated
 
 
 @dataclass

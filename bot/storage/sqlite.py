@@ -103,7 +103,7 @@ def new_ref() -> str:
 def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
     """Fields that differ between two versions of a lead: {field: [old, new]}."""
     before, after = asdict(old), asdict(new)
-    skip = {"ref", "created_at", "updated_at", "status", "assessment"}
+    skip = {"ref", "created_at", "updated_at", "status", "assessment", "merged"}
     return {k: [before[k], after[k]] for k in after if k not in skip and before[k] != after[k]}
 
 
@@ -168,7 +168,7 @@ class SqliteRepository:
     def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
         """Store the turn atomically: conversation, processed id and (de-duplicated) lead."""
         key = conversation.key
-        conversation.updated_at = now()
+        conversation.updated_at = conversation.updated_at or now()
         with self._tx() as cur:
             cur.execute(
                 "INSERT OR REPLACE INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -211,6 +211,7 @@ class SqliteRepository:
             stamp,
             existing.status,
         )
+        lead.merged = True
         row = self._row(lead)
         cur.execute(f"UPDATE leads SET {', '.join(f'{k} = ?' for k in row)} WHERE ref = ?", [*row.values(), lead.ref])
         self._audit(cur, lead.ref, "bot", "updated by a new registration", changes)
@@ -232,6 +233,7 @@ class SqliteRepository:
     @staticmethod
     def _row(lead: Lead) -> dict[str, Any]:
         row = asdict(lead)
+        del row["merged"]
         for name in _LEAD_JSON:
             row[name] = json.dumps(row[name], ensure_ascii=False)
         return row
