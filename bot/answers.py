@@ -44,6 +44,7 @@ _NO = {"khong", "ko", "k", "sai", "no", "n", "chua", "khong phai", "khong dong y
 _UNKNOWN = {"khong biet", "khong ro", "chua ro", "chua biet", "ko biet", "k biet", "ko ro"}
 _SKIP = {"bo qua", "khong", "ko", "k", "khong co", "thoi", "khong can", "skip", "chua"}
 _FORMULA = re.compile(r"^\s*[=+\-@]")
+_MARKUP = re.compile(r"[<>{}\[\]\\|^~`$]|https?:|www\.")  # a name or a facility holds none of these
 _OLD_MOBILE = re.compile(r"^0?1\d{9}$")
 _MAX_COUNT = 1_000_000
 _MAX_VND = 10**16
@@ -168,7 +169,7 @@ class AnswerReader:
 
     def _name(self, step: Step, text: str) -> Parsed:
         name = " ".join(text.split())
-        if _FORMULA.match(name):
+        if _FORMULA.match(name) or _MARKUP.search(name):
             return Parsed(hint="formula_refused")
         if not 2 <= len(name) <= 100 or not any(ch.isalpha() for ch in name):
             return Parsed()

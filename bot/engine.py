@@ -167,12 +167,27 @@ class DialogEngine:
             "back": lambda: self._back(conv, turn),
             "edit": lambda: self._edit(conv, turn),
             "restart": lambda: self._restart(conv, turn),
-            "help": lambda: turn.say(self.texts.help, self._menu_buttons()),
+            "help": lambda: self._help(conv, turn),
             "staff": lambda: self._staff(conv, turn),
             "delete": lambda: self._ask_delete(conv, turn),
             "my_data": lambda: self._my_data(conv, turn),
         }
         actions.get(command, lambda: self._menu(turn))()
+
+    def _help(self, conv: Conversation, turn: _Turn) -> None:
+        step = self._current(conv)
+        turn.say(self.texts.help, () if step else self._menu_buttons())
+        self._reask(conv, turn)
+
+    def _reask(self, conv: Conversation, turn: _Turn) -> None:
+        """Ask again what the person was in the middle of: a step, or a pending yes/no."""
+        step = self._current(conv)
+        if conv.pending.get("kind") == "summary":
+            self._summary(conv, turn)
+        elif conv.pending.get("kind") in ("consent", "delete", "guess"):
+            turn.say(self._pending_question(conv), self._pending_buttons(conv))
+        elif step is not None:
+            self._ask(step, turn, self.texts.faq_then_back)
 
     def _to_menu(self, conv: Conversation, turn: _Turn) -> None:
         self._reset(conv)
@@ -185,15 +200,22 @@ class DialogEngine:
         return [Button(item.label, f"menu:{item.action}") for item in self.dialogs.menu.items]
 
     def _menu_action(self, conv: Conversation, action: str, turn: _Turn) -> None:
-        conv.pending = {}
-        if action == "eligibility":
+        midway = conv.flow == "eligibility" and conv.step is not None
+        if action == "eligibility" and midway:
+            self._reask(conv, turn)  # already checking: carry on where we were
+        elif action == "eligibility":
+            conv.pending = {}
             self._begin(conv, "eligibility", turn, keep=False)
+        elif action == "register" and midway:
+            conv.slots["after"] = "registration"  # keep the answers given; register once the result is out
+            turn.say(self.texts.need_interview_first)
+            self._reask(conv, turn)
         elif action == "register":
+            conv.pending = {}
             self._register(conv, turn)
-        elif action == "support":
-            self._support_overview(conv, turn)
-        elif action == "documents":
-            self._documents_overview(conv, turn)
+        elif action in ("support", "documents"):
+            (self._support_overview if action == "support" else self._documents_overview)(conv, turn)
+            self._reask(conv, turn)
         elif action == "ask":
             conv.pending = {"kind": "ask"}
             turn.say(self.texts.ask_prompt)
@@ -201,6 +223,7 @@ class DialogEngine:
             self._staff(conv, turn)
         elif action == "my_data":
             self._my_data(conv, turn)
+            self._reask(conv, turn)
         else:
             self._menu(turn, self.texts.not_understood)
 
@@ -265,12 +288,29 @@ class DialogEngine:
         if step is None:
             self._free_text(conv, text, turn)
             return
-        parsed = self.reader.read(step, text)
-        # Steps that take any text (a name, a note, an activity) would swallow a question: try the FAQ first.
-        swallows = step.parser in ("name", "text", "needs", "activity")
-        if (not parsed.ok or swallows) and self._looks_like_question(text) and self._digress(conv, step, text, turn):
+        if self._small_talk(conv, text, turn) or self._menu_word(conv, text, turn):
             return
-        self._take(conv, step, parsed, text, turn)
+        # A real question is answered first, even where its words could pass for an answer.
+        if self._looks_like_question(text) and self._digress(conv, step, text, turn):
+            return
+        self._take(conv, step, self.reader.read(step, text), text, turn)
+
+    def _small_talk(self, conv: Conversation, text: str, turn: _Turn) -> bool:
+        """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""
+        topic = self.faq.topic(text)
+        if topic is None or topic[0] not in ("chao_hoi", "cam_on"):
+            return False
+        turn.say(topic[1])
+        self._reask(conv, turn)
+        return True
+
+    def _menu_word(self, conv: Conversation, text: str, turn: _Turn) -> bool:
+        """A menu entry typed mid-interview ('đăng ký', 'giấy tờ') is that entry, not an answer."""
+        action = None if self.reader.normal(text).isdigit() else self._menu_item_of(text)
+        if action is None:
+            return False
+        self._menu_action(conv, action, turn)
+        return True
 
     def _take(self, conv: Conversation, step: Step, parsed: Parsed, text: str, turn: _Turn) -> None:
         if parsed.ok:
@@ -284,7 +324,7 @@ class DialogEngine:
         elif parsed.hint == "province_only":
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))
-        elif not self._digress(conv, step, text, turn):
+        elif not (self._looks_like_question(text) and self._digress(conv, step, text, turn)):
             self._miss(conv, step, parsed.hint, turn)
 
     def _fill(self, conv: Conversation, step: Step, value: Any, turn: _Turn) -> None:
@@ -407,9 +447,11 @@ class DialogEngine:
             self._answer(conv, text, turn)
             return
         matched = self.faq.ask(text)
-        if matched.matched:
-            turn.say(matched.answer)
-        turn.say(self._pending_question(conv), self._pending_buttons(conv))
+        if matched.matched or matched.out_of_scope:
+            turn.say(_with_citation(matched.answer, matched.citation, matched.status))
+        else:
+            turn.say(self.texts.not_understood)
+        self._reask(conv, turn)
 
     def _pending_question(self, conv: Conversation) -> str:
         kind = conv.pending.get("kind")
@@ -750,10 +792,8 @@ class DialogEngine:
         text = self.texts.staff.format(office=office.name)
         if office.phone:
             text += " " + self.texts.staff_phone.format(phone=office.phone)
-        step = self._current(conv)
         turn.say(text, self._menu_buttons()[:2])
-        if step is not None:
-            self._ask(step, turn, self.texts.faq_then_back)
+        self._reask(conv, turn)
 
     def _my_data(self, conv: Conversation, turn: _Turn) -> None:
         leads = self.repo.leads_of(conv.key)

@@ -37,7 +37,9 @@ def dialogs() -> Dialogs:
     return load_dialogs(ROOT / "dialogs")
 
 
-def engine_on(repo: SqliteRepository, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex) -> DialogEngine:
+def engine_on(
+    repo: SqliteRepository, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> DialogEngine:
     return DialogEngine(kb, dialogs, repo, assessor, faq)
 
 

@@ -52,7 +52,9 @@ def play(engine: DialogEngine, turns: list[dict[str, Any]], user: str = "u1") ->
         where = f"turn {n} ({turn.get('say') or turn.get('tap')!r})"
         problems += [f"{where}: missing {p!r} in {said[:300]!r}" for p in turn.get("expect", []) if fold(p) not in said]
         problems += [f"{where}: unexpected {p!r}" for p in turn.get("absent", []) if fold(p) in said]
-        problems += [f"{where}: no button {b!r} in {sorted(offered)}" for b in turn.get("buttons", []) if b not in offered]
+        problems += [
+            f"{where}: no button {b!r} in {sorted(offered)}" for b in turn.get("buttons", []) if b not in offered
+        ]
         if not replies:
             problems.append(f"{where}: no reply")
         if any(len(r.text) > 600 for r in replies):
