@@ -148,3 +148,30 @@ def test_ask_as_a_whole_process_from_the_repository() -> None:
         check=False,
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["faq_id"] == "kc_la_gi"
+
+
+def test_console_shows_buttons_as_numbers_and_takes_a_number(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["chat", "--db", str(tmp_path / "k.db"), "--knowledge", str(KNOWLEDGE)],
+        input="1\n1\nlam nuoc mam\nthoát\n",
+    )
+    out = result.stdout
+    assert result.exit_code == 0
+    assert "trợ lý tự động" in out and "  1. Kiểm tra điều kiện" in out
+    assert "thuộc loại nào" in out and "  1. Hộ kinh doanh" in out
+    assert "sản phẩm gì" in out and "xã (phường) nào" in out
+
+
+def test_jsonl_users_interleave_and_a_second_run_continues(tmp_path: Path) -> None:
+    args = ["chat", "--jsonl", "--db", str(tmp_path / "k.db"), "--knowledge", str(KNOWLEDGE)]
+    first = '{"user": "a", "text": "kiem tra"}\n{"user": "b", "text": "xin chao"}\n{"user": "a", "text": "htx"}\n'
+    out1 = [json.loads(x) for x in CliRunner().invoke(main, args, input=first).stdout.splitlines()]
+    assert [o["user"] for o in out1] == ["a", "b", "a"]
+    assert all({"text", "buttons"} == set(r) for o in out1 for r in o["replies"])
+    assert "sản phẩm gì" in out1[2]["replies"][-1]["text"]
+    out2 = [
+        json.loads(x)
+        for x in CliRunner().invoke(main, args, input='{"user": "a", "text": "det tho cam"}\n').stdout.splitlines()
+    ]
+    assert "xã (phường) nào" in out2[0]["replies"][-1]["text"]  # the same conversation, in a new process
