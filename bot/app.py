@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.eligibility import Assessor
@@ -15,6 +17,8 @@ from bot.flows import load_dialogs
 from bot.knowledge import load_knowledge
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,6 +61,10 @@ class OrderedHandler:
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._waiting: dict[ConversationKey, int] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    async def call(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a storage call on the engine thread (SQLite is used from that one thread only)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, func, *args)
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """The replies to one message, after every earlier message of the same person."""

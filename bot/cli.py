@@ -253,5 +253,57 @@ def chat(jsonl: bool, db: Path | None, knowledge: Path | None) -> None:
         app.close()
 
 
+@main.command()
+@common_options
+def serve(db: Path | None, knowledge: Path | None) -> None:
+    """The web server: Zalo and Telegram webhooks, the web chat, /healthz (design §4.7).
+
+    Example: khuyencong serve   (WEB_HOST, WEB_PORT and the channel settings come from .env)
+    """
+    from bot.server import serve as run
+
+    run(_build(db, knowledge))
+
+
+@main.command()
+@common_options
+def telegram(db: Path | None, knowledge: Path | None) -> None:
+    """Telegram by long polling, for a deployment without a public URL.
+
+    Example: khuyencong telegram   (needs TELEGRAM_BOT_TOKEN)
+    """
+    import logging
+
+    from bot.app import OrderedHandler
+    from bot.channels.common import Delivery
+    from bot.channels.telegram import build_application
+
+    app = _build(db, knowledge)
+    if not app.settings.telegram_bot_token:
+        _fail("chưa có TELEGRAM_BOT_TOKEN trong .env")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = OrderedHandler(app.engine)
+    delivery = Delivery(handler, app.settings.web_rate_per_minute)
+    tg = build_application(
+        app.settings.telegram_bot_token or "", app.settings.telegram_api_base, delivery, app.repo, polling=True
+    )
+    try:
+        tg.run_polling(drop_pending_updates=False)
+    finally:
+        handler.close()
+        app.close()
+
+
+def _build(db: Path | None, knowledge: Path | None) -> Any:
+    from bot.app import build
+    from bot.knowledge_errors import KnowledgeError
+
+    try:
+        return build(db=db, knowledge=knowledge)
+    except KnowledgeError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -35,3 +35,30 @@ class Settings(BaseSettings):
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
+
+    web_host: str = Field(default="127.0.0.1", description="address `khuyencong serve` listens on")
+    web_port: int = Field(default=8080, ge=0, le=65535, description="port `khuyencong serve` listens on")
+    web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
+    web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
+
+    zalo_app_id: str | None = Field(default=None, description="Zalo app id (webhook signature, OAuth)")
+    zalo_oa_secret_key: str | None = Field(default=None, description="OA secret key: webhook signature")
+    zalo_app_secret_key: str | None = Field(default=None, description="app secret key: token refresh")
+    zalo_access_token: str | None = Field(default=None, description="first OA access token")
+    zalo_refresh_token: str | None = Field(default=None, description="first OA refresh token (rotates)")
+    zalo_api_base: str = Field(default="https://openapi.zalo.me", description="Zalo OA API")
+    zalo_oauth_base: str = Field(default="https://oauth.zaloapp.com", description="Zalo OAuth v4")
+
+    telegram_bot_token: str | None = Field(default=None, description="bot token from @BotFather")
+    telegram_webhook_secret: str | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")
+    telegram_api_base: str = Field(default="https://api.telegram.org/bot", description="Bot API base URL")
+
+    @property
+    def zalo_enabled(self) -> bool:
+        """Zalo is mounted only with its signature and sending settings."""
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key and self.zalo_access_token)
+
+    @property
+    def telegram_webhook_enabled(self) -> bool:
+        """The Telegram webhook is mounted only with a token and a secret."""
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)

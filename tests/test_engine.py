@@ -27,8 +27,19 @@ from bot.storage.sqlite import SqliteRepository
 from tests.conftest import KNOWLEDGE, ROOT
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
-REGISTRATION = ["dang ky", "hkd", "lam nuoc mam", "xa vinh thuy quang tri", "may moc", "dong y", "Nguyen Thi Lan",
-                "0912 345 678", "Co so nuoc mam Lan", "bo qua", "xac nhan"]  # fmt: skip
+REGISTRATION = [
+    "dang ky",
+    "hkd",
+    "lam nuoc mam",
+    "xa vinh thuy quang tri",
+    "may moc",
+    "dong y",
+    "Nguyen Thi Lan",
+    "0912 345 678",
+    "Co so nuoc mam Lan",
+    "bo qua",
+    "xac nhan",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +55,9 @@ def engine_on(
 
 
 def say(engine: DialogEngine, user: str, text: str, minute: int = 0, message_id: str | None = None) -> str:
-    replies = engine.handle(Incoming(ConversationKey("t", user), text=text, message_id=message_id),
-                            now=T0 + dt.timedelta(minutes=minute))  # fmt: skip
+    replies = engine.handle(
+        Incoming(ConversationKey("t", user), text=text, message_id=message_id), now=T0 + dt.timedelta(minutes=minute)
+    )
     return " ".join(r.text for r in replies)
 
 
@@ -121,18 +133,71 @@ def test_two_hundred_interleaved_users_without_cross_talk(tmp_path: Path, kb, di
 
 TEXTS = st.one_of(
     st.text(max_size=300),
-    st.sampled_from(["kiem tra", "hkd", "htx", "cty", "lam nuoc mam", "binh giang", "ninh binh", "0912345678",
-                     "dong y", "khong", "co", "quay lai", "sua", "lam lai", "menu", "/start", "/back", "xoa du lieu",
-                     "du lieu cua toi", "gap can bo", "12 nguoi", "2 ty", "xac nhan", "bo qua", "?", "=1+1",
-                     "<script>x</script>", "x" * 5000, "hkd co dc ho tro ko", "1", "7"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "kiem tra",
+            "hkd",
+            "htx",
+            "cty",
+            "lam nuoc mam",
+            "binh giang",
+            "ninh binh",
+            "0912345678",
+            "dong y",
+            "khong",
+            "co",
+            "quay lai",
+            "sua",
+            "lam lai",
+            "menu",
+            "/start",
+            "/back",
+            "xoa du lieu",
+            "du lieu cua toi",
+            "gap can bo",
+            "12 nguoi",
+            "2 ty",
+            "xac nhan",
+            "bo qua",
+            "?",
+            "=1+1",
+            "<script>x</script>",
+            "x" * 5000,
+            "hkd co dc ho tro ko",
+            "1",
+            "7",
+        ]
+    ),
+)
 PAYLOADS = st.one_of(
-    st.sampled_from(["menu:eligibility", "menu:register", "menu:my_data", "menu:ask", "cmd:back", "cmd:edit",
-                     "cmd:delete", "ans:enterprise", "ans:none", "ans:yes", "yes:", "no:", "place:13531",
-                     "place:abc", "edit:eligibility.place", "edit:nope.x", "sector:handicrafts", "faq:kc_la_gi",
-                     "faq:nope", "ans:skip", "menu:nope", ":"]),
+    st.sampled_from(
+        [
+            "menu:eligibility",
+            "menu:register",
+            "menu:my_data",
+            "menu:ask",
+            "cmd:back",
+            "cmd:edit",
+            "cmd:delete",
+            "ans:enterprise",
+            "ans:none",
+            "ans:yes",
+            "yes:",
+            "no:",
+            "place:13531",
+            "place:abc",
+            "edit:eligibility.place",
+            "edit:nope.x",
+            "sector:handicrafts",
+            "faq:kc_la_gi",
+            "faq:nope",
+            "ans:skip",
+            "menu:nope",
+            ":",
+        ]
+    ),
     st.text(max_size=40),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -201,16 +266,20 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     repo = SqliteRepository(tmp_path / "k.db")
     assert repo.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()]
-    assert names == ["m001_initial"]
+    assert names == ["m001_initial", "m002_channels"]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
-    assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == 1
+    assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == 2
 
 
 def _jsonl_process(db: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_killing_the_process_loses_no_confirmed_registration(tmp_path: Path) -> None:

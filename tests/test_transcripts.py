@@ -71,8 +71,11 @@ def lead_problems(engine: DialogEngine, script: dict[str, Any], user: str = "u1"
     if len(leads) != 1:
         return [f"expected one lead, found {len(leads)}"]
     lead = leads[0]
-    problems = [f"lead.{k} is {getattr(lead, k)!r}, expected {v!r}" for k, v in script["lead"].items()
-                if k != "ref" and getattr(lead, k) != v]  # fmt: skip
+    problems = [
+        f"lead.{k} is {getattr(lead, k)!r}, expected {v!r}"
+        for k, v in script["lead"].items()
+        if k != "ref" and getattr(lead, k) != v
+    ]
     if not lead.ref.startswith("KC-") or lead.consent_id <= 0 or not lead.assessment.get("reasons"):
         problems.append(f"lead lacks ref, consent or cited assessment: {lead}")
     return problems

@@ -90,6 +90,16 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m002_channels(db: Database) -> None:
+    """Webhook events claimed on receipt, the rotating Zalo tokens, people a platform says we cannot reach."""
+    db.table("inbound_events").create({"channel": str, "event_id": str, "at": str}, pk=("channel", "event_id"))
+    db.table("tokens").create(
+        {"name": str, "access_token": str, "refresh_token": str, "expires_at": str, "updated_at": str}, pk="name"
+    )
+    db.table("unreachable").create({"channel": str, "user": str, "code": int, "at": str}, pk=("channel", "user"))
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -307,6 +317,50 @@ class SqliteRepository:
             "SELECT at, actor, action, changes FROM lead_audit WHERE lead_ref = ? ORDER BY id", [lead_ref]
         ).fetchall()
         return [{"at": a, "actor": b, "action": c, "changes": json.loads(d)} for a, b, c, d in rows]
+
+    # --- channels ------------------------------------------------------------------------
+
+    def claim_event(self, channel: str, event_id: str) -> bool:
+        """Record an inbound event; False if it was seen before (the primary key decides, atomically)."""
+        with self._tx() as cur:
+            cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, now()])
+            return cur.rowcount == 1
+
+    def load_tokens(self, name: str) -> dict[str, str] | None:
+        """The stored tokens of a platform, if any."""
+        row = self.db.execute(
+            "SELECT access_token, refresh_token, expires_at FROM tokens WHERE name = ?", [name]
+        ).fetchone()
+        return {"access_token": row[0], "refresh_token": row[1], "expires_at": row[2]} if row else None
+
+    def save_tokens(self, name: str, access_token: str, refresh_token: str, expires_at: str) -> None:
+        """Replace a platform's tokens in one transaction: the old refresh token is gone only once the new is kept."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?)",
+                [name, access_token, refresh_token, expires_at, now()],
+            )
+
+    def mark_unreachable(self, key: ConversationKey, code: int) -> None:
+        """A platform said this person cannot be messaged now (e.g. Zalo's 7-day window)."""
+        with self._tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO unreachable VALUES (?,?,?,?)", [key.channel, key.user, code, now()])
+
+    def clear_unreachable(self, key: ConversationKey) -> None:
+        """The person wrote again: they can be answered."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM unreachable WHERE channel = ? AND user = ?", [key.channel, key.user])
+
+    def is_unreachable(self, key: ConversationKey) -> bool:
+        """Whether sending to this person is known to fail."""
+        row = self.db.execute(
+            "SELECT 1 FROM unreachable WHERE channel = ? AND user = ?", [key.channel, key.user]
+        ).fetchone()
+        return row is not None
+
+    def healthy(self) -> bool:
+        """Whether the database answers."""
+        return bool(self.db.execute("SELECT 1").fetchone() == (1,))
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

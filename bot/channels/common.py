@@ -1,0 +1,73 @@
+"""What every channel shares: per-person order around handle-and-send, a rate limit, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+
+from bot.app import OrderedHandler
+from bot.messages import ConversationKey, Incoming, Reply
+
+MAX_TEXT_IN = 4001  # longer text is cut before it is processed (the engine refuses anything over 4,000)
+SLOW_DOWN = "Bà con nhắn nhanh quá, tôi xử lý không kịp. Bà con đợi một chút rồi nhắn tiếp nhé."
+TEXT_ONLY = "Hiện tôi chỉ đọc được tin nhắn chữ. Bà con gõ câu hỏi hoặc chọn một mục nhé."
+
+
+class Delivery:
+    """Per-person ordering of whole turns (engine + sending), a per-person rate limit, and tracked tasks."""
+
+    def __init__(self, handler: OrderedHandler, rate_per_minute: int) -> None:
+        self.handler = handler
+        self.rate = rate_per_minute
+        self._recent: dict[ConversationKey, deque[float]] = {}
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._waiting: dict[ConversationKey, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def allow(self, key: ConversationKey) -> bool:
+        """At most `rate` messages a minute per person (a sliding window)."""
+        now = time.monotonic()
+        recent = self._recent.setdefault(key, deque())
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        if len(recent) >= self.rate:
+            return False
+        recent.append(now)
+        if len(self._recent) > 100_000:  # bounded memory under a flood of new ids
+            self._recent = {k: v for k, v in self._recent.items() if v and now - v[-1] <= 60}
+        return True
+
+    @asynccontextmanager
+    async def turn(self, key: ConversationKey) -> AsyncIterator[None]:
+        """Hold one person's turn: their next message waits until these replies are sent."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:  # nobody queued behind: forget the lock, memory stays bounded
+                del self._waiting[key], self._locks[key]
+
+    async def replies(self, msg: Incoming) -> list[Reply]:
+        """The engine's replies, or a polite 'slow down' past the rate limit."""
+        if not self.allow(msg.key):
+            return [Reply(SLOW_DOWN)]
+        if msg.text is not None and len(msg.text) > MAX_TEXT_IN:
+            msg = Incoming(msg.key, text=msg.text[:MAX_TEXT_IN], button=msg.button, message_id=msg.message_id)
+        return await self.handler.handle(msg)
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run work in the background (a webhook answers at once); kept until done, awaited at shutdown."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the work in flight (graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

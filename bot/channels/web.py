@@ -1,0 +1,77 @@
+"""The web widget: POST /api/chat (design §4.4 shapes) and a small chat page at /."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+from aiohttp import web
+
+from bot.channels.common import Delivery
+from bot.messages import ConversationKey, Incoming
+
+CHANNEL = "web"
+# The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
+_USER = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+_STATIC = {"chat.js": "text/javascript", "chat.css": "text/css"}
+_SECURITY = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors *",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def parse(raw: bytes) -> Incoming | str:
+    """The message of a request body, or a polite Vietnamese error."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "Dữ liệu gửi lên không phải JSON hợp lệ."
+    if not isinstance(data, dict):
+        return "Dữ liệu phải là một đối tượng JSON."
+    unknown = sorted(set(data) - {"user", "text", "button"})
+    if unknown:
+        return f"Trường không được hỗ trợ: '{unknown[0]}'."
+    user = data.get("user")
+    if not isinstance(user, str) or not _USER.match(user):
+        return "Trường 'user' phải là mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)."
+    text, button = data.get("text"), data.get("button")
+    if (text is None) == (button is None) or not isinstance(text if button is None else button, str):
+        return "Cần đúng một trong hai trường 'text' hoặc 'button', kiểu chuỗi."
+    return Incoming(ConversationKey(CHANNEL, user), text=text, button=button)
+
+
+class WebChat:
+    """The widget's API and its page."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+
+    async def api(self, request: web.Request) -> web.Response:
+        """One message in, the replies out."""
+        if request.content_type != "application/json":
+            return _bad("Content-Type phải là application/json.", 415)
+        msg = parse(await request.read())
+        if isinstance(msg, str):
+            return _bad(msg)
+        async with self.delivery.turn(msg.key):
+            replies = await self.delivery.replies(msg)
+        return web.json_response({"replies": [r.as_json() for r in replies]}, headers=_SECURITY)
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The chat page (everything it needs comes from this server)."""
+        html = resources.files("bot.static").joinpath("chat.html").read_text("utf-8")
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers=_SECURITY)
+
+    async def static(self, request: web.Request) -> web.Response:
+        """The page's script and style."""
+        name = request.match_info["name"]
+        if name not in _STATIC:
+            raise web.HTTPNotFound()
+        body = resources.files("bot.static").joinpath(name).read_text("utf-8")
+        return web.Response(text=body, content_type=_STATIC[name], charset="utf-8", headers=_SECURITY)

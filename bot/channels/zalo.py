@@ -1,0 +1,279 @@
+"""Zalo Official Account: signed webhook in, customer-service messages out (Open API v3, OAuth v4)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import OrderedHandler
+from bot.channels.common import TEXT_ONLY, Delivery
+from bot.messages import ConversationKey, Incoming, Reply
+from bot.storage.sqlite import SqliteRepository
+
+log = logging.getLogger("khuyencong.zalo")
+CHANNEL = "zalo"
+BUTTON_PREFIX = "#kc:"  # a button's payload cannot collide with typed text
+MAX_BUTTONS = 4  # more do not fit a template: they become numbered lines in the text
+MAX_TEXT = 2000
+MAX_EVENT_AGE = dt.timedelta(hours=24)  # Zalo retries for about 12 h; older signed events are replays
+RETRYABLE = {-32, -100}
+TOKEN_ERRORS = {-216, -220, -124}
+WINDOW_ERRORS = {-213, -217, -227, -230, -232, -244}
+NOT_TEXT = {
+    "user_send_image",
+    "user_send_file",
+    "user_send_gif",
+    "user_send_sticker",
+    "user_send_audio",
+    "user_send_video",
+    "user_send_location",
+    "user_send_link",
+    "user_send_business_card",
+}
+
+Outcome = Literal["sent", "unreachable", "failed"]
+
+
+def signature(app_id: str, raw: bytes, timestamp: str, oa_secret: str) -> str:
+    """Zalo's MAC: lowercase hex SHA-256 of app id + raw body + timestamp + OA secret key."""
+    return hashlib.sha256(app_id.encode() + raw + timestamp.encode() + oa_secret.encode()).hexdigest()
+
+
+def verify(raw: bytes, header: str | None, app_id: str, oa_secret: str, timestamp: str) -> bool:
+    """Check X-ZEvent-Signature ('mac=<hex>' or '<hex>') in constant time."""
+    if not header:
+        return False
+    got = header.strip()
+    got = got[4:].strip() if got.lower().startswith("mac=") else got
+    return hmac.compare_digest(signature(app_id, raw, timestamp, oa_secret), got.lower())
+
+
+@dataclass
+class ZaloSettings:
+    """What the Zalo channel needs from Settings."""
+
+    app_id: str
+    oa_secret_key: str
+    access_token: str
+    refresh_token: str | None
+    app_secret_key: str | None
+    api_base: str
+    oauth_base: str
+
+
+class Tokens:
+    """The OA access token, refreshed through OAuth v4; the rotating refresh token is stored atomically."""
+
+    NAME = "zalo"
+
+    def __init__(self, config: ZaloSettings, handler: OrderedHandler, repo: SqliteRepository) -> None:
+        self.config, self.handler, self.repo = config, handler, repo
+        self.access = config.access_token
+        self.refresh_token = config.refresh_token
+        self._lock = asyncio.Lock()
+        self._loaded = False
+
+    async def current(self) -> str:
+        """The access token to use (the stored one wins over the first one from the settings)."""
+        if not self._loaded:
+            stored = await self.handler.call(self.repo.load_tokens, self.NAME)
+            if stored:
+                self.access, self.refresh_token = stored["access_token"], stored["refresh_token"]
+            self._loaded = True
+        return self.access
+
+    async def refresh(self, session: aiohttp.ClientSession, stale: str) -> bool:
+        """Refresh once; concurrent callers wait, and find it already done (a refresh token is single-use)."""
+        async with self._lock:
+            if self.access != stale:
+                return True
+            if not (self.refresh_token and self.config.app_secret_key):
+                log.error("zalo: access token rejected and no refresh token/app secret configured")
+                return False
+            form = {"refresh_token": self.refresh_token, "app_id": self.config.app_id, "grant_type": "refresh_token"}
+            url = f"{self.config.oauth_base.rstrip('/')}/v4/oa/access_token"
+            try:
+                async with session.post(url, data=form, headers={"secret_key": self.config.app_secret_key}) as resp:
+                    data = await resp.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("zalo: token refresh failed: %s", exc)
+                return False
+            if not data.get("access_token") or not data.get("refresh_token"):
+                log.error("zalo: token refresh refused: %s", {k: v for k, v in data.items() if "token" not in k})
+                return False
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=int(data.get("expires_in") or 90000))
+            await self.handler.call(
+                self.repo.save_tokens,
+                self.NAME,
+                data["access_token"],
+                data["refresh_token"],
+                expires.isoformat(timespec="seconds"),
+            )
+            self.access, self.refresh_token = data["access_token"], data["refresh_token"]
+            log.info("zalo: access token refreshed")
+            return True
+
+
+def message_of(reply: Reply) -> dict[str, Any]:
+    """A CS message: text, with up to four buttons as a template, or numbered lines when more."""
+    text = reply.text
+    if len(reply.buttons) > MAX_BUTTONS:
+        text += "\n" + "\n".join(f"{i}. {b.label}" for i, b in enumerate(reply.buttons, 1))
+        text += "\n(Bà con gõ số để chọn)"
+        return {"text": text[:MAX_TEXT]}
+    message: dict[str, Any] = {"text": text[:MAX_TEXT]}
+    if reply.buttons:
+        buttons = [
+            {"title": b.label[:100], "type": "oa.query.hide", "payload": BUTTON_PREFIX + b.payload}
+            for b in reply.buttons
+        ]
+        message["attachment"] = {"type": "template", "payload": {"buttons": buttons}}
+    return message
+
+
+class ZaloClient:
+    """Sends customer-service messages, retrying what can be retried."""
+
+    def __init__(self, config: ZaloSettings, tokens: Tokens, backoff: float = 0.5) -> None:
+        self.config, self.tokens, self.backoff = config, tokens, backoff
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the HTTP session."""
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, user_id: str, reply: Reply) -> Outcome:
+        """Send one reply; retry rate limits and outages, refresh the token once, stop at a window error."""
+        assert self.session is not None, "start() first"
+        body = {"recipient": {"user_id": user_id}, "message": message_of(reply)}
+        url = f"{self.config.api_base.rstrip('/')}/v3.0/oa/message/cs"
+        refreshed = False
+        for attempt in range(4):
+            token = await self.tokens.current()
+            code = await self._post(url, token, body)
+            if code == 0:
+                return "sent"
+            if code in TOKEN_ERRORS and not refreshed:
+                refreshed = True
+                if await self.tokens.refresh(self.session, token):
+                    continue
+                return "failed"
+            if code in WINDOW_ERRORS:
+                return "unreachable"
+            if code in RETRYABLE or code is None:
+                await asyncio.sleep(self.backoff * 2**attempt)
+                continue
+            log.error("zalo: message to %s refused with error %s", user_id, code)
+            return "failed"
+        log.error("zalo: message to %s not sent after retries", user_id)
+        return "failed"
+
+    async def _post(self, url: str, token: str, body: dict[str, Any]) -> int | None:
+        """The Zalo error code (0 is success), or None for a network error or a 5xx."""
+        assert self.session is not None
+        try:
+            async with self.session.post(url, json=body, headers={"access_token": token}) as resp:
+                if resp.status >= 500:
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        return int(data.get("error", 0)) if isinstance(data, dict) else None
+
+
+class ZaloWebhook:
+    """POST /webhooks/zalo: verify, answer at once, process in the background in order per person."""
+
+    def __init__(self, config: ZaloSettings, delivery: Delivery, client: ZaloClient, repo: SqliteRepository) -> None:
+        self.config, self.delivery, self.client, self.repo = config, delivery, client, repo
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Check and accept one event; everything slow happens after the 200."""
+        raw = await request.read()
+        if raw.strip() in (b"", b"{}") and "X-ZEvent-Signature" not in request.headers:
+            return web.json_response({"ok": True})  # the console's probe when the URL is saved
+        if request.content_type != "application/json":
+            return web.json_response({"error": "Content-Type phải là application/json"}, status=415)
+        try:
+            event = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "JSON không hợp lệ"}, status=400)
+        if not isinstance(event, dict):
+            return web.json_response({"error": "JSON không hợp lệ"}, status=400)
+        stamp = str(event.get("timestamp", ""))
+        header = request.headers.get("X-ZEvent-Signature")
+        if not verify(raw, header, self.config.app_id, self.config.oa_secret_key, stamp):
+            return web.json_response({"error": "chữ ký không hợp lệ"}, status=401)
+        if not _fresh(stamp):
+            return web.json_response({"error": "sự kiện quá cũ"}, status=403)
+        name = str(event.get("event_name", ""))
+        if name.startswith("oa_"):
+            return web.json_response({"ok": True})  # the OA's own messages echoed back
+        event_id = _event_id(event)
+        if not await self.delivery.handler.call(self.repo.claim_event, CHANNEL, event_id):
+            return web.json_response({"ok": True, "duplicate": True})
+        self.delivery.spawn(self._process(event))
+        return web.json_response({"ok": True})
+
+    async def _process(self, event: dict[str, Any]) -> None:
+        name = str(event.get("event_name", ""))
+        user = str((event.get("follower") or event.get("sender") or {}).get("id", ""))
+        if not user or name == "unfollow":
+            return
+        key = ConversationKey(CHANNEL, user)
+        msg = self._incoming(key, name, event)
+        async with self.delivery.turn(key):
+            if msg is None:
+                replies = [Reply(TEXT_ONLY)]
+            else:
+                await self.delivery.handler.call(self.repo.clear_unreachable, key)
+                replies = await self.delivery.replies(msg)
+            for reply in replies:
+                outcome = await self.client.send(user, reply)
+                if outcome == "unreachable":
+                    await self.delivery.handler.call(self.repo.mark_unreachable, key, 1)
+                    break
+
+    @staticmethod
+    def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:
+        message = event.get("message") or {}
+        if name == "follow":
+            return Incoming(key, text="")  # a new follower gets the welcome and the menu
+        if name in NOT_TEXT:
+            return None
+        text = str(message.get("text") or message.get("payload") or "")
+        if text.startswith(BUTTON_PREFIX):
+            return Incoming(key, button=text[len(BUTTON_PREFIX) :])
+        return Incoming(key, text=text)
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    msg_id = (event.get("message") or {}).get("msg_id")
+    if msg_id:
+        return str(msg_id)
+    sender = (event.get("follower") or event.get("sender") or {}).get("id", "")
+    return f"{event.get('event_name')}:{sender}:{event.get('timestamp')}"
+
+
+def _fresh(stamp: str) -> bool:
+    """A timestamp (ms) within the retry period, not from the future."""
+    try:
+        age = time.time() - int(stamp) / 1000
+    except ValueError:
+        return False
+    return -300 <= age <= MAX_EVENT_AGE.total_seconds()

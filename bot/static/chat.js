@@ -1,0 +1,88 @@
+// The chat widget: a random id kept in localStorage, the transcript kept too, so a reload loses nothing.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var form = document.getElementById("form");
+  var input = document.getElementById("text");
+  var KEY = "khuyencong-chat";
+  var state = load();
+
+  function load() {
+    try {
+      var saved = JSON.parse(localStorage.getItem(KEY) || "null");
+      if (saved && typeof saved.user === "string" && Array.isArray(saved.items)) { return saved; }
+    } catch (e) { /* a broken store starts afresh */ }
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    return { user: id, items: [] };
+  }
+
+  function save() {
+    state.items = state.items.slice(-200);
+    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode: no memory */ }
+  }
+
+  function bubble(text, who) {
+    var p = document.createElement("p");
+    p.className = "msg " + who;
+    p.textContent = text;  // never innerHTML: replies may quote what people typed
+    log.appendChild(p);
+  }
+
+  function choices(buttons, live) {
+    if (!buttons || !buttons.length) { return; }
+    var box = document.createElement("div");
+    box.className = "choices";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Lựa chọn");
+    buttons.forEach(function (b) {
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.textContent = b.label;
+      btn.disabled = !live;
+      btn.addEventListener("click", function () { send({ button: b.payload }, b.label); });
+      box.appendChild(btn);
+    });
+    log.appendChild(box);
+  }
+
+  function render() {
+    log.textContent = "";
+    state.items.forEach(function (item, i) {
+      bubble(item.text, item.who);
+      if (item.who === "bot") { choices(item.buttons, i === state.items.length - 1); }
+    });
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function send(body, shown) {
+    body.user = state.user;
+    state.items.push({ who: "me", text: shown });
+    save();
+    render();
+    fetch("/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        var replies = data.replies || [{ text: data.error || "Có lỗi, bà con thử lại nhé.", buttons: [] }];
+        replies.forEach(function (r) { state.items.push({ who: "bot", text: r.text, buttons: r.buttons }); });
+        save();
+        render();
+      })
+      .catch(function () {
+        state.items.push({ who: "bot", text: "Mất kết nối, bà con thử lại sau nhé.", buttons: [] });
+        render();
+      });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    send({ text: text }, text);
+  });
+
+  if (!state.items.length) { send({ text: "" }, "Xin chào"); } else { render(); }
+  input.focus();
+})();
