@@ -1,0 +1,145 @@
+"""The commands themselves: `khuyencong serve` and `khuyencong telegram` as processes, set up by environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.messages import ConversationKey
+from bot.storage.sqlite import SqliteRepository
+from tests import test_channels as ch
+from tests.conftest import ROOT
+from tests.fakes import FakeTelegram, FakeZalo, start, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def environment(tmp: Path, port: int, tg_url: str, zalo_url: str) -> dict[str, str]:
+    """Only the settings .env.example documents, as a deployment would set them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_", "WEB_", "KHUYENCONG_"))}
+    env.update(
+        {
+            "KHUYENCONG_DB": str(tmp / "k.db"),
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "ZALO_APP_ID": ch.APP_ID,
+            "ZALO_OA_SECRET_KEY": ch.OA_SECRET,
+            "ZALO_ACCESS_TOKEN": "access-1",
+            "ZALO_REFRESH_TOKEN": "refresh-1",
+            "ZALO_APP_SECRET_KEY": "app-secret",
+            "ZALO_API_BASE": zalo_url,
+            "ZALO_OAUTH_BASE": zalo_url,
+            "TELEGRAM_BOT_TOKEN": FakeTelegram.token,
+            "TELEGRAM_WEBHOOK_SECRET": ch.TG_SECRET,
+            "TELEGRAM_API_BASE": f"{tg_url}/bot",
+        }
+    )
+    return env
+
+
+class ProcessEnv(ch.Env):
+    """The helpers of test_channels, pointed at a server in another process."""
+
+
+@ch.run
+async def test_serve_carries_a_conversation_on_every_channel_then_stops_gracefully(tmp_path: Path) -> None:
+    telegram, zalo = FakeTelegram(), FakeZalo()
+    tg_runner, tg_url = await start(telegram.app())
+    zl_runner, zl_url = await start(zalo.app())
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        cwd=ROOT,
+        env=environment(tmp_path, port, tg_url, zl_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_healthy(http, url)
+            env = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
+            await _whole_conversations(env)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(proc.communicate(), 20))[0].decode()
+        await tg_runner.cleanup()
+        await zl_runner.cleanup()
+    assert proc.returncode == 0, output
+    assert "Zalo: on" in output and "Telegram: on" in output
+    repo = SqliteRepository(tmp_path / "k.db")
+    for channel, user in (("web", ch.WEB_USER), ("zalo", ch.ZALO_USER), ("telegram", str(ch.CHAT))):
+        assert len(repo.leads_of(ConversationKey(channel, user))) == 1, channel
+
+
+async def _until_healthy(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url + "/healthz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("the server did not start")
+
+
+def _script(phone: str) -> list[str]:
+    """A whole interview and registration; each channel's person has their own phone (else they are one lead)."""
+    return [*ch.INTERVIEW, "dang ky", *[phone if t == "0912 345 678" else t for t in ch.REGISTER]]
+
+
+async def _whole_conversations(env: Any) -> None:
+    await ch.web_say(env, {"text": ""})
+    for text in _script("0912 000 001"):
+        replies = await ch.web_say(env, {"text": text})
+    assert "KC-" in replies[-1]["text"]
+    for text in _script("0912 000 002"):
+        zalo_replies = await ch.zalo_say(env, text)
+    assert "KC-" in zalo_replies[-1]["text"]
+    user = ch.TelegramUser()
+    for text in _script("0912 000 003"):
+        tg_replies = await ch.tg_say(env, user.message(text))
+    assert "KC-" in tg_replies[-1]["text"]
+
+
+@ch.run
+async def test_telegram_long_polling_command(tmp_path: Path) -> None:
+    telegram = FakeTelegram()
+    telegram.updates.append(ch.TelegramUser().message("/start"))
+    tg_runner, tg_url = await start(telegram.app())
+    env = environment(tmp_path, free_port(), tg_url, "http://127.0.0.1:9")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "telegram",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await wait_for(lambda: len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
+        offsets = [int(p.get("offset", 0) or 0) for m, p in telegram.calls if m == "getUpdates"]
+        await wait_for(lambda: any(int(p.get("offset", 0) or 0) > 1001 for m, p in telegram.calls if m == "getUpdates"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = (await asyncio.wait_for(proc.communicate(), 20))[0].decode()
+        await tg_runner.cleanup()
+    assert "trợ lý tự động" in telegram.sent(ch.CHAT)[0]["text"], output
+    assert offsets is not None
