@@ -233,7 +233,9 @@ def main() -> None:
     """Run every benchmark and write docs/benchmarks.md."""
     kb_root = ROOT / "knowledge"
     storage = bench_storage()  # first: the memory high-water mark must not come from the other benchmarks
-    rows = bench_faq(kb_root) + bench_assess(kb_root) + bench_ask_process() + bench_turns() + storage
+    from bench.webhook import main as webhook
+
+    rows = bench_faq(kb_root) + bench_assess(kb_root) + bench_ask_process() + bench_turns() + storage + webhook()
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )

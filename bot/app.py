@@ -28,6 +28,7 @@ class App:
     settings: Settings
     repo: SqliteRepository
     engine: DialogEngine
+    db_path: Path | None = None  # None for an in-memory database
 
     def close(self) -> None:
         """Release the database."""
@@ -46,7 +47,7 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
         settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
     )
     engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, Path(db_path).parent / "cache"), config)
-    return App(settings, repo, engine)
+    return App(settings, repo, engine, Path(db_path))
 
 
 class OrderedHandler:

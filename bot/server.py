@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
-from bot.channels.common import Delivery
+from bot.channels.common import Delivery, EventClaims
 from bot.channels.web import WebChat
 from bot.config import Settings
 
@@ -33,7 +33,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     """Assemble routes; a channel whose settings are absent is not mounted (its route is a 404)."""
     settings = settings or app.settings
     handler = OrderedHandler(app.engine)
-    delivery = Delivery(handler, settings.web_rate_per_minute)
+    claims = EventClaims(app.db_path, handler, app.repo)
+    delivery = Delivery(handler, settings.web_rate_per_minute, claims)
     server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
     server[APP_KEY] = app
     chat = WebChat(delivery)
@@ -48,6 +49,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
         await delivery.drain()  # work in flight finishes before the sessions close
 
     async def close(_: web.Application) -> None:
+        claims.close()
         handler.close()
         app.close()
 

@@ -6,21 +6,72 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from bot.app import OrderedHandler
 from bot.messages import ConversationKey, Incoming, Reply
+from bot.storage.sqlite import SqliteRepository
 
 MAX_TEXT_IN = 4001  # longer text is cut before it is processed (the engine refuses anything over 4,000)
 SLOW_DOWN = "Bà con nhắn nhanh quá, tôi xử lý không kịp. Bà con đợi một chút rồi nhắn tiếp nhé."
 TEXT_ONLY = "Hiện tôi chỉ đọc được tin nhắn chữ. Bà con gõ câu hỏi hoặc chọn một mục nhé."
 
 
+class EventClaims:
+    """Webhook events claimed by a database constraint, on a connection and thread of their own.
+
+    A webhook must answer fast: its claim does not queue behind engine turns, and under load the claims
+    waiting at the same moment share one transaction.
+    """
+
+    def __init__(self, path: Path | None, fallback: OrderedHandler, repo: SqliteRepository) -> None:
+        self._repo = SqliteRepository(path) if path is not None else None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims")
+        self._fallback, self._shared = fallback, repo
+        self._waiting: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self._flushing = False
+
+    async def claim(self, channel: str, event_id: str) -> bool:
+        """True the first time an event is seen; False for a redelivery or a replay."""
+        if self._repo is None:  # an in-memory database has one connection only
+            return await self._fallback.call(self._shared.claim_event, channel, event_id)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((channel, event_id, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._repo is not None
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                fresh = await loop.run_in_executor(self._worker, self._repo.claim_events, [(c, e) for c, e, _ in batch])
+            except Exception as exc:  # the claim failed: let each request fail rather than hang
+                for _, _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, _, future), new in zip(batch, fresh, strict=True):
+                future.set_result(new)
+        self._flushing = False
+
+    def close(self) -> None:
+        """Stop the thread and close the connection."""
+        self._worker.shutdown(wait=True)
+        if self._repo is not None:
+            self._repo.close()
+
+
 class Delivery:
     """Per-person ordering of whole turns (engine + sending), a per-person rate limit, and tracked tasks."""
 
-    def __init__(self, handler: OrderedHandler, rate_per_minute: int) -> None:
+    def __init__(self, handler: OrderedHandler, rate_per_minute: int, claims: EventClaims | None = None) -> None:
         self.handler = handler
+        self.claims = claims or EventClaims(None, handler, handler.engine.repo)  # type: ignore[arg-type]
         self.rate = rate_per_minute
         self._recent: dict[ConversationKey, deque[float]] = {}
         self._locks: dict[ConversationKey, asyncio.Lock] = {}

@@ -63,7 +63,7 @@ class Handler:
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle one update: dedupe, answer a button press first, run the engine, send the replies."""
-        if not await self.delivery.handler.call(self.repo.claim_event, CHANNEL, f"u{update.update_id}"):
+        if not await self.delivery.claims.claim(CHANNEL, f"u{update.update_id}"):
             return  # a redelivered update (after a timeout or a crash)
         chat = update.effective_chat
         user = update.effective_user

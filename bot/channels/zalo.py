@@ -225,7 +225,7 @@ class ZaloWebhook:
         if name.startswith("oa_"):
             return web.json_response({"ok": True})  # the OA's own messages echoed back
         event_id = _event_id(event)
-        if not await self.delivery.handler.call(self.repo.claim_event, CHANNEL, event_id):
+        if not await self.delivery.claims.claim(CHANNEL, event_id):
             return web.json_response({"ok": True, "duplicate": True})
         self.delivery.spawn(self._process(event))
         return web.json_response({"ok": True})

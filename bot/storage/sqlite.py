@@ -326,6 +326,16 @@ class SqliteRepository:
             cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, now()])
             return cur.rowcount == 1
 
+    def claim_events(self, events: list[tuple[str, str]]) -> list[bool]:
+        """Claim several events in one transaction; for each, whether it is new (a repeat within counts once)."""
+        with self._tx() as cur:
+            stamp = now()
+            result = []
+            for channel, event_id in events:
+                cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
+                result.append(cur.rowcount == 1)
+            return result
+
     def load_tokens(self, name: str) -> dict[str, str] | None:
         """The stored tokens of a platform, if any."""
         row = self.db.execute(
