@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck kb unit bench clean
+.PHONY: run test check lint typecheck kb unit bench clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -30,8 +30,14 @@ typecheck: $(STAMP)
 kb: $(STAMP)
 	$(BIN)/khuyencong kb check
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest
+
+# The web page is tested in a real headless Chromium (Debian's package); install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium for the web page test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

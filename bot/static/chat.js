@@ -53,12 +53,12 @@
       bubble(item.text, item.who);
       if (item.who === "bot") { choices(item.buttons, i === state.items.length - 1); }
     });
-    log.scrollTop = log.scrollHeight;
+    window.scrollTo(0, document.body.scrollHeight);  // the newest message in view
   }
 
   function send(body, shown) {
     body.user = state.user;
-    state.items.push({ who: "me", text: shown });
+    if (shown) { state.items.push({ who: "me", text: shown }); }
     save();
     render();
     fetch("/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
@@ -83,6 +83,6 @@
     send({ text: text }, text);
   });
 
-  if (!state.items.length) { send({ text: "" }, "Xin chào"); } else { render(); }
+  if (!state.items.length) { send({ text: "" }, null); } else { render(); }  // the welcome, unasked
   input.focus();
 })();
