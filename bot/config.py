@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535, description="port `khuyencong serve` listens on")
     web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
+    web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
 
     zalo_app_id: str | None = Field(default=None, description="Zalo app id (webhook signature, OAuth)")
     zalo_oa_secret_key: str | None = Field(default=None, description="OA secret key: webhook signature")

@@ -34,7 +34,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     settings = settings or app.settings
     handler = OrderedHandler(app.engine)
     claims = EventClaims(app.db_path, handler, app.repo)
-    delivery = Delivery(handler, settings.web_rate_per_minute, claims)
+    delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
     server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
     server[APP_KEY] = app
     chat = WebChat(delivery)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from bot.app import OrderedHandler
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
 
+log = logging.getLogger("khuyencong.channels")
+QUEUE_SIZE = 10_000  # events waiting; beyond this a webhook answers 503 and the platform retries
 MAX_TEXT_IN = 4001  # longer text is cut before it is processed (the engine refuses anything over 4,000)
 SLOW_DOWN = "Bà con nhắn nhanh quá, tôi xử lý không kịp. Bà con đợi một chút rồi nhắn tiếp nhé."
 TEXT_ONLY = "Hiện tôi chỉ đọc được tin nhắn chữ. Bà con gõ câu hỏi hoặc chọn một mục nhé."
@@ -69,14 +72,18 @@ class EventClaims:
 class Delivery:
     """Per-person ordering of whole turns (engine + sending), a per-person rate limit, and tracked tasks."""
 
-    def __init__(self, handler: OrderedHandler, rate_per_minute: int, claims: EventClaims | None = None) -> None:
+    def __init__(
+        self, handler: OrderedHandler, rate_per_minute: int, claims: EventClaims | None = None, workers: int = 8
+    ) -> None:
         self.handler = handler
+        self.workers = workers  # turns in the background at a time: enough to overlap the platforms' latency
         self.claims = claims or EventClaims(None, handler, handler.engine.repo)  # type: ignore[arg-type]
         self.rate = rate_per_minute
         self._recent: dict[ConversationKey, deque[float]] = {}
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._waiting: dict[ConversationKey, int] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] | None = None
+        self._workers: list[asyncio.Future[None]] = []
 
     def allow(self, key: ConversationKey) -> bool:
         """At most `rate` messages a minute per person (a sliding window)."""
@@ -112,13 +119,37 @@ class Delivery:
             msg = Incoming(msg.key, text=msg.text[:MAX_TEXT_IN], button=msg.button, message_id=msg.message_id)
         return await self.handler.handle(msg)
 
-    def spawn(self, work: Awaitable[None]) -> None:
-        """Run work in the background (a webhook answers at once); kept until done, awaited at shutdown."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def spawn(self, work: Callable[[], Awaitable[None]]) -> bool:
+        """Queue work for the background workers (a webhook answers at once); False when the queue is full.
+
+        A few workers drain one queue: under a burst the webhook keeps answering, memory stays bounded,
+        and a full queue lets the caller answer 503 so the platform retries later.
+        """
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=QUEUE_SIZE)
+            self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.workers)]
+        try:
+            self._queue.put_nowait(work)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            work = await self._queue.get()
+            try:
+                await work()
+            except Exception:  # one failed turn must not stop the worker
+                log.exception("background work failed")
+            finally:
+                self._queue.task_done()
 
     async def drain(self) -> None:
-        """Wait for the work in flight (graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for the queued work to finish (graceful shutdown), then stop the workers."""
+        if self._queue is not None:
+            await self._queue.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []

@@ -227,7 +227,8 @@ class ZaloWebhook:
         event_id = _event_id(event)
         if not await self.delivery.claims.claim(CHANNEL, event_id):
             return web.json_response({"ok": True, "duplicate": True})
-        self.delivery.spawn(self._process(event))
+        if not self.delivery.spawn(lambda: self._process(event)):
+            return web.json_response({"error": "đang quá tải, xin gửi lại sau"}, status=503)
         return web.json_response({"ok": True})
 
     async def _process(self, event: dict[str, Any]) -> None:
