@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 
 
@@ -41,3 +43,31 @@ class Reply:
     def as_json(self) -> dict[str, object]:
         """The shape of design §4.4."""
         return {"text": self.text, "buttons": [{"label": b.label, "payload": b.payload} for b in self.buttons]}
+
+
+ANY_USER = re.compile(r"^\S.{0,199}$", re.DOTALL)  # any non-blank id of at most 200 characters
+
+
+def incoming_from_json(
+    raw: str | bytes,
+    channel: str,
+    user_pattern: re.Pattern[str] = ANY_USER,
+    user_rule: str = "một chuỗi (tối đa 200 ký tự)",
+) -> Incoming | str:
+    """An Incoming from {"user", "text"} or {"user", "button"} (design §4.4), or a polite Vietnamese error."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "Dữ liệu không phải JSON hợp lệ."
+    if not isinstance(data, dict):
+        return 'Dữ liệu phải là một đối tượng JSON, ví dụ {"user": "u1", "text": "xin chào"}.'
+    unknown = sorted(set(data) - {"user", "text", "button"})
+    if unknown:
+        return f"Trường không được hỗ trợ: '{unknown[0]}'."
+    user = data.get("user")
+    if not isinstance(user, str) or not user_pattern.match(user):
+        return f"Trường 'user' phải là {user_rule}."
+    text, button = data.get("text"), data.get("button")
+    if (text is None) == (button is None) or not isinstance(text if button is None else button, str):
+        return "Cần đúng một trong hai trường 'text' hoặc 'button', kiểu chuỗi."
+    return Incoming(ConversationKey(channel, user), text=text, button=button)

@@ -10,7 +10,26 @@ import pytest
 from bot.config import Settings
 from tests.conftest import ROOT
 
-CORE = ["text", "knowledge", "checks", "places", "sectors", "eligibility", "faq", "render", "evaluation"]
+CORE = [
+    "text",
+    "knowledge",
+    "knowledge_errors",
+    "knowledge_types",
+    "checks",
+    "places",
+    "sectors",
+    "eligibility",
+    "faq",
+    "render",
+    "evaluation",
+    "messages",
+    "flows",
+    "answers",
+    "engine",
+    "storage/__init__",
+    "storage/sqlite",
+    "storage/memory",
+]
 FORBIDDEN = ("bot.channels", "aiohttp", "telegram", "bot.staff", "bot.app", "bot.cli")
 
 

@@ -6,7 +6,7 @@ import json
 from typing import TextIO
 
 from bot.engine import DialogEngine
-from bot.messages import Button, ConversationKey, Incoming, Reply
+from bot.messages import Button, ConversationKey, Incoming, Reply, incoming_from_json
 
 _QUIT = {"thoat", "thoát", "exit", "quit", "/quit"}
 _MAX_LINE = 100_000  # a longer line is cut here; the engine then refuses it politely
@@ -61,22 +61,5 @@ def jsonl_reply(engine: DialogEngine, line: str) -> dict[str, object]:
 
 
 def parse_line(line: str) -> Incoming | str:
-    """An Incoming from {"user", "text"} or {"user", "button"}, or a polite Vietnamese error."""
-    try:
-        data = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        return "Dòng này không phải JSON hợp lệ."
-    if not isinstance(data, dict):
-        return 'Mỗi dòng phải là một đối tượng JSON, ví dụ {"user": "u1", "text": "xin chào"}.'
-    unknown = sorted(set(data) - {"user", "text", "button"})
-    if unknown:
-        return f"Trường không được hỗ trợ: '{unknown[0]}'."
-    user = data.get("user")
-    if not isinstance(user, str) or not user.strip() or len(user) > 200:
-        return "Cần trường 'user' là một chuỗi (tối đa 200 ký tự)."
-    text, button = data.get("text"), data.get("button")
-    if (text is None) == (button is None):
-        return "Cần đúng một trong hai trường 'text' hoặc 'button'."
-    if not isinstance(text if button is None else button, str):
-        return "Trường 'text' hoặc 'button' phải là chuỗi."
-    return Incoming(ConversationKey("jsonl", user), text=text, button=button)
+    """An Incoming from one JSON line, or a polite Vietnamese error."""
+    return incoming_from_json(line, "jsonl")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import resources
 
 from aiohttp import web
 
 from bot.channels.common import Delivery
-from bot.messages import ConversationKey, Incoming
+from bot.messages import Incoming, incoming_from_json
 
 CHANNEL = "web"
 # The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
@@ -28,22 +27,7 @@ def _bad(message: str, status: int = 400) -> web.Response:
 
 def parse(raw: bytes) -> Incoming | str:
     """The message of a request body, or a polite Vietnamese error."""
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return "Dữ liệu gửi lên không phải JSON hợp lệ."
-    if not isinstance(data, dict):
-        return "Dữ liệu phải là một đối tượng JSON."
-    unknown = sorted(set(data) - {"user", "text", "button"})
-    if unknown:
-        return f"Trường không được hỗ trợ: '{unknown[0]}'."
-    user = data.get("user")
-    if not isinstance(user, str) or not _USER.match(user):
-        return "Trường 'user' phải là mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)."
-    text, button = data.get("text"), data.get("button")
-    if (text is None) == (button is None) or not isinstance(text if button is None else button, str):
-        return "Cần đúng một trong hai trường 'text' hoặc 'button', kiểu chuỗi."
-    return Incoming(ConversationKey(CHANNEL, user), text=text, button=button)
+    return incoming_from_json(raw, CHANNEL, _USER, "mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)")
 
 
 class WebChat:
