@@ -114,12 +114,12 @@ def _assessor(knowledge: Path | None) -> Any:
     return Assessor(_load(knowledge))
 
 
-def _load(knowledge: Path | None) -> Knowledge:
+def _load(knowledge: Path | None, cross_check: bool = True) -> Knowledge:
     from bot.knowledge import load_knowledge
     from bot.knowledge_errors import KnowledgeError
 
     try:
-        return load_knowledge(_knowledge_dir(knowledge))
+        return load_knowledge(_knowledge_dir(knowledge), cross_check)
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -251,6 +251,74 @@ def chat(jsonl: bool, db: Path | None, knowledge: Path | None) -> None:
         (run_jsonl if jsonl else run_human)(app.engine, sys.stdin, sys.stdout)
     finally:
         app.close()
+
+
+STATUSES = ["new", "contacted", "dossier_submitted", "supported", "declined", "withdrawn"]
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "summary"]),
+    required=True,
+    help="csv (UTF-8 with BOM), xlsx (styled list) or summary (roll-up workbook)",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="file to write")
+@click.option("--commune", default=None, help='a commune\'s code or name, e.g. 19405 or "Vĩnh Thủy"')
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="only leads with this status")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="registered on or after this day")
+@common_options
+def export(
+    fmt: str,
+    out: Path,
+    commune: str | None,
+    status: str | None,
+    since: dt.datetime | None,
+    db: Path | None,
+    knowledge: Path | None,
+) -> None:
+    """Export leads to CSV, XLSX or the summary workbook (design §4.1).
+
+    Example: khuyencong export --format xlsx --out dang-ky.xlsx --commune 19405 --since 2026-01-01
+    """
+    from contextlib import nullcontext
+
+    from bot.staff.exports import WRITERS
+    from bot.storage.sqlite import SqliteRepository
+
+    kb = _load(knowledge, cross_check=False)  # labels only; `kb check` and the server check the files
+    codes = _commune_codes(kb, commune)
+    start = None
+    if since is not None:  # the day in Vietnam, compared with stored UTC times
+        start = (
+            since.replace(tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(dt.UTC).isoformat(timespec="seconds")
+        )
+    repo = SqliteRepository(_db_path(db))
+    total = repo.count_leads(codes, status, start)
+    bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
+    with bar as progress:
+        tick = progress.update if progress is not None else (lambda n: None)
+        written = WRITERS[fmt](repo.iter_leads(codes, status, start), out, kb, tick)
+    repo.close()
+    click.echo(f"Đã xuất {written} đăng ký vào {out}.")
+
+
+def _commune_codes(kb: Knowledge, commune: str | None) -> list[int] | None:
+    """The commune filter as unit codes; a name must name one unit."""
+    if commune is None:
+        return None
+    if commune.strip().isdigit():
+        return [int(commune)]
+    from bot.places import Gazetteer
+
+    found = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}).resolve_text(commune)
+    if found.status == "ambiguous":
+        options = ", ".join(f"{p.label} ({p.code})" for p in found.candidates)
+        _fail(f"có nhiều nơi tên '{commune}': {options}; hãy dùng mã xã")
+    if found.place is None:
+        _fail(f"không tìm thấy xã/phường '{commune}'")
+    return [found.place.code] if found.place else None
 
 
 @main.command()

@@ -572,8 +572,12 @@ _FILES: dict[str, type[BaseModel]] = {
 }
 
 
-def load_knowledge(root: Path | str) -> Knowledge:
-    """Load and check the whole knowledge folder; raise KnowledgeError listing every problem."""
+def load_knowledge(root: Path | str, cross_check: bool = True) -> Knowledge:
+    """Load and check the whole knowledge folder; raise KnowledgeError listing every problem.
+
+    cross_check=False skips the cross-file checks (they index every commune): for a command such as an
+    export that only needs labels, and runs after `kb check` and the server have checked the same files.
+    """
     root = Path(root)
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
@@ -593,7 +597,7 @@ def load_knowledge(root: Path | str) -> Knowledge:
     if problems:
         raise KnowledgeError(problems)
     kb = Knowledge(root=root, localities=localities, locality_files=files, **parsed)
-    problems = check_references(kb)
+    problems = check_references(kb) if cross_check else []
     if problems:
         raise KnowledgeError(problems)
     return kb

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -371,6 +372,50 @@ class SqliteRepository:
     def healthy(self) -> bool:
         """Whether the database answers."""
         return bool(self.db.execute("SELECT 1").fetchone() == (1,))
+
+    # --- leads for staff --------------------------------------------------------------------
+
+    @staticmethod
+    def _lead_filter(commune_codes: list[int] | None, status: str | None, since: str | None) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if commune_codes is not None:
+            where.append(f"commune_code IN ({','.join('?' * len(commune_codes)) or 'NULL'})")
+            args += commune_codes
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if since:
+            where.append("created_at >= ?")
+            args.append(since)
+        return (" WHERE " + " AND ".join(where)) if where else "", args
+
+    def count_leads(
+        self, commune_codes: list[int] | None = None, status: str | None = None, since: str | None = None
+    ) -> int:
+        """How many leads match the filters."""
+        clause, args = self._lead_filter(commune_codes, status, since)
+        return int(self.db.execute(f"SELECT count(*) FROM leads{clause}", args).fetchone()[0])
+
+    def iter_leads(
+        self,
+        commune_codes: list[int] | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        batch: int = 2000,
+    ) -> Iterator[Lead]:
+        """Leads matching the filters, oldest first, read in batches (an export never holds them all)."""
+        clause, args = self._lead_filter(commune_codes, status, since)
+        cur = self.db.conn.execute(f"SELECT * FROM leads{clause} ORDER BY created_at, ref", args)
+        names = [c[0] for c in cur.description]
+        json_at = [names.index(n) for n in _LEAD_JSON]
+        loads = json.loads
+        while rows := cur.fetchmany(batch):
+            for row in rows:
+                values = list(row)
+                for i in json_at:  # the three JSON columns; an empty one is an empty value
+                    values[i] = loads(values[i]) if values[i] else ({} if names[i] != "lines_wanted" else [])
+                yield Lead(*values)
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

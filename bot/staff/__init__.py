@@ -1,0 +1,1 @@
+"""Staff tools: exports, dashboard and notifications."""

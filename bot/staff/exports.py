@@ -1,0 +1,230 @@
+"""Exports of leads for staff: CSV (UTF-8 with BOM), a styled XLSX, and the summary workbook sent upward."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.knowledge import Knowledge
+from bot.staff.xlsx import Sheet, safe, write_workbook
+from bot.storage import Lead
+
+VN_TIME = dt.timezone(dt.timedelta(hours=7))
+TICK = 1000  # rows between progress updates
+STATUS_LABELS = {
+    "new": "Mới",
+    "contacted": "Đã liên hệ",
+    "dossier_submitted": "Đã nộp hồ sơ",
+    "supported": "Được hỗ trợ",
+    "declined": "Không đủ điều kiện / từ chối",
+    "withdrawn": "Rút đăng ký",
+}
+ELIGIBLE_LABELS = {True: "Đủ điều kiện", False: "Chưa đủ điều kiện", None: "Cần thêm thông tin"}
+
+
+def national_phone(phone: str) -> str:
+    """'+84912345678' → '0912345678', the way staff dial it."""
+    return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
+_SEVEN_HOURS = dt.timedelta(hours=7)
+
+
+def local_time(stamp: str) -> dt.datetime | None:
+    """A stored UTC ISO time as Vietnam's local time, naive (spreadsheets have no time zones)."""
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.utcoffset() == dt.timedelta(0):  # how times are stored: a shift is enough
+        return moment.replace(tzinfo=None) + _SEVEN_HOURS
+    return moment.astimezone(VN_TIME).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the lead list: header, width and kind (text, phone, date, number)."""
+
+    header: str
+    width: int
+    kind: str
+
+
+COLUMNS = [
+    Column("Mã đăng ký", 12, "text"),
+    Column("Ngày đăng ký", 17, "date"),
+    Column("Trạng thái", 16, "text"),
+    Column("Họ tên", 22, "text"),
+    Column("Số điện thoại", 14, "phone"),
+    Column("Tên cơ sở", 28, "text"),
+    Column("Loại hình", 16, "text"),
+    Column("Sản phẩm", 24, "text"),
+    Column("Ngành", 28, "text"),
+    Column("Xã/phường", 20, "text"),
+    Column("Mã xã", 8, "number"),
+    Column("Tỉnh/thành phố", 18, "text"),
+    Column("Kết quả kiểm tra", 18, "text"),
+    Column("Hỗ trợ mong muốn", 30, "text"),
+    Column("Kinh phí dự kiến (đồng)", 16, "number"),
+    Column("Ghi chú", 30, "text"),
+    Column("Kênh", 10, "text"),
+    Column("Cập nhật", 17, "date"),
+]
+
+
+def lead_columns(kb: Knowledge) -> list[Column]:
+    """The columns of the lead list, in order."""
+    return COLUMNS
+
+
+def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
+    """A function giving a lead's values in column order (one call a row: exports are large)."""
+    lines: dict[str, str] = {ln.code: ln.name for ln in kb.support_lines.lines}
+    sectors: dict[str, str] = {s.code: s.name for s in kb.sectors.sectors}
+    forms: dict[str, str] = {str(k): v for k, v in kb.rules.labels.legal_forms.items()}
+
+    def read(x: Lead) -> list[Any]:
+        profile, assessment = x.profile, x.assessment
+        return [
+            x.ref,
+            local_time(x.created_at),
+            STATUS_LABELS.get(x.status, x.status),
+            x.name,
+            national_phone(x.phone),
+            x.facility_name,
+            forms.get(str(profile.get("legal_form", "")), ""),
+            str(profile.get("activity", "")),
+            sectors.get(assessment.get("sector") or "", ""),
+            x.commune or "",
+            x.commune_code,
+            x.province or "",
+            ELIGIBLE_LABELS.get(assessment.get("eligible"), ""),
+            "; ".join([lines.get(c, c) for c in x.lines_wanted]),
+            expected_amount(x) or None,
+            x.note,
+            x.channel,
+            local_time(x.updated_at),
+        ]
+
+    return read
+
+
+def expected_amount(lead: Lead) -> int:
+    """The commune's or province's own amount per facility for the lines wanted, where its plan names one."""
+    local = {
+        ln["code"]: ln.get("cap_vnd") or 0 for ln in lead.assessment.get("lines", []) if ln.get("funding") != "national"
+    }
+    return sum(local.get(code, 0) for code in lead.lines_wanted)
+
+
+def write_csv(leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None) -> int:
+    """A CSV that Excel opens with Vietnamese intact (UTF-8 with BOM); returns the rows written."""
+    columns = lead_columns(kb)
+    read = row_reader(kb)
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(c.header for c in columns)
+        for lead in leads:
+            out.writerow([_csv_cell(c, v) for c, v in zip(columns, read(lead), strict=True)])
+            count += 1
+            if not count % TICK:
+                tick(TICK)
+    tick(count % TICK)
+    return count
+
+
+def _csv_cell(column: Column, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    return safe(str(value)) if column.kind in ("text", "phone") else str(value)
+
+
+def write_xlsx(leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None) -> int:
+    """A styled workbook (bold frozen header, autofilter, widths, typed cells), streamed; returns the rows."""
+    columns = lead_columns(kb)
+    read = row_reader(kb)
+
+    def rows() -> Iterator[list[Any]]:
+        n = 0
+        for n, lead in enumerate(leads, 1):
+            if not n % TICK:
+                tick(TICK)
+            yield read(lead)
+        tick(n % TICK)
+
+    sheet = Sheet(
+        "Danh sách đăng ký", [c.header for c in columns], [c.width for c in columns], rows(), [c.kind for c in columns]
+    )
+    return write_workbook(path, [sheet])[0]
+
+
+def summarise(leads: Iterable[Lead]) -> dict[str, Counter[Any]]:
+    """Counts and amounts for the roll-up: per (province, commune, line), per sector, per status."""
+    sums: dict[str, Counter[Any]] = {"line": Counter(), "amount": Counter(), "sector": Counter(), "status": Counter()}
+    for lead in leads:
+        local = {
+            ln["code"]: ln.get("cap_vnd") or 0
+            for ln in lead.assessment.get("lines", [])
+            if ln.get("funding") != "national"
+        }
+        for code in lead.lines_wanted or ["none"]:
+            key = (lead.province or "", lead.commune or "", code)
+            sums["line"][key] += 1
+            sums["amount"][key] += local.get(code, 0)
+        sums["sector"][lead.assessment.get("sector") or ""] += 1
+        sums["status"][lead.status] += 1
+    return sums
+
+
+def write_summary(
+    leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None
+) -> int:
+    """The roll-up a commune sends upward: support line × commune, by sector, by status."""
+    counted = summarise(_ticking(leads, tick))
+    lines: dict[str, str] = {ln.code: ln.name for ln in kb.support_lines.lines} | {"none": "Chưa chọn nội dung"}
+    sectors: dict[str, str] = {s.code: s.name for s in kb.sectors.sectors} | {"": "Chưa xác định"}
+    by_line = [
+        [p, c, lines.get(code, code), n, counted["amount"][(p, c, code)] or None]
+        for (p, c, code), n in sorted(counted["line"].items())
+    ]
+    by_line.append(["Tổng cộng", "", "", sum(r[3] for r in by_line), sum(r[4] or 0 for r in by_line)])
+    by_sector = [[sectors.get(k, k), n] for k, n in counted["sector"].most_common()]
+    by_sector.append(["Tổng cộng", sum(r[1] for r in by_sector)])
+    by_status = [[STATUS_LABELS.get(k, k), n] for k, n in counted["status"].most_common()]
+    by_status.append(["Tổng cộng", sum(r[1] for r in by_status)])
+    count_kinds = ["text", "number"]
+    write_workbook(
+        path,
+        [
+            Sheet(
+                "Theo nội dung hỗ trợ",
+                ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"],
+                [18, 22, 40, 16, 20],
+                by_line,
+                ["text", "text", "text", "number", "number"],
+            ),
+            Sheet("Theo ngành", ["Ngành", "Số cơ sở"], [45, 12], by_sector, count_kinds),
+            Sheet("Theo trạng thái", ["Trạng thái", "Số cơ sở"], [30, 12], by_status, count_kinds),
+        ],
+    )
+    return sum(counted["status"].values())
+
+
+def _ticking(leads: Iterable[Lead], tick: Callable[[int], None]) -> Iterator[Lead]:
+    n = 0
+    for n, lead in enumerate(leads, 1):
+        if not n % TICK:
+            tick(TICK)
+        yield lead
+    tick(n % TICK)
+
+
+WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "summary": write_summary}

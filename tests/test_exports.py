@@ -1,0 +1,156 @@
+"""Exports read back as staff would open them: CSV bytes, and XLSX cell by cell with openpyxl."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.knowledge import Knowledge
+from bot.messages import ConversationKey
+from bot.storage import Consent, Conversation, Lead
+from bot.storage.sqlite import SqliteRepository
+from tests.conftest import KNOWLEDGE
+
+HOSTILE = ['=HYPERLINK("http://evil.example","bấm")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
+
+
+def add_lead(
+    repo: SqliteRepository,
+    i: int,
+    name: str = "Nguyễn Thị Lan",
+    commune: tuple[int, str, str] = (19405, "Xã Vĩnh Thủy", "Quảng Trị"),
+    note: str = "",
+    status: str = "new",
+) -> Lead:
+    key = ConversationKey("test", f"u{i}")
+    consent = repo.add_consent(Consent("test", key.user, "registration", "v1", "…", True))
+    assessment = {
+        "eligible": True,
+        "sector": "agro_food_processing",
+        "reasons": [{"code": "sector_ok", "citation": "x"}],
+        "lines": [
+            {"code": "advanced_machinery", "funding": "commune", "cap_vnd": 20_000_000},
+            {"code": "advanced_machinery", "funding": "national", "cap_vnd": 300_000_000},
+        ],
+    }
+    lead = Lead(
+        "",
+        "test",
+        key.user,
+        name,
+        f"+8491{i:07d}",
+        f"Cơ sở {i}",
+        commune[0],
+        commune[1],
+        commune[2],
+        {"legal_form": "household_business", "activity": "làm nước mắm"},
+        assessment,
+        ["advanced_machinery"],
+        note,
+        consent,
+    )
+    stored = repo.save_turn(Conversation(key), None, lead)
+    assert stored is not None
+    if status != "new":
+        repo.db.execute("UPDATE leads SET status = ? WHERE ref = ?", [status, stored.ref])
+    return stored
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database with ordinary leads, hostile text in every user field, and two communes."""
+    path = tmp_path / "k.db"
+    repo = SqliteRepository(path)
+    for i, bad in enumerate(HOSTILE):
+        add_lead(repo, i, name=bad, note=bad)
+    add_lead(repo, 50, commune=(13531, "Xã Bình Giang", "Ninh Bình"), status="contacted")
+    repo.close()
+    return path
+
+
+def export(db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["export", *args, "--db", str(db), "--knowledge", str(KNOWLEDGE)])
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_csv_opens_in_excel_with_vietnamese_and_no_formulas(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "leads.csv"
+    code, said = export(db, "--format", "csv", "--out", str(out))
+    assert code == 0 and "Đã xuất 7" in said
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    text = raw.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Mã đăng ký,Ngày đăng ký,Trạng thái,Họ tên,Số điện thoại")
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    for row in rows[1:]:
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
+    first = next(row for row in rows if row[4] == "0910000000")
+    assert first[3] == "'" + HOSTILE[0] and first[15] == "'" + HOSTILE[0]
+
+
+def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "leads.xlsx"
+    assert export(db, "--format", "xlsx", "--out", str(out))[0] == 0
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Mã đăng ký", "Ngày đăng ký", "Trạng thái", "Họ tên", "Số điện thoại"]
+    assert sheet["A1"].font.bold and sheet["A1"].fill.fgColor.rgb.endswith("DCE6F1")
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:R{sheet.max_row}"
+    assert sheet.column_dimensions["F"].width >= 20
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.data_type != "f", (cell.coordinate, cell.value)  # never a formula
+            if isinstance(cell.value, str):
+                assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), cell.value
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[4].value == "0910000000")
+    first = {h: c for h, c in zip(header, row, strict=True)}
+    assert isinstance(first["Ngày đăng ký"].value, dt.datetime) and "yy" in first["Ngày đăng ký"].number_format
+    assert (
+        first["Kinh phí dự kiến (đồng)"].value == 20_000_000
+        and first["Kinh phí dự kiến (đồng)"].number_format == "#,##0"
+    )
+    assert first["Số điện thoại"].value == "0910000000" and first["Số điện thoại"].data_type == "s"
+    assert first["Họ tên"].value == "'" + HOSTILE[0]
+    assert first["Trạng thái"].value == "Mới" and first["Ngành"].value.startswith("Chế biến")
+
+
+def test_summary_rolls_up_by_line_commune_sector_and_status(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "summary.xlsx"
+    assert export(db, "--format", "summary", "--out", str(out))[0] == 0
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
+    lines = [[c.value for c in row] for row in book["Theo nội dung hỗ trợ"].iter_rows(min_row=2)]
+    assert ["Quảng Trị", "Xã Vĩnh Thủy", "Ứng dụng máy móc, thiết bị tiên tiến", 6, 120_000_000] in lines
+    assert ["Ninh Bình", "Xã Bình Giang", "Ứng dụng máy móc, thiết bị tiên tiến", 1, 20_000_000] in lines
+    assert lines[-1][0] == "Tổng cộng" and lines[-1][3] == 7 and lines[-1][4] == 140_000_000
+    statuses = {r[0].value: r[1].value for r in book["Theo trạng thái"].iter_rows(min_row=2)}
+    assert statuses["Mới"] == 6 and statuses["Đã liên hệ"] == 1 and statuses["Tổng cộng"] == 7
+
+
+def test_filters_by_commune_status_and_date(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    assert "Đã xuất 1 " in export(db, "--format", "csv", "--out", str(out), "--commune", "13531")[1]
+    assert "Đã xuất 6 " in export(db, "--format", "csv", "--out", str(out), "--commune", "Vĩnh Thủy, Quảng Trị")[1]
+    assert "Đã xuất 1 " in export(db, "--format", "csv", "--out", str(out), "--status", "contacted")[1]
+    assert "Đã xuất 0 " in export(db, "--format", "csv", "--out", str(out), "--since", "2099-01-01")[1]
+    code, said = export(db, "--format", "csv", "--out", str(out), "--commune", "Bình Giang")
+    assert code == 2 and "13531" in said and "10966" in said  # ambiguous: the codes are offered
+
+
+def test_large_exports_show_progress(tmp_path: Path, kb: Knowledge) -> None:
+    path = tmp_path / "big.db"
+    repo = SqliteRepository(path)
+    for i in range(5000):
+        add_lead(repo, i)
+    repo.close()
+    code, said = export(path, "--format", "xlsx", "--out", str(tmp_path / "big.xlsx"))
+    assert code == 0 and "Đang xuất" in said and "Đã xuất 5000" in said
