@@ -321,6 +321,38 @@ def _commune_codes(kb: Knowledge, commune: str | None) -> list[int] | None:
     return [found.place.code] if found.place else None
 
 
+@main.group()
+def staff() -> None:
+    """Staff accounts for the dashboard at /staff/."""
+
+
+@staff.command("add")
+@click.argument("name")
+@click.option("--commune", "communes", multiple=True, type=int, help="a commune code this officer sees (repeatable)")
+@click.option("--all", "all_communes", is_flag=True, help="a provincial admin who sees every commune")
+@click.password_option(prompt="Mật khẩu", confirmation_prompt="Nhập lại mật khẩu")
+@common_options
+def staff_add(
+    name: str, communes: tuple[int, ...], all_communes: bool, password: str, db: Path | None, knowledge: Path | None
+) -> None:
+    """Create (or reset) a staff account; only an argon2 hash of the password is stored.
+
+    Example: khuyencong staff add lan --commune 19405
+    """
+    from bot.staff.store import StaffStore
+    from bot.storage.sqlite import SqliteRepository
+
+    if not communes and not all_communes:
+        _fail("cần --commune MÃ_XÃ (một hoặc nhiều) hoặc --all")
+    if len(password) < 10:
+        _fail("mật khẩu cần ít nhất 10 ký tự")
+    repo = SqliteRepository(_db_path(db))
+    StaffStore(repo).add(name.strip(), password, list(communes), all_communes)
+    repo.close()
+    scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
+    click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
+
+
 @main.command()
 @common_options
 def serve(db: Path | None, knowledge: Path | None) -> None:

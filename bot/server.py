@@ -11,6 +11,7 @@ from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.web import WebChat
 from bot.config import Settings
+from bot.staff.dashboard import Dashboard
 
 log = logging.getLogger("khuyencong.server")
 APP_KEY = web.AppKey("khuyencong", App)
@@ -42,6 +43,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
     server.router.add_get("/healthz", _health(handler, app))
+    server.router.add_routes(Dashboard(app, handler).routes())
     _mount_zalo(server, settings, delivery, app)
     _mount_telegram(server, settings, delivery, app)
 

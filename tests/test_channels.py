@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bot.app import App, build
 from bot.config import Settings
@@ -36,6 +37,7 @@ class Env:
     telegram: FakeTelegram
     zalo: FakeZalo
     app: App
+    server: web.Application | None = None
 
 
 def run(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -75,10 +77,11 @@ async def running(tmp: Path, **extra: Any) -> AsyncIterator[Env]:
     tg_runner, tg_url = await start(telegram.app())
     zl_runner, zl_url = await start(zalo.app())
     app = build(settings_for(tmp, tg_url, zl_url, **extra))
-    runner, url = await start(make_app(app))
+    server = make_app(app)
+    runner, url = await start(server)
     try:
-        async with aiohttp.ClientSession() as http:
-            yield Env(url, http, telegram, zalo, app)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            yield Env(url, http, telegram, zalo, app, server)
     finally:
         await runner.cleanup()
         await tg_runner.cleanup()

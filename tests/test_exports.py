@@ -112,7 +112,7 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
             if isinstance(cell.value, str):
                 assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), cell.value
     row = next(r for r in sheet.iter_rows(min_row=2) if r[4].value == "0910000000")
-    first = {h: c for h, c in zip(header, row, strict=True)}
+    first = dict(zip(header, row, strict=True))
     assert isinstance(first["Ngày đăng ký"].value, dt.datetime) and "yy" in first["Ngày đăng ký"].number_format
     assert (
         first["Kinh phí dự kiến (đồng)"].value == 20_000_000

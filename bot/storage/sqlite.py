@@ -101,6 +101,24 @@ def m002_channels(db: Database) -> None:
     db.table("unreachable").create({"channel": str, "user": str, "code": int, "at": str}, pk=("channel", "user"))
 
 
+@MIGRATIONS()
+def m003_staff(db: Database) -> None:
+    """Staff accounts, their sessions, failed logins (for throttling), and the follow-up of each lead."""
+    db.table("staff").create(
+        {"id": int, "name": str, "password_hash": str, "communes": str, "all_communes": int, "created_at": str},
+        pk="id",
+    )
+    db.table("staff").create_index(["name"], unique=True)
+    db.table("sessions").create(
+        {"token": str, "staff_id": int, "csrf": str, "created_at": str, "expires_at": str}, pk="token"
+    )
+    db.table("login_failures").create({"id": int, "key": str, "at": str}, pk="id")
+    db.table("login_failures").create_index(["key", "at"])
+    db.table("lead_followup").create(
+        {"ref": str, "assignee": str, "follow_up": str, "note": str, "updated_at": str}, pk="ref"
+    )
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

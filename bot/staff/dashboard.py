@@ -1,0 +1,215 @@
+"""The staff dashboard at /staff/: sign in, the commune's leads, one lead's follow-up, exports."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot.app import App, OrderedHandler
+from bot.staff.exports import STATUS_LABELS, WRITERS
+from bot.staff.store import LeadQuery, Session, StaffStore
+
+log = logging.getLogger("khuyencong.staff")
+COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
+PER_PAGE = 50
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def render(name: str, **context: Any) -> web.Response:
+    """A page from templates/, escaped."""
+    html = _TEMPLATES.get_template(name).render(statuses=STATUS_LABELS, **context)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", headers=_HEADERS)
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+class Dashboard:
+    """Routes of /staff/. Every route but the login page needs a signed-in account."""
+
+    def __init__(self, app: App, handler: OrderedHandler) -> None:
+        self.app, self.handler = app, handler
+        self.store = StaffStore(app.repo)
+
+    def routes(self) -> list[web.RouteDef]:
+        """The routes, for the web application."""
+        return [
+            web.get("/staff/login", self.login_page),
+            web.post("/staff/login", self.login),
+            web.post("/staff/logout", self.signed_in(self.logout)),
+            web.get("/staff/", self.signed_in(self.leads)),
+            web.get("/staff/leads/{ref}", self.signed_in(self.lead)),
+            web.post("/staff/leads/{ref}", self.signed_in(self.update)),
+            web.get("/staff/export/{fmt}", self.signed_in(self.export)),
+        ]
+
+    # --- access ---------------------------------------------------------------------------------
+
+    def signed_in(self, handler: Callable[[web.Request, Session], Awaitable[web.StreamResponse]]) -> Handler:
+        """Only for a live session; every POST must also carry the session's CSRF token."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            token = request.cookies.get(COOKIE, "")
+            session = await self.handler.call(self.store.session, token) if token else None
+            if session is None:
+                if request.method in ("GET", "HEAD"):
+                    raise web.HTTPFound("/staff/login")
+                raise web.HTTPForbidden(text="Cần đăng nhập.")
+            if request.method == "POST":
+                form = await request.post()
+                if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+                    raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
+            return await handler(request, session)
+
+        return guarded
+
+    async def login_page(self, request: web.Request, error: str = "") -> web.Response:
+        """The sign-in form, with a double-submit CSRF token."""
+        token = secrets.token_urlsafe(24)
+        response = render("login.html", csrf=token, error=error)
+        response.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request), path="/staff", max_age=3600
+        )
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Check the password; failures are throttled per name and per address."""
+        form = await request.post()
+        if not hmac.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
+            return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
+        name, password = str(form.get("name", "")).strip()[:100], str(form.get("password", ""))[:200]
+        keys = [f"name:{name.lower()}", f"ip:{request.remote}"]
+        for key in keys:
+            if await self.handler.call(self.store.throttled, key):
+                return await self.login_page(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.")
+        staff = await self.handler.call(self.store.verify, name, password)
+        if staff is None:
+            for key in keys:
+                await self.handler.call(self.store.failed, key)
+            log.warning("staff: failed sign-in for %r from %s", name, request.remote)
+            return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")
+        session = await self.handler.call(self.store.open_session, staff)
+        response = web.HTTPFound("/staff/")
+        response.set_cookie(
+            COOKIE, session.token, httponly=True, samesite="Strict", secure=_secure(request), path="/staff"
+        )
+        response.del_cookie(LOGIN_COOKIE, path="/staff")
+        raise response
+
+    async def logout(self, request: web.Request, session: Session) -> web.StreamResponse:
+        """End the session."""
+        await self.handler.call(self.store.close_session, session.token)
+        response = web.HTTPFound("/staff/login")
+        response.del_cookie(COOKIE, path="/staff")
+        raise response
+
+    # --- pages ------------------------------------------------------------------------------------
+
+    def _query(self, request: web.Request) -> LeadQuery:
+        q = request.query
+        page = int(q["page"]) if q.get("page", "").isdigit() else 1
+        commune = int(q["commune"]) if q.get("commune", "").isdigit() else None
+        return LeadQuery(
+            commune=commune,
+            status=q.get("status") or None,
+            line=q.get("line") or None,
+            sector=q.get("sector") or None,
+            since=q.get("since") or None,
+            until=q.get("until") or None,
+            q=(q.get("q") or "")[:100] or None,
+            page=page,
+            per_page=PER_PAGE,
+        )
+
+    async def leads(self, request: web.Request, session: Session) -> web.Response:
+        """The lead list with filters, search and pages."""
+        query = self._query(request)
+        leads, total = await self.handler.call(self.store.leads, session.staff, query)
+        kb = self.app.engine.kb
+        return render(
+            "leads.html",
+            session=session,
+            leads=leads,
+            total=total,
+            query=query,
+            pages=max(1, -(-total // PER_PAGE)),
+            params=dict(request.query),
+            lines={ln.code: ln.name for ln in kb.support_lines.lines},
+            sectors={s.code: s.name for s in kb.sectors.sectors},
+        )
+
+    async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
+        """One lead: answers, assessment with citations, consent, follow-up form and history."""
+        ref = request.match_info["ref"]
+        lead = await self.handler.call(self.store.lead, session.staff, ref)
+        if lead is None:
+            raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
+        followup = await self.handler.call(self.store.followup, ref)
+        consent = await self.handler.call(self.store.consent, lead.consent_id)
+        history = await self.handler.call(self.app.repo.audit, ref)
+        kb = self.app.engine.kb
+        return render(
+            "lead.html",
+            session=session,
+            lead=lead,
+            followup=followup,
+            consent=consent,
+            history=history,
+            saved=saved,
+            lines={ln.code: ln.name for ln in kb.support_lines.lines},
+        )
+
+    async def update(self, request: web.Request, session: Session) -> web.Response:
+        """Change status, assignee, follow-up date and note."""
+        form = await request.post()
+        status = str(form.get("status", ""))
+        if status not in STATUS_LABELS:
+            raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
+        changed = await self.handler.call(
+            self.store.update,
+            session.staff,
+            request.match_info["ref"],
+            status,
+            str(form.get("assignee", ""))[:100],
+            str(form.get("follow_up", ""))[:10],
+            str(form.get("note", ""))[:2000],
+        )
+        if not changed:
+            raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
+        return await self.lead(request, session, saved=True)
+
+    async def export(self, request: web.Request, session: Session) -> web.StreamResponse:
+        """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""
+        fmt = request.match_info["fmt"]
+        if fmt not in WRITERS:
+            raise web.HTTPNotFound()
+        query = self._query(request)
+        scope = session.staff.scope if query.commune is None else [query.commune]
+        if scope is not None and not all(session.staff.sees(c) for c in scope):
+            raise web.HTTPNotFound()
+        suffix = ".csv" if fmt == "csv" else ".xlsx"
+        path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
+        leads = self.app.repo.iter_leads(scope, query.status, None)
+        count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
+        log.info("staff: %s exported %d leads as %s", session.staff.name, count, fmt)
+        return web.FileResponse(
+            path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
+        )

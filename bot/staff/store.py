@@ -1,0 +1,226 @@
+"""Staff data: accounts, sessions, login throttling, lead follow-up and the filtered lead list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from bot.storage import Lead, LeadStatus
+from bot.storage.sqlite import SqliteRepository, now
+
+SESSION_HOURS = 12
+MAX_FAILURES, FAILURE_WINDOW = 5, dt.timedelta(minutes=15)
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A staff account: a commune officer (some communes) or a provincial admin (all)."""
+
+    id: int
+    name: str
+    communes: tuple[int, ...]
+    all_communes: bool
+
+    def sees(self, commune_code: int | None) -> bool:
+        """Whether this account may see a lead of that commune."""
+        return self.all_communes or commune_code in self.communes
+
+    @property
+    def scope(self) -> list[int] | None:
+        """The commune filter for queries (None: everything)."""
+        return None if self.all_communes else list(self.communes)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in session: who, and the CSRF token its forms carry."""
+
+    token: str
+    staff: Staff
+    csrf: str
+
+
+@dataclass(frozen=True)
+class LeadQuery:
+    """The lead list's filters, search and page."""
+
+    commune: int | None = None
+    status: str | None = None
+    line: str | None = None
+    sector: str | None = None
+    since: str | None = None  # ISO date, Vietnam time
+    until: str | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+class StaffStore:
+    """Staff tables over the repository's connection (one thread at a time, like the repository)."""
+
+    def __init__(self, repo: SqliteRepository) -> None:
+        self.repo = repo
+        self.db = repo.db
+
+    # --- accounts and sessions ----------------------------------------------------------------
+
+    def add(self, name: str, password: str, communes: list[int], all_communes: bool) -> int:
+        """Create or replace an account; only the argon2 hash of the password is kept."""
+        with self.repo._tx() as cur:
+            cur.execute(
+                "INSERT INTO staff (name, password_hash, communes, all_communes, created_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, "
+                "communes = excluded.communes, all_communes = excluded.all_communes",
+                [name, _hasher.hash(password), json.dumps(communes), int(all_communes), now()],
+            )
+            row = cur.execute("SELECT id FROM staff WHERE name = ?", [name]).fetchone()
+            return int(row[0])
+
+    def _staff(self, row: tuple[Any, ...]) -> Staff:
+        return Staff(int(row[0]), row[1], tuple(json.loads(row[2] or "[]")), bool(row[3]))
+
+    def verify(self, name: str, password: str) -> Staff | None:
+        """The account if the password matches (argon2, constant time)."""
+        row = self.db.execute(
+            "SELECT id, name, communes, all_communes, password_hash FROM staff WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            _hasher.hash(password)  # the same work as a real check: no timing hint that the name is unknown
+            return None
+        try:
+            _hasher.verify(row[4], password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return self._staff(row)
+
+    def throttled(self, key: str) -> bool:
+        """Too many failed logins for this name/address lately."""
+        since = (dt.datetime.now(dt.UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
+        n = self.db.execute("SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?", [key, since]).fetchone()
+        return int(n[0]) >= MAX_FAILURES
+
+    def failed(self, key: str) -> None:
+        """Count a failed login."""
+        with self.repo._tx() as cur:
+            cur.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now()])
+
+    def open_session(self, staff: Staff) -> Session:
+        """A new session with fresh random token and CSRF token."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)).isoformat(timespec="seconds")
+        with self.repo._tx() as cur:
+            cur.execute("INSERT INTO sessions VALUES (?,?,?,?,?)", [token, staff.id, csrf, now(), expires])
+        return Session(token, staff, csrf)
+
+    def session(self, token: str) -> Session | None:
+        """The live session for a cookie value."""
+        row = self.db.execute(
+            "SELECT s.token, s.csrf, f.id, f.name, f.communes, f.all_communes FROM sessions s "
+            "JOIN staff f ON f.id = s.staff_id WHERE s.token = ? AND s.expires_at > ?",
+            [token, now()],
+        ).fetchone()
+        return Session(row[0], self._staff(row[2:]), row[1]) if row else None
+
+    def close_session(self, token: str) -> None:
+        """Log out."""
+        with self.repo._tx() as cur:
+            cur.execute("DELETE FROM sessions WHERE token = ?", [token])
+
+    # --- leads ------------------------------------------------------------------------------
+
+    def leads(self, staff: Staff, query: LeadQuery) -> tuple[list[Lead], int]:
+        """One page of the leads this account may see, and how many match in all."""
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        scope = staff.scope
+        if scope is not None:
+            where.append(f"commune_code IN ({','.join('?' * len(scope)) or 'NULL'})")
+            args += scope
+        for clause, value in (
+            ("commune_code = ?", query.commune),
+            ("status = ?", query.status),
+            ("json_extract(assessment, '$.sector') = ?", query.sector),
+            ("created_at >= ?", _utc(query.since)),
+            ("created_at < ?", _utc(query.until, 1)),
+        ):
+            if value not in (None, ""):
+                where.append(clause)
+                args.append(value)
+        if query.line:
+            where.append("EXISTS (SELECT 1 FROM json_each(lines_wanted) WHERE value = ?)")
+            args.append(query.line)
+        if query.q:
+            where.append("(name LIKE ? OR phone LIKE ? OR ref LIKE ? OR facility_name LIKE ?)")
+            digits = query.q.strip().lstrip("0")
+            args += [
+                f"%{query.q.strip()}%",
+                f"%{digits or query.q.strip()}%",
+                f"%{query.q.strip().upper()}%",
+                f"%{query.q.strip()}%",
+            ]
+        clause = " AND ".join(where)
+        total = int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
+        cur = self.db.conn.execute(
+            f"SELECT * FROM leads WHERE {clause} ORDER BY created_at DESC, ref LIMIT ? OFFSET ?",
+            [*args, query.per_page, (max(query.page, 1) - 1) * query.per_page],
+        )
+        return [self.repo._lead(cur, row) for row in cur.fetchall()], total
+
+    def lead(self, staff: Staff, ref: str) -> Lead | None:
+        """One lead, if this account may see it."""
+        cur = self.db.conn.execute("SELECT * FROM leads WHERE ref = ?", [ref])
+        row = cur.fetchone()
+        lead = self.repo._lead(cur, row) if row else None
+        return lead if lead is not None and staff.sees(lead.commune_code) else None
+
+    def followup(self, ref: str) -> dict[str, str]:
+        """Assignee, follow-up date and staff note of a lead."""
+        row = self.db.execute("SELECT assignee, follow_up, note FROM lead_followup WHERE ref = ?", [ref]).fetchone()
+        return (
+            {"assignee": row[0] or "", "follow_up": row[1] or "", "note": row[2] or ""}
+            if row
+            else {"assignee": "", "follow_up": "", "note": ""}
+        )
+
+    def consent(self, consent_id: int) -> dict[str, Any] | None:
+        """The consent record a lead was registered under."""
+        row = self.db.execute(
+            "SELECT text_version, text, given, at FROM consents WHERE id = ?", [consent_id]
+        ).fetchone()
+        return {"version": row[0], "text": row[1], "given": bool(row[2]), "at": row[3]} if row else None
+
+    def update(self, staff: Staff, ref: str, status: LeadStatus, assignee: str, follow_up: str, note: str) -> bool:
+        """Change a lead's status and follow-up; every change goes to the audit log with who made it."""
+        lead = self.lead(staff, ref)
+        if lead is None:
+            return False
+        before = {"status": lead.status, **self.followup(ref)}
+        after = {"status": status, "assignee": assignee, "follow_up": follow_up, "note": note}
+        changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+        if not changes:
+            return True
+        with self.repo._tx() as cur:
+            cur.execute("UPDATE leads SET status = ?, updated_at = ? WHERE ref = ?", [status, now(), ref])
+            cur.execute(
+                "INSERT OR REPLACE INTO lead_followup VALUES (?,?,?,?,?)", [ref, assignee, follow_up, note, now()]
+            )
+            self.repo._audit(cur, ref, f"staff:{staff.name}", "follow-up updated", changes)
+        return True
+
+
+def _utc(day: str | None, add_days: int = 0) -> str | None:
+    """A Vietnam calendar day as the UTC instant it starts (stored times are UTC)."""
+    if not day:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    except ValueError:
+        return None
+    return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,145 @@
+"""The staff dashboard over real HTTP: access control, the officer's day, CSRF, escaping, throttling."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import aiohttp
+import openpyxl
+
+from bot.staff.store import StaffStore
+from tests.test_channels import Env, run, running
+from tests.test_exports import add_lead
+
+PASSWORD = "mat-khau-du-dai-123"
+
+
+def seed(env: Env) -> dict[str, str]:
+    """Two communes' leads (one with hostile HTML) and an officer of the first commune."""
+    repo = env.app.repo
+    refs = {
+        "mine": add_lead(repo, 1, name="Nguyễn Thị Lan").ref,
+        "html": add_lead(repo, 2, name="<script>alert(1)</script>").ref,
+        "other": add_lead(repo, 3, commune=(13531, "Xã Bình Giang", "Ninh Bình")).ref,
+    }
+    StaffStore(repo).add("lan", PASSWORD, [19405], False)
+    StaffStore(repo).add("tinh", PASSWORD, [], True)
+    return refs
+
+
+async def sign_in(env: Env, name: str = "lan", password: str = PASSWORD) -> str:
+    async with env.http.get(env.url + "/staff/login") as resp:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
+    assert csrf is not None
+    async with env.http.post(
+        env.url + "/staff/login", data={"csrf": csrf.group(1), "name": name, "password": password}
+    ) as resp:
+        return await resp.text()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+@run
+async def test_every_staff_route_refuses_anonymous_requests(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        assert env.server is not None
+        routes = [
+            (r.method, r.resource.canonical)
+            for r in env.server.router.routes()
+            if r.resource is not None and r.resource.canonical.startswith("/staff")
+        ]
+        assert len(routes) >= 7
+        for method, path in routes:
+            if path == "/staff/login":
+                continue
+            url = env.url + path.replace("{ref}", refs["mine"]).replace("{fmt}", "xlsx")
+            async with env.http.request(method, url, allow_redirects=False, data={"status": "contacted"}) as resp:
+                expected = (302,) if method in ("GET", "HEAD") else (403,)
+                assert resp.status in expected, (method, path, resp.status)
+                body = await resp.read()
+                assert (b"Nguy" not in body and refs["mine"].encode() not in body) or resp.status == 302
+
+
+@run
+async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        page = await sign_in(env)
+        assert refs["mine"] in page and refs["other"] not in page  # only the officer's commune
+        async with env.http.get(env.url + "/staff/", params={"q": "0910000001"}) as resp:
+            found = await resp.text()
+        assert refs["mine"] in found and refs["html"] not in found  # search by phone
+        async with env.http.get(f"{env.url}/staff/leads/{refs['mine']}") as resp:
+            detail = await resp.text()
+        assert "sector_ok" in detail and "Đồng ý" in detail  # cited assessment and consent record
+        form = {
+            "csrf": csrf_of(detail),
+            "status": "contacted",
+            "assignee": "Lan",
+            "follow_up": "2026-12-01",
+            "note": "Đã gọi, hẹn nộp hồ sơ",
+        }
+        async with env.http.post(f"{env.url}/staff/leads/{refs['mine']}", data=form) as resp:
+            saved = await resp.text()
+        assert resp.status == 200 and "Đã lưu" in saved and "new → contacted" in saved
+        history = env.app.repo.audit(refs["mine"])
+        assert history[-1]["actor"] == "staff:lan" and history[-1]["changes"]["status"] == ["new", "contacted"]
+        async with env.http.get(env.url + "/staff/", params={"status": "contacted"}) as resp:
+            assert refs["mine"] in await resp.text()
+        for fmt in ("xlsx", "summary"):
+            async with env.http.get(f"{env.url}/staff/export/{fmt}") as resp:
+                assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+                book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
+            if fmt == "xlsx":
+                refs_in_file = {row[0].value for row in book.active.iter_rows(min_row=2)}  # type: ignore[union-attr]
+                assert refs_in_file == {refs["mine"], refs["html"]}  # nothing of the other commune
+        async with env.http.get(f"{env.url}/staff/leads/{refs['other']}") as resp:
+            assert resp.status == 404  # another commune's lead
+        async with env.http.get(f"{env.url}/staff/export/csv", params={"commune": "13531"}) as resp:
+            assert resp.status == 404
+
+
+@run
+async def test_a_provincial_admin_sees_every_commune(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        page = await sign_in(env, "tinh")
+        assert refs["mine"] in page and refs["other"] in page
+
+
+@run
+async def test_csrf_escaping_and_cookie_flags(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        page = await sign_in(env)
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        for data in ({"status": "supported"}, {"status": "supported", "csrf": "forged"}):
+            async with env.http.post(f"{env.url}/staff/leads/{refs['mine']}", data=data) as resp:
+                assert resp.status == 403
+        async with env.http.post(env.url + "/staff/logout", data={}) as resp:
+            assert resp.status == 403
+        assert env.app.repo.audit(refs["mine"])[-1]["action"] == "created"  # nothing changed
+        cookies = aiohttp.CookieJar(unsafe=True)
+        async with (
+            aiohttp.ClientSession(cookie_jar=cookies) as other,
+            other.get(env.url + "/staff/login", headers={"X-Forwarded-Proto": "https"}) as resp,
+        ):
+            flags = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in flags and "SameSite=Strict" in flags and "Secure" in flags
+
+
+@run
+async def test_logins_are_throttled_after_failures(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        for _ in range(5):
+            assert "không đúng" in await sign_in(env, password="sai")
+        refused = await sign_in(env)  # the right password, too late
+        assert "Sai quá nhiều lần" in refused
