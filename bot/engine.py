@@ -533,11 +533,13 @@ class DialogEngine:
             turn.say(_with_citation(answer.answer, answer.citation, answer.status), buttons + self._menu_buttons()[:2])
         elif answer.out_of_scope:
             turn.say(answer.answer, self._menu_buttons())
-        elif answer.alternatives:
-            buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
-            turn.say(answer.answer, buttons)
         else:
-            self._menu(turn, self.texts.not_understood)
+            self.repo.record_miss(fold(text), text.strip())  # staff see what people asked that we could not answer
+            if answer.alternatives:
+                buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
+                turn.say(answer.answer, buttons)
+            else:
+                self._menu(turn, self.texts.not_understood)
 
     def _faq_entry(self, conv: Conversation, faq_id: str, turn: _Turn) -> None:
         entry = self.faq.entries.get(faq_id)

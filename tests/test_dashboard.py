@@ -143,3 +143,25 @@ async def test_logins_are_throttled_after_failures(tmp_path: Path) -> None:
             assert "không đúng" in await sign_in(env, password="sai")
         refused = await sign_in(env)  # the right password, too late
         assert "Sai quá nhiều lần" in refused
+
+
+@run
+async def test_stats_questions_and_knowledge_pages(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        web_user = "f" * 32
+        async with env.http.post(
+            env.url + "/api/chat", json={"user": web_user, "text": "<b>xe tải chở hàng đi lạng sơn mất mấy tiếng</b>"}
+        ):
+            pass
+        await sign_in(env)
+        async with env.http.get(env.url + "/staff/stats") as resp:
+            stats = await resp.text()
+        assert resp.status == 200 and "<svg" in stats and "Đã đăng ký" in stats and "Ứng dụng máy móc" in stats
+        assert "<td>Đã đăng ký</td><td>2</td>" in stats  # two leads in the officer's commune
+        async with env.http.get(env.url + "/staff/questions") as resp:
+            questions = await resp.text()
+        assert "xe tải chở hàng" in questions and "<b>xe" not in questions  # recorded, and escaped
+        async with env.http.get(env.url + "/staff/knowledge") as resp:
+            knowledge = await resp.text()
+        assert "hợp lệ" in knowledge and "Ứng dụng máy móc, thiết bị tiên tiến" in knowledge  # an S-status line

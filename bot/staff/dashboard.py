@@ -59,6 +59,9 @@ class Dashboard:
             web.get("/staff/leads/{ref}", self.signed_in(self.lead)),
             web.post("/staff/leads/{ref}", self.signed_in(self.update)),
             web.get("/staff/export/{fmt}", self.signed_in(self.export)),
+            web.get("/staff/stats", self.signed_in(self.stats)),
+            web.get("/staff/questions", self.signed_in(self.questions)),
+            web.get("/staff/knowledge", self.signed_in(self.knowledge)),
         ]
 
     # --- access ---------------------------------------------------------------------------------
@@ -196,6 +199,41 @@ class Dashboard:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
         return await self.lead(request, session, saved=True)
 
+    async def stats(self, request: web.Request, session: Session) -> web.Response:
+        """The funnel and the leads per support line, drawn as SVG on the server."""
+        funnel = await self.handler.call(self.store.funnel, session.staff)
+        per_line = await self.handler.call(self.store.per_line, session.staff)
+        names: dict[str, str] = {ln.code: ln.name for ln in self.app.engine.kb.support_lines.lines}
+        return render(
+            "stats.html",
+            session=session,
+            funnel=bars(funnel),
+            per_line=bars([(names.get(code, code), n) for code, n in per_line]),
+        )
+
+    async def questions(self, request: web.Request, session: Session) -> web.Response:
+        """What people asked that the FAQ could not answer, most asked first."""
+        misses = await self.handler.call(self.app.repo.misses)
+        return render("questions.html", session=session, misses=misses)
+
+    async def knowledge(self, request: web.Request, session: Session) -> web.Response:
+        """The knowledge check, and every entry still resting on a secondary or unverified source."""
+        from bot.checks import dialog_problems
+        from bot.knowledge import load_knowledge
+        from bot.knowledge_errors import KnowledgeError
+
+        kb = self.app.engine.kb
+        try:
+            problems = [str(p) for p in dialog_problems(load_knowledge(kb.root), self.app.engine.dialogs)]
+        except KnowledgeError as exc:
+            problems = [str(p) for p in exc.problems]
+        weak = [
+            ("Nội dung hỗ trợ", ln.name, ln.status, ln.citation) for ln in kb.support_lines.lines if ln.status != "P"
+        ]
+        weak += [("Hỏi đáp", e.question, e.status, e.citation) for e in kb.faq.entries if e.status != "P"]
+        weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
+        return render("knowledge.html", session=session, problems=problems, weak=weak)
+
     async def export(self, request: web.Request, session: Session) -> web.StreamResponse:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""
         fmt = request.match_info["fmt"]
@@ -213,3 +251,13 @@ class Dashboard:
         return web.FileResponse(
             path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
         )
+
+
+def bars(items: list[tuple[str, int]], width: int = 420) -> dict[str, Any]:
+    """Horizontal bars for an SVG chart: label, count and bar length in pixels."""
+    top = max((n for _, n in items), default=0) or 1
+    rows = [
+        {"label": label, "count": n, "width": round(width * n / top), "y": 8 + i * 34}
+        for i, (label, n) in enumerate(items)
+    ]
+    return {"rows": rows, "height": 16 + 34 * len(items), "width": width}

@@ -214,6 +214,47 @@ class StaffStore:
             self.repo._audit(cur, ref, f"staff:{staff.name}", "follow-up updated", changes)
         return True
 
+    def funnel(self, staff: Staff) -> list[tuple[str, int]]:
+        """Conversations → eligibility checked → registered → contacted → dossier submitted → supported."""
+        scope = staff.scope
+        place = (
+            ""
+            if scope is None
+            else f" AND json_extract(slots, '$.place.code') IN ({','.join('?' * len(scope)) or 'NULL'})"
+        )
+        lead = "" if scope is None else f" AND commune_code IN ({','.join('?' * len(scope)) or 'NULL'})"
+        args = scope or []
+
+        def one(sql: str) -> int:
+            return int(self.db.execute(sql, args).fetchone()[0])
+
+        leads_where = f"FROM leads WHERE 1 = 1{lead}"
+        return [
+            ("Cuộc trò chuyện", one(f"SELECT count(*) FROM conversations WHERE 1 = 1{place}")),
+            (
+                "Đã kiểm tra điều kiện",
+                one(f"SELECT count(*) FROM conversations WHERE json_extract(slots, '$.assessment') IS NOT NULL{place}"),
+            ),
+            ("Đã đăng ký", one(f"SELECT count(*) {leads_where}")),
+            (
+                "Đã liên hệ",
+                one(f"SELECT count(*) {leads_where} AND status IN ('contacted', 'dossier_submitted', 'supported')"),
+            ),
+            ("Đã nộp hồ sơ", one(f"SELECT count(*) {leads_where} AND status IN ('dossier_submitted', 'supported')")),
+            ("Được hỗ trợ", one(f"SELECT count(*) {leads_where} AND status = 'supported'")),
+        ]
+
+    def per_line(self, staff: Staff) -> list[tuple[str, int]]:
+        """How many leads want each support line."""
+        scope = staff.scope
+        lead = "" if scope is None else f" WHERE commune_code IN ({','.join('?' * len(scope)) or 'NULL'})"
+        rows = self.db.execute(
+            f"SELECT j.value, count(*) FROM leads, json_each(leads.lines_wanted) j{lead} GROUP BY j.value "
+            "ORDER BY count(*) DESC",
+            scope or [],
+        ).fetchall()
+        return [(str(code), int(n)) for code, n in rows]
+
 
 def _utc(day: str | None, add_days: int = 0) -> str | None:
     """A Vietnam calendar day as the UTC instant it starts (stored times are UTC)."""

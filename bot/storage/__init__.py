@@ -94,5 +94,8 @@ class Repository(Protocol):
     def audit(self, lead_ref: str) -> list[dict[str, Any]]:
         """The history of a lead, oldest first."""
 
+    def record_miss(self, key: str, example: str) -> None:
+        """Count a question the FAQ could not answer."""
+
     def count_conversations(self) -> int:
         """How many conversations are stored."""

@@ -119,6 +119,12 @@ def m003_staff(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m004_faq_misses(db: Database) -> None:
+    """Questions the FAQ could not answer, grouped by their folded text, for staff to improve the FAQ."""
+    db.table("faq_misses").create({"key": str, "example": str, "count": int, "last_at": str}, pk="key")
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -434,6 +440,22 @@ class SqliteRepository:
                 for i in json_at:  # the three JSON columns; an empty one is an empty value
                     values[i] = loads(values[i]) if values[i] else ({} if names[i] != "lines_wanted" else [])
                 yield Lead(*values)
+
+    def record_miss(self, key: str, example: str) -> None:
+        """Count a question the FAQ could not answer (key: its folded text)."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO faq_misses VALUES (?,?,1,?) ON CONFLICT(key) DO UPDATE SET count = count + 1, "
+                "example = excluded.example, last_at = excluded.last_at",
+                [key[:300], example[:300], now()],
+            )
+
+    def misses(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The most asked unanswered questions."""
+        rows = self.db.execute(
+            "SELECT example, count, last_at FROM faq_misses ORDER BY count DESC, last_at DESC LIMIT ?", [limit]
+        ).fetchall()
+        return [{"question": q, "count": n, "last_at": at} for q, n, at in rows]
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""
