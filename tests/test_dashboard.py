@@ -78,7 +78,8 @@ async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(
         assert refs["mine"] in found and refs["html"] not in found  # search by phone
         async with env.http.get(f"{env.url}/staff/leads/{refs['mine']}") as resp:
             detail = await resp.text()
-        assert "sector_ok" in detail and "Đồng ý" in detail  # cited assessment and consent record
+        assert "Ngành được hỗ trợ" in detail and "Đồng ý" in detail  # cited assessment and consent record
+        assert "0910000001" in detail and "+8491" not in detail  # the number staff dial
         form = {
             "csrf": csrf_of(detail),
             "status": "contacted",

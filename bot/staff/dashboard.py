@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
-from bot.staff.exports import STATUS_LABELS, WRITERS
+from bot.staff.exports import STATUS_LABELS, WRITERS, local_time, national_phone
 from bot.staff.store import LeadQuery, Session, StaffStore
 
 log = logging.getLogger("khuyencong.staff")
@@ -24,6 +24,42 @@ _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FUNDING = {"national": "quốc gia", "provincial": "tỉnh", "commune": "xã"}
+FIELDS = {
+    "legal_form": "Loại hình",
+    "activity": "Sản phẩm",
+    "sector": "Ngành (chọn)",
+    "workers": "Lao động",
+    "revenue_vnd": "Doanh thu/nguồn vốn",
+    "province": "Tỉnh",
+    "commune": "Xã/phường",
+    "craft_village": "Trong làng nghề",
+    "needs": "Nhu cầu",
+}
+REASONS = {
+    "legal_form_ok": "Loại hình hợp lệ",
+    "unregistered": "Chưa đăng ký kinh doanh",
+    "sme_ok": "Doanh nghiệp nhỏ và vừa",
+    "large_enterprise": "Vượt quy mô DN vừa",
+    "cleaner_production_subject": "Cơ sở sản xuất sạch hơn",
+    "sector_ok": "Ngành được hỗ trợ",
+    "not_industrial_activity": "Không phải sản xuất công nghiệp",
+    "excluded_brick_kiln": "Lò gạch bị loại trừ",
+    "mining_outside_difficult_area": "Khai khoáng ngoài địa bàn khó khăn",
+    "mining_ok": "Khai khoáng ở địa bàn khó khăn",
+    "location_ok": "Địa bàn hợp lệ",
+    "location_craft_village": "Trong làng nghề",
+    "location_not_covered": "Phường của thành phố trực thuộc TW",
+}
+
+
+def _vn_time(stamp: str) -> str:
+    moment = local_time(stamp or "")
+    return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+_TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
+_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
