@@ -384,8 +384,11 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, app.settings.web_rate_per_minute)
+    from bot.staff.notify import StaffCommands
+
+    commands = StaffCommands(app, handler, app.settings.staff_ids)
     tg = build_application(
-        app.settings.telegram_bot_token or "", app.settings.telegram_api_base, delivery, app.repo, polling=True
+        app.settings.telegram_bot_token or "", app.settings.telegram_api_base, delivery, app.repo, True, commands
     )
     try:
         tg.run_polling(drop_pending_updates=False)

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = Field(default=None, description="bot token from @BotFather")
     telegram_webhook_secret: str | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")
     telegram_api_base: str = Field(default="https://api.telegram.org/bot", description="Bot API base URL")
+    telegram_staff_chat_id: str | None = Field(default=None, description="chat told of every new registration")
+    telegram_staff_ids: str = Field(default="", description="comma-separated Telegram user ids allowed staff commands")
+
+    @property
+    def staff_ids(self) -> set[int]:
+        """The Telegram users who may use /leads, /stats and /export."""
+        return {int(x) for x in self.telegram_staff_ids.replace(" ", "").split(",") if x.lstrip("-").isdigit()}
 
     @property
     def zalo_enabled(self) -> bool:

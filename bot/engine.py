@@ -57,6 +57,7 @@ class DialogEngine:
         self.kb, self.dialogs, self.repo, self.assessor, self.faq = kb, dialogs, repo, assessor, faq
         self.texts = dialogs.texts
         self.config = config or EngineConfig()
+        self.on_lead: Callable[[Lead], None] | None = None  # told of each stored registration (staff notices)
         self.reader = AnswerReader(assessor.gazetteer, assessor.classifier, assessor.abbreviations)
         self._commands = {fold(s): c.id for c in dialogs.menu.commands for s in [*c.synonyms, c.label, *c.slash]} | {
             c.lstrip("/"): cmd.id for cmd in dialogs.menu.commands for c in cmd.slash
@@ -86,6 +87,8 @@ class DialogEngine:
         stored = self.repo.save_turn(conv, msg.message_id, turn.lead)
         if stored is not None:  # the reference code exists only once stored
             self._confirm_registration(stored, turn)
+            if self.on_lead is not None:
+                self.on_lead(stored)
         out = []
         for reply in turn.replies:  # long replies are split; the buttons go with the last part
             parts = split_text(reply.text)

@@ -45,7 +45,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/healthz", _health(handler, app))
     server.router.add_routes(Dashboard(app, handler).routes())
     _mount_zalo(server, settings, delivery, app)
-    _mount_telegram(server, settings, delivery, app)
+    _mount_telegram(server, settings, delivery, app, handler)
+    _mount_staff_notices(server, settings, app)
 
     async def drain(_: web.Application) -> None:
         await delivery.drain()  # work in flight finishes before the sessions close
@@ -100,13 +101,19 @@ def _mount_zalo(server: web.Application, settings: Settings, delivery: Delivery,
     log.info("Zalo: on at POST /webhooks/zalo, sending to %s", settings.zalo_api_base)
 
 
-def _mount_telegram(server: web.Application, settings: Settings, delivery: Delivery, app: App) -> None:
+def _mount_telegram(
+    server: web.Application, settings: Settings, delivery: Delivery, app: App, handler: OrderedHandler
+) -> None:
     if not settings.telegram_webhook_enabled:
         log.info("Telegram webhook: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)")
         return
     from bot.channels.telegram import TelegramWebhook, build_application
+    from bot.staff.notify import StaffCommands
 
-    tg = build_application(settings.telegram_bot_token or "", settings.telegram_api_base, delivery, app.repo)
+    commands = StaffCommands(app, handler, settings.staff_ids)
+    tg = build_application(
+        settings.telegram_bot_token or "", settings.telegram_api_base, delivery, app.repo, commands=commands
+    )
     server.router.add_post("/webhooks/telegram", TelegramWebhook(tg, settings.telegram_webhook_secret or "").handle)
 
     async def start(_: web.Application) -> None:
@@ -120,6 +127,38 @@ def _mount_telegram(server: web.Application, settings: Settings, delivery: Deliv
     server.on_startup.append(start)
     server.on_shutdown.insert(0, stop)
     log.info("Telegram: on at POST /webhooks/telegram, Bot API at %s", settings.telegram_api_base)
+
+
+def _mount_staff_notices(server: web.Application, settings: Settings, app: App) -> None:
+    """Tell the staff chat of each stored registration (needs the bot token and TELEGRAM_STAFF_CHAT_ID)."""
+    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
+        log.info("Staff notices on Telegram: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID)")
+        return
+    import asyncio
+
+    from telegram import Bot
+
+    from bot.staff.notify import StaffNotifier
+
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
+    holder: dict[str, StaffNotifier] = {}
+
+    async def start(_: web.Application) -> None:
+        await bot.initialize()
+        notifier = StaffNotifier(bot, settings.telegram_staff_chat_id or "", asyncio.get_running_loop(), app)
+        holder["n"] = notifier
+        app.engine.on_lead = notifier.lead_stored
+
+    async def stop(_: web.Application) -> None:
+        app.engine.on_lead = None
+        notifier = holder.get("n")
+        if notifier is not None and notifier.pending:
+            await asyncio.wait([asyncio.wrap_future(f) for f in list(notifier.pending)], timeout=10)
+        await bot.shutdown()
+
+    server.on_startup.append(start)
+    server.on_shutdown.append(stop)
+    log.info("Staff notices on Telegram: on (chat %s)", settings.telegram_staff_chat_id)
 
 
 async def _ok(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -21,6 +22,9 @@ from bot.channels.common import TEXT_ONLY, Delivery
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
 
+if TYPE_CHECKING:
+    from bot.staff.notify import StaffCommands
+
 log = logging.getLogger("khuyencong.telegram")
 CHANNEL = "telegram"
 MAX_TEXT = 4096
@@ -28,7 +32,12 @@ MAX_CALLBACK = 64  # bytes, ASCII
 
 
 def build_application(
-    token: str, api_base: str, delivery: Delivery, repo: SqliteRepository, polling: bool = False
+    token: str,
+    api_base: str,
+    delivery: Delivery,
+    repo: SqliteRepository,
+    polling: bool = False,
+    commands: StaffCommands | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose only handler hands every update to our engine."""
     builder = ApplicationBuilder().token(token).base_url(api_base).concurrent_updates(True)
@@ -36,7 +45,7 @@ def build_application(
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
     app = builder.build()
-    app.add_handler(TypeHandler(Update, Handler(delivery, repo).on_update))
+    app.add_handler(TypeHandler(Update, Handler(delivery, repo, commands).on_update))
     return app
 
 
@@ -58,8 +67,8 @@ def split(text: str, limit: int = MAX_TEXT) -> list[str]:
 class Handler:
     """Translates updates into Incoming messages and sends the replies back, in order per person."""
 
-    def __init__(self, delivery: Delivery, repo: SqliteRepository) -> None:
-        self.delivery, self.repo = delivery, repo
+    def __init__(self, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None = None) -> None:
+        self.delivery, self.repo, self.commands = delivery, repo, commands
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle one update: dedupe, answer a button press first, run the engine, send the replies."""
@@ -75,6 +84,9 @@ class Handler:
             await _quietly(query.answer())  # the client shows a spinner until this is called
             msg: Incoming | None = Incoming(key, button=query.data or "")
         elif update.message is not None and update.message.text is not None:
+            if self.commands is not None and self.commands.is_command(update.message.text):
+                await self.commands.answer(context.bot, chat.id, user.id, update.message.text)
+                return
             msg = Incoming(key, text=update.message.text)
         elif update.message is not None:
             msg = None  # a photo, sticker, voice note…

@@ -1,0 +1,99 @@
+"""Staff notices on Telegram: each new or updated registration, and /leads, /stats, /export for staff ids."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.app import App, OrderedHandler
+from bot.staff.exports import STATUS_LABELS, national_phone, write_xlsx
+from bot.staff.store import Staff, StaffStore
+from bot.storage import Lead
+
+log = logging.getLogger("khuyencong.notify")
+COMMANDS = ("/leads", "/stats", "/export")
+REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con gõ “menu” để dùng trợ lý nhé."
+EVERYONE = Staff(0, "telegram", (), True)  # staff ids are the deploying unit's own officers
+
+
+def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
+    """A short notice of a registration for the staff chat."""
+    kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
+    wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
+    place = ", ".join(x for x in (lead.commune, lead.province) if x)
+    return (
+        f"{kind} {lead.ref}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
+        f"Muốn hỗ trợ: {wanted}"
+    )
+
+
+class StaffNotifier:
+    """Sends registration notices to the staff chat from the engine's thread, without blocking it."""
+
+    def __init__(self, bot: Bot, chat_id: str, loop: asyncio.AbstractEventLoop, app: App) -> None:
+        self.bot, self.chat_id, self.loop = bot, chat_id, loop
+        self.lines: dict[str, str] = {ln.code: ln.name for ln in app.engine.kb.support_lines.lines}
+        self.pending: set[concurrent.futures.Future[None]] = set()
+
+    def lead_stored(self, lead: Lead) -> None:
+        """Called by the engine (on its thread) after a registration is stored."""
+        future = asyncio.run_coroutine_threadsafe(self._send(lead_notice(lead, self.lines)), self.loop)
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+
+    async def _send(self, text: str) -> None:
+        try:
+            await self.bot.send_message(chat_id=self.chat_id, text=text)
+        except TelegramError as exc:
+            log.error("staff notice not sent: %s", exc)
+
+
+class StaffCommands:
+    """/leads, /stats and /export on Telegram, for the ids in TELEGRAM_STAFF_IDS only."""
+
+    def __init__(self, app: App, handler: OrderedHandler, staff_ids: set[int]) -> None:
+        self.app, self.handler, self.staff_ids = app, handler, staff_ids
+        self.store = StaffStore(app.repo)
+
+    @staticmethod
+    def is_command(text: str | None) -> bool:
+        """Whether a message is one of the staff commands."""
+        words = (text or "").split()
+        return bool(words) and words[0].split("@")[0] in COMMANDS
+
+    async def answer(self, bot: Bot, chat_id: int, user_id: int, text: str) -> None:
+        """Run a staff command, or refuse politely."""
+        if user_id not in self.staff_ids:
+            await bot.send_message(chat_id=chat_id, text=REFUSED)
+            return
+        command = text.split("@")[0].split()[0]
+        if command == "/leads":
+            await bot.send_message(chat_id=chat_id, text=await self._leads())
+        elif command == "/stats":
+            funnel = await self.handler.call(self.store.funnel, EVERYONE)
+            await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
+        else:
+            path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
+            count = await self.handler.call(write_xlsx, self.app.repo.iter_leads(), path, self.app.engine.kb)
+            await bot.send_document(
+                chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
+            )
+
+    async def _leads(self) -> str:
+        from bot.staff.store import LeadQuery
+
+        leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))
+        if not leads:
+            return "Chưa có đăng ký nào."
+        rows = [
+            f"{x.ref} · {x.name} · {national_phone(x.phone)} · {x.commune or ''} · {STATUS_LABELS[x.status]}"
+            for x in leads
+        ]
+        return f"{total} đăng ký, mới nhất:\n" + "\n".join(rows)
