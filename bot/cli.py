@@ -300,6 +300,8 @@ def export(
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
         written = WRITERS[fmt](repo.iter_leads(codes, status, start), out, kb, tick)
+    scope = "all" if codes is None else ",".join(map(str, codes))
+    repo.log_export("cli", fmt, scope, written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
 

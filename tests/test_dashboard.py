@@ -73,6 +73,7 @@ async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(
         refs = seed(env)
         page = await sign_in(env)
         assert refs["mine"] in page and refs["other"] not in page  # only the officer's commune
+        assert "2 đăng ký mới hôm nay" in page  # today's registrations, not yet contacted
         async with env.http.get(env.url + "/staff/", params={"q": "0910000001"}) as resp:
             found = await resp.text()
         assert refs["mine"] in found and refs["html"] not in found  # search by phone
@@ -101,6 +102,8 @@ async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(
             if fmt == "xlsx":
                 refs_in_file = {row[0].value for row in book.active.iter_rows(min_row=2)}  # type: ignore[union-attr]
                 assert refs_in_file == {refs["mine"], refs["html"]}  # nothing of the other commune
+        exports = env.app.repo.db.execute("SELECT actor, format, scope, count FROM export_log").fetchall()
+        assert ("staff:lan", "xlsx", "19405", 2) in exports  # who exported what is kept
         async with env.http.get(f"{env.url}/staff/leads/{refs['other']}") as resp:
             assert resp.status == 404  # another commune's lead
         async with env.http.get(f"{env.url}/staff/export/csv", params={"commune": "13531"}) as resp:

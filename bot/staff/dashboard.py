@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import secrets
@@ -182,12 +183,18 @@ class Dashboard:
         """The lead list with filters, search and pages."""
         query = self._query(request)
         leads, total = await self.handler.call(self.store.leads, session.staff, query)
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date().isoformat()
+        _, fresh = await self.handler.call(
+            self.store.leads, session.staff, LeadQuery(status="new", since=today, per_page=1)
+        )
         kb = self.app.engine.kb
         return render(
             "leads.html",
             session=session,
             leads=leads,
             total=total,
+            fresh=fresh,
+            today=today,
             query=query,
             pages=max(1, -(-total // PER_PAGE)),
             params=dict(request.query),
@@ -283,7 +290,8 @@ class Dashboard:
         path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.app.repo.iter_leads(scope, query.status, None)
         count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-        log.info("staff: %s exported %d leads as %s", session.staff.name, count, fmt)
+        scope_text = "all" if scope is None else ",".join(map(str, scope))
+        await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, scope_text, count)
         return web.FileResponse(
             path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
         )

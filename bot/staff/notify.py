@@ -82,6 +82,7 @@ class StaffCommands:
         else:
             path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
             count = await self.handler.call(write_xlsx, self.app.repo.iter_leads(), path, self.app.engine.kb)
+            await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
             await bot.send_document(
                 chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
             )

@@ -125,6 +125,14 @@ def m004_faq_misses(db: Database) -> None:
     db.table("faq_misses").create({"key": str, "example": str, "count": int, "last_at": str}, pk="key")
 
 
+@MIGRATIONS()
+def m005_export_log(db: Database) -> None:
+    """Who exported which leads when: exports carry personal data."""
+    db.table("export_log").create(
+        {"id": int, "at": str, "actor": str, "format": str, "scope": str, "count": int}, pk="id"
+    )
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -440,6 +448,14 @@ class SqliteRepository:
                 for i in json_at:  # the three JSON columns; an empty one is an empty value
                     values[i] = loads(values[i]) if values[i] else ({} if names[i] != "lines_wanted" else [])
                 yield Lead(*values)
+
+    def log_export(self, actor: str, fmt: str, scope: str, count: int) -> None:
+        """Record an export (who, what, how many)."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO export_log (at, actor, format, scope, count) VALUES (?,?,?,?,?)",
+                [now(), actor, fmt, scope, count],
+            )
 
     def record_miss(self, key: str, example: str) -> None:
         """Count a question the FAQ could not answer (key: its folded text)."""
