@@ -283,15 +283,14 @@ class Dashboard:
         if fmt not in WRITERS:
             raise web.HTTPNotFound()
         query = self._query(request)
-        scope = session.staff.scope if query.commune is None else [query.commune]
-        if scope is not None and not all(session.staff.sees(c) for c in scope):
+        if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound()
         suffix = ".csv" if fmt == "csv" else ".xlsx"
         path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
-        leads = self.app.repo.iter_leads(scope, query.status, None)
+        leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
         count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-        scope_text = "all" if scope is None else ",".join(map(str, scope))
-        await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, scope_text, count)
+        scope = dict(request.query) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+        await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
         return web.FileResponse(
             path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
         )

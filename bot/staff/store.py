@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,8 +136,8 @@ class StaffStore:
 
     # --- leads ------------------------------------------------------------------------------
 
-    def leads(self, staff: Staff, query: LeadQuery) -> tuple[list[Lead], int]:
-        """One page of the leads this account may see, and how many match in all."""
+    def _where(self, staff: Staff, query: LeadQuery) -> tuple[str, list[Any]]:
+        """The SQL condition of the list's filters, within what this account may see."""
         where: list[str] = ["1 = 1"]
         args: list[Any] = []
         scope = staff.scope
@@ -158,20 +159,26 @@ class StaffStore:
             args.append(query.line)
         if query.q:
             where.append("(name LIKE ? OR phone LIKE ? OR ref LIKE ? OR facility_name LIKE ?)")
-            digits = query.q.strip().lstrip("0")
-            args += [
-                f"%{query.q.strip()}%",
-                f"%{digits or query.q.strip()}%",
-                f"%{query.q.strip().upper()}%",
-                f"%{query.q.strip()}%",
-            ]
-        clause = " AND ".join(where)
+            text = query.q.strip()
+            args += [f"%{text}%", f"%{text.lstrip('0') or text}%", f"%{text.upper()}%", f"%{text}%"]
+        return " AND ".join(where), args
+
+    def leads(self, staff: Staff, query: LeadQuery) -> tuple[list[Lead], int]:
+        """One page of the leads this account may see, and how many match in all."""
+        clause, args = self._where(staff, query)
         total = int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
         cur = self.db.conn.execute(
             f"SELECT * FROM leads WHERE {clause} ORDER BY created_at DESC, ref LIMIT ? OFFSET ?",
             [*args, query.per_page, (max(query.page, 1) - 1) * query.per_page],
         )
         return [self.repo._lead(cur, row) for row in cur.fetchall()], total
+
+    def iter_leads(self, staff: Staff, query: LeadQuery) -> Iterator[Lead]:
+        """Every lead matching the list's filters (no pages), oldest first, read in batches: for exports."""
+        clause, args = self._where(staff, query)
+        cur = self.db.conn.execute(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args)
+        while rows := cur.fetchmany(2000):
+            yield from (self.repo._lead(cur, row) for row in rows)
 
     def lead(self, staff: Staff, ref: str) -> Lead | None:
         """One lead, if this account may see it."""

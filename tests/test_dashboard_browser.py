@@ -1,0 +1,54 @@
+"""The dashboard in a real headless Chromium (Debian's), driven by Playwright: sign in, filter, follow up, export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.test_channels import run, running
+from tests.test_dashboard import PASSWORD, seed
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="make test installs chromium; run it through make")
+
+
+@run
+async def test_an_officer_works_through_the_dashboard_in_a_browser(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    async with running(tmp_path) as env, async_playwright() as pw:
+        refs = seed(env)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = await (await browser.new_context(accept_downloads=True)).new_page()
+        await page.goto(env.url + "/staff/")  # not signed in: sent to the login page
+        assert page.url.endswith("/staff/login")
+        await page.get_by_label("Tên đăng nhập").fill("lan")
+        await page.get_by_label("Mật khẩu").fill(PASSWORD)
+        await page.get_by_role("button", name="Đăng nhập").click()
+        await page.wait_for_url("**/staff/")
+        assert await page.get_by_role("link", name=refs["mine"]).count() == 1
+        assert await page.get_by_text(refs["other"]).count() == 0
+        await page.get_by_label("Tìm").fill("Nguyễn Thị Lan")
+        await page.get_by_role("button", name="Lọc").click()
+        await page.wait_for_url("**q=*")
+        assert await page.get_by_role("link", name=refs["html"]).count() == 0
+        await page.get_by_role("link", name=refs["mine"]).click()
+        await page.get_by_label("Trạng thái").select_option("contacted")
+        await page.get_by_label("Ghi chú").fill("Đã gọi, hẹn thứ hai nộp hồ sơ")
+        await page.get_by_role("button", name="Lưu").click()
+        await page.get_by_text("Đã lưu").wait_for()
+        assert await page.get_by_text("status: new → contacted").count() == 1
+        await page.get_by_role("link", name="← Danh sách").click()
+        await page.get_by_label("Trạng thái").select_option("contacted")
+        await page.get_by_role("button", name="Lọc").click()
+        await page.wait_for_url("**status=contacted*")
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Excel").click()
+        path = tmp_path / "from-browser.xlsx"
+        await (await download.value).save_as(path)
+        rows = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2, values_only=True))  # type: ignore[union-attr]
+        assert {r[0] for r in rows} == {refs["mine"]} and rows[0][2] == "Đã liên hệ"
+        await browser.close()
