@@ -108,6 +108,9 @@ async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(
         )  # who exported what
         async with env.http.get(f"{env.url}/staff/leads/{refs['other']}") as resp:
             assert resp.status == 404  # another commune's lead
+        async with env.http.post(f"{env.url}/staff/leads/{refs['other']}", data=form) as resp:
+            assert resp.status == 404  # nor can it be changed
+        assert [h["action"] for h in env.app.repo.audit(refs["other"])] == ["created"]
         async with env.http.get(f"{env.url}/staff/export/csv", params={"commune": "13531"}) as resp:
             assert resp.status == 404
 
