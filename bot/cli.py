@@ -285,33 +285,31 @@ def export(
     from contextlib import nullcontext
 
     from bot.staff.exports import WRITERS
+    from bot.staff.store import EVERYONE, LeadQuery, StaffStore
     from bot.storage.sqlite import SqliteRepository
 
     kb = _load(knowledge, cross_check=False)  # labels only; `kb check` and the server check the files
-    codes = _commune_codes(kb, commune)
-    start = None
-    if since is not None:  # the day in Vietnam, compared with stored UTC times
-        start = (
-            since.replace(tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(dt.UTC).isoformat(timespec="seconds")
-        )
+    query = LeadQuery(
+        commune=_commune_code(kb, commune), status=status, since=since.date().isoformat() if since else None
+    )
     repo = SqliteRepository(_db_path(db))
-    total = repo.count_leads(codes, status, start)
+    store = StaffStore(repo)  # the dashboard's filters, for every commune
+    total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
-        written = WRITERS[fmt](repo.iter_leads(codes, status, start), out, kb, tick)
-    scope = "all" if codes is None else ",".join(map(str, codes))
-    repo.log_export("cli", fmt, scope, written)
+        written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick)
+    repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
 
 
-def _commune_codes(kb: Knowledge, commune: str | None) -> list[int] | None:
-    """The commune filter as unit codes; a name must name one unit."""
+def _commune_code(kb: Knowledge, commune: str | None) -> int | None:
+    """The commune filter as a unit code; a name must name one unit."""
     if commune is None:
         return None
     if commune.strip().isdigit():
-        return [int(commune)]
+        return int(commune)
     from bot.places import Gazetteer
 
     found = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}).resolve_text(commune)
@@ -320,7 +318,7 @@ def _commune_codes(kb: Knowledge, commune: str | None) -> list[int] | None:
         _fail(f"có nhiều nơi tên '{commune}': {options}; hãy dùng mã xã")
     if found.place is None:
         _fail(f"không tìm thấy xã/phường '{commune}'")
-    return [found.place.code] if found.place else None
+    return found.place.code if found.place else None
 
 
 @main.group()

@@ -14,13 +14,12 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.staff.exports import STATUS_LABELS, national_phone, write_xlsx
-from bot.staff.store import Staff, StaffStore
+from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Lead
 
 log = logging.getLogger("khuyencong.notify")
 COMMANDS = ("/leads", "/stats", "/export")
 REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con gõ “menu” để dùng trợ lý nhé."
-EVERYONE = Staff(0, "telegram", (), True)  # staff ids are the deploying unit's own officers
 
 
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
@@ -81,15 +80,14 @@ class StaffCommands:
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
             path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
-            count = await self.handler.call(write_xlsx, self.app.repo.iter_leads(), path, self.app.engine.kb)
+            leads = self.store.iter_leads(EVERYONE, LeadQuery())
+            count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
             await bot.send_document(
                 chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
             )
 
     async def _leads(self) -> str:
-        from bot.staff.store import LeadQuery
-
         leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))
         if not leads:
             return "Chưa có đăng ký nào."

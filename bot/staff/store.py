@@ -39,6 +39,9 @@ class Staff:
         return None if self.all_communes else list(self.communes)
 
 
+EVERYONE = Staff(0, "all", (), True)  # the command line and the unit's Telegram staff see every commune
+
+
 @dataclass(frozen=True)
 class Session:
     """A signed-in session: who, and the CSRF token its forms carry."""
@@ -166,19 +169,23 @@ class StaffStore:
     def leads(self, staff: Staff, query: LeadQuery) -> tuple[list[Lead], int]:
         """One page of the leads this account may see, and how many match in all."""
         clause, args = self._where(staff, query)
-        total = int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
+        total = self.count(staff, query)
         cur = self.db.conn.execute(
             f"SELECT * FROM leads WHERE {clause} ORDER BY created_at DESC, ref LIMIT ? OFFSET ?",
             [*args, query.per_page, (max(query.page, 1) - 1) * query.per_page],
         )
         return [self.repo._lead(cur, row) for row in cur.fetchall()], total
 
+    def count(self, staff: Staff, query: LeadQuery) -> int:
+        """How many leads match the filters, within what this account may see."""
+        clause, args = self._where(staff, query)
+        return int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
+
     def iter_leads(self, staff: Staff, query: LeadQuery) -> Iterator[Lead]:
-        """Every lead matching the list's filters (no pages), oldest first, read in batches: for exports."""
+        """Every lead matching the filters (no pages), oldest first, read in batches: for exports."""
         clause, args = self._where(staff, query)
         cur = self.db.conn.execute(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args)
-        while rows := cur.fetchmany(2000):
-            yield from (self.repo._lead(cur, row) for row in rows)
+        yield from self.repo.leads_from(cur)
 
     def lead(self, staff: Staff, ref: str) -> Lead | None:
         """One lead, if this account may see it."""

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -283,10 +283,7 @@ class SqliteRepository:
 
     @staticmethod
     def _lead(cur: sqlite3.Cursor, row: tuple[Any, ...]) -> Lead:
-        data = dict(zip([c[0] for c in cur.description], row, strict=True))
-        for name in _LEAD_JSON:
-            data[name] = json.loads(data[name] or "null") or ({} if name != "lines_wanted" else [])
-        return Lead(**data)
+        return _decoder(cur)(row)
 
     @staticmethod
     def _audit(cur: sqlite3.Cursor, ref: str, actor: str, action: str, changes: dict[str, Any]) -> None:
@@ -405,49 +402,13 @@ class SqliteRepository:
         """Whether the database answers."""
         return bool(self.db.execute("SELECT 1").fetchone() == (1,))
 
-    # --- leads for staff --------------------------------------------------------------------
+    # --- reading leads ---------------------------------------------------------------------
 
-    @staticmethod
-    def _lead_filter(commune_codes: list[int] | None, status: str | None, since: str | None) -> tuple[str, list[Any]]:
-        where: list[str] = []
-        args: list[Any] = []
-        if commune_codes is not None:
-            where.append(f"commune_code IN ({','.join('?' * len(commune_codes)) or 'NULL'})")
-            args += commune_codes
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        if since:
-            where.append("created_at >= ?")
-            args.append(since)
-        return (" WHERE " + " AND ".join(where)) if where else "", args
-
-    def count_leads(
-        self, commune_codes: list[int] | None = None, status: str | None = None, since: str | None = None
-    ) -> int:
-        """How many leads match the filters."""
-        clause, args = self._lead_filter(commune_codes, status, since)
-        return int(self.db.execute(f"SELECT count(*) FROM leads{clause}", args).fetchone()[0])
-
-    def iter_leads(
-        self,
-        commune_codes: list[int] | None = None,
-        status: str | None = None,
-        since: str | None = None,
-        batch: int = 2000,
-    ) -> Iterator[Lead]:
-        """Leads matching the filters, oldest first, read in batches (an export never holds them all)."""
-        clause, args = self._lead_filter(commune_codes, status, since)
-        cur = self.db.conn.execute(f"SELECT * FROM leads{clause} ORDER BY created_at, ref", args)
-        names = [c[0] for c in cur.description]
-        json_at = [names.index(n) for n in _LEAD_JSON]
-        loads = json.loads
+    def leads_from(self, cur: sqlite3.Cursor, batch: int = 2000) -> Iterator[Lead]:
+        """The leads of an executed `SELECT * FROM leads …`, decoded in batches (exports never hold them all)."""
+        decode = _decoder(cur)
         while rows := cur.fetchmany(batch):
-            for row in rows:
-                values = list(row)
-                for i in json_at:  # the three JSON columns; an empty one is an empty value
-                    values[i] = loads(values[i]) if values[i] else ({} if names[i] != "lines_wanted" else [])
-                yield Lead(*values)
+            yield from map(decode, rows)
 
     def log_export(self, actor: str, fmt: str, scope: str, count: int) -> None:
         """Record an export (who, what, how many)."""
@@ -476,6 +437,21 @@ class SqliteRepository:
     def count_conversations(self) -> int:
         """How many conversations are stored."""
         return int(self.db.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+
+def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
+    """Turns rows of `SELECT * FROM leads` into Leads; the three JSON columns decoded, empty ones emptied."""
+    names = [c[0] for c in cur.description]
+    json_at = [(names.index(n), n == "lines_wanted") for n in _LEAD_JSON]
+    loads = json.loads
+
+    def decode(row: tuple[Any, ...]) -> Lead:
+        values = list(row)
+        for i, is_list in json_at:
+            values[i] = loads(values[i]) if values[i] else ([] if is_list else {})
+        return Lead(*values)
+
+    return decode
 
 
 def _k(key: ConversationKey) -> tuple[str, str]:
