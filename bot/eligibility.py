@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.knowledge import AreaFlag, BudgetLine, Knowledge, LegalForm, Locality, SectorCode, SupportLine
+from bot.knowledge import AreaFlag, BudgetLine, Knowledge, LegalForm, Locality, SectorCode, SupportLine, vn_today
 from bot.places import Gazetteer, Place, ProvinceInfo, Resolution
 from bot.sectors import Classification, SectorClassifier
 from bot.text import expand, fold, fold_abbreviations
@@ -151,7 +151,7 @@ class Assessor:
 
     def assess(self, profile: Profile, today: dt.date | None = None) -> Assessment:
         """Decide eligibility, priority, support lines and documents for one profile."""
-        today = today or dt.date.today()
+        today = today or vn_today()
         verdict = _Verdict()
         self._legal_form(profile, verdict)
         cls = self._sector(profile, verdict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -89,6 +90,14 @@ NonIndustrialGroup = Literal[
 ]
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+VN_TIME = dt.timezone(dt.timedelta(hours=7))  # the knowledge's dates are Vietnam days; no summer time
+
+
+def vn_today() -> dt.date:
+    """Today in Vietnam, whatever the server's clock zone."""
+    return dt.datetime.now(VN_TIME).date()
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -525,6 +534,16 @@ class Knowledge:
     def sector(self, code: str) -> Sector:
         """The sector with this code."""
         return next(s for s in self.sectors.sectors if s.code == code)
+
+    @cached_property
+    def line_names(self) -> dict[str, str]:
+        """Support line code → its name, for lists, exports and charts."""
+        return {line.code: line.name for line in self.support_lines.lines}
+
+    @cached_property
+    def sector_names(self) -> dict[str, str]:
+        """Sector code → its name, for lists, exports and charts."""
+        return {s.code: s.name for s in self.sectors.sectors}
 
 
 def _field_path(loc: Iterable[Any]) -> str:

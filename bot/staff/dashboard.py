@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import logging
 import secrets
@@ -15,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
+from bot.knowledge import vn_today
 from bot.staff.exports import STATUS_LABELS, WRITERS, local_time, national_phone
 from bot.staff.store import LeadQuery, Session, StaffStore
 
@@ -183,7 +183,7 @@ class Dashboard:
         """The lead list with filters, search and pages."""
         query = self._query(request)
         leads, total = await self.handler.call(self.store.leads, session.staff, query)
-        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date().isoformat()
+        today = vn_today().isoformat()
         _, fresh = await self.handler.call(
             self.store.leads, session.staff, LeadQuery(status="new", since=today, per_page=1)
         )
@@ -198,8 +198,8 @@ class Dashboard:
             query=query,
             pages=max(1, -(-total // PER_PAGE)),
             params=dict(request.query),
-            lines={ln.code: ln.name for ln in kb.support_lines.lines},
-            sectors={s.code: s.name for s in kb.sectors.sectors},
+            lines=kb.line_names,
+            sectors=kb.sector_names,
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
@@ -211,7 +211,6 @@ class Dashboard:
         followup = await self.handler.call(self.store.followup, ref)
         consent = await self.handler.call(self.store.consent, lead.consent_id)
         history = await self.handler.call(self.app.repo.audit, ref)
-        kb = self.app.engine.kb
         return render(
             "lead.html",
             session=session,
@@ -220,7 +219,7 @@ class Dashboard:
             consent=consent,
             history=history,
             saved=saved,
-            lines={ln.code: ln.name for ln in kb.support_lines.lines},
+            lines=self.app.engine.kb.line_names,
         )
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
@@ -246,7 +245,7 @@ class Dashboard:
         """The funnel and the leads per support line, drawn as SVG on the server."""
         funnel = await self.handler.call(self.store.funnel, session.staff)
         per_line = await self.handler.call(self.store.per_line, session.staff)
-        names: dict[str, str] = {ln.code: ln.name for ln in self.app.engine.kb.support_lines.lines}
+        names = self.app.engine.kb.line_names
         return render(
             "stats.html",
             session=session,

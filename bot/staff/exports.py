@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.knowledge import Knowledge
+from bot.knowledge import VN_TIME, Knowledge
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
 
-VN_TIME = dt.timezone(dt.timedelta(hours=7))
 TICK = 1000  # rows between progress updates
 STATUS_LABELS = {
     "new": "Mới",
@@ -32,7 +31,7 @@ def national_phone(phone: str) -> str:
     return "0" + phone[3:] if phone.startswith("+84") else phone
 
 
-_SEVEN_HOURS = dt.timedelta(hours=7)
+_SEVEN_HOURS = VN_TIME.utcoffset(None)
 
 
 def local_time(stamp: str) -> dt.datetime | None:
@@ -84,8 +83,7 @@ def lead_columns(kb: Knowledge) -> list[Column]:
 
 def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
     """A function giving a lead's values in column order (one call a row: exports are large)."""
-    lines: dict[str, str] = {ln.code: ln.name for ln in kb.support_lines.lines}
-    sectors: dict[str, str] = {s.code: s.name for s in kb.sectors.sectors}
+    lines, sectors = kb.line_names, kb.sector_names
     forms: dict[str, str] = {str(k): v for k, v in kb.rules.labels.legal_forms.items()}
 
     def read(x: Lead) -> list[Any]:
@@ -189,8 +187,8 @@ def write_summary(
 ) -> int:
     """The roll-up a commune sends upward: support line × commune, by sector, by status."""
     counted = summarise(_ticking(leads, tick))
-    lines: dict[str, str] = {ln.code: ln.name for ln in kb.support_lines.lines} | {"none": "Chưa chọn nội dung"}
-    sectors: dict[str, str] = {s.code: s.name for s in kb.sectors.sectors} | {"": "Chưa xác định"}
+    lines: dict[str, str] = kb.line_names | {"none": "Chưa chọn nội dung"}
+    sectors: dict[str, str] = kb.sector_names | {"": "Chưa xác định"}
     by_line = [
         [p, c, lines.get(code, code), n, counted["amount"][(p, c, code)] or None]
         for (p, c, code), n in sorted(counted["line"].items())

@@ -38,7 +38,7 @@ class StaffNotifier:
 
     def __init__(self, bot: Bot, chat_id: str, loop: asyncio.AbstractEventLoop, app: App) -> None:
         self.bot, self.chat_id, self.loop = bot, chat_id, loop
-        self.lines: dict[str, str] = {ln.code: ln.name for ln in app.engine.kb.support_lines.lines}
+        self.lines = app.engine.kb.line_names
         self.pending: set[concurrent.futures.Future[None]] = set()
 
     def lead_stored(self, lead: Lead) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.sqlite import SqliteRepository, now
 
@@ -275,7 +276,7 @@ def _utc(day: str | None, add_days: int = 0) -> str | None:
     if not day:
         return None
     try:
-        start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+        start = dt.datetime.fromisoformat(day).replace(tzinfo=VN_TIME)
     except ValueError:
         return None
     return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")
