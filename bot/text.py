@@ -63,12 +63,16 @@ def canonical(text: str) -> str:
     return _WORD.sub(lambda m: _place_tone(m.group(0)), nfc(text))
 
 
+def _bare(text: str) -> str:
+    """Lowercase with every mark gone and đ→d; punctuation and spacing untouched."""
+    lowered = unicodedata.normalize("NFC", text).lower().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c))
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lowercase ASCII form for matching: no diacritics, đ→d, punctuation to spaces, single spaces."""
-    lowered = unicodedata.normalize("NFC", text).lower().replace("đ", "d")
-    stripped = "".join(c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c))
-    return _SPACES.sub(" ", _NON_ALNUM.sub(" ", stripped)).strip()
+    return _SPACES.sub(" ", _NON_ALNUM.sub(" ", _bare(text))).strip()
 
 
 def expand(folded: str, abbreviations: Mapping[str, str]) -> str:
@@ -169,9 +173,7 @@ def _words_value(tokens: list[str]) -> float | None:
 
 def _tokens(text: str) -> list[str]:
     # '500tr' and '2ty' glue the unit to the number: the token pattern splits them apart.
-    lowered = unicodedata.normalize("NFC", text[:_MAX_LEN]).lower().replace("đ", "d")
-    bare = "".join(c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c))
-    return _TOKEN.findall(bare)
+    return _TOKEN.findall(_bare(text[:_MAX_LEN]))
 
 
 def _value_at(toks: list[str], i: int, units: set[str] | dict[str, int]) -> tuple[float | None, int]:
