@@ -46,7 +46,8 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     config = EngineConfig(
         settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
     )
-    engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, Path(db_path).parent / "cache"), config)
+    cache = None if str(db_path) == ":memory:" else Path(db_path).parent / "cache"  # a memory db has no folder
+    engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, cache), config)
     return App(settings, repo, engine, Path(db_path))
 
 

@@ -172,9 +172,9 @@ def _db_path(db: Path | None) -> Path:
 
 def render_answer(answer: Answer) -> str:
     """An FAQ answer as text: the answer, its source, and close questions."""
-    lines = [answer.answer]
-    if answer.citation:
-        lines.append(f"Căn cứ: {answer.citation}" + (" (tham khảo)" if answer.status in ("S", "R") else ""))
+    from bot.render import cited
+
+    lines = [cited(answer.answer, answer.citation, answer.status)]
     if answer.alternatives:
         lines.append("Có thể bà con muốn hỏi:")
         lines += [f"  • {alt.question}" for alt in answer.alternatives]

@@ -13,7 +13,7 @@ from bot.faq import FaqIndex
 from bot.flows import Dialogs, Flow, Step
 from bot.knowledge import Knowledge, Locality, Office
 from bot.messages import Button, Incoming, Reply
-from bot.render import assessment_messages, split_text
+from bot.render import assessment_messages, cited, split_text
 from bot.storage import Consent, Conversation, Lead, Repository
 from bot.text import fold
 
@@ -59,9 +59,14 @@ class DialogEngine:
         self.config = config or EngineConfig()
         self.on_lead: Callable[[Lead], None] | None = None  # told of each stored registration (staff notices)
         self.reader = AnswerReader(assessor.gazetteer, assessor.classifier, assessor.abbreviations)
-        self._commands = {fold(s): c.id for c in dialogs.menu.commands for s in [*c.synonyms, c.label, *c.slash]} | {
-            c.lstrip("/"): cmd.id for cmd in dialogs.menu.commands for c in cmd.slash
+        menu = dialogs.menu
+        self._commands = {fold(s): c.id for c in menu.commands for s in [*c.synonyms, c.label, *c.slash]} | {
+            c.lstrip("/"): cmd.id for cmd in menu.commands for c in cmd.slash
         }
+        self._menu_items = {self.reader.normal(s): i.action for i in menu.items for s in [i.label, *i.synonyms]}
+        # Longest first, so 'cho tôi hỏi' goes before 'cho tôi'.
+        self._before = sorted({fold(w) + " " for w in menu.courtesy_before}, key=len, reverse=True)
+        self._after = sorted({" " + fold(w) for w in menu.courtesy_after}, key=len, reverse=True)
 
     # --- the entry point -----------------------------------------------------------------
 
@@ -137,10 +142,23 @@ class DialogEngine:
             self._free_text(conv, text, turn)
 
     def _command_of(self, text: str) -> str | None:
-        said = fold(text).removeprefix("xin ").strip()
         if text.startswith("/"):
-            said = text[1:].split()[0].split("@")[0].lower() if text[1:].split() else ""
-        return self._commands.get(said)
+            return self._commands.get(text[1:].split()[0].split("@")[0].lower() if text[1:].split() else "")
+        said = fold(text)
+        return self._commands.get(said) or self._commands.get(self._bare_request(said))
+
+    def _bare_request(self, said: str) -> str:
+        """A folded request without the courtesy around it ('cho tôi hỏi', 'tôi muốn', 'ạ', 'với')."""
+        trimmed = True
+        while trimmed:
+            trimmed = False
+            for word in self._before:
+                if said.startswith(word):
+                    said, trimmed = said[len(word) :], True
+            for word in self._after:
+                if said.endswith(word):
+                    said, trimmed = said[: -len(word)], True
+        return said
 
     def _button(self, conv: Conversation, payload: str, turn: _Turn) -> None:
         kind, _, value = payload.partition(":")
@@ -231,11 +249,11 @@ class DialogEngine:
             self._menu(turn, self.texts.not_understood)
 
     def _menu_item_of(self, text: str) -> str | None:
-        said = self.reader.normal(text)
-        for item in self.dialogs.menu.items:
-            if said in {self.reader.normal(s) for s in [item.label, *item.synonyms]}:
-                return item.action
-        return None
+        # Courtesy goes before abbreviations are expanded: 'ạ' folds to 'a', which would read as 'anh'.
+        said = fold(text)
+        return self._menu_items.get(self.reader.normal(said)) or self._menu_items.get(
+            self.reader.normal(self._bare_request(said))
+        )
 
     # --- flows ------------------------------------------------------------------------------
 
@@ -451,7 +469,7 @@ class DialogEngine:
             return
         matched = self.faq.ask(text)
         if matched.matched or matched.out_of_scope:
-            turn.say(_with_citation(matched.answer, matched.citation, matched.status))
+            turn.say(cited(matched.answer, matched.citation, matched.status))
         else:
             turn.say(self.texts.not_understood)
         self._reask(conv, turn)
@@ -521,7 +539,7 @@ class DialogEngine:
         answer = self.faq.ask(text)
         if not (answer.matched or answer.out_of_scope):
             return False
-        turn.say(_with_citation(answer.answer, answer.citation, answer.status))
+        turn.say(cited(answer.answer, answer.citation, answer.status))
         self._ask(step, turn, self.texts.faq_then_back)
         return True
 
@@ -533,7 +551,7 @@ class DialogEngine:
         answer = self.faq.ask(text)
         if answer.matched:
             buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
-            turn.say(_with_citation(answer.answer, answer.citation, answer.status), buttons + self._menu_buttons()[:2])
+            turn.say(cited(answer.answer, answer.citation, answer.status), buttons + self._menu_buttons()[:2])
         elif answer.out_of_scope:
             turn.say(answer.answer, self._menu_buttons())
         else:
@@ -549,7 +567,7 @@ class DialogEngine:
         if entry is None:
             self._menu(turn, self.texts.not_understood)
             return
-        turn.say(_with_citation(entry.answer, entry.citation, entry.status))
+        turn.say(cited(entry.answer, entry.citation, entry.status))
         step = self._current(conv)
         if step is not None:
             self._ask(step, turn, self.texts.faq_then_back)
@@ -828,13 +846,6 @@ class DialogEngine:
         count = self.repo.delete_person(conv.key)
         conv.slots, conv.flow, conv.step, conv.history = {}, None, None, []
         turn.say(self.texts.deleted.format(count=count), self._menu_buttons())
-
-
-def _with_citation(answer: str, citation: str | None, status: str | None) -> str:
-    if not citation:
-        return answer
-    note = " (tham khảo)" if status in ("S", "R") else ""
-    return f"{answer}\nCăn cứ: {citation}{note}"
 
 
 def _summary_of(a: Assessment) -> dict[str, Any]:

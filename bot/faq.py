@@ -20,6 +20,8 @@ from rapidfuzz import fuzz, process
 from bot.knowledge_types import FaqLike, OutOfScopeLike
 from bot.text import PhraseRewriter, Speller, canonical, expand, fold, fold_abbreviations
 
+_PLEASANTRY_EXTRA_WORDS = 3  # 'cảm ơn bạn nhiều nha' is still only thanks
+
 # Politeness words and pronouns that say nothing about the topic ('cho em hỏi … ạ'); folded.
 # Question words (là gì, khi nào, bao nhiêu…) stay: they tell close entries apart.
 STOPWORDS = frozenset(
@@ -156,6 +158,7 @@ class FaqIndex:
             (
                 t.id,
                 t.answer,
+                t.alone,
                 (
                     [f" {fold(x)} " for x in t.terms],
                     [f" {_accented_words(x)} " for x in [*t.terms, *t.accent_only_terms]],
@@ -236,8 +239,11 @@ class FaqIndex:
         text = question[:_MAX_QUERY]
         accented = fold(text) != text.lower().strip()
         haystack = f" {_accented_words(text)} " if accented else f" {fold(text)} "
-        for topic_id, answer, terms in self._topics:
-            if any(term in haystack for term in (terms[1] if accented else terms[0])):
+        words = len(haystack.split())
+        for topic_id, answer, alone, terms in self._topics:
+            found = [term for term in (terms[1] if accented else terms[0]) if term in haystack]
+            # 'chào' alone is a greeting; 'chào, tôi làm bún có được hỗ trợ không' is a question.
+            if found and (not alone or words - len(found[0].split()) <= _PLEASANTRY_EXTRA_WORDS):
                 return topic_id, answer
         return None
 

@@ -94,6 +94,9 @@ class MenuFile(Strict):
 
     items: list[MenuItem] = Field(min_length=1)
     commands: list[Command]
+    # Words around a request that do not change it: 'tôi muốn đăng ký ạ' is 'đăng ký'.
+    courtesy_before: list[NonEmpty] = Field(default_factory=list)
+    courtesy_after: list[NonEmpty] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _every_command(self) -> MenuFile:

@@ -260,6 +260,7 @@ class OutOfScopeTopic(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     terms: list[NonEmpty] = Field(min_length=1)
     accent_only_terms: list[NonEmpty] = Field(default_factory=list)  # ambiguous without diacritics ('mưa')
+    alone: bool = False  # a pleasantry: it is the topic only when the message says little else
     answer: NonEmpty
 
 

@@ -14,6 +14,14 @@ _VERDICT = {
 _FUNDING = {"national": "quốc gia", "provincial": "tỉnh", "commune": "xã"}
 
 
+def cited(answer: str, citation: str | None, status: str | None) -> str:
+    """An answer with its source line; a source not yet checked against the law says so once."""
+    if not citation:
+        return answer
+    note = " (tham khảo)" if status in ("S", "R") and not citation.endswith("(tham khảo)") else ""
+    return f"{answer}\nCăn cứ: {citation}{note}"
+
+
 def line_text(line: LineOut) -> str:
     """'Ứng dụng máy móc… (quốc gia): tối đa 50 %, tối đa 300 triệu đồng (tham khảo)'."""
     parts = []
