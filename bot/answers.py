@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +70,17 @@ def accepted(value: Any) -> Parsed:
 class AnswerReader:
     """The parsers named by dialogs/*.yaml steps."""
 
-    def __init__(self, gazetteer: Gazetteer, classifier: SectorClassifier, abbreviations: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        gazetteer: Gazetteer,
+        classifier: SectorClassifier,
+        abbreviations: Mapping[str, str],
+        names_support: Callable[[str], bool],
+    ) -> None:
         self.gazetteer = gazetteer
         self.classifier = classifier
         self._abbr = abbreviations
+        self._names_support = names_support  # typed needs are kept only when they describe some support
 
     def normal(self, text: str) -> str:
         """Folded text with abbreviations expanded, as answers are compared."""
@@ -191,8 +198,8 @@ class AnswerReader:
         if value:
             return accepted([value])
         words = " ".join(text.split())
-        if len(words) >= 2 and any(ch.isalpha() for ch in words) and not _FORMULA.match(words):
-            return accepted([words[:200]])  # free text: the assessment matches it against line keywords
+        if not _FORMULA.match(words) and self._names_support(words):
+            return accepted([words[:200]])  # 'mua máy sấy mới': the assessment matches it against line keywords
         return Parsed()
 
 

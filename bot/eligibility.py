@@ -391,9 +391,16 @@ class Assessor:
         codes: set[str] = {ln.code for ln in lines}
         wanted: set[str] = {n for n in needs if n in codes}
         for need in needs:
-            text = f" {expand(fold(need), self._abbr)} "
-            wanted |= {ln.code for ln in lines if any(f" {fold(k)} " in text for k in ln.keywords)}
+            wanted |= self._described(need, lines)
         return wanted or None
+
+    def _described(self, need: str, lines: list[SupportLine]) -> set[str]:
+        text = f" {expand(fold(need), self._abbr)} "
+        return {ln.code for ln in lines if any(f" {fold(k)} " in text for k in ln.keywords)}
+
+    def names_support(self, need: str) -> bool:
+        """Whether typed words describe some support line ('mua máy sấy' does, 'quảng trị' does not)."""
+        return bool(self._described(need, self.kb.support_lines.lines))
 
     def _documents(
         self, profile: Profile, size: Size | None, lines: list[LineOut], locals_: list[Locality]

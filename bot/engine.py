@@ -15,7 +15,7 @@ from bot.knowledge import Knowledge, Locality, Office
 from bot.messages import Button, Incoming, Reply
 from bot.render import assessment_messages, cited, split_text
 from bot.storage import Consent, Conversation, Lead, Repository
-from bot.text import fold
+from bot.text import fold, national_phone
 
 MAX_TEXT = 4000  # characters; a longer message is refused politely and changes nothing
 MAX_MISSES = 3
@@ -58,7 +58,9 @@ class DialogEngine:
         self.texts = dialogs.texts
         self.config = config or EngineConfig()
         self.on_lead: Callable[[Lead], None] | None = None  # told of each stored registration (staff notices)
-        self.reader = AnswerReader(assessor.gazetteer, assessor.classifier, assessor.abbreviations)
+        self.reader = AnswerReader(
+            assessor.gazetteer, assessor.classifier, assessor.abbreviations, assessor.names_support
+        )
         menu = dialogs.menu
         self._commands = {fold(s): c.id for c in menu.commands for s in [*c.synonyms, c.label, *c.slash]} | {
             c.lstrip("/"): cmd.id for cmd in menu.commands for c in cmd.slash
@@ -716,17 +718,22 @@ class DialogEngine:
         self._begin(conv, "registration", turn)
 
     def _summary(self, conv: Conversation, turn: _Turn) -> None:
-        lines = [self.texts.summary]
+        lines, said = [self.texts.summary], set()
         for flow_id in ("eligibility", "registration"):
             for step in self.dialogs.flows[flow_id].steps:
                 if step.slot in conv.slots and self._applies(step, conv):
-                    lines.append(f"• {step.label}: {self._shown(step, conv.slots[step.slot])}")
+                    shown = self._shown(step, conv.slots[step.slot])
+                    if (step.parser, shown) not in said:  # the needs carried into the registration: once
+                        lines.append(f"• {step.label}: {shown}")
+                    said.add((step.parser, shown))
         conv.pending = {"kind": "summary"}
         turn.say("\n".join(lines), self._pending_buttons(conv))
 
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":
             return ", ".join(str(x) for x in (value.get("commune"), value.get("province")) if x) or "-"
+        if step.parser == "phone":
+            return national_phone(str(value))
         if step.parser == "yes_no":
             return {True: "Có", False: "Không"}.get(value, self.texts.dont_know)
         if step.parser == "money" and isinstance(value, int):
@@ -769,7 +776,8 @@ class DialogEngine:
         )
 
     def _confirm_registration(self, lead: Lead, turn: _Turn) -> None:
-        text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=lead.phone)
+        phone = national_phone(lead.phone)
+        text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=phone)
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
         turn.say(text, [*self._menu_buttons()[:2], Button(self.dialogs.command("my_data").label, "cmd:my_data")])
@@ -827,7 +835,7 @@ class DialogEngine:
         for lead in leads:
             place = ", ".join(x for x in (lead.commune, lead.province) if x)
             lines.append(
-                f"• Mã {lead.ref}: {lead.name}, {lead.phone}, {lead.facility_name}, {place}; "
+                f"• Mã {lead.ref}: {lead.name}, {national_phone(lead.phone)}, {lead.facility_name}, {place}; "
                 f"đăng ký ngày {lead.created_at[:10]}"
             )
         turn.say(

@@ -255,6 +255,11 @@ _MOBILE = re.compile(r"0[35789]\d{8}")
 _LANDLINE = re.compile(r"02\d{9}")
 
 
+def national_phone(phone: str) -> str:
+    """'+84912345678' → '0912345678', the way people here write and dial it."""
+    return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
 def parse_phone(text: str) -> str | None:
     """A Vietnamese phone number in +84 form, or None; old 11-digit mobile numbers (01x…) are refused."""
     if len(text) > _MAX_LEN:

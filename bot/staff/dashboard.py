@@ -15,8 +15,9 @@ from aiohttp import web
 
 from bot.app import App, OrderedHandler
 from bot.knowledge import vn_today
-from bot.staff.exports import STATUS_LABELS, WRITERS, local_time, national_phone
+from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
 from bot.staff.store import LeadQuery, Session, StaffStore
+from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"

@@ -13,6 +13,7 @@ from typing import Any
 from bot.knowledge import VN_TIME, Knowledge
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
+from bot.text import national_phone
 
 TICK = 1000  # rows between progress updates
 STATUS_LABELS = {
@@ -24,11 +25,6 @@ STATUS_LABELS = {
     "withdrawn": "Rút đăng ký",
 }
 ELIGIBLE_LABELS = {True: "Đủ điều kiện", False: "Chưa đủ điều kiện", None: "Cần thêm thông tin"}
-
-
-def national_phone(phone: str) -> str:
-    """'+84912345678' → '0912345678', the way staff dial it."""
-    return "0" + phone[3:] if phone.startswith("+84") else phone
 
 
 _SEVEN_HOURS = VN_TIME.utcoffset(None)

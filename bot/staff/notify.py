@@ -13,9 +13,10 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
-from bot.staff.exports import STATUS_LABELS, national_phone, write_xlsx
+from bot.staff.exports import STATUS_LABELS, write_xlsx
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Lead
+from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.notify")
 COMMANDS = ("/leads", "/stats", "/export")
