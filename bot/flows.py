@@ -137,6 +137,7 @@ class Texts(Strict):
     formula_refused: NonEmpty
     result_intro: NonEmpty
     result_lines: NonEmpty
+    result_lines_local_first: NonEmpty
     result_no_lines: NonEmpty
     result_documents: NonEmpty
     result_next: NonEmpty

@@ -90,7 +90,9 @@ def assessment_messages(a: Assessment, texts: Texts, office: Office) -> list[str
     messages = ["\n".join(why)]
     if a.eligible is not False:
         lines = [f"• {line_text(ln)}" for ln in a.support_lines]
-        messages.append("\n".join([texts.result_lines, *lines]) if lines else texts.result_no_lines)
+        local = any(ln.funding != "national" for ln in a.support_lines)
+        heading = texts.result_lines_local_first if local else texts.result_lines
+        messages.append("\n".join([heading, *lines]) if lines else texts.result_no_lines)
         if a.documents:
             messages.append("\n".join([texts.result_documents, *(f"• {d.name}" for d in a.documents)]))
     steps = [f"• {s}" for s in a.next_steps]
