@@ -130,8 +130,11 @@ class DialogEngine:
         if button:
             self._button(conv, button, turn)
             return
-        if not text:
-            self._menu(turn)
+        if not text:  # a sticker, a photo, or the console reopened: carry on where the person was
+            said = len(turn.replies)
+            self._reask(conv, turn)
+            if len(turn.replies) == said:
+                self._menu(turn)
             return
         command = self._command_of(text)
         if command:

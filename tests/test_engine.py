@@ -74,6 +74,17 @@ def test_conversation_resumes_after_a_restart(tmp_path: Path, kb, dialogs, asses
     assert "Hợp tác xã" in result and "đủ điều kiện" in result
 
 
+def test_an_empty_message_midway_asks_the_pending_question_again(kb, dialogs, assessor, faq) -> None:
+    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+    for n, text in enumerate(["kiem tra", "htx", "lam banh trang"], 1):
+        say(engine, "u1", text, n)
+    reply = say(engine, "u1", "", 5)  # a sticker, or the console opened again
+    assert "xã (phường) nào" in reply and "Bà con cần gì" not in reply
+    assert "cần hỗ trợ gì" in say(engine, "u1", "xa vinh thuy quang tri", 6)
+    say(engine, "u2", "menu", 1)
+    assert "Bà con cần gì" in say(engine, "u2", "", 2)  # nothing under way: the menu
+
+
 def test_long_silence_starts_over_politely(kb, dialogs, assessor, faq) -> None:
     engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
     say(engine, "u1", "kiem tra", 1)
