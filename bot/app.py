@@ -29,6 +29,7 @@ class App:
     repo: SqliteRepository
     engine: DialogEngine
     db_path: Path | None = None  # None for an in-memory database
+    knowledge: Path | None = None  # the knowledge/ folder in use (a worker process loads the same)
 
     def close(self) -> None:
         """Release the database."""
@@ -46,9 +47,10 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     config = EngineConfig(
         settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
     )
-    cache = None if str(db_path) == ":memory:" else Path(db_path).parent / "cache"  # a memory db has no folder
+    on_disk = str(db_path) != ":memory:"
+    cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db has no folder
     engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, cache), config)
-    return App(settings, repo, engine, Path(db_path))
+    return App(settings, repo, engine, Path(db_path) if on_disk else None, Path(root))
 
 
 class OrderedHandler:

@@ -367,6 +367,20 @@ def serve(db: Path | None, knowledge: Path | None) -> None:
 
 @main.command()
 @common_options
+@click.option("--niceness", type=click.IntRange(0, 19), default=0, help="run at a lower CPU priority (0–19)")
+def worker(db: Path | None, knowledge: Path | None, niceness: int) -> None:
+    """Run the turns of the Zalo and Telegram messages the webhooks stored, and send the replies.
+
+    `khuyencong serve` starts one itself; run this only with KHUYENCONG_WORKER=external.
+    Example: khuyencong worker
+    """
+    from bot.worker import run
+
+    run(_build(db, knowledge), niceness)
+
+
+@main.command()
+@common_options
 def telegram(db: Path | None, knowledge: Path | None) -> None:
     """Telegram by long polling, for a deployment without a public URL.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
     web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
+    khuyencong_worker: Literal["process", "inline", "external"] = Field(
+        default="process", description="who runs webhook turns: a child process, this process, or another unit"
+    )
 
     zalo_app_id: str | None = Field(default=None, description="Zalo app id (webhook signature, OAuth)")
     zalo_oa_secret_key: str | None = Field(default=None, description="OA secret key: webhook signature")

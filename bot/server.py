@@ -9,9 +9,12 @@ from aiohttp import web
 
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
+from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
 from bot.config import Settings
 from bot.staff.dashboard import Dashboard
+from bot.staff.notify import StaffNotices
+from bot.worker import WorkerProcess
 
 log = logging.getLogger("khuyencong.server")
 APP_KEY = web.AppKey("khuyencong", App)
@@ -42,14 +45,17 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
-    server.router.add_get("/healthz", _health(handler, app))
     server.router.add_routes(Dashboard(app, handler).routes())
-    _mount_zalo(server, settings, delivery, app)
-    _mount_telegram(server, settings, delivery, app, handler)
-    _mount_staff_notices(server, settings, app)
+    notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
+    server.on_startup.append(lambda _: notices.start())
+    server.on_shutdown.append(lambda _: notices.stop())
+    wake, worker = _mount_worker(server, settings, app, handler, delivery)
+    server.router.add_get("/healthz", _health(handler, app, worker))
+    _mount_zalo(server, settings, claims, wake)
+    _mount_telegram(server, settings, claims, wake)
 
     async def drain(_: web.Application) -> None:
-        await delivery.drain()  # work in flight finishes before the sessions close
+        await delivery.drain()  # web chat turns in flight finish before the sessions close
 
     async def close(_: web.Application) -> None:
         claims.close()
@@ -61,104 +67,61 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     return server
 
 
-def _health(handler: OrderedHandler, app: App) -> Handler:
+def _mount_worker(
+    server: web.Application, settings: Settings, app: App, handler: OrderedHandler, delivery: Delivery
+) -> tuple[Callable[[], None], WorkerProcess | None]:
+    """Who runs stored webhook events; returns how to wake an in-process reader, and the child if any."""
+    mode = settings.khuyencong_worker if app.db_path is not None else "inline"  # a memory db cannot be shared
+    if not (settings.zalo_enabled or settings.telegram_webhook_enabled) or mode == "external":
+        log.info("Worker: %s", "external (run `khuyencong worker`)" if mode == "external" else "off (no webhook)")
+        return lambda: None, None
+    if mode == "process":
+        child = WorkerProcess(app)
+        server.on_startup.append(lambda _: child.start())
+        server.on_shutdown.append(lambda _: child.stop())  # after the listener closed: nothing new arrives
+        log.info("Worker: a child process (khuyencong worker)")
+        return lambda: None, child
+    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery))
+    server.on_startup.append(lambda _: inbox.start())
+    server.on_shutdown.insert(0, lambda _: inbox.stop())
+    log.info("Worker: in this process")
+    return inbox.wake, None
+
+
+def _health(handler: OrderedHandler, app: App, worker: WorkerProcess | None) -> Handler:
     async def health(request: web.Request) -> web.Response:
         db = await handler.call(app.repo.healthy)
+        waiting = await handler.call(app.repo.inbox_size) if db else None
         knowledge = bool(app.engine.kb.faq.entries and app.engine.dialogs.flows)
         status = 200 if db and knowledge else 503
-        return web.json_response({"ok": status == 200, "database": db, "knowledge": knowledge}, status=status)
+        body = {"ok": status == 200, "database": db, "knowledge": knowledge, "waiting_events": waiting}
+        if worker is not None:
+            body["worker"] = worker.alive
+        return web.json_response(body, status=status)
 
     return health
 
 
-def _mount_zalo(server: web.Application, settings: Settings, delivery: Delivery, app: App) -> None:
+def _mount_zalo(server: web.Application, settings: Settings, claims: EventClaims, wake: Callable[[], None]) -> None:
     if not settings.zalo_enabled:
         log.info("Zalo: off (set ZALO_APP_ID, ZALO_OA_SECRET_KEY and ZALO_ACCESS_TOKEN to mount /webhooks/zalo)")
         return
-    from bot.channels.zalo import Tokens, ZaloClient, ZaloSettings, ZaloWebhook
+    from bot.channels.zalo import ZaloWebhook, zalo_settings
 
-    config = ZaloSettings(
-        app_id=settings.zalo_app_id or "",
-        oa_secret_key=settings.zalo_oa_secret_key or "",
-        access_token=settings.zalo_access_token or "",
-        refresh_token=settings.zalo_refresh_token,
-        app_secret_key=settings.zalo_app_secret_key,
-        api_base=settings.zalo_api_base,
-        oauth_base=settings.zalo_oauth_base,
-    )
-    client = ZaloClient(config, Tokens(config, delivery.handler, app.repo))
-    server.router.add_post("/webhooks/zalo", ZaloWebhook(config, delivery, client, app.repo).handle)
+    server.router.add_post("/webhooks/zalo", ZaloWebhook(zalo_settings(settings), claims, wake).handle)
     server.router.add_get("/webhooks/zalo", _ok)  # Zalo's console may probe the URL with a GET
-
-    async def start(_: web.Application) -> None:
-        await client.start()
-
-    async def stop(_: web.Application) -> None:
-        await client.close()
-
-    server.on_startup.append(start)
-    server.on_cleanup.insert(0, stop)
     log.info("Zalo: on at POST /webhooks/zalo, sending to %s", settings.zalo_api_base)
 
 
-def _mount_telegram(
-    server: web.Application, settings: Settings, delivery: Delivery, app: App, handler: OrderedHandler
-) -> None:
+def _mount_telegram(server: web.Application, settings: Settings, claims: EventClaims, wake: Callable[[], None]) -> None:
     if not settings.telegram_webhook_enabled:
         log.info("Telegram webhook: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)")
         return
-    from bot.channels.telegram import TelegramWebhook, build_application
-    from bot.staff.notify import StaffCommands
+    from bot.channels.telegram import TelegramWebhook
 
-    commands = StaffCommands(app, handler, settings.staff_ids)
-    tg = build_application(
-        settings.telegram_bot_token or "", settings.telegram_api_base, delivery, app.repo, commands=commands
-    )
-    server.router.add_post("/webhooks/telegram", TelegramWebhook(tg, settings.telegram_webhook_secret or "").handle)
-
-    async def start(_: web.Application) -> None:
-        await tg.initialize()  # getMe
-        await tg.start()
-
-    async def stop(_: web.Application) -> None:
-        await tg.stop()  # finishes the updates being processed
-        await tg.shutdown()
-
-    server.on_startup.append(start)
-    server.on_shutdown.insert(0, stop)
+    webhook = TelegramWebhook(settings.telegram_webhook_secret or "", claims, wake)
+    server.router.add_post("/webhooks/telegram", webhook.handle)
     log.info("Telegram: on at POST /webhooks/telegram, Bot API at %s", settings.telegram_api_base)
-
-
-def _mount_staff_notices(server: web.Application, settings: Settings, app: App) -> None:
-    """Tell the staff chat of each stored registration (needs the bot token and TELEGRAM_STAFF_CHAT_ID)."""
-    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
-        log.info("Staff notices on Telegram: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID)")
-        return
-    import asyncio
-
-    from telegram import Bot
-
-    from bot.staff.notify import StaffNotifier
-
-    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
-    holder: dict[str, StaffNotifier] = {}
-
-    async def start(_: web.Application) -> None:
-        await bot.initialize()
-        notifier = StaffNotifier(bot, settings.telegram_staff_chat_id or "", asyncio.get_running_loop(), app)
-        holder["n"] = notifier
-        app.engine.on_lead = notifier.lead_stored
-
-    async def stop(_: web.Application) -> None:
-        app.engine.on_lead = None
-        notifier = holder.get("n")
-        if notifier is not None and notifier.pending:
-            await asyncio.wait([asyncio.wrap_future(f) for f in list(notifier.pending)], timeout=10)
-        await bot.shutdown()
-
-    server.on_startup.append(start)
-    server.on_shutdown.append(stop)
-    log.info("Staff notices on Telegram: on (chat %s)", settings.telegram_staff_chat_id)
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -174,5 +137,6 @@ def serve(app: App) -> None:
         host=settings.web_host,
         port=settings.web_port,
         shutdown_timeout=10,
+        access_log=None,
         print=lambda s: log.info(s.strip()),
     )

@@ -66,6 +66,7 @@ def settings_for(tmp: Path, tg_url: str, zalo_url: str, **extra: Any) -> Setting
         "telegram_webhook_secret": TG_SECRET,
         "telegram_api_base": f"{tg_url}/bot",
         "web_rate_per_minute": 1000,
+        "khuyencong_worker": "inline",  # turns run in this process, where the test can look at them
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

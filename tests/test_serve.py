@@ -80,7 +80,8 @@ async def test_serve_carries_a_conversation_on_every_channel_then_stops_graceful
         await tg_runner.cleanup()
         await zl_runner.cleanup()
     assert proc.returncode == 0, output
-    assert "Zalo: on" in output and "Telegram: on" in output
+    assert "Zalo: on" in output and "Telegram: on" in output and "Worker: a child process" in output
+    assert "worker: stopped" in output  # the child finished its turns and exited before the server did
     repo = SqliteRepository(tmp_path / "k.db")
     for channel, user in (("web", ch.WEB_USER), ("zalo", ch.ZALO_USER), ("telegram", str(ch.CHAT))):
         assert len(repo.leads_of(ConversationKey(channel, user))) == 1, channel
@@ -143,3 +144,94 @@ async def test_telegram_long_polling_command(tmp_path: Path) -> None:
         await tg_runner.cleanup()
     assert "trợ lý tự động" in telegram.sent(ch.CHAT)[0]["text"], output
     assert offsets is not None
+
+
+async def _spawn(command: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> str:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    return (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+
+
+@ch.run
+async def test_messages_accepted_while_no_worker_runs_are_answered_once_one_starts(tmp_path: Path) -> None:
+    telegram, zalo = FakeTelegram(), FakeZalo()
+    tg_runner, tg_url = await start(telegram.app())
+    zl_runner, zl_url = await start(zalo.app())
+    port = free_port()
+    env = environment(tmp_path, port, tg_url, zl_url) | {"KHUYENCONG_WORKER": "external"}
+    server = await _spawn("serve", env)
+    url, worker = f"http://127.0.0.1:{port}", None
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_healthy(http, url)
+            box = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
+            assert await ch.zalo_post(box, ch.zalo_event("xin chao")) == 200
+            assert await ch.tg_post(box, ch.TelegramUser().message("kiem tra")) == 200
+            await asyncio.sleep(0.5)
+            assert not zalo.to(ch.ZALO_USER) and not telegram.sent(ch.CHAT)  # stored, not yet answered
+            async with http.get(url + "/healthz") as resp:
+                assert (await resp.json())["waiting_events"] == 2
+            worker = await _spawn("worker", env)  # as if the worker came back after a crash
+            await wait_for(lambda: bool(zalo.to(ch.ZALO_USER)) and len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
+            assert "trợ lý tự động" in zalo.to(ch.ZALO_USER)[0]["text"]
+            assert "thuộc loại nào" in telegram.sent(ch.CHAT)[-1]["text"]
+            await wait_for_empty_inbox(http, url)
+    finally:
+        outputs = [await _stop(p) for p in (worker, server) if p is not None]
+        await tg_runner.cleanup()
+        await zl_runner.cleanup()
+    assert worker is not None and worker.returncode == 0 and server.returncode == 0, outputs
+
+
+async def wait_for_empty_inbox(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(200):
+        async with http.get(url + "/healthz") as resp:
+            if (await resp.json())["waiting_events"] == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("events stayed in the inbox after their turn")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+@ch.run
+async def test_a_killed_worker_is_started_again_and_nothing_accepted_is_lost(tmp_path: Path) -> None:
+    telegram, zalo = FakeTelegram(), FakeZalo()
+    tg_runner, tg_url = await start(telegram.app())
+    zl_runner, zl_url = await start(zalo.app())
+    port = free_port()
+    server = await _spawn("serve", environment(tmp_path, port, tg_url, zl_url))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_healthy(http, url)
+            box = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
+            await ch.zalo_say(box, "xin chao")
+            (child,) = _children(server.pid)
+            os.kill(child, signal.SIGKILL)
+            assert await ch.zalo_post(box, ch.zalo_event("kiem tra")) == 200  # accepted while no worker runs
+            await wait_for(lambda: any("thuộc loại nào" in m["text"] for m in zalo.to(ch.ZALO_USER)), timeout=30)
+            assert _children(server.pid) not in ([], [child])
+    finally:
+        output = await _stop(server)
+        await tg_runner.cleanup()
+        await zl_runner.cleanup()
+    assert server.returncode == 0 and "worker: exited with -9" in output, output

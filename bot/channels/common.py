@@ -33,15 +33,16 @@ class EventClaims:
         self._repo = SqliteRepository(path) if path is not None else None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims")
         self._fallback, self._shared = fallback, repo
-        self._waiting: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[str, str, str | None, asyncio.Future[bool]]] = []
         self._flushing = False
 
-    async def claim(self, channel: str, event_id: str) -> bool:
-        """True the first time an event is seen; False for a redelivery or a replay."""
+    async def claim(self, channel: str, event_id: str, payload: str | None = None) -> bool:
+        """True the first time an event is seen (its payload, if any, is then in the inbox); False for a replay."""
         if self._repo is None:  # an in-memory database has one connection only
-            return await self._fallback.call(self._shared.claim_event, channel, event_id)
+            fresh = await self._fallback.call(self._shared.claim_events, [(channel, event_id, payload)])
+            return fresh[0]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((channel, event_id, future))
+        self._waiting.append((channel, event_id, payload, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -52,13 +53,14 @@ class EventClaims:
         assert self._repo is not None
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            events = [(c, e, p) for c, e, p, _ in batch]
             try:
-                fresh = await loop.run_in_executor(self._worker, self._repo.claim_events, [(c, e) for c, e, _ in batch])
+                fresh = await loop.run_in_executor(self._worker, self._repo.claim_events, events)
             except Exception as exc:  # the claim failed: let each request fail rather than hang
-                for _, _, future in batch:
+                for *_, future in batch:
                     future.set_exception(exc)
                 continue
-            for (_, _, future), new in zip(batch, fresh, strict=True):
+            for (*_, future), new in zip(batch, fresh, strict=True):
                 future.set_result(new)
         self._flushing = False
 
@@ -118,6 +120,10 @@ class Delivery:
         if msg.text is not None and len(msg.text) > MAX_TEXT_IN:
             msg = Incoming(msg.key, text=msg.text[:MAX_TEXT_IN], button=msg.button, message_id=msg.message_id)
         return await self.handler.handle(msg)
+
+    def room(self) -> int:
+        """How many more pieces of work the queue takes now."""
+        return QUEUE_SIZE - (self._queue.qsize() if self._queue is not None else 0)
 
     def spawn(self, work: Callable[[], Awaitable[None]]) -> bool:
         """Queue work for the background workers (a webhook answers at once); False when the queue is full.

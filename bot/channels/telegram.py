@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.common import TEXT_ONLY, Delivery
+from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
+from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
 
@@ -38,6 +40,7 @@ def build_application(
     repo: SqliteRepository,
     polling: bool = False,
     commands: StaffCommands | None = None,
+    claim: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose only handler hands every update to our engine."""
     builder = ApplicationBuilder().token(token).base_url(api_base).concurrent_updates(True)
@@ -45,7 +48,7 @@ def build_application(
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
     app = builder.build()
-    app.add_handler(TypeHandler(Update, Handler(delivery, repo, commands).on_update))
+    app.add_handler(TypeHandler(Update, Handler(delivery, repo, commands, claim).on_update))
     return app
 
 
@@ -67,35 +70,44 @@ def split(text: str, limit: int = MAX_TEXT) -> list[str]:
 class Handler:
     """Translates updates into Incoming messages and sends the replies back, in order per person."""
 
-    def __init__(self, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None = None) -> None:
+    def __init__(
+        self, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None = None, claim: bool = True
+    ) -> None:
         self.delivery, self.repo, self.commands = delivery, repo, commands
+        self.claim = claim  # by long polling updates are claimed here; webhook updates were claimed on receipt
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle one update: dedupe, answer a button press first, run the engine, send the replies."""
-        if not await self.delivery.claims.claim(CHANNEL, f"u{update.update_id}"):
+        if self.claim and not await self.delivery.claims.claim(CHANNEL, f"u{update.update_id}"):
             return  # a redelivered update (after a timeout or a crash)
-        chat = update.effective_chat
-        user = update.effective_user
+        chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None:
             return
         key = ConversationKey(CHANNEL, str(user.id))
-        query = update.callback_query
-        if query is not None:
-            await _quietly(query.answer())  # the client shows a spinner until this is called
-            msg: Incoming | None = Incoming(key, button=query.data or "")
-        elif update.message is not None and update.message.text is not None:
-            if self.commands is not None and self.commands.is_command(update.message.text):
-                await self.commands.answer(context.bot, chat.id, user.id, update.message.text)
-                return
-            msg = Incoming(key, text=update.message.text)
-        elif update.message is not None:
-            msg = None  # a photo, sticker, voice note…
-        else:
+        message = update.message
+        text = message.text if message is not None else None
+        if text and self.commands is not None and self.commands.is_command(text):
+            await self.commands.answer(context.bot, chat.id, user.id, text)
             return
-        async with self.delivery.turn(key):
+        if update.callback_query is None and message is None:
+            return
+        async with self.delivery.turn(key):  # taken before any wait: the person's updates keep their order
+            msg = await _incoming(key, update)
             replies = [Reply(TEXT_ONLY)] if msg is None else await self.delivery.replies(msg)
             for reply in replies:
                 await send(context.bot, chat.id, reply)
+
+
+async def _incoming(key: ConversationKey, update: Update) -> Incoming | None:
+    """The message of an update (None for a photo, sticker, voice note…); a button press is answered first."""
+    message_id = f"u{update.update_id}"  # a turn replayed after a crash is recognised by the engine
+    query = update.callback_query
+    if query is not None:
+        await _quietly(query.answer())  # the client shows a spinner until this is called
+        return Incoming(key, button=query.data or "", message_id=message_id)
+    if update.message is not None and update.message.text is not None:
+        return Incoming(key, text=update.message.text, message_id=message_id)
+    return None
 
 
 async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
@@ -126,10 +138,10 @@ async def _quietly(call: object) -> None:
 
 
 class TelegramWebhook:
-    """POST /webhooks/telegram: constant-time secret check, then the update goes to the Application."""
+    """POST /webhooks/telegram: constant-time secret check, then the update is stored in the inbox."""
 
-    def __init__(self, app: Application, secret: str) -> None:  # type: ignore[type-arg]
-        self.app, self.secret = app, secret
+    def __init__(self, secret: str, claims: EventClaims, on_accept: Callable[[], None]) -> None:
+        self.secret, self.claims, self.on_accept = secret, claims, on_accept
 
     async def handle(self, request: web.Request) -> web.Response:
         """Accept one update, or refuse it without doing anything."""
@@ -140,10 +152,39 @@ class TelegramWebhook:
             return web.json_response({"error": "Content-Type phải là application/json"}, status=415)
         try:
             data = json.loads(await request.read())
-            update = Update.de_json(data, self.app.bot)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+            valid = isinstance(data, dict) and isinstance(data.get("update_id"), int)
+            valid = valid and Update.de_json(data) is not None  # the worker must be able to read it
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError, AttributeError):
+            valid = False
+        if not valid:
             return web.json_response({"error": "cập nhật không hợp lệ"}, status=400)
-        if update is None or not isinstance(data, dict) or "update_id" not in data:
-            return web.json_response({"error": "cập nhật không hợp lệ"}, status=400)
-        await self.app.update_queue.put(update)
+        if await self.claims.claim(CHANNEL, f"u{data['update_id']}", json.dumps(data, ensure_ascii=False)):
+            self.on_accept()
         return web.json_response({"ok": True})
+
+
+class TelegramProcessor:
+    """Runs a stored update through the python-telegram-bot Application (initialised, not polling)."""
+
+    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
+        self.app = app
+
+    @classmethod
+    def build(
+        cls, settings: Settings, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None
+    ) -> TelegramProcessor:
+        """The processor with its Application, whose handler does not claim again."""
+        token, base = settings.telegram_bot_token or "", settings.telegram_api_base
+        return cls(build_application(token, base, delivery, repo, commands=commands, claim=False))
+
+    async def start(self) -> None:
+        """getMe, and the HTTP client."""
+        await self.app.initialize()
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.app.shutdown()
+
+    async def process(self, payload: str) -> None:
+        """One update, through PTB's handlers to ours."""
+        await self.app.process_update(Update.de_json(json.loads(payload), self.app.bot))

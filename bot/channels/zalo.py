@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,7 +17,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import OrderedHandler
-from bot.channels.common import TEXT_ONLY, Delivery
+from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
+from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
 
@@ -197,10 +199,10 @@ class ZaloClient:
 
 
 class ZaloWebhook:
-    """POST /webhooks/zalo: verify, answer at once, process in the background in order per person."""
+    """POST /webhooks/zalo: verify, store the event in the inbox, answer 200; the worker does the rest."""
 
-    def __init__(self, config: ZaloSettings, delivery: Delivery, client: ZaloClient, repo: SqliteRepository) -> None:
-        self.config, self.delivery, self.client, self.repo = config, delivery, client, repo
+    def __init__(self, config: ZaloSettings, claims: EventClaims, on_accept: Callable[[], None]) -> None:
+        self.config, self.claims, self.on_accept = config, claims, on_accept
 
     async def handle(self, request: web.Request) -> web.Response:
         """Check and accept one event; everything slow happens after the 200."""
@@ -224,20 +226,40 @@ class ZaloWebhook:
         name = str(event.get("event_name", ""))
         if name.startswith("oa_"):
             return web.json_response({"ok": True})  # the OA's own messages echoed back
-        event_id = _event_id(event)
-        if not await self.delivery.claims.claim(CHANNEL, event_id):
+        if not await self.claims.claim(CHANNEL, _event_id(event), _text(raw, event)):
             return web.json_response({"ok": True, "duplicate": True})
-        if not self.delivery.spawn(lambda: self._process(event)):
-            return web.json_response({"error": "đang quá tải, xin gửi lại sau"}, status=503)
+        self.on_accept()
         return web.json_response({"ok": True})
 
-    async def _process(self, event: dict[str, Any]) -> None:
+
+class ZaloProcessor:
+    """Runs a stored Zalo event's turn and sends the replies, in order per person."""
+
+    def __init__(self, delivery: Delivery, client: ZaloClient, repo: SqliteRepository) -> None:
+        self.delivery, self.client, self.repo = delivery, client, repo
+
+    @classmethod
+    def build(cls, config: ZaloSettings, delivery: Delivery, repo: SqliteRepository) -> ZaloProcessor:
+        """The processor with its client and token keeper."""
+        return cls(delivery, ZaloClient(config, Tokens(config, delivery.handler, repo)), repo)
+
+    async def start(self) -> None:
+        """Open the HTTP session."""
+        await self.client.start()
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self.client.close()
+
+    async def process(self, payload: str) -> None:
+        """One event: the welcome for a follower, a polite note for media, else the engine's turn."""
+        event = json.loads(payload)
         name = str(event.get("event_name", ""))
         user = str((event.get("follower") or event.get("sender") or {}).get("id", ""))
         if not user or name == "unfollow":
             return
         key = ConversationKey(CHANNEL, user)
-        msg = self._incoming(key, name, event)
+        msg = _incoming(key, name, event)
         async with self.delivery.turn(key):
             if msg is None:
                 replies = [Reply(TEXT_ONLY)]
@@ -250,17 +272,39 @@ class ZaloWebhook:
                     await self.delivery.handler.call(self.repo.mark_unreachable, key, 1)
                     break
 
-    @staticmethod
-    def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:
-        message = event.get("message") or {}
-        if name == "follow":
-            return Incoming(key, text="")  # a new follower gets the welcome and the menu
-        if name in NOT_TEXT:
-            return None
-        text = str(message.get("text") or message.get("payload") or "")
-        if text.startswith(BUTTON_PREFIX):
-            return Incoming(key, button=text[len(BUTTON_PREFIX) :])
-        return Incoming(key, text=text)
+
+def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:
+    # The event id doubles as the message id: a turn replayed after a crash is recognised by the engine.
+    message, event_id = event.get("message") or {}, _event_id(event)
+    if name == "follow":
+        return Incoming(key, text="", message_id=event_id)  # a new follower gets the welcome and the menu
+    if name in NOT_TEXT:
+        return None
+    text = str(message.get("text") or message.get("payload") or "")
+    if text.startswith(BUTTON_PREFIX):
+        return Incoming(key, button=text[len(BUTTON_PREFIX) :], message_id=event_id)
+    return Incoming(key, text=text, message_id=event_id)
+
+
+def zalo_settings(settings: Settings) -> ZaloSettings:
+    """What the Zalo channel needs, from the settings."""
+    return ZaloSettings(
+        app_id=settings.zalo_app_id or "",
+        oa_secret_key=settings.zalo_oa_secret_key or "",
+        access_token=settings.zalo_access_token or "",
+        refresh_token=settings.zalo_refresh_token,
+        app_secret_key=settings.zalo_app_secret_key,
+        api_base=settings.zalo_api_base,
+        oauth_base=settings.zalo_oauth_base,
+    )
+
+
+def _text(raw: bytes, event: dict[str, Any]) -> str:
+    """The event as stored: its own UTF-8 text when it is that (the usual case, and the cheapest)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # JSON may also come as UTF-16 or UTF-32
+        return json.dumps(event, ensure_ascii=False)
 
 
 def _event_id(event: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
+from bot.config import Settings
 from bot.staff.exports import STATUS_LABELS, write_xlsx
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Lead
@@ -53,6 +54,36 @@ class StaffNotifier:
             await self.bot.send_message(chat_id=self.chat_id, text=text)
         except TelegramError as exc:
             log.error("staff notice not sent: %s", exc)
+
+
+class StaffNotices:
+    """The notices of one process's engine: on when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+
+    def __init__(self, settings: Settings, app: App) -> None:
+        self.settings, self.app = settings, app
+        self.enabled = bool(settings.telegram_bot_token and settings.telegram_staff_chat_id)
+        self._bot: Bot | None = None
+        self._notifier: StaffNotifier | None = None
+
+    async def start(self) -> None:
+        """Connect the bot and hook the engine."""
+        if not self.enabled:
+            log.info("Staff notices on Telegram: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID)")
+            return
+        chat = self.settings.telegram_staff_chat_id or ""
+        self._bot = Bot(self.settings.telegram_bot_token or "", base_url=self.settings.telegram_api_base)
+        await self._bot.initialize()
+        self._notifier = StaffNotifier(self._bot, chat, asyncio.get_running_loop(), self.app)
+        self.app.engine.on_lead = self._notifier.lead_stored
+        log.info("Staff notices on Telegram: on (chat %s)", chat)
+
+    async def stop(self) -> None:
+        """Unhook the engine, let the notices in flight go out, close the bot."""
+        self.app.engine.on_lead = None
+        if self._notifier is not None and self._notifier.pending:
+            await asyncio.wait([asyncio.wrap_future(f) for f in list(self._notifier.pending)], timeout=10)
+        if self._bot is not None:
+            await self._bot.shutdown()
 
 
 class StaffCommands:

@@ -133,6 +133,13 @@ def m005_export_log(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m006_inbox(db: Database) -> None:
+    """Accepted webhook events waiting for the worker: durable, so a 200 given is never a message lost."""
+    # AUTOINCREMENT: ids never come back after a delete, so the worker's "after id N" cursor is sound.
+    db.execute("CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, payload TEXT, at TEXT)")
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -350,21 +357,34 @@ class SqliteRepository:
 
     # --- channels ------------------------------------------------------------------------
 
-    def claim_event(self, channel: str, event_id: str) -> bool:
-        """Record an inbound event; False if it was seen before (the primary key decides, atomically)."""
-        with self._tx() as cur:
-            cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, now()])
-            return cur.rowcount == 1
-
-    def claim_events(self, events: list[tuple[str, str]]) -> list[bool]:
-        """Claim several events in one transaction; for each, whether it is new (a repeat within counts once)."""
+    def claim_events(self, events: list[tuple[str, str, str | None]]) -> list[bool]:
+        """Claim events in one transaction: whether each is new (a repeat counts once); new payloads join the inbox."""
         with self._tx() as cur:
             stamp = now()
             result = []
-            for channel, event_id in events:
+            for channel, event_id, payload in events:
                 cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
-                result.append(cur.rowcount == 1)
+                fresh = cur.rowcount == 1
+                if fresh and payload is not None:
+                    cur.execute("INSERT INTO inbox (channel, payload, at) VALUES (?,?,?)", [channel, payload, stamp])
+                result.append(fresh)
             return result
+
+    def inbox_after(self, after: int, limit: int) -> list[tuple[int, str, str]]:
+        """Waiting events (id, channel, payload) in the order they arrived."""
+        rows = self.db.execute(
+            "SELECT id, channel, payload FROM inbox WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def inbox_done(self, ids: list[int]) -> None:
+        """Forget events whose turn is over (replies sent or given up)."""
+        with self._tx() as cur:
+            cur.executemany("DELETE FROM inbox WHERE id = ?", [[i] for i in ids])
+
+    def inbox_size(self) -> int:
+        """How many accepted events wait for the worker."""
+        return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
     def load_tokens(self, name: str) -> dict[str, str] | None:
         """The stored tokens of a platform, if any."""
