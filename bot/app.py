@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
 
 T = TypeVar("T")
+DEDUP_WINDOW = dt.timedelta(days=7)  # Zalo retries for about 12 hours, Telegram for a day: a week is plenty
 
 
 @dataclass
@@ -34,6 +36,13 @@ class App:
     def close(self) -> None:
         """Release the database."""
         self.repo.close()
+
+    def purge(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Erase personal data older than KHUYENCONG_RETENTION_MONTHS (the consent text promises it)."""
+        now = now or dt.datetime.now(dt.UTC)
+        keep = now - dt.timedelta(days=round(self.settings.khuyencong_retention_months * 365.25 / 12))
+        dedup = now - DEDUP_WINDOW
+        return self.repo.purge(keep.isoformat(timespec="seconds"), dedup.isoformat(timespec="seconds"))
 
 
 def build(settings: Settings | None = None, db: Path | None = None, knowledge: Path | None = None) -> App:

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -46,7 +46,7 @@ def _knowledge_dir(knowledge: Path | None) -> Path:
     return knowledge or Settings().khuyencong_knowledge
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Lỗi: {message}", err=True)
     sys.exit(2)
 
@@ -368,7 +368,8 @@ def serve(db: Path | None, knowledge: Path | None) -> None:
 @main.command()
 @common_options
 @click.option("--niceness", type=click.IntRange(0, 19), default=0, help="run at a lower CPU priority (0–19)")
-def worker(db: Path | None, knowledge: Path | None, niceness: int) -> None:
+@click.option("--parent", type=int, default=None, hidden=True, help="stop when this process is gone (set by serve)")
+def worker(db: Path | None, knowledge: Path | None, niceness: int, parent: int | None) -> None:
     """Run the turns of the Zalo and Telegram messages the webhooks stored, and send the replies.
 
     `khuyencong serve` starts one itself; run this only with KHUYENCONG_WORKER=external.
@@ -376,7 +377,7 @@ def worker(db: Path | None, knowledge: Path | None, niceness: int) -> None:
     """
     from bot.worker import run
 
-    run(_build(db, knowledge), niceness)
+    run(_build(db, knowledge), niceness, parent)
 
 
 @main.command()
@@ -409,6 +410,59 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
     finally:
         handler.close()
         app.close()
+
+
+@main.group()
+def db() -> None:
+    """The database: backup and retention."""
+
+
+@db.command("backup")
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--db", "db_file", type=click.Path(path_type=Path), default=None, help="SQLite file (default: KHUYENCONG_DB)"
+)
+def db_backup(target: Path, db_file: Path | None) -> None:
+    """Copy the database with SQLite's online backup; safe while `serve` runs.
+
+    Example: khuyencong db backup /var/backups/khuyencong/2026-11-22.db
+    """
+    import sqlite3
+
+    from bot.storage.sqlite import SqliteRepository
+
+    source = _db_path(db_file)
+    if not source.exists():
+        _fail(f"không thấy cơ sở dữ liệu {source}")
+    if target.resolve() == source.resolve():
+        _fail("tệp sao lưu phải khác tệp đang dùng")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    repo = SqliteRepository(source)
+    try:
+        count = repo.backup(target)
+    except sqlite3.Error as exc:
+        _fail(f"sao lưu không thành công: {exc}")
+    finally:
+        repo.close()
+    click.echo(f"Đã sao lưu vào {target} ({count} đăng ký).")
+
+
+@db.command("purge")
+@common_options
+def db_purge(db: Path | None, knowledge: Path | None) -> None:
+    """Erase personal data older than KHUYENCONG_RETENTION_MONTHS (`serve` also does it daily).
+
+    Example: khuyencong db purge
+    """
+    app = _build(db, knowledge)
+    try:
+        done = app.purge()
+    finally:
+        app.close()
+    click.echo(
+        f"Đã xóa dữ liệu quá hạn lưu ({app.settings.khuyencong_retention_months} tháng): {done['leads']} đăng ký, "
+        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ."
+    )
 
 
 def _build(db: Path | None, knowledge: Path | None) -> Any:

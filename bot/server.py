@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,8 @@ from bot.worker import WorkerProcess
 
 log = logging.getLogger("khuyencong.server")
 APP_KEY = web.AppKey("khuyencong", App)
+PURGE_EVERY = 24 * 3600  # seconds
+PURGE_FIRST = 60  # seconds after start: start-up stays quick, and a crash loop does not purge each time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -54,6 +57,10 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     _mount_zalo(server, settings, claims, wake)
     _mount_telegram(server, settings, claims, wake)
 
+    purge = DailyPurge(app, handler)
+    server.on_startup.append(purge.start)
+    server.on_shutdown.append(purge.stop)
+
     async def drain(_: web.Application) -> None:
         await delivery.drain()  # web chat turns in flight finish before the sessions close
 
@@ -65,6 +72,34 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.on_shutdown.append(drain)
     server.on_cleanup.append(close)
     return server
+
+
+class DailyPurge:
+    """Erase data past the retention period a minute after start, then once a day."""
+
+    def __init__(self, app: App, handler: OrderedHandler, first: float = PURGE_FIRST) -> None:
+        self.app, self.handler, self.first = app, handler, first
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, _: web.Application) -> None:
+        """Start the daily task."""
+        self.task = asyncio.create_task(self._loop())
+
+    async def stop(self, _: web.Application) -> None:
+        """Stop it."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(self.first)
+        while True:
+            try:
+                done = await self.handler.call(self.app.purge)
+                log.info("retention: erased %s", done)
+            except Exception:  # a busy database today is retried tomorrow; serving goes on
+                log.exception("retention: purge failed")
+            await asyncio.sleep(PURGE_EVERY)
 
 
 def _mount_worker(
@@ -81,7 +116,7 @@ def _mount_worker(
         server.on_shutdown.append(lambda _: child.stop())  # after the listener closed: nothing new arrives
         log.info("Worker: a child process (khuyencong worker)")
         return lambda: None, child
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery))
+    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     server.on_startup.append(lambda _: inbox.start())
     server.on_shutdown.insert(0, lambda _: inbox.stop())
     log.info("Worker: in this process")

@@ -7,6 +7,7 @@ verifies and stores events, and its CPU goes to answering webhooks and the web c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -23,20 +24,20 @@ CHILD_NICENESS = 19  # background turns yield the CPU to webhooks and the web ch
 STOP_SECONDS = 30  # turns in progress get this long to finish before the child is killed
 
 
-def run(app: App, niceness: int = 0) -> None:
-    """Run the worker until SIGTERM or SIGINT; turns in progress finish first."""
+def run(app: App, niceness: int = 0, parent: int | None = None) -> None:
+    """Run the worker until SIGTERM or SIGINT, or until `parent` is gone; turns in progress finish first."""
     if niceness:
         os.nice(niceness)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(_work(app))
+    asyncio.run(_work(app, parent))
 
 
-async def _work(app: App) -> None:
+async def _work(app: App, parent: int | None) -> None:
     settings = app.settings
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, settings.web_rate_per_minute, workers=settings.web_background_workers)
     notices = StaffNotices(settings, app)
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery))
+    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,7 +46,12 @@ async def _work(app: App) -> None:
     await inbox.start()
     log.info("worker: reading the inbox for %s", ", ".join(inbox.processors) or "no channel (none configured)")
     try:
-        await stop.wait()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if parent is not None and os.getppid() != parent:  # the server was killed: do not outlive it
+                log.warning("worker: the server process is gone; stopping")
+                break
     finally:
         await inbox.stop()
         await notices.stop()
@@ -85,7 +91,8 @@ class WorkerProcess:
             await asyncio.sleep(delay)
 
     def _command(self) -> list[str]:
-        return [sys.executable, "-m", "bot.cli", "worker", "--niceness", str(CHILD_NICENESS)]
+        parent = str(os.getpid())
+        return [sys.executable, "-m", "bot.cli", "worker", "--niceness", str(CHILD_NICENESS), "--parent", parent]
 
     def _environment(self) -> dict[str, str]:
         """The parent's environment, with the database and folders the parent resolved (--db, --knowledge)."""

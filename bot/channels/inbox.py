@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import logging
+import os
+from pathlib import Path
 from typing import Protocol
 
 from bot.app import App, OrderedHandler
@@ -40,14 +43,21 @@ class InboxWorker:
     """Reads the inbox in order and hands each event to its channel, a few turns at a time."""
 
     def __init__(
-        self, repo: SqliteRepository, handler: OrderedHandler, delivery: Delivery, processors: dict[str, Processor]
+        self,
+        repo: SqliteRepository,
+        handler: OrderedHandler,
+        delivery: Delivery,
+        processors: dict[str, Processor],
+        db_path: Path | None = None,
     ) -> None:
         self.repo, self.handler, self.delivery, self.processors = repo, handler, delivery, processors
+        self._lock_path = db_path.with_name(db_path.name + ".worker-lock") if db_path is not None else None
         self._cursor = 0  # highest id handed out; after a restart everything left is handed out again
         self._done: list[int] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
 
     async def start(self) -> None:
         """Open the channels and start reading."""
@@ -69,8 +79,13 @@ class InboxWorker:
         await self._forget_done()
         for processor in self.processors.values():
             await processor.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     async def _run(self) -> None:
+        if not await self._exclusive():
+            return
         while not self._stopping:
             try:
                 handed = await self._hand_out()
@@ -81,6 +96,29 @@ class InboxWorker:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def _exclusive(self) -> bool:
+        """Be the only reader of this inbox (two would answer twice and out of order); False if stopped first.
+
+        A worker killed with its server is still finishing its turns when the next one starts: the next
+        one waits for it. The lock is the kernel's, so it goes with the process, however it ends.
+        """
+        if self._lock_path is None:
+            return True
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        warned = False
+        while not self._stopping:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                return True
+            except BlockingIOError:
+                if not warned:
+                    log.warning("inbox: another worker is still running; waiting for it to stop")
+                    warned = True
+                await asyncio.sleep(0.2)
+        os.close(fd)
+        return False
 
     async def _hand_out(self) -> int:
         await self._forget_done()

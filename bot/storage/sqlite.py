@@ -339,6 +339,53 @@ class SqliteRepository:
             cur.execute("DELETE FROM conversations WHERE channel = ? AND user = ?", [*_k(key)])
             return len(refs)
 
+    def purge(self, keep_until: str, dedup_until: str) -> dict[str, int]:
+        """Erase what is older than the retention period (leads, consents, handoffs, chats); forget old event ids.
+
+        `keep_until`: personal data last changed before this time goes. `dedup_until`: platform event ids
+        older than this are no longer needed to spot a redelivery (platforms retry for hours, not weeks).
+        """
+        with self._tx() as cur:
+            refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE updated_at < ?", [keep_until])]
+            for ref in refs:
+                self._audit(cur, ref, "system", "erased: the retention period is over", {})
+                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
+                cur.execute("DELETE FROM lead_followup WHERE ref = ?", [ref])
+            cur.execute("DELETE FROM leads WHERE updated_at < ?", [keep_until])
+            # A consent is kept while a lead it covers is: it is the proof the data may be held.
+            cur.execute(
+                "DELETE FROM consents WHERE at < ? "
+                "AND id NOT IN (SELECT consent_id FROM leads WHERE consent_id IS NOT NULL)",
+                [keep_until],
+            )
+            consents = cur.rowcount
+            cur.execute("DELETE FROM handoffs WHERE at < ?", [keep_until])
+            handoffs = cur.rowcount
+            cur.execute("DELETE FROM conversations WHERE updated_at < ?", [keep_until])
+            chats = cur.rowcount
+            cur.execute("DELETE FROM inbound_events WHERE at < ?", [dedup_until])
+            events = cur.rowcount
+            cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
+            events += cur.rowcount
+        return {"leads": len(refs), "consents": consents, "handoffs": handoffs, "chats": chats, "event_ids": events}
+
+    def backup(self, target: Path) -> int:
+        """Copy the database to `target` with SQLite's online backup (safe while serving); the leads copied."""
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        dest = sqlite3.connect(str(partial))
+        try:
+            self.db.conn.backup(dest)  # one consistent snapshot; in WAL mode writers carry on meanwhile
+            ok = dest.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            count = int(dest.execute("SELECT count(*) FROM leads").fetchone()[0])
+        finally:
+            dest.close()
+        if not ok:
+            partial.unlink(missing_ok=True)
+            raise sqlite3.DatabaseError("the copy failed its integrity check")
+        partial.replace(target)  # a reader of `target` never sees a half-written copy
+        return count
+
     def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
         """Record a request to talk to staff."""
         with self._tx() as cur:
