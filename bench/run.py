@@ -352,9 +352,7 @@ def write_doc(rows: list[str], took: float) -> None:
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
-    commands = [
-        f"| `{name}` | `python -m bench.run {name}` | {BENCHMARKS[name].__doc__ or ''} |" for name in BENCHMARKS
-    ]
+    commands = [f"| `{name}` | `python -m bench.run {name}` | {what} |" for name, (_, what) in BENCHMARKS.items()]
     text = "\n".join(
         [
             "# Benchmarks",

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from bot.flows import Choice, Step
 from bot.places import Gazetteer, Place
 from bot.sectors import SectorClassifier
-from bot.text import expand, find_phone, fold, parse_count, parse_money, parse_phone
+from bot.text import ascii_int, expand, find_phone, fold, parse_count, parse_money, parse_phone
 
 _YES = {
     "co",
@@ -100,8 +100,9 @@ class AnswerReader:
     def match_choice(self, choices: list[Choice], text: str) -> Parsed:
         """A choice by its number, its label or one of its synonyms (whole words), or a close guess."""
         said = self.normal(text)
-        if said.isdigit() and 1 <= int(said) <= len(choices):
-            return accepted(choices[int(said) - 1].value)
+        number = ascii_int(said, 3)
+        if number is not None and 1 <= number <= len(choices):
+            return accepted(choices[number - 1].value)
         hits = []
         for choice in choices:
             for phrase in [choice.label, *choice.synonyms]:

@@ -15,7 +15,7 @@ from bot.knowledge import Knowledge, Locality, Office
 from bot.messages import Button, Incoming, Reply
 from bot.render import assessment_messages, cited, split_text
 from bot.storage import Consent, Conversation, Lead, Repository
-from bot.text import fold, national_phone
+from bot.text import ascii_int, fold, national_phone
 
 MAX_TEXT = 4000  # characters; a longer message is refused politely and changes nothing
 MAX_MISSES = 3
@@ -407,8 +407,8 @@ class DialogEngine:
             return
         if step.parser == "yes_no":
             self._fill(conv, step, {"yes": True, "no": False}.get(value), turn)
-        elif step.parser == "money" and value.isdigit():
-            self._fill(conv, step, int(value), turn)
+        elif step.parser == "money" and ascii_int(value) is not None:
+            self._fill(conv, step, ascii_int(value), turn)
         elif step.parser == "needs":
             self._fill(conv, step, [] if value == "none" else [value], turn)
         elif value == "skip" and step.optional:
@@ -422,7 +422,8 @@ class DialogEngine:
         from bot.answers import place_slot
 
         step = self._current(conv)
-        place = self.assessor.gazetteer.place_by_code(int(code)) if code.isdigit() else None
+        number = ascii_int(code, 9)
+        place = self.assessor.gazetteer.place_by_code(number) if number is not None else None
         if step is None or step.parser != "place" or place is None:
             self._menu(turn, self.texts.not_understood)
             return

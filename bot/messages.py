@@ -57,7 +57,7 @@ def incoming_from_json(
     """An Incoming from {"user", "text"} or {"user", "button"} (design §4.4), or a polite Vietnamese error."""
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, a 5,000-digit number, 50,000 brackets
         return "Dữ liệu không phải JSON hợp lệ."
     if not isinstance(data, dict):
         return 'Dữ liệu phải là một đối tượng JSON, ví dụ {"user": "u1", "text": "xin chào"}.'

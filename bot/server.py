@@ -29,6 +29,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Unexpected failures become a polite 500 without internals; HTTP errors (404, 413…) pass through."""
     try:
         return await handler(request)
+    except web.HTTPRequestEntityTooLarge:  # JSON in Vietnamese, so the chat widget can show it
+        return web.json_response({"error": "Tin nhắn quá dài, bà con gửi ngắn hơn nhé."}, status=413)
     except web.HTTPException:
         raise
     except Exception:

@@ -315,3 +315,14 @@ class Speller:
             best = process.extractOne(token, pool, scorer=fuzz.ratio, score_cutoff=self._cutoff)
             self._cache[token] = best[0] if best else token
         return self._cache[token]
+
+
+def ascii_int(text: str, digits: int = 15) -> int | None:
+    """The number written in ASCII digits (at most `digits` of them), else None: '²' and '٣' are digits to
+    str.isdigit() but not to int(), and a 5,000-digit number is not an answer."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
+def storable(text: str) -> str:
+    """Text SQLite can store as UTF-8: lone surrogates (JSON allows '\\ud800') become '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.app import OrderedHandler
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
+from bot.text import storable
 
 log = logging.getLogger("khuyencong.channels")
 QUEUE_SIZE = 10_000  # events waiting; beyond this a webhook answers 503 and the platform retries
@@ -56,9 +57,13 @@ class EventClaims:
             events = [(c, e, p) for c, e, p, _ in batch]
             try:
                 fresh = await loop.run_in_executor(self._worker, self._repo.claim_events, events)
-            except Exception as exc:  # the claim failed: let each request fail rather than hang
-                for *_, future in batch:
-                    future.set_exception(exc)
+            except Exception:  # one bad event must not fail the others of its batch: claim them one by one
+                for event, (*_, future) in zip(events, batch, strict=True):
+                    try:
+                        one = await loop.run_in_executor(self._worker, self._repo.claim_events, [event])
+                        future.set_result(one[0])
+                    except Exception as exc:
+                        future.set_exception(exc)
                 continue
             for (*_, future), new in zip(batch, fresh, strict=True):
                 future.set_result(new)
@@ -117,8 +122,9 @@ class Delivery:
         """The engine's replies, or a polite 'slow down' past the rate limit."""
         if not self.allow(msg.key):
             return [Reply(SLOW_DOWN)]
-        if msg.text is not None and len(msg.text) > MAX_TEXT_IN:
-            msg = Incoming(msg.key, text=msg.text[:MAX_TEXT_IN], button=msg.button, message_id=msg.message_id)
+        text = storable(msg.text[:MAX_TEXT_IN]) if msg.text is not None else None
+        button = storable(msg.button) if msg.button is not None else None
+        msg = Incoming(msg.key, text=text, button=button, message_id=msg.message_id)
         return await self.handler.handle(msg)
 
     def room(self) -> int:

@@ -85,7 +85,7 @@ class Handler:
             return
         key = ConversationKey(CHANNEL, str(user.id))
         message = update.message
-        text = message.text if message is not None else None
+        text = message.text if message is not None and isinstance(message.text, str) else None
         if text and self.commands is not None and self.commands.is_command(text):
             await self.commands.answer(context.bot, chat.id, user.id, text)
             return
@@ -104,8 +104,8 @@ async def _incoming(key: ConversationKey, update: Update) -> Incoming | None:
     query = update.callback_query
     if query is not None:
         await _quietly(query.answer())  # the client shows a spinner until this is called
-        return Incoming(key, button=query.data or "", message_id=message_id)
-    if update.message is not None and update.message.text is not None:
+        return Incoming(key, button=str(query.data or ""), message_id=message_id)
+    if update.message is not None and isinstance(update.message.text, str):
         return Incoming(key, text=update.message.text, message_id=message_id)
     return None
 
@@ -154,11 +154,12 @@ class TelegramWebhook:
             data = json.loads(await request.read())
             valid = isinstance(data, dict) and isinstance(data.get("update_id"), int)
             valid = valid and Update.de_json(data) is not None  # the worker must be able to read it
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError, AttributeError):
-            valid = False
+        except (TypeError, KeyError, ValueError, AttributeError, OverflowError, RecursionError):
+            valid = False  # bad JSON or UTF-8, absurd numbers and dates, 50,000 brackets, wrong shapes
         if not valid:
             return web.json_response({"error": "cập nhật không hợp lệ"}, status=400)
-        if await self.claims.claim(CHANNEL, f"u{data['update_id']}", json.dumps(data, ensure_ascii=False)):
+        # ASCII JSON: a lone surrogate stays an escape that SQLite can store
+        if await self.claims.claim(CHANNEL, f"u{data['update_id']}", json.dumps(data)):
             self.on_accept()
         return web.json_response({"ok": True})
 

@@ -21,6 +21,7 @@ from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
+from bot.text import ascii_int
 
 log = logging.getLogger("khuyencong.zalo")
 CHANNEL = "zalo"
@@ -213,7 +214,7 @@ class ZaloWebhook:
             return web.json_response({"error": "Content-Type phải là application/json"}, status=415)
         try:
             event = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, a 5,000-digit number, 50,000 brackets
             return web.json_response({"error": "JSON không hợp lệ"}, status=400)
         if not isinstance(event, dict):
             return web.json_response({"error": "JSON không hợp lệ"}, status=400)
@@ -255,7 +256,7 @@ class ZaloProcessor:
         """One event: the welcome for a follower, a polite note for media, else the engine's turn."""
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
-        user = str((event.get("follower") or event.get("sender") or {}).get("id", ""))
+        user = str((_part(event, "follower") or _part(event, "sender")).get("id", ""))
         if not user or name == "unfollow":
             return
         key = ConversationKey(CHANNEL, user)
@@ -275,7 +276,7 @@ class ZaloProcessor:
 
 def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:
     # The event id doubles as the message id: a turn replayed after a crash is recognised by the engine.
-    message, event_id = event.get("message") or {}, _event_id(event)
+    message, event_id = _part(event, "message"), _event_id(event)
     if name == "follow":
         return Incoming(key, text="", message_id=event_id)  # a new follower gets the welcome and the menu
     if name in NOT_TEXT:
@@ -304,21 +305,27 @@ def _text(raw: bytes, event: dict[str, Any]) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:  # JSON may also come as UTF-16 or UTF-32
-        return json.dumps(event, ensure_ascii=False)
+        return json.dumps(event)  # ASCII: a lone surrogate is kept as an escape SQLite can store
+
+
+def _part(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """A nested object of the event, or {} when it is missing or not an object (a malformed event)."""
+    part = event.get(name)
+    return part if isinstance(part, dict) else {}
 
 
 def _event_id(event: dict[str, Any]) -> str:
-    msg_id = (event.get("message") or {}).get("msg_id")
+    msg_id = _part(event, "message").get("msg_id")
     if msg_id:
         return str(msg_id)
-    sender = (event.get("follower") or event.get("sender") or {}).get("id", "")
+    sender = (_part(event, "follower") or _part(event, "sender")).get("id", "")
     return f"{event.get('event_name')}:{sender}:{event.get('timestamp')}"
 
 
 def _fresh(stamp: str) -> bool:
     """A timestamp (ms) within the retry period, not from the future."""
-    try:
-        age = time.time() - int(stamp) / 1000
-    except ValueError:
+    number = ascii_int(stamp, 16)
+    if number is None:
         return False
+    age = time.time() - number / 1000
     return -300 <= age <= MAX_EVENT_AGE.total_seconds()
