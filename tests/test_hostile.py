@@ -11,9 +11,8 @@ spreadsheet formulas, forged and replayed webhooks, wrong JSON types and broken 
 4. every accepted webhook event was processed (the inbox drains), forged ones changed nothing and a replayed one
    counted once; every web request got 200 with a `replies` list or a 4xx with an `error` in Vietnamese.
 
-Inputs that break the server today are named in KNOWN_BUGS: the flood leaves them out, and test_known_bug pins
-each one down as a strict xfail. Once a bug is fixed its case passes (a strict XPASS fails the run): then delete
-its name from KNOWN_BUGS, and the flood sends those inputs too.
+Inputs that once broke the server are listed in FIXED_BUGS; test_known_bug keeps each as a regression test and
+the flood sends them too. A new one goes into KNOWN_BUGS (a strict xfail, left out of the flood) until fixed.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from bot.messages import Incoming, incoming_from_json
 
 CHANNEL = "web"
 # The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
-_USER = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+_USER = re.compile(r"^[A-Za-z0-9_-]{16,100}\Z")
 _STATIC = {"chat.js": "text/javascript", "chat.css": "text/css", "staff.css": "text/css"}
 _SECURITY = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors *",
