@@ -24,8 +24,8 @@ import aiohttp
 from bot.messages import ConversationKey
 from bot.storage.sqlite import SqliteRepository
 from tests import test_channels as ch
-from tests.fakes import FakeTelegram, FakeZalo, raw_json, start, zalo_event
-from tests.test_serve import _children, _script, _spawn, _stop, _until_healthy, environment, free_port
+from tests.fakes import FakeTelegram, FakeZalo, raw_json, zalo_event
+from tests.test_serve import _children, _script, _spawn, _stop, _until_healthy, free_port, platforms
 
 PER_CHANNEL = 8
 REF = re.compile(r"KC-[A-Z0-9]{6}")
@@ -140,35 +140,31 @@ async def _kill_when(crowd: Crowd, server: asyncio.subprocess.Process, confirmed
 
 @ch.run
 async def test_sigkill_mid_load_loses_no_confirmed_registration_and_corrupts_no_conversation(tmp_path: Path) -> None:
-    telegram, zalo = FakeTelegram(), FakeZalo()
-    tg_runner, tg_url = await start(telegram.app())
-    zl_runner, zl_url = await start(zalo.app())
     port = free_port()
-    env = environment(tmp_path, port, tg_url, zl_url) | {"WEB_RATE_PER_MINUTE": "1000"}
-    url = f"http://127.0.0.1:{port}"
-    server = await _spawn("serve", env)
-    restarted = None
-    try:
-        async with aiohttp.ClientSession() as http:
-            await _until_healthy(http, url)
-            crowd = Crowd(url, http, telegram, zalo)
-            people = [
-                *(web_person(crowd, i) for i in range(PER_CHANNEL)),
-                *(zalo_person(crowd, i) for i in range(PER_CHANNEL)),
-                *(telegram_person(crowd, i) for i in range(PER_CHANNEL)),
-            ]
-            everyone = asyncio.gather(*people)
-            before_kill = await _kill_when(crowd, server, confirmed=PER_CHANNEL)
-            restarted = await _spawn("serve", env)
-            await _until_healthy(http, url)
-            crowd.up.set()
-            await asyncio.wait_for(everyone, 120)
-            await _sane_after(crowd, http, url)
-    finally:
-        if restarted is not None:
-            await _stop(restarted)
-        await tg_runner.cleanup()
-        await zl_runner.cleanup()
+    async with platforms() as fakes:
+        env = fakes.environment(tmp_path, port, WEB_RATE_PER_MINUTE="1000")
+        url = f"http://127.0.0.1:{port}"
+        server = await _spawn("serve", env)
+        restarted = None
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                crowd = Crowd(url, http, fakes.telegram, fakes.zalo)
+                people = [
+                    *(web_person(crowd, i) for i in range(PER_CHANNEL)),
+                    *(zalo_person(crowd, i) for i in range(PER_CHANNEL)),
+                    *(telegram_person(crowd, i) for i in range(PER_CHANNEL)),
+                ]
+                everyone = asyncio.gather(*people)
+                before_kill = await _kill_when(crowd, server, confirmed=PER_CHANNEL)
+                restarted = await _spawn("serve", env)
+                await _until_healthy(http, url)
+                crowd.up.set()
+                await asyncio.wait_for(everyone, 120)
+                await _sane_after(crowd, http, url)
+        finally:
+            if restarted is not None:
+                await _stop(restarted)
     print(f"confirmed before the kill: {before_kill}, in all: {len(crowd.seen)} of {3 * PER_CHANNEL}")
     assert 0 < before_kill < len(crowd.seen), (before_kill, len(crowd.seen))  # killed mid-load, work went on
     _every_confirmation_stored(tmp_path / "k.db", crowd)

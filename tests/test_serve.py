@@ -7,6 +7,9 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,37 +51,65 @@ def environment(tmp: Path, port: int, tg_url: str, zalo_url: str) -> dict[str, s
     return env
 
 
+@dataclass
+class Platforms:
+    """The fake Telegram and Zalo, running; `environment` points a deployment at them."""
+
+    telegram: FakeTelegram
+    zalo: FakeZalo
+    tg_url: str
+    zalo_url: str
+
+    def environment(self, tmp: Path, port: int, **extra: str) -> dict[str, str]:
+        """The .env.example settings for a server on `port`, plus `extra`."""
+        return environment(tmp, port, self.tg_url, self.zalo_url) | extra
+
+
+@asynccontextmanager
+async def platforms() -> AsyncIterator[Platforms]:
+    """Both fakes on loopback for the length of a test."""
+    telegram, zalo = FakeTelegram(), FakeZalo()
+    tg_runner, tg_url = await start(telegram.app())
+    zl_runner, zl_url = await start(zalo.app())
+    try:
+        yield Platforms(telegram, zalo, tg_url, zl_url)
+    finally:
+        await tg_runner.cleanup()
+        await zl_runner.cleanup()
+
+
+async def _spawn(command: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`khuyencong <command>` as its own process, output captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", command, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGTERM) -> str:
+    """Stop a process as its service manager would; everything it printed."""
+    if proc.returncode is None:
+        proc.send_signal(sig)
+    return (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+
+
 class ProcessEnv(ch.Env):
     """The helpers of test_channels, pointed at a server in another process."""
 
 
 @ch.run
 async def test_serve_carries_a_conversation_on_every_channel_then_stops_gracefully(tmp_path: Path) -> None:
-    telegram, zalo = FakeTelegram(), FakeZalo()
-    tg_runner, tg_url = await start(telegram.app())
-    zl_runner, zl_url = await start(zalo.app())
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "serve",
-        cwd=ROOT,
-        env=environment(tmp_path, port, tg_url, zl_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            await _until_healthy(http, url)
-            env = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
-            await _whole_conversations(env)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output = (await asyncio.wait_for(proc.communicate(), 20))[0].decode()
-        await tg_runner.cleanup()
-        await zl_runner.cleanup()
+    async with platforms() as fakes:
+        proc = await _spawn("serve", fakes.environment(tmp_path, port))
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                env = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+                await _whole_conversations(env)
+        finally:
+            output = await _stop(proc)
     assert proc.returncode == 0, output
     assert "Zalo: on" in output and "Telegram: on" in output and "Worker: a child process" in output
     assert "worker: stopped" in output  # the child finished its turns and exited before the server did
@@ -120,79 +151,47 @@ async def _whole_conversations(env: Any) -> None:
 
 @ch.run
 async def test_telegram_long_polling_command(tmp_path: Path) -> None:
-    telegram = FakeTelegram()
-    telegram.updates.append(ch.TelegramUser().message("/start"))
-    tg_runner, tg_url = await start(telegram.app())
-    env = environment(tmp_path, free_port(), tg_url, "http://127.0.0.1:9")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "telegram",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        await wait_for(lambda: len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
-        offsets = [int(p.get("offset", 0) or 0) for m, p in telegram.calls if m == "getUpdates"]
-        await wait_for(lambda: any(int(p.get("offset", 0) or 0) > 1001 for m, p in telegram.calls if m == "getUpdates"))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        output = (await asyncio.wait_for(proc.communicate(), 20))[0].decode()
-        await tg_runner.cleanup()
+    async with platforms() as fakes:
+        telegram = fakes.telegram
+        telegram.updates.append(ch.TelegramUser().message("/start"))
+        proc = await _spawn("telegram", fakes.environment(tmp_path, free_port()))
+        try:
+            await wait_for(lambda: len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
+            offsets = [int(p.get("offset", 0) or 0) for m, p in telegram.calls if m == "getUpdates"]
+            await wait_for(
+                lambda: any(int(p.get("offset", 0) or 0) > 1001 for m, p in telegram.calls if m == "getUpdates")
+            )
+        finally:
+            output = await _stop(proc, signal.SIGINT)
     assert "trợ lý tự động" in telegram.sent(ch.CHAT)[0]["text"], output
     assert offsets is not None
 
 
-async def _spawn(command: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> str:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-    return (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
-
-
 @ch.run
 async def test_messages_accepted_while_no_worker_runs_are_answered_once_one_starts(tmp_path: Path) -> None:
-    telegram, zalo = FakeTelegram(), FakeZalo()
-    tg_runner, tg_url = await start(telegram.app())
-    zl_runner, zl_url = await start(zalo.app())
     port = free_port()
-    env = environment(tmp_path, port, tg_url, zl_url) | {"KHUYENCONG_WORKER": "external"}
-    server = await _spawn("serve", env)
-    url, worker = f"http://127.0.0.1:{port}", None
-    try:
-        async with aiohttp.ClientSession() as http:
-            await _until_healthy(http, url)
-            box = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
-            assert await ch.zalo_post(box, ch.zalo_event("xin chao")) == 200
-            assert await ch.tg_post(box, ch.TelegramUser().message("kiem tra")) == 200
-            await asyncio.sleep(0.5)
-            assert not zalo.to(ch.ZALO_USER) and not telegram.sent(ch.CHAT)  # stored, not yet answered
-            async with http.get(url + "/healthz") as resp:
-                assert (await resp.json())["waiting_events"] == 2
-            worker = await _spawn("worker", env)  # as if the worker came back after a crash
-            await wait_for(lambda: bool(zalo.to(ch.ZALO_USER)) and len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
-            assert "trợ lý tự động" in zalo.to(ch.ZALO_USER)[0]["text"]
-            assert "thuộc loại nào" in telegram.sent(ch.CHAT)[-1]["text"]
-            await wait_for_empty_inbox(http, url)
-    finally:
-        outputs = [await _stop(p) for p in (worker, server) if p is not None]
-        await tg_runner.cleanup()
-        await zl_runner.cleanup()
+    async with platforms() as fakes:
+        telegram, zalo = fakes.telegram, fakes.zalo
+        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="external")
+        server = await _spawn("serve", env)
+        url, worker = f"http://127.0.0.1:{port}", None
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                box = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
+                assert await ch.zalo_post(box, ch.zalo_event("xin chao")) == 200
+                assert await ch.tg_post(box, ch.TelegramUser().message("kiem tra")) == 200
+                await asyncio.sleep(0.5)
+                assert not zalo.to(ch.ZALO_USER) and not telegram.sent(ch.CHAT)  # stored, not yet answered
+                async with http.get(url + "/healthz") as resp:
+                    assert (await resp.json())["waiting_events"] == 2
+                worker = await _spawn("worker", env)  # as if the worker came back after a crash
+                await wait_for(lambda: bool(zalo.to(ch.ZALO_USER)) and len(telegram.sent(ch.CHAT)) >= 2, timeout=30)
+                assert "trợ lý tự động" in zalo.to(ch.ZALO_USER)[0]["text"]
+                assert "thuộc loại nào" in telegram.sent(ch.CHAT)[-1]["text"]
+                await wait_for_empty_inbox(http, url)
+        finally:
+            outputs = [await _stop(p) for p in (worker, server) if p is not None]
     assert worker is not None and worker.returncode == 0 and server.returncode == 0, outputs
 
 
@@ -214,24 +213,21 @@ def _children(pid: int) -> list[int]:
 
 @ch.run
 async def test_a_killed_worker_is_started_again_and_nothing_accepted_is_lost(tmp_path: Path) -> None:
-    telegram, zalo = FakeTelegram(), FakeZalo()
-    tg_runner, tg_url = await start(telegram.app())
-    zl_runner, zl_url = await start(zalo.app())
     port = free_port()
-    server = await _spawn("serve", environment(tmp_path, port, tg_url, zl_url))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            await _until_healthy(http, url)
-            box = ProcessEnv(url, http, telegram, zalo, app=None)  # type: ignore[arg-type]
-            await ch.zalo_say(box, "xin chao")
-            (child,) = _children(server.pid)
-            os.kill(child, signal.SIGKILL)
-            assert await ch.zalo_post(box, ch.zalo_event("kiem tra")) == 200  # accepted while no worker runs
-            await wait_for(lambda: any("thuộc loại nào" in m["text"] for m in zalo.to(ch.ZALO_USER)), timeout=30)
-            assert _children(server.pid) not in ([], [child])
-    finally:
-        output = await _stop(server)
-        await tg_runner.cleanup()
-        await zl_runner.cleanup()
+    async with platforms() as fakes:
+        zalo = fakes.zalo
+        server = await _spawn("serve", fakes.environment(tmp_path, port))
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                box = ProcessEnv(url, http, fakes.telegram, zalo, app=None)  # type: ignore[arg-type]
+                await ch.zalo_say(box, "xin chao")
+                (child,) = _children(server.pid)
+                os.kill(child, signal.SIGKILL)
+                assert await ch.zalo_post(box, ch.zalo_event("kiem tra")) == 200  # accepted while no worker runs
+                await wait_for(lambda: any("thuộc loại nào" in m["text"] for m in zalo.to(ch.ZALO_USER)), timeout=30)
+                assert _children(server.pid) not in ([], [child])
+        finally:
+            output = await _stop(server)
     assert server.returncode == 0 and "worker: exited with -9" in output, output

@@ -455,6 +455,8 @@ class SqliteRepository:
 
     def clear_unreachable(self, key: ConversationKey) -> None:
         """The person wrote again: they can be answered."""
+        if not self.is_unreachable(key):  # the usual case: a read, no write lock on every turn
+            return
         with self._tx() as cur:
             cur.execute("DELETE FROM unreachable WHERE channel = ? AND user = ?", [key.channel, key.user])
 
