@@ -112,7 +112,7 @@ class AnswerReader:
         if hits:
             best = max(hits, key=lambda h: h[0])[1]
             return accepted(best.value)
-        scored = [(max(fuzz.ratio(said, self.normal(p)) for p in [c.label, *c.synonyms]), c) for c in choices]
+        scored = [(max(_typo_score(said, self.normal(p)) for p in [c.label, *c.synonyms]), c) for c in choices]
         score, best = max(scored, key=lambda s: s[0])
         if score >= 75:
             return Parsed(guess=best.value, shown=best.label)
@@ -223,3 +223,13 @@ def place_slot(place: Place) -> dict[str, Any]:
         "type": place.type,
         "centrally_run": place.province.centrally_run,
     }
+
+
+def _typo_score(said: str, phrase: str) -> float:
+    """How close a typed answer is to a phrase, counting only slips within words.
+
+    A typo keeps the first letter: "đồng ý" is not a slip for "công ty", nor "xác nhận" for "cá nhân".
+    """
+    if not said or not phrase or said[0] != phrase[0]:
+        return 0.0
+    return float(fuzz.ratio(said, phrase))
