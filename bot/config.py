@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
     web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
+    web_trusted_proxies: str = Field(
+        default="127.0.0.1,::1", description="reverse proxies whose X-Forwarded-For is believed (addresses or CIDR)"
+    )
     khuyencong_worker: Literal["process", "inline", "external"] = Field(
         default="process", description="who runs webhook turns: a child process, this process, or another unit"
     )
