@@ -14,7 +14,7 @@ from bot.flows import Dialogs, Flow, Step
 from bot.knowledge import Knowledge, Locality, Office
 from bot.messages import Button, Incoming, Reply
 from bot.render import assessment_messages, cited, split_text
-from bot.storage import Consent, Conversation, Lead, Repository
+from bot.storage import Consent, Conversation, Lead, Outbox, Repository
 from bot.text import ascii_int, fold, national_phone
 
 MAX_TEXT = 4000  # characters; a longer message is refused politely and changes nothing
@@ -82,7 +82,8 @@ class DialogEngine:
         text = (msg.text or "").strip()
         if len(text) > MAX_TEXT:
             turn.say(self.texts.too_long)
-            self.repo.save_turn(conv, msg.message_id)  # the id is marked processed; the state is unchanged
+            outbox = self._outbox(msg, lambda _: turn.replies)
+            self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state unchanged
             return turn.replies
         first = not conv.greeted
         self._start(conv, now, turn)
@@ -91,11 +92,21 @@ class DialogEngine:
         else:
             self._dispatch(conv, text, msg.button, turn)
         conv.updated_at = now.isoformat(timespec="seconds")
-        stored = self.repo.save_turn(conv, msg.message_id, turn.lead)
+        outbox = self._outbox(msg, lambda stored: self._final(stored, turn))
+        stored = self.repo.save_turn(conv, msg.message_id, turn.lead, outbox)
+        if stored is not None and self.on_lead is not None:
+            self.on_lead(stored)
+        return outbox.replies if outbox is not None else self._final(stored, turn)
+
+    @staticmethod
+    def _outbox(msg: Incoming, compose: Callable[[Lead | None], list[Reply]]) -> Outbox | None:
+        """A webhook channel's replies are stored with the turn and delivered after it (at least once)."""
+        return Outbox(msg.reply_to, compose) if msg.reply_to is not None else None
+
+    def _final(self, stored: Lead | None, turn: _Turn) -> list[Reply]:
+        """The turn's replies as sent: the reference code once the lead is stored; long replies split."""
         if stored is not None:  # the reference code exists only once stored
             self._confirm_registration(stored, turn)
-            if self.on_lead is not None:
-                self.on_lead(stored)
         out = []
         for reply in turn.replies:  # long replies are split; the buttons go with the last part
             parts = split_text(reply.text)

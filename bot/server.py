@@ -13,6 +13,7 @@ from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
 from bot.config import Settings
+from bot.health import Health
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -55,7 +56,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.on_startup.append(lambda _: notices.start())
     server.on_shutdown.append(lambda _: notices.stop())
     wake, worker = _mount_worker(server, settings, app, handler, delivery)
-    server.router.add_get("/healthz", _health(handler, app, worker))
+    health = Health(app, handler, worker)
+    server.router.add_get("/healthz", health.handle)
     _mount_zalo(server, settings, claims, wake)
     _mount_telegram(server, settings, claims, wake)
 
@@ -68,6 +70,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
 
     async def close(_: web.Application) -> None:
         claims.close()
+        health.close()
         handler.close()
         app.close()
 
@@ -123,20 +126,6 @@ def _mount_worker(
     server.on_shutdown.insert(0, lambda _: inbox.stop())
     log.info("Worker: in this process")
     return inbox.wake, None
-
-
-def _health(handler: OrderedHandler, app: App, worker: WorkerProcess | None) -> Handler:
-    async def health(request: web.Request) -> web.Response:
-        db = await handler.call(app.repo.healthy)
-        waiting = await handler.call(app.repo.inbox_size) if db else None
-        knowledge = bool(app.engine.kb.faq.entries and app.engine.dialogs.flows)
-        status = 200 if db and knowledge else 503
-        body = {"ok": status == 200, "database": db, "knowledge": knowledge, "waiting_events": waiting}
-        if worker is not None:
-            body["worker"] = worker.alive
-        return web.json_response(body, status=status)
-
-    return health
 
 
 def _mount_zalo(server: web.Application, settings: Settings, claims: EventClaims, wake: Callable[[], None]) -> None:

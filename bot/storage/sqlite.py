@@ -7,15 +7,15 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from bot.messages import ConversationKey
-from bot.storage import Consent, Conversation, Lead
+from bot.messages import Button, ConversationKey, Reply
+from bot.storage import Consent, Conversation, Lead, Outbox
 
 MIGRATIONS = Migrations("khuyencong")
 _REF_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out on the phone
@@ -140,6 +140,33 @@ def m006_inbox(db: Database) -> None:
     db.execute("CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, payload TEXT, at TEXT)")
 
 
+@MIGRATIONS()
+def m009_outbox(db: Database) -> None:
+    """A turn's replies kept with it until the platform took them; a failed inbox event waits for its retry."""
+    # person: the event's sender, so a later message of theirs never overtakes a failed earlier one.
+    db.execute("ALTER TABLE inbox ADD COLUMN person TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE inbox ADD COLUMN next_try REAL NOT NULL DEFAULT 0")  # Unix time
+    db.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, user TEXT NOT NULL, "
+        "address TEXT NOT NULL, reply TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX outbox_person ON outbox (channel, user, id)")
+
+
+@dataclass
+class InboxEvent:
+    """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
+
+    id: int
+    channel: str
+    payload: str
+    person: str | None
+    attempts: int
+    next_try: float  # Unix time; 0 = at once
+    arrived: float  # Unix time
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -160,16 +187,17 @@ def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
 class SqliteRepository:
     """Conversations and leads in one SQLite file; each public method is one transaction."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 10.0) -> None:
         path = Path(path)
+        self.busy_timeout = busy_timeout  # seconds a write waits for another connection's lock, then fails
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used by one thread at a time (the caller serialises turns).
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False, isolation_level=None)
         self.db = Database(conn)
         if str(path) != ":memory:":
             self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
         # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -215,8 +243,10 @@ class SqliteRepository:
         ).fetchone()
         return row is not None
 
-    def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
-        """Store the turn atomically: conversation, processed id and (de-duplicated) lead."""
+    def save_turn(
+        self, conversation: Conversation, message_id: str | None, lead: Lead | None = None, outbox: Outbox | None = None
+    ) -> Lead | None:
+        """Store the turn atomically: conversation, processed id, (de-duplicated) lead and the replies to deliver."""
         key = conversation.key
         conversation.updated_at = conversation.updated_at or now()
         with self._tx() as cur:
@@ -240,7 +270,10 @@ class SqliteRepository:
                 cur.execute(
                     "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
                 )
-            return self._upsert_lead(cur, lead) if lead is not None else None
+            stored = self._upsert_lead(cur, lead) if lead is not None else None
+            if outbox is not None:  # the replies commit with the turn: a crash cannot keep one without the other
+                self._queue(cur, key, outbox.address, outbox.fill(stored))
+            return stored
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
         existing = self._find_duplicate(cur, lead)
@@ -404,25 +437,42 @@ class SqliteRepository:
 
     # --- channels ------------------------------------------------------------------------
 
-    def claim_events(self, events: list[tuple[str, str, str | None]]) -> list[bool]:
-        """Claim events in one transaction: whether each is new (a repeat counts once); new payloads join the inbox."""
+    def claim_events(self, events: list[tuple[str, str, str | None, str | None]]) -> list[bool]:
+        """Claim events (channel, id, payload, sender) at once: whether each is new; new payloads join the inbox."""
         with self._tx() as cur:
             stamp = now()
             result = []
-            for channel, event_id, payload in events:
+            for channel, event_id, payload, person in events:
                 cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
                 fresh = cur.rowcount == 1
                 if fresh and payload is not None:
-                    cur.execute("INSERT INTO inbox (channel, payload, at) VALUES (?,?,?)", [channel, payload, stamp])
+                    cur.execute(
+                        "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
+                        [channel, payload, stamp, person],
+                    )
                 result.append(fresh)
             return result
 
-    def inbox_after(self, after: int, limit: int) -> list[tuple[int, str, str]]:
-        """Waiting events (id, channel, payload) in the order they arrived."""
+    def inbox_after(self, after: int, limit: int) -> list[InboxEvent]:
+        """Waiting events in the order they arrived."""
         rows = self.db.execute(
-            "SELECT id, channel, payload FROM inbox WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
+            "SELECT id, channel, payload, person, attempts, next_try, at FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+            [after, limit],
         ).fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [
+            InboxEvent(int(i), str(c), str(p), who, int(n), float(t), dt.datetime.fromisoformat(a).timestamp())
+            for i, c, p, who, n, t, a in rows
+        ]
+
+    def inbox_retry(self, event_id: int, attempts: int, next_try: float) -> None:
+        """A turn failed: count the attempt and keep the time of the next one (a restart keeps the back-off)."""
+        with self._tx() as cur:
+            cur.execute("UPDATE inbox SET attempts = ?, next_try = ? WHERE id = ?", [attempts, next_try, event_id])
+
+    def inbox_oldest(self) -> str | None:
+        """When the oldest waiting event arrived (ISO 8601), if any waits."""
+        row = self.db.execute("SELECT at FROM inbox ORDER BY id LIMIT 1").fetchone()
+        return str(row[0]) if row else None
 
     def inbox_done(self, ids: list[int]) -> None:
         """Forget events whose turn is over (replies sent or given up)."""
@@ -432,6 +482,43 @@ class SqliteRepository:
     def inbox_size(self) -> int:
         """How many accepted events wait for the worker."""
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+    # --- the outbox: replies kept until the platform took them -------------------------------
+
+    @staticmethod
+    def _queue(cur: sqlite3.Cursor, key: ConversationKey, address: str, replies: list[Reply]) -> None:
+        stamp = now()
+        cur.executemany(
+            "INSERT INTO outbox (channel, user, address, reply, at) VALUES (?,?,?,?,?)",
+            [[key.channel, key.user, address, json.dumps(r.as_json(), ensure_ascii=False), stamp] for r in replies],
+        )
+
+    def outbox_add(self, key: ConversationKey, address: str, replies: list[Reply]) -> None:
+        """Keep replies that belong to no stored turn (a polite note), behind the person's earlier ones."""
+        with self._tx() as cur:
+            self._queue(cur, key, address, replies)
+
+    def outbox_of(self, key: ConversationKey) -> list[tuple[int, str, Reply]]:
+        """A person's undelivered replies (row id, address, reply), oldest first."""
+        rows = self.db.execute(
+            "SELECT id, address, reply FROM outbox WHERE channel = ? AND user = ? ORDER BY id", [*_k(key)]
+        ).fetchall()
+        return [(int(i), str(a), _reply(json.loads(r))) for i, a, r in rows]
+
+    def outbox_sent(self, row_id: int) -> None:
+        """The platform took this reply (or refused it for good): it is never sent again."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM outbox WHERE id = ?", [row_id])
+
+    def outbox_drop(self, key: ConversationKey) -> int:
+        """Forget a person's undelivered replies (the platform says they cannot be reached); how many."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM outbox WHERE channel = ? AND user = ?", [*_k(key)])
+            return cur.rowcount
+
+    def outbox_size(self) -> int:
+        """How many replies wait for delivery."""
+        return int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def load_tokens(self, name: str) -> dict[str, str] | None:
         """The stored tokens of a platform, if any."""
@@ -521,6 +608,11 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
         return Lead(*values)
 
     return decode
+
+
+def _reply(data: dict[str, Any]) -> Reply:
+    """A Reply from its stored JSON (Reply.as_json)."""
+    return Reply(str(data["text"]), tuple(Button(str(b["label"]), str(b["payload"])) for b in data["buttons"]))
 
 
 def _k(key: ConversationKey) -> tuple[str, str]:
