@@ -35,6 +35,7 @@ from tests.test_serve import (
 )
 
 FAST = {"KHUYENCONG_BUSY_TIMEOUT_SECONDS": "0.2", "KHUYENCONG_HEALTH_MAX_WAIT_SECONDS": "1"}
+PROXIED = {"X-Forwarded-For": "203.0.113.9"}  # the reverse proxy connects from 127.0.0.1 and adds this
 QUESTION = "thuộc loại nào"  # the answer to "kiem tra": which legal form
 
 
@@ -97,6 +98,7 @@ async def failing_then_answered(box: ProcessEnv, release: Callable[[], None]) ->
     status, body = await health(box)
     assert status == 503 and body["waiting_events"] == 2 and body["oldest_wait_seconds"] > 1
     assert body["database"] is True  # it reads; it is writing that fails
+    assert await health(box, **PROXIED) == (503, {"ok": False})  # through the proxy: the verdict only
     assert not any(QUESTION in t for t in texts(box))  # nothing answered while the database refuses writes
     release()
     await until(lambda: _healthy_and_empty(box))
@@ -197,3 +199,21 @@ async def test_a_worker_killed_after_the_registration_is_stored_still_sends_the_
         await until(lambda: _healthy_and_empty(box))
         await asyncio.sleep(0.5)  # a second delivery would show by now
     assert sum(ref in t for t in texts(box)) == 1, texts(box)
+
+
+@ch.run
+async def test_health_answers_while_a_turn_holds_the_engine_and_gives_details_only_to_this_machine(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, KHUYENCONG_BUSY_TIMEOUT_SECONDS="5") as (box, _):
+        lock = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        chat = asyncio.ensure_future(ch.web_say(box, {"text": "xin chao"}))  # its turn waits for the lock
+        await asyncio.sleep(0.5)
+        assert not chat.done()
+        status, body = await health(box)  # two seconds at most, while the engine thread waits
+        assert status == 200 and body["database"] is True and body["waiting_events"] == 0 and body["worker"] is True
+        assert await health(box, **PROXIED) == (200, {"ok": True})
+        lock.execute("ROLLBACK")
+        lock.close()
+        assert "trợ lý tự động" in (await chat)[0]["text"]
