@@ -217,3 +217,52 @@ async def test_health_answers_while_a_turn_holds_the_engine_and_gives_details_on
         lock.execute("ROLLBACK")
         lock.close()
         assert "trợ lý tự động" in (await chat)[0]["text"]
+
+
+class ScriptedChannel:
+    """A channel whose events fail as scripted: the database for now, or a bug for good."""
+
+    def __init__(self, failures: dict[str, list[Exception]]) -> None:
+        self.failures, self.runs = failures, []  # type: ignore[var-annotated]
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def process(self, payload: str) -> None:
+        self.runs.append(payload)
+        if self.failures.get(payload):
+            raise self.failures[payload].pop(0)
+
+
+@ch.run
+async def test_a_failed_event_is_retried_with_back_off_and_its_person_waits_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import app as app_module
+    from bot.channels import inbox
+    from bot.channels.common import Delivery
+    from bot.storage.sqlite import SqliteRepository
+
+    monkeypatch.setattr(inbox, "RETRY_FIRST", 0.2)
+    repo = SqliteRepository(tmp_path / "k.db")
+    locked = sqlite3.OperationalError("database is locked")
+    channel = ScriptedChannel({"a1": [locked, locked], "bad": [ValueError("a bug")]})
+    events = [("a1", "A"), ("b1", "B"), ("a2", "A"), ("bad", "C"), ("c2", "C")]
+    repo.claim_events([("zalo", name, name, person) for name, person in events])
+    handler = app_module.OrderedHandler(type("Engine", (), {"repo": repo})())  # type: ignore[arg-type]
+    worker = inbox.InboxWorker(repo, handler, Delivery(handler, 30), {"zalo": channel})  # type: ignore[dict-item]
+    await worker.start()
+    await wait_for(lambda: channel.runs.count("a1") == 2)
+    assert "a2" not in channel.runs and {"b1", "bad", "c2"} <= set(channel.runs)  # others go on; the bug is dropped
+    stored = repo.db.execute("SELECT attempts, next_try FROM inbox WHERE payload = 'a1'").fetchone()
+    assert stored[0] >= 1 and stored[1] > 0  # the back-off survives a restart
+    await wait_for(lambda: "a2" in channel.runs)
+    assert channel.runs.count("a1") == 3 and channel.runs.index("a2") > len(channel.runs) - 2
+    assert channel.runs.count("bad") == 1
+    await worker.stop()
+    handler.close()
+    assert repo.inbox_size() == 0
+    repo.close()

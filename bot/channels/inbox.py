@@ -17,13 +17,14 @@ import functools
 import heapq
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from pathlib import Path
 from typing import Protocol
 
 from bot.app import App, OrderedHandler
-from bot.channels.common import Delivery
+from bot.channels.common import Delivery, NotDelivered
 from bot.config import Settings
 from bot.storage.sqlite import InboxEvent, SqliteRepository
 
@@ -31,6 +32,8 @@ log = logging.getLogger("khuyencong.inbox")
 POLL_SECONDS = 0.02  # an idle worker looks for new events this often (another process cannot wake it)
 RETRY_FIRST = 1.0  # seconds before the first retry of a failed turn; doubled each time
 RETRY_MAX = 300.0  # seconds between retries at most
+# What fails for now and may pass later: the database (locked, full) and the platforms (down, refusing for now).
+RETRYABLE = (sqlite3.OperationalError, NotDelivered, OSError, TimeoutError)
 GIVE_UP = 24 * 3600.0  # seconds: an event still failing after a day is dropped (logged); its answer is no use now
 
 
@@ -175,9 +178,11 @@ class InboxWorker:
                 log.error("inbox: event %s of channel %s, which is not configured here", event.id, event.channel)
             else:
                 await processor.process(event.payload)
-        except Exception as exc:
+        except RETRYABLE as exc:
             await self._failed(event, exc)
             return
+        except Exception:  # a bug with this one event: retrying gets the same; it must not block its person
+            log.exception("inbox: event %s could not be processed; dropped", event.id)
         self._finish(event)
 
     def _finish(self, event: InboxEvent) -> None:
