@@ -266,3 +266,14 @@ async def test_a_failed_event_is_retried_with_back_off_and_its_person_waits_behi
     handler.close()
     assert repo.inbox_size() == 0
     repo.close()
+
+
+@ch.run
+async def test_telegram_replies_refused_for_now_are_kept_and_sent_later_once_in_order(tmp_path: Path) -> None:
+    async with ch.running(tmp_path) as env:
+        env.telegram.too_many = 2  # 429, waited out, 429 again: Telegram does not take the welcome for now
+        assert await ch.tg_post(env, ch.TelegramUser().message("xin chao")) == 200
+        await wait_for(lambda: len(env.telegram.sent(ch.CHAT)) >= 4, timeout=15)
+        await asyncio.sleep(0.5)  # a second delivery would show by now
+        taken = [m["text"] for m in env.telegram.sent(ch.CHAT)[2:]]  # the first two were refused with 429
+    assert len(taken) == 2 and "trợ lý tự động" in taken[0] and "trợ lý tự động" not in taken[1], taken

@@ -16,7 +16,7 @@ from aiohttp import web
 # Opt in to PTB's coming behaviour (retry_after as a timedelta, v22.2+); send() handles both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.common import Delivery, EventClaims, Outbox, Outcome
@@ -137,10 +137,8 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> Outcome:
 
 
 def _outcome(exc: TelegramError) -> Outcome:
-    """A refused message (bad request, bot blocked) stays refused; a network error or a timeout may pass later."""
-    if isinstance(exc, BadRequest | Forbidden):
-        return "refused"
-    return "failed" if isinstance(exc, NetworkError) else "refused"
+    """A network error or a timeout may pass later; anything else (a bad request, a blocked bot) stays refused."""
+    return "failed" if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest) else "refused"
 
 
 async def _quietly(call: object) -> None:
