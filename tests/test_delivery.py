@@ -277,3 +277,21 @@ async def test_telegram_replies_refused_for_now_are_kept_and_sent_later_once_in_
         await asyncio.sleep(0.5)  # a second delivery would show by now
         taken = [m["text"] for m in env.telegram.sent(ch.CHAT)[2:]]  # the first two were refused with 429
     assert len(taken) == 2 and "trợ lý tự động" in taken[0] and "trợ lý tự động" not in taken[1], taken
+
+
+@ch.run
+async def test_telegram_long_polling_delivers_at_start_what_a_killed_run_left_in_the_outbox(tmp_path: Path) -> None:
+    from bot.messages import ConversationKey, Reply
+    from bot.storage.sqlite import SqliteRepository
+
+    repo = SqliteRepository(tmp_path / "k.db")  # as a run killed after committing its turn leaves it
+    repo.outbox_add(ConversationKey("telegram", str(ch.CHAT)), str(ch.CHAT), [Reply("Mã hồ sơ của bà con: KC-TEST42")])
+    async with platforms() as fakes:
+        proc = await _spawn("telegram", fakes.environment(tmp_path, free_port()))
+        try:
+            await wait_for(lambda: bool(fakes.telegram.sent(ch.CHAT)), timeout=20)
+            await wait_for(lambda: repo.outbox_size() == 0)
+        finally:
+            output = await _stop(proc, signal.SIGINT)
+    assert [m["text"] for m in fakes.telegram.sent(ch.CHAT)] == ["Mã hồ sơ của bà con: KC-TEST42"], output
+    repo.close()

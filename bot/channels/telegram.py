@@ -19,7 +19,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.common import Delivery, EventClaims, Outbox, Outcome
+from bot.channels.common import Delivery, EventClaims, NotDelivered, Outbox, Outcome
 from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
@@ -43,16 +43,19 @@ def build_application(
     claim: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose only handler hands every update to our engine."""
-    app = _application(token, api_base, polling)
-    app.add_handler(TypeHandler(Update, Handler(delivery, repo, commands, claim).on_update))
+    handler = Handler(delivery, repo, commands, claim)
+    app = _application(token, api_base, polling, handler)
+    app.add_handler(TypeHandler(Update, handler.on_update))
     return app
 
 
-def _application(token: str, api_base: str, polling: bool) -> Application:  # type: ignore[type-arg]
+def _application(token: str, api_base: str, polling: bool, handler: Handler | None = None) -> Application:  # type: ignore[type-arg]
     builder = ApplicationBuilder().token(token).base_url(api_base).concurrent_updates(True)
     builder = builder.base_file_url(api_base.replace("/bot", "/file/bot"))
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
+    elif handler is not None:  # a redelivered update is dropped as a duplicate: what it owes goes out at start
+        builder = builder.post_init(handler.catch_up)
     return builder.build()
 
 
@@ -99,8 +102,20 @@ class Handler:
             return
         if update.callback_query is None and message is None:
             return
-        outbox = Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
-        await outbox.turn(key, str(chat.id), lambda: _incoming(key, update))
+        await self._outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
+
+    def _outbox(self, bot: Bot) -> Outbox:
+        return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
+
+    async def catch_up(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Deliver the replies a stopped or killed process left in the outbox (long polling)."""
+        outbox = self._outbox(app.bot)
+        for key in await self.delivery.handler.call(self.repo.outbox_people, CHANNEL):
+            async with self.delivery.turn(key):
+                try:
+                    await outbox.flush(key)
+                except NotDelivered:  # kept: their next message delivers it first
+                    log.warning("telegram: replies kept for later, Telegram did not take them now")
 
 
 async def _incoming(key: ConversationKey, update: Update) -> Incoming | None:

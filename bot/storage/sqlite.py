@@ -505,6 +505,11 @@ class SqliteRepository:
         ).fetchall()
         return [(int(i), str(a), _reply(json.loads(r))) for i, a, r in rows]
 
+    def outbox_people(self, channel: str) -> list[ConversationKey]:
+        """The people of a channel with replies waiting."""
+        rows = self.db.execute("SELECT DISTINCT user FROM outbox WHERE channel = ?", [channel]).fetchall()
+        return [ConversationKey(channel, str(r[0])) for r in rows]
+
     def outbox_sent(self, row_id: int) -> None:
         """The platform took this reply (or refused it for good): it is never sent again."""
         with self._tx() as cur:
