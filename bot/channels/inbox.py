@@ -91,7 +91,10 @@ class InboxWorker:
         if self._task is not None:
             await self._task
         await self.delivery.drain()
-        await self._forget_done()
+        try:
+            await self._forget_done()
+        except Exception:  # they stay in the inbox: the next worker replays them, and the engine answers nothing new
+            log.warning("inbox: could not forget the events just done")
         for processor in self.processors.values():
             await processor.close()
         if self._lock_fd is not None:
