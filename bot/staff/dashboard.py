@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.app import App, OrderedHandler
 from bot.knowledge import vn_today
-from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
+from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
 
@@ -61,7 +61,7 @@ def _vn_time(stamp: str) -> str:
 
 
 _TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
-_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS)
+_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.config import Settings
-from bot.staff.exports import STATUS_LABELS, write_xlsx
+from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Lead
 from bot.text import national_phone
@@ -27,6 +27,8 @@ REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     """A short notice of a registration for the staff chat."""
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
+    if lead.duplicate_of:
+        kind += f" – {duplicate_text(lead)}"
     wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
     return (

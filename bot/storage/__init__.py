@@ -47,7 +47,8 @@ class Lead:
     status: LeadStatus = "new"
     created_at: str = ""
     updated_at: str = ""
-    merged: bool = field(default=False, compare=False)  # set by save_turn: an earlier lead was updated
+    duplicate_of: str | None = None  # an earlier lead of another chat with the same phone and commune, for staff
+    merged: bool = field(default=False, compare=False)  # set by save_turn: this chat's earlier lead was updated
 
 
 @dataclass
@@ -73,7 +74,9 @@ class Repository(Protocol):
     def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
         """Store the conversation after a turn, mark the inbound message processed, and upsert a lead.
 
-        Returns the stored lead (an existing one when the same phone registered in the same commune).
+        Returns the stored lead: this chat's earlier lead when it registers the same phone and commune again;
+        otherwise a new one (flagged `duplicate_of` when another chat registered that phone and commune).
+        The lead must carry a consent to registration given by the same chat (else LeadRefused).
         """
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:

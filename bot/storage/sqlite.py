@@ -7,7 +7,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,12 @@ def m006_inbox(db: Database) -> None:
     db.execute("CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, payload TEXT, at TEXT)")
 
 
+@MIGRATIONS()
+def m007_lead_ownership(db: Database) -> None:
+    """Leads flagged as possible duplicates of another chat's (same phone and commune), for staff."""
+    db.execute("ALTER TABLE leads ADD COLUMN duplicate_of TEXT")
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -150,10 +156,14 @@ def new_ref() -> str:
     return "KC-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
 
 
+class LeadRefused(ValueError):
+    """A lead without a consent to registration given by the chat it comes from: never stored."""
+
+
 def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
     """Fields that differ between two versions of a lead: {field: [old, new]}."""
     before, after = asdict(old), asdict(new)
-    skip = {"ref", "created_at", "updated_at", "status", "assessment", "merged"}
+    skip = {"ref", "created_at", "updated_at", "status", "assessment", "merged", "duplicate_of"}
     return {k: [before[k], after[k]] for k in after if k not in skip and before[k] != after[k]}
 
 
@@ -243,36 +253,56 @@ class SqliteRepository:
             return self._upsert_lead(cur, lead) if lead is not None else None
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
-        existing = self._find_duplicate(cur, lead)
-        stamp = now()
+        """This chat's earlier lead for the phone and commune is updated; anything else is a new lead."""
+        self._check_consent(cur, lead)
+        existing = self._own_earlier(cur, lead)
         if existing is None:
-            lead.ref = lead.ref or self._unique_ref(cur)
-            lead.created_at = lead.updated_at = stamp
-            row = self._row(lead)
-            cur.execute(
-                f"INSERT INTO leads ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-            )
-            self._audit(cur, lead.ref, "bot", "created", {})
-            return lead
+            return self._insert_lead(cur, lead)
         changes = lead_changes(existing, lead)
-        lead.ref, lead.created_at, lead.updated_at, lead.status = (
-            existing.ref,
-            existing.created_at,
-            stamp,
-            existing.status,
-        )
-        lead.merged = True
+        lead.ref, lead.created_at, lead.status = existing.ref, existing.created_at, existing.status
+        lead.updated_at, lead.duplicate_of, lead.merged = now(), existing.duplicate_of, True
         row = self._row(lead)
         cur.execute(f"UPDATE leads SET {', '.join(f'{k} = ?' for k in row)} WHERE ref = ?", [*row.values(), lead.ref])
         self._audit(cur, lead.ref, "bot", "updated by a new registration", changes)
         return lead
 
-    def _find_duplicate(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
+    def _insert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
+        # Another chat's lead with this phone and commune is neither shown nor changed: staff see a flag.
+        lead.duplicate_of = self._other_earlier(cur, lead)
+        lead.ref = lead.ref or self._unique_ref(cur)
+        lead.created_at = lead.updated_at = now()
+        row = self._row(lead)
+        cur.execute(f"INSERT INTO leads ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        self._audit(cur, lead.ref, "bot", "created", {})
+        return lead
+
+    @staticmethod
+    def _check_consent(cur: sqlite3.Cursor, lead: Lead) -> None:
+        """The engine asks consent first; this holds even if a path through the dialog forgets to."""
         row = cur.execute(
-            "SELECT * FROM leads WHERE phone = ? AND commune_code IS ? ORDER BY created_at LIMIT 1",
-            [lead.phone, lead.commune_code],
+            "SELECT 1 FROM consents WHERE id = ? AND channel = ? AND user = ? AND purpose = 'registration' "
+            "AND given = 1",
+            [lead.consent_id, lead.channel, lead.user],
+        ).fetchone()
+        if row is None:
+            raise LeadRefused("a lead needs a consent to registration given by the same chat")
+
+    def _own_earlier(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
+        row = cur.execute(
+            "SELECT * FROM leads WHERE channel = ? AND user = ? AND phone = ? AND commune_code IS ? "
+            "ORDER BY created_at LIMIT 1",
+            [lead.channel, lead.user, lead.phone, lead.commune_code],
         ).fetchone()
         return self._lead(cur, row) if row else None
+
+    @staticmethod
+    def _other_earlier(cur: sqlite3.Cursor, lead: Lead) -> str | None:
+        row = cur.execute(
+            "SELECT ref FROM leads WHERE phone = ? AND commune_code IS ? AND NOT (channel = ? AND user = ?) "
+            "ORDER BY created_at, ref LIMIT 1",
+            [lead.phone, lead.commune_code, lead.channel, lead.user],
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def _unique_ref(self, cur: sqlite3.Cursor) -> str:
         while True:
@@ -512,13 +542,15 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
     """Turns rows of `SELECT * FROM leads` into Leads; the three JSON columns decoded, empty ones emptied."""
     names = [c[0] for c in cur.description]
     json_at = [(names.index(n), n == "lines_wanted") for n in _LEAD_JSON]
+    # By name, in the dataclass's order: columns added by later migrations sit at the table's end.
+    order = [names.index(f.name) for f in fields(Lead) if f.name in names]
     loads = json.loads
 
     def decode(row: tuple[Any, ...]) -> Lead:
         values = list(row)
         for i, is_list in json_at:
             values[i] = loads(values[i]) if values[i] else ([] if is_list else {})
-        return Lead(*values)
+        return Lead(*[values[i] for i in order])
 
     return decode
 
