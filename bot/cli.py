@@ -461,7 +461,8 @@ def db_purge(db: Path | None, knowledge: Path | None) -> None:
         app.close()
     click.echo(
         f"Đã xóa dữ liệu quá hạn lưu ({app.settings.khuyencong_retention_months} tháng): {done['leads']} đăng ký, "
-        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ."
+        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ, "
+        f"{done['questions']} câu hỏi chưa trả lời được."
     )
 
 

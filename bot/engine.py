@@ -561,7 +561,9 @@ class DialogEngine:
         elif answer.out_of_scope:
             turn.say(answer.answer, self._menu_buttons())
         else:
-            self.repo.record_miss(fold(text), text.strip())  # staff see what people asked that we could not answer
+            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
+            commune = (conv.slots.get("place") or {}).get("code")
+            self.repo.record_miss(fold(text), text.strip(), conv.key, commune)
             if answer.alternatives:
                 buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
                 turn.say(answer.answer, buttons)

@@ -307,6 +307,40 @@ def test_erasure_removes_every_personal_record(kb, dialogs, assessor, faq) -> No
     assert "0912" not in text and "+8491" not in text and "Lan" not in text
 
 
+def _dump(repo: SqliteRepository) -> str:
+    """Every row of every table, as text."""
+    tables = [r[0] for r in repo.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return json.dumps({t: repo.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in tables}, ensure_ascii=False)
+
+
+def test_erasure_leaves_nothing_the_chat_produced_and_only_that_goes(kb, dialogs, assessor, faq) -> None:
+    """Was: the staff follow-up note, the questions typed and the processed ids stayed behind."""
+    from bot.staff.store import EVERYONE, StaffStore
+
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    question = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
+    for n, text in enumerate([*REGISTRATION, question, "gap can bo"], 1):
+        say(engine, "u1", text, n, message_id=f"m{n}")
+    say(engine, "u2", "xe tải chở hàng đi lạng sơn mất mấy tiếng", 1, message_id="other-1")
+    (lead,) = repo.leads_of(ConversationKey("t", "u1"))
+    StaffStore(repo).update(EVERYONE, lead.ref, "contacted", "Cán bộ Hà", "", "Chị Lan hẹn gọi lại số 0912345678")
+    repo.mark_unreachable(ConversationKey("t", "u1"), 404)
+    before = _dump(repo)
+    assert "Chị Lan hẹn" in before and "gọi Lan 0912" in before
+    assert "Đã xóa" in say(engine, "u1", "xoa du lieu cua toi", 50, "m50") + say(engine, "u1", "co", 51, "m51")
+    after = _dump(repo)
+    for trace in ("Nguyen Thi Lan", "0912", "+8491", "Co so nuoc mam", "gọi Lan", "Chị Lan", "Cán bộ Hà"):
+        assert trace not in after, trace
+    processed = repo.db.execute("SELECT message_id FROM processed WHERE user = 'u1'").fetchall()
+    assert processed == [("m51",)]  # only the erasing message itself, so a redelivery of it is not run twice
+    conv = repo.load(ConversationKey("t", "u1"))
+    assert conv is None or (conv.slots == {} and conv.history == [])
+    assert not repo.is_unreachable(ConversationKey("t", "u1"))
+    assert repo.seen(ConversationKey("t", "u2"), "other-1")  # another person's records stay
+    assert [m["question"] for m in repo.misses()] == ["xe tải chở hàng đi lạng sơn mất mấy tiếng"]
+
+
 def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     repo = SqliteRepository(tmp_path / "k.db")
     assert repo.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -256,7 +256,7 @@ class Dashboard:
 
     async def questions(self, request: web.Request, session: Session) -> web.Response:
         """What people asked that the FAQ could not answer, most asked first."""
-        misses = await self.handler.call(self.app.repo.misses)
+        misses = await self.handler.call(self.app.repo.misses, session.staff.scope)  # only her communes' people
         return render("questions.html", session=session, misses=misses)
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

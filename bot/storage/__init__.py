@@ -89,7 +89,7 @@ class Repository(Protocol):
         """The leads a person registered."""
 
     def delete_person(self, key: ConversationKey) -> int:
-        """Erase a person's leads, consents and conversation; returns how many leads were erased."""
+        """Erase everything the person's chat produced; returns how many leads were erased."""
 
     def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
         """Record a request to talk to staff."""
@@ -97,8 +97,10 @@ class Repository(Protocol):
     def audit(self, lead_ref: str) -> list[dict[str, Any]]:
         """The history of a lead, oldest first."""
 
-    def record_miss(self, key: str, example: str) -> None:
-        """Count a question the FAQ could not answer."""
+    def record_miss(
+        self, key: str, example: str, asker: ConversationKey | None = None, commune_code: int | None = None
+    ) -> None:
+        """Keep a question the FAQ could not answer, with who asked and their commune then (if known)."""
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

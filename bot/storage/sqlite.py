@@ -142,8 +142,24 @@ def m006_inbox(db: Database) -> None:
 
 @MIGRATIONS()
 def m007_lead_ownership(db: Database) -> None:
-    """Leads flagged as possible duplicates of another chat's (same phone and commune), for staff."""
+    """Leads flagged as possible duplicates of another chat's; unanswered questions kept with who asked them.
+
+    A question is one row per asking (channel, user, commune then, time), so that it can be erased with the
+    person and purged by age; staff see them grouped. The old grouped faq_misses rows knew no asker: they move
+    over as one row each with no asker and no commune (seen by all-commune accounts only, purged by age).
+    """
     db.execute("ALTER TABLE leads ADD COLUMN duplicate_of TEXT")
+    db.table("questions").create(
+        {"id": int, "channel": str, "user": str, "commune_code": int, "key": str, "example": str, "at": str},
+        pk="id",
+    )
+    db.table("questions").create_index(["channel", "user"])
+    db.table("questions").create_index(["at"])
+    db.execute(
+        "INSERT INTO questions (channel, user, commune_code, key, example, at) "
+        "SELECT NULL, NULL, NULL, key, example, last_at FROM faq_misses"
+    )
+    db.table("faq_misses").drop()
 
 
 def now() -> str:
@@ -357,30 +373,35 @@ class SqliteRepository:
         return [self._lead(cur, r) for r in rows]
 
     def delete_person(self, key: ConversationKey) -> int:
-        """Erase a person's leads, consents, handoffs and conversation; the audit keeps no personal data."""
+        """Erase everything the person's chat produced; the audit keeps that a lead was erased, nothing personal.
+
+        Leads with their staff follow-up, consents, handoffs, questions asked, the conversation, the ids of
+        messages processed and a platform's "unreachable" mark.
+        """
         with self._tx() as cur:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE channel = ? AND user = ?", [*_k(key)])]
-            for ref in refs:
-                self._audit(cur, ref, "person", "erased at the person's request", {})
-                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
-            cur.execute("DELETE FROM leads WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM consents WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM handoffs WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM conversations WHERE channel = ? AND user = ?", [*_k(key)])
+            self._forget_leads(cur, refs, "person", "erased at the person's request")
+            for table in ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable"):
+                cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
             return len(refs)
 
+    def _forget_leads(self, cur: sqlite3.Cursor, refs: list[str], actor: str, action: str) -> None:
+        """Before leads go: their audit emptied of personal data, their follow-up erased, flags to them cleared."""
+        for ref in refs:
+            self._audit(cur, ref, actor, action, {})
+            cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
+            cur.execute("DELETE FROM lead_followup WHERE ref = ?", [ref])
+            cur.execute("UPDATE leads SET duplicate_of = NULL WHERE duplicate_of = ?", [ref])
+
     def purge(self, keep_until: str, dedup_until: str) -> dict[str, int]:
-        """Erase what is older than the retention period (leads, consents, handoffs, chats); forget old event ids.
+        """Erase what is older than the retention period (leads, consents, handoffs, questions, chats).
 
         `keep_until`: personal data last changed before this time goes. `dedup_until`: platform event ids
         older than this are no longer needed to spot a redelivery (platforms retry for hours, not weeks).
         """
         with self._tx() as cur:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE updated_at < ?", [keep_until])]
-            for ref in refs:
-                self._audit(cur, ref, "system", "erased: the retention period is over", {})
-                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
-                cur.execute("DELETE FROM lead_followup WHERE ref = ?", [ref])
+            self._forget_leads(cur, refs, "system", "erased: the retention period is over")
             cur.execute("DELETE FROM leads WHERE updated_at < ?", [keep_until])
             # A consent is kept while a lead it covers is: it is the proof the data may be held.
             cur.execute(
@@ -391,13 +412,22 @@ class SqliteRepository:
             consents = cur.rowcount
             cur.execute("DELETE FROM handoffs WHERE at < ?", [keep_until])
             handoffs = cur.rowcount
+            cur.execute("DELETE FROM questions WHERE at < ?", [keep_until])
+            questions = cur.rowcount
             cur.execute("DELETE FROM conversations WHERE updated_at < ?", [keep_until])
             chats = cur.rowcount
             cur.execute("DELETE FROM inbound_events WHERE at < ?", [dedup_until])
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
             events += cur.rowcount
-        return {"leads": len(refs), "consents": consents, "handoffs": handoffs, "chats": chats, "event_ids": events}
+        return {
+            "leads": len(refs),
+            "consents": consents,
+            "handoffs": handoffs,
+            "questions": questions,
+            "chats": chats,
+            "event_ids": events,
+        }
 
     def backup(self, target: Path) -> int:
         """Copy the database to `target` with SQLite's online backup (safe while serving); the leads copied."""
@@ -517,19 +547,38 @@ class SqliteRepository:
                 [now(), actor, fmt, scope, count],
             )
 
-    def record_miss(self, key: str, example: str) -> None:
-        """Count a question the FAQ could not answer (key: its folded text)."""
+    def record_miss(
+        self, key: str, example: str, asker: ConversationKey | None = None, commune_code: int | None = None
+    ) -> None:
+        """Keep a question the FAQ could not answer (key: its folded text), with who asked and their commune."""
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO faq_misses VALUES (?,?,1,?) ON CONFLICT(key) DO UPDATE SET count = count + 1, "
-                "example = excluded.example, last_at = excluded.last_at",
-                [key[:300], example[:300], now()],
+                "INSERT INTO questions (channel, user, commune_code, key, example, at) VALUES (?,?,?,?,?,?)",
+                [
+                    asker.channel if asker else None,
+                    asker.user if asker else None,
+                    commune_code,
+                    key[:300],
+                    example[:300],
+                    now(),
+                ],
             )
 
-    def misses(self, limit: int = 200) -> list[dict[str, Any]]:
-        """The most asked unanswered questions."""
+    def misses(self, communes: list[int] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """The most asked unanswered questions, grouped by folded text: all, or those asked in `communes`.
+
+        A question asked before the person's commune was known belongs to no commune: only `None` (every
+        commune) shows it.
+        """
+        where, args = "", []
+        if communes is not None:
+            where = f"WHERE commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
+            args = list(communes)
+        # SQLite takes a bare column from the row that gave max(): the example is the latest asking's text.
         rows = self.db.execute(
-            "SELECT example, count, last_at FROM faq_misses ORDER BY count DESC, last_at DESC LIMIT ?", [limit]
+            f"SELECT example, count(*) AS n, max(at) AS last_at FROM questions {where} GROUP BY key "
+            "ORDER BY n DESC, last_at DESC LIMIT ?",
+            [*args, limit],
         ).fetchall()
         return [{"question": q, "count": n, "last_at": at} for q, n, at in rows]
 
