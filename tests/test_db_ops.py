@@ -122,3 +122,20 @@ def test_the_server_purges_on_its_own(tmp_path: Path) -> None:
     handler.close()
     assert app.repo.db.execute("SELECT count(*) FROM leads").fetchone()[0] == 0
     app.close()
+
+
+def test_an_existing_database_keeps_its_leads_and_questions_through_the_ownership_migration(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from bot.storage.sqlite import MIGRATIONS
+
+    old = Database(tmp_path / "k.db")
+    MIGRATIONS.apply(old, stop_before="m007_lead_ownership")  # a database of the previous release
+    at = "2026-11-01T00:00:00+00:00"
+    old["faq_misses"].insert({"key": "xe tai", "example": "xe tải?", "count": 3, "last_at": at})
+    old["leads"].insert({"ref": "KC-AAAAAA", "channel": "web", "user": "u1", "name": "Lan", "phone": "+84912345678"})
+    old.conn.close()
+    repo = SqliteRepository(tmp_path / "k.db")
+    (kept,) = repo.leads_of(ConversationKey("web", "u1"))
+    assert (kept.ref, kept.name, kept.phone, kept.duplicate_of) == ("KC-AAAAAA", "Lan", "+84912345678", None)
+    assert [m["question"] for m in repo.misses()] == ["xe tải?"] and repo.misses([19405]) == []
