@@ -27,12 +27,11 @@ REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     """A short notice of a registration for the staff chat."""
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
-    if lead.duplicate_of:
-        kind += f" – {duplicate_text(lead)}"
+    flag = f" – {duplicate_text(lead)}" if lead.duplicate_of else ""
     wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
     return (
-        f"{kind} {lead.ref}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
+        f"{kind} {lead.ref}{flag}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
         f"Muốn hỗ trợ: {wanted}"
     )
 
