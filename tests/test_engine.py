@@ -22,10 +22,12 @@ from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge
 from bot.messages import ConversationKey, Incoming
-from bot.storage import Conversation
+from bot.staff.store import EVERYONE, StaffStore
+from bot.storage import Consent, Conversation
 from bot.storage.memory import MemoryRepository
-from bot.storage.sqlite import SqliteRepository
+from bot.storage.sqlite import LeadRefused, SqliteRepository
 from tests.conftest import KNOWLEDGE, ROOT
+from tests.test_exports import add_lead
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 REGISTRATION = [
@@ -269,10 +271,6 @@ def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(kb
 
 
 def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_chat() -> None:
-    from bot.storage import Consent
-    from bot.storage.sqlite import LeadRefused
-    from tests.test_exports import add_lead
-
     repo = MemoryRepository()
     lead = add_lead(repo, 1)  # a proper consent: stored
     yes = repo.add_consent(Consent("test", "u2", "registration", "v1", "…", True))
@@ -315,8 +313,6 @@ def _dump(repo: SqliteRepository) -> str:
 
 def test_erasure_leaves_nothing_the_chat_produced_and_only_that_goes(kb, dialogs, assessor, faq) -> None:
     """Was: the staff follow-up note, the questions typed and the processed ids stayed behind."""
-    from bot.staff.store import EVERYONE, StaffStore
-
     repo = MemoryRepository()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     question = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
