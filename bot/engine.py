@@ -762,7 +762,8 @@ class DialogEngine:
         if not confirm:
             self._edit(conv, turn)
             return
-        if not conv.slots.get("consent_id"):
+        if not self.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0)):
+            conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
             self._register(conv, turn)
             return
         turn.lead = self._lead(conv)

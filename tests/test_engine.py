@@ -268,6 +268,9 @@ def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(kb
     assert [(x.ref, x.name, x.duplicate_of) for x in own] == [(ref, "Nguyen Thi Lan", None)]
     assert [(x.name, x.duplicate_of) for x in theirs] == [("Nguyen Thi Lan Anh", ref)]
     assert [h["action"] for h in repo.audit(ref)] == ["created"]
+    say(engine, "u1", "xoa du lieu cua toi", 200)
+    say(engine, "u1", "co", 201)  # the owner erases: the flag no longer names a lead that is gone
+    assert [x.duplicate_of for x in repo.leads_of(ConversationKey("t", "u2"))] == [None]
 
 
 def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_chat() -> None:
@@ -282,6 +285,16 @@ def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_ch
             repo.save_turn(Conversation(ConversationKey("test", "u1")), f"m{consent_id}", lead)
     assert repo.db.execute("SELECT count(*) FROM leads").fetchone()[0] == 1
     assert not repo.seen(ConversationKey("test", "u1"), "m0")  # the turn is stored whole or not at all
+
+
+def test_a_consent_erased_since_it_was_given_is_asked_again_not_a_failed_turn(kb, dialogs, assessor, faq) -> None:
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    for n, text in enumerate(REGISTRATION[:-1], 1):
+        say(engine, "u1", text, n)
+    repo.db.execute("DELETE FROM consents")  # e.g. purged while the conversation stayed open
+    assert "có đồng ý không" in say(engine, "u1", "xac nhan", 20)
+    assert repo.leads_of(ConversationKey("t", "u1")) == []
 
 
 def test_consent_is_recorded_with_its_exact_text(kb, dialogs, assessor, faq) -> None:

@@ -85,6 +85,9 @@ class Repository(Protocol):
     def add_consent(self, consent: Consent) -> int:
         """Record a consent decision; returns its id."""
 
+    def consent_given(self, key: ConversationKey, consent_id: int) -> bool:
+        """Whether this consent exists, was given, for registration, by this chat."""
+
     def leads_of(self, key: ConversationKey) -> list[Lead]:
         """The leads a person registered."""
 

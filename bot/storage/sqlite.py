@@ -295,12 +295,7 @@ class SqliteRepository:
     @staticmethod
     def _check_consent(cur: sqlite3.Cursor, lead: Lead) -> None:
         """The engine asks consent first; this holds even if a path through the dialog forgets to."""
-        row = cur.execute(
-            "SELECT 1 FROM consents WHERE id = ? AND channel = ? AND user = ? AND purpose = 'registration' "
-            "AND given = 1",
-            [lead.consent_id, lead.channel, lead.user],
-        ).fetchone()
-        if row is None:
+        if not _consented(cur, ConversationKey(lead.channel, lead.user), lead.consent_id):
             raise LeadRefused("a lead needs a consent to registration given by the same chat")
 
     def _own_earlier(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
@@ -363,6 +358,10 @@ class SqliteRepository:
                 ],
             )
             return int(cur.lastrowid or 0)
+
+    def consent_given(self, key: ConversationKey, consent_id: int) -> bool:
+        """Whether this consent exists, was given, for registration, by this chat."""
+        return _consented(self.db.conn.cursor(), key, consent_id)
 
     def leads_of(self, key: ConversationKey) -> list[Lead]:
         """The leads a person registered."""
@@ -602,6 +601,14 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
         return Lead(*[values[i] for i in order])
 
     return decode
+
+
+def _consented(cur: sqlite3.Cursor, key: ConversationKey, consent_id: int) -> bool:
+    row = cur.execute(
+        "SELECT 1 FROM consents WHERE id = ? AND channel = ? AND user = ? AND purpose = 'registration' AND given = 1",
+        [consent_id, key.channel, key.user],
+    ).fetchone()
+    return row is not None
 
 
 def _k(key: ConversationKey) -> tuple[str, str]:
