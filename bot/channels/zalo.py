@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import hmac
 import json
 import logging
 import time
@@ -17,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import OrderedHandler
-from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
+from bot.channels.common import TEXT_ONLY, Delivery, EventClaims, same_secret
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
@@ -58,7 +57,7 @@ def verify(raw: bytes, header: str | None, app_id: str, oa_secret: str, timestam
         return False
     got = header.strip()
     got = got[4:].strip() if got.lower().startswith("mac=") else got
-    return hmac.compare_digest(signature(app_id, raw, timestamp, oa_secret), got.lower())
+    return same_secret(got.lower(), signature(app_id, raw, timestamp, oa_secret))
 
 
 @dataclass
