@@ -387,16 +387,15 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong telegram   (needs TELEGRAM_BOT_TOKEN)
     """
-    import logging
-
     from bot.app import OrderedHandler
     from bot.channels.common import Delivery
     from bot.channels.telegram import build_application
+    from bot.logs import setup_logging
 
     app = _build(db, knowledge)
     if not app.settings.telegram_bot_token:
         _fail("chưa có TELEGRAM_BOT_TOKEN trong .env")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(app.settings)
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, app.settings.web_rate_per_minute)
     from bot.staff.notify import StaffCommands

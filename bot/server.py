@@ -13,6 +13,7 @@ from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
 from bot.config import Settings
+from bot.logs import setup_logging
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -168,7 +169,7 @@ async def _ok(request: web.Request) -> web.Response:
 def serve(app: App) -> None:
     """Run the server until SIGINT/SIGTERM; shutdown lets the work in flight finish."""
     settings = app.settings
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(settings)
     web.run_app(
         make_app(app),
         host=settings.web_host,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from tests import test_channels as ch
+from tests.fakes import FakeTelegram, wait_for
+from tests.test_serve import ProcessEnv, _spawn, _stop, _until_healthy, free_port, platforms
 
 
 async def raw_request(url: str, head: bytes, body: bytes = b"") -> int:
@@ -51,3 +55,45 @@ async def test_a_forged_non_ascii_signature_or_secret_is_refused_without_a_trace
         await asyncio.sleep(0.2)
         assert not env.zalo.messages and not env.telegram.sent(ch.CHAT)  # nothing was processed
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
+
+
+# --- 6: no token in the log ---------------------------------------------------------------------------
+
+
+@ch.run
+async def test_long_polling_never_logs_the_bot_token(tmp_path: Path) -> None:
+    async with platforms() as fakes:
+        user = ch.TelegramUser()
+        fakes.telegram.updates += [user.message("/start"), user.message("kiem tra"), user.message("hkd")]
+        proc = await _spawn("telegram", fakes.environment(tmp_path, free_port()))
+        try:
+            await wait_for(lambda: len(fakes.telegram.sent(ch.CHAT)) >= 4, timeout=30)
+        finally:
+            output = await _stop(proc, signal.SIGINT)
+    assert "getUpdates" in str(fakes.telegram.calls) and "Application started" in output, output
+    assert FakeTelegram.token not in output and FakeTelegram.token.split(":")[1] not in output, output
+
+
+@ch.run
+async def test_serve_and_its_worker_never_log_a_token_or_secret(tmp_path: Path) -> None:
+    port = free_port()
+    async with platforms() as fakes:
+        env = fakes.environment(tmp_path, port)
+        proc = await _spawn("serve", env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+                user = ch.TelegramUser()
+                for text in ("xin chao", "kiem tra", "hkd"):
+                    await ch.tg_say(box, user.message(text))
+                fakes.zalo.access_token = "expired"  # the next send is refused: a refresh, and new tokens
+                await ch.zalo_say(box, "xin chao")
+        finally:
+            output = await _stop(proc)
+    assert "worker: stopped" in output, output
+    secrets = [env[k] for k in env if k.endswith(("_TOKEN", "_SECRET", "_SECRET_KEY"))]
+    secrets += [fakes.zalo.access_token, fakes.zalo.refresh_token, FakeTelegram.token.split(":")[1]]
+    assert fakes.zalo.refreshes == 1 and len(secrets) == 9
+    assert not [s for s in secrets if s in output], output
