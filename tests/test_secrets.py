@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ import pytest
 
 from tests import test_channels as ch
 from tests.fakes import FakeTelegram, wait_for
+from tests.test_dashboard import seed, sign_in
+from tests.test_notify import command
 from tests.test_serve import ProcessEnv, _spawn, _stop, _until_healthy, free_port, platforms
 
 
@@ -97,3 +100,25 @@ async def test_serve_and_its_worker_never_log_a_token_or_secret(tmp_path: Path) 
     secrets += [fakes.zalo.access_token, fakes.zalo.refresh_token, FakeTelegram.token.split(":")[1]]
     assert fakes.zalo.refreshes == 1 and len(secrets) == 9
     assert not [s for s in secrets if s in output], output
+
+
+# --- 14: no copy of the leads left behind ----------------------------------------------------------
+
+
+@ch.run
+async def test_exports_leave_no_copy_of_the_leads_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # what TMPDIR sets, for this process
+    staff_id = 777
+    async with ch.running(tmp_path, telegram_staff_ids=str(staff_id)) as env:
+        seed(env)
+        await sign_in(env)
+        for fmt in ("csv", "xlsx", "summary"):
+            async with env.http.get(f"{env.url}/staff/export/{fmt}") as resp:
+                assert resp.status == 200 and len(await resp.read()) > 100
+        assert await ch.tg_post(env, command("/export", staff_id, 1)) == 200
+        await wait_for(lambda: any(m == "sendDocument" for m, _ in env.telegram.calls))
+    assert list(scratch.iterdir()) == []

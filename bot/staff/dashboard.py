@@ -22,6 +22,7 @@ from bot.text import national_phone
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
 PER_PAGE = 50
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -286,13 +287,18 @@ class Dashboard:
         if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound()
         suffix = ".csv" if fmt == "csv" else ".xlsx"
-        path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
+        name = f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
-        count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
+        with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+            path = Path(folder) / name
+            count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
+            body = path.read_bytes()
         scope = dict(request.query) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
         await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
-        return web.FileResponse(
-            path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
+        return web.Response(
+            body=body,
+            content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
 

@@ -111,13 +111,13 @@ class StaffCommands:
             funnel = await self.handler.call(self.store.funnel, EVERYONE)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
             leads = self.store.iter_leads(EVERYONE, LeadQuery())
-            count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+            with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+                path = Path(folder) / "dang-ky.xlsx"
+                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                document = io.BytesIO(path.read_bytes())
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
-            await bot.send_document(
-                chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
-            )
+            await bot.send_document(chat_id=chat_id, document=document, filename=path.name, caption=f"{count} đăng ký")
 
     async def _leads(self) -> str:
         leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))
