@@ -14,6 +14,7 @@ from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -45,7 +46,9 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     handler = OrderedHandler(app.engine)
     claims = EventClaims(app.db_path, handler, app.repo)
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
-    server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
+    server = web.Application(
+        client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
+    )
     server[APP_KEY] = app
     chat = WebChat(delivery)
     server.router.add_get("/", chat.page)
@@ -177,4 +180,5 @@ def serve(app: App) -> None:
         shutdown_timeout=10,
         access_log=None,
         print=lambda s: log.info(s.strip()),
+        **server_options(settings),
     )

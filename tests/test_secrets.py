@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,3 +123,46 @@ async def test_exports_leave_no_copy_of_the_leads_in_the_temporary_folder(
         assert await ch.tg_post(env, command("/export", staff_id, 1)) == 200
         await wait_for(lambda: any(m == "sendDocument" for m, _ in env.telegram.calls))
     assert list(scratch.iterdir()) == []
+
+
+# --- 20: slow clients --------------------------------------------------------------------------------
+
+
+async def seconds_until_closed(url: str, data: bytes) -> float:
+    """Send `data` and stall; how long until the server hangs up (whatever it answers first)."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    began = time.monotonic()
+    try:
+        writer.write(data)
+        await writer.drain()
+        while await asyncio.wait_for(reader.read(4096), 15):
+            pass
+        return time.monotonic() - began
+    finally:
+        writer.close()
+
+
+@ch.run
+async def test_a_client_that_stalls_in_its_headers_or_body_is_disconnected(tmp_path: Path) -> None:
+    port = free_port()
+    async with platforms() as fakes:
+        env = fakes.environment(tmp_path, port, WEB_HEADER_TIMEOUT="1", WEB_BODY_TIMEOUT="1")
+        proc = await _spawn("serve", env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                head = b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Le"
+                body = b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                body += b'Content-Length: 100\r\n\r\n{"user": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "te'
+                stalls = [asyncio.create_task(seconds_until_closed(url, data)) for data in (head, body)]
+                await asyncio.sleep(0.3)
+                box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+                replies = await ch.web_say(box, {"text": "xin chao"})  # a normal client meanwhile
+                assert "trợ lý tự động" in replies[0]["text"]
+                header_wait, body_wait = await asyncio.gather(*stalls)
+        finally:
+            output = await _stop(proc)
+    assert header_wait < 4 and body_wait < 5, (header_wait, body_wait, output)
+    assert "Traceback" not in output, output
