@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
+    khuyencong_secret_key: str | None = Field(default=None, description="key encrypting stored platform tokens")
 
     web_host: str = Field(default="127.0.0.1", description="address `khuyencong serve` listens on")
     web_port: int = Field(default=8080, ge=0, le=65535, description="port `khuyencong serve` listens on")

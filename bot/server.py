@@ -12,6 +12,7 @@ from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
+from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.config import Settings
 from bot.logs import setup_logging
 from bot.slow_clients import body_deadline, server_options
@@ -135,7 +136,10 @@ def _health(handler: OrderedHandler, app: App, worker: WorkerProcess | None) -> 
         waiting = await handler.call(app.repo.inbox_size) if db else None
         knowledge = bool(app.engine.kb.faq.entries and app.engine.dialogs.flows)
         status = 200 if db and knowledge else 503
-        body = {"ok": status == 200, "database": db, "knowledge": knowledge, "waiting_events": waiting}
+        zalo = await handler.call(zalo_auth_state, app.repo) if app.settings.zalo_enabled and db else None
+        status = 503 if zalo == "needs_new_token" else status  # a channel that cannot send any more
+        body: dict[str, object] = {"ok": status == 200, "database": db, "knowledge": knowledge}
+        body |= {"waiting_events": waiting} | ({"zalo_auth": zalo} if zalo else {})
         if worker is not None:
             body["worker"] = worker.alive
         return web.json_response(body, status=status)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from bot.app import OrderedHandler, build
+from bot.channels.zalo import Tokens, zalo_settings
 from tests import test_channels as ch
 from tests.fakes import FakeTelegram, wait_for
 from tests.test_dashboard import seed, sign_in
@@ -166,3 +172,165 @@ async def test_a_client_that_stalls_in_its_headers_or_body_is_disconnected(tmp_p
             output = await _stop(proc)
     assert header_wait < 4 and body_wait < 5, (header_wait, body_wait, output)
     assert "Traceback" not in output, output
+
+
+# --- 5: a Zalo refresh that survives a kill or a database error ---------------------------------------
+
+
+class WriteLock:
+    """A second connection that takes the database's write lock when told to, as a busy writer would."""
+
+    def __init__(self, db: Path) -> None:
+        self.conn: sqlite3.Connection | None = None
+        self.db = db
+
+    def take(self) -> None:
+        self.conn = sqlite3.connect(self.db, timeout=5, isolation_level=None)
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.execute("ROLLBACK")
+            self.conn.close()
+
+
+@ch.run
+async def test_a_zalo_refresh_interrupted_by_a_kill_before_the_commit_keeps_the_new_token(tmp_path: Path) -> None:
+    port, url = free_port(), ""
+    async with platforms() as fakes:
+        zalo, lock = fakes.zalo, WriteLock(tmp_path / "k.db")
+        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="inline")
+        server = await _spawn("serve", env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _until_healthy(http, url)
+                box = ProcessEnv(url, http, fakes.telegram, zalo, app=None)  # type: ignore[arg-type]
+                zalo.access_token, zalo.on_refresh = "expired", lock.take  # Zalo answers; the commit must wait
+                assert await ch.zalo_post(box, ch.zalo_event("xin chao")) == 200
+                await wait_for(lambda: zalo.refreshes == 1)
+                await asyncio.sleep(0.5)
+                server.kill()  # between Zalo's answer and the database commit
+                await server.wait()
+                lock.release()
+                server = await _spawn("serve", env | {"KHUYENCONG_WORKER": "process"})
+                await _until_healthy(http, url)
+                replies = await ch.zalo_say(box, "kiem tra")  # sent with the new token
+                async with http.get(url + "/healthz") as resp:
+                    health = await resp.json()
+        finally:
+            output = await _stop(server)
+    assert "thuộc loại nào" in replies[-1]["text"] and zalo.refreshes == 1, output
+    assert health["zalo_auth"] == "ok", health
+    assert "recovered" in output and "refresh-2" not in output, output
+
+
+@ch.run
+async def test_a_database_error_at_the_commit_still_sends_and_keeps_the_new_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    async with ch.running(tmp_path) as env:
+        env.zalo.access_token = "expired"
+        monkeypatch.setattr(env.app.repo, "save_tokens", locked)
+        replies = await ch.zalo_say(env, "xin chao")
+        assert "trợ lý tự động" in replies[0]["text"] and env.zalo.refreshes == 1
+    monkeypatch.undo()
+    app = build(ch.settings_for(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9"))  # the restart
+    handler = OrderedHandler(app.engine)
+    try:
+        tokens = Tokens(zalo_settings(app.settings), handler, app.repo)
+        assert await tokens.current() == "access-2"
+        stored = app.repo.load_tokens("zalo")
+        assert stored is not None and stored["refresh_token"] == "refresh-2"
+    finally:
+        handler.close()
+        app.close()
+
+
+@ch.run
+async def test_a_refused_refresh_token_shows_in_health_the_staff_chat_and_the_dashboard(tmp_path: Path) -> None:
+    staff_chat = "-100500"
+    async with ch.running(tmp_path, telegram_staff_chat_id=staff_chat) as env:
+        env.zalo.access_token = "expired"
+        env.zalo.used_refresh_tokens.add("refresh-1")  # e.g. used by a copy of the bot elsewhere
+        async with env.http.get(env.url + "/healthz") as resp:
+            assert resp.status == 200 and (await resp.json())["zalo_auth"] == "ok"
+        assert await ch.zalo_post(env, ch.zalo_event("xin chao")) == 200
+        await wait_for(lambda: any(p.get("chat_id") == staff_chat for p in env.telegram.sent()))
+        notice = next(p["text"] for p in env.telegram.sent() if p.get("chat_id") == staff_chat)
+        async with env.http.get(env.url + "/healthz") as resp:
+            assert resp.status == 503 and (await resp.json())["zalo_auth"] == "needs_new_token"
+        seed(env)
+        page = await sign_in(env)
+    assert "Zalo OA đã ngừng gửi tin nhắn" in notice and "trang quản lý Zalo" in notice
+    assert notice in page  # the officers' main page says it too
+
+
+# --- 13: owner-only files, tokens sealed at rest ------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@ch.run
+async def test_database_backups_exports_and_caches_are_owner_only_and_tokens_sealed(tmp_path: Path) -> None:
+    port, data = free_port(), tmp_path / "data"
+    previous = os.umask(0o022)  # a typical login shell's umask
+    try:
+        async with platforms() as fakes:
+            env = fakes.environment(tmp_path, port, KHUYENCONG_DB=str(data / "k.db"), KHUYENCONG_SECRET_KEY=KEY)
+            server = await _spawn("serve", env)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                async with aiohttp.ClientSession() as http:
+                    await _until_healthy(http, url)
+                    box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+                    fakes.zalo.access_token = "expired"
+                    await ch.zalo_say(box, "xin chao")  # a refresh: new tokens stored
+                    live = {p.name: mode(p) for p in data.rglob("*")}  # -wal and -shm exist while serving
+            finally:
+                await _stop(server)
+        for command in (["db", "backup", str(tmp_path / "backups" / "b.db")], ["export", "--format", "csv"]):
+            extra = ["--out", str(tmp_path / "x.csv")] if command[0] == "export" else []
+            done = subprocess.run(
+                [sys.executable, "-m", "bot.cli", *command, *extra, "--db", str(data / "k.db")],
+                env=env, cwd=ch.ROOT, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    finally:
+        os.umask(previous)
+    assert {"k.db", "k.db-wal", "k.db-shm", "cache"} <= set(live), live
+    assert mode(data) == 0o700 and all(m in (0o600, 0o700) for m in live.values()), live
+    assert mode(tmp_path / "backups" / "b.db") == 0o600 and mode(tmp_path / "x.csv") == 0o600
+    assert fakes.zalo.refresh_token == "refresh-2"
+    for path in [*data.rglob("*"), tmp_path / "backups" / "b.db"]:
+        raw = path.read_bytes() if path.is_file() else b""
+        assert b"access-2" not in raw and b"refresh-2" not in raw, path  # sealed, not in plain text
+
+
+KEY = "k3y-for-tests-only-0123456789abcdef"
+
+
+@ch.run
+async def test_sealed_tokens_need_the_right_key_to_start(tmp_path: Path) -> None:
+    async with ch.running(tmp_path, khuyencong_secret_key=KEY) as env:
+        env.zalo.access_token = "expired"
+        await ch.zalo_say(env, "xin chao")
+        stored = env.app.repo.load_tokens("zalo")
+    assert stored is not None and stored["refresh_token"].startswith("fernet:")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_", "KHUYENCONG_"))}
+    for key, words in (("", "chưa có KHUYENCONG_SECRET_KEY"), ("another-key-0123456789", "không đúng")):
+        env = base | {"KHUYENCONG_DB": str(tmp_path / "k.db"), "KHUYENCONG_SECRET_KEY": key}
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "worker"],
+            env=env,
+            cwd=ch.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and words in done.stderr, done.stderr

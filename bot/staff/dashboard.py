@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
+from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
 from bot.staff.store import LeadQuery, Session, StaffStore
@@ -202,6 +203,7 @@ class Dashboard:
             params=dict(request.query),
             lines=kb.line_names,
             sectors=kb.sector_names,
+            zalo_notice=await self.handler.call(auth_notice, self.app.repo),
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:

@@ -35,6 +35,19 @@ def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     )
 
 
+async def tell_staff(settings: Settings, text: str) -> None:
+    """One message to the staff chat, when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
+        log.info("staff notice not sent (no staff chat configured): %s", text)
+        return
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
+    try:
+        async with bot:
+            await bot.send_message(chat_id=settings.telegram_staff_chat_id, text=text)
+    except TelegramError as exc:
+        log.error("staff notice not sent: %s", exc)
+
+
 class StaffNotifier:
     """Sends registration notices to the staff chat from the engine's thread, without blocking it."""
 
