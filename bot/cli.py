@@ -487,7 +487,7 @@ def _checked(app: Any) -> Any:
     from bot.secret_box import SecretKeyError
 
     try:
-        check_key(app.repo, app.settings.khuyencong_secret_key or None)
+        check_key(app.repo, app.settings.khuyencong_secret_key or None, app.settings.zalo_refresh_token)
     except SecretKeyError as exc:
         app.close()
         _fail(str(exc))

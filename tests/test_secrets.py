@@ -269,6 +269,23 @@ async def test_a_refused_refresh_token_shows_in_health_the_staff_chat_and_the_da
     assert notice in page  # the officers' main page says it too
 
 
+@ch.run
+async def test_new_tokens_from_the_zalo_console_replace_refused_stored_ones(tmp_path: Path) -> None:
+    async with ch.running(tmp_path, khuyencong_secret_key=KEY) as env:
+        env.zalo.access_token = "expired"
+        await ch.zalo_say(env, "xin chao")  # refreshed: the stored tokens now win over the settings
+        env.zalo.access_token = "expired"
+        env.zalo.used_refresh_tokens.add(env.zalo.refresh_token)  # and then refused
+        assert await ch.zalo_post(env, ch.zalo_event("kiem tra")) == 200
+        await wait_for(lambda: env.app.repo.token_state("zalo") == "needs_new_token")
+    console = {"zalo_access_token": "access-1", "zalo_refresh_token": "refresh-1-from-console"}
+    async with ch.running(tmp_path, khuyencong_secret_key=KEY, **console) as env:  # put in .env, restarted
+        replies = await ch.zalo_say(env, "xin chao")
+        async with env.http.get(env.url + "/healthz") as resp:
+            health = resp.status, await resp.json()
+    assert replies and health[0] == 200 and health[1]["zalo_auth"] == "ok", health
+
+
 # --- 13: owner-only files, tokens sealed at rest ------------------------------------------------------
 
 

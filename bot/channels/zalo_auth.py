@@ -68,13 +68,16 @@ def auth_notice(repo: SqliteRepository) -> str | None:
     return None if state == "ok" else STAFF_TEXT.get(state)
 
 
-def check_key(repo: SqliteRepository, key: str | None) -> None:
-    """Raise SecretKeyError (a Vietnamese message) when the stored tokens cannot be opened with this key."""
+def check_key(repo: SqliteRepository, key: str | None, first_refresh_token: str | None) -> None:
+    """Raise SecretKeyError (a Vietnamese message) when the tokens in use cannot be opened with this key."""
     box = SecretBox(key)
-    stored = repo.load_tokens(NAME)
-    for value in (stored or {}).get("access_token", ""), (stored or {}).get("refresh_token", ""):
-        box.open(value)
     TokenJournal(journal_path(repo), box).read()
+    stored = repo.load_tokens(NAME) or {}
+    seed = fingerprint(first_refresh_token)
+    if seed and stored.get("seed", seed) != seed:
+        return  # new tokens in the settings replace the stored ones, unread
+    for value in stored.get("access_token", ""), stored.get("refresh_token", ""):
+        box.open(value)
 
 
 def journal_path(repo: SqliteRepository) -> Path | None:
