@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 from bot.app import OrderedHandler, build
 from bot.channels.zalo import Tokens, zalo_settings
+from bot.logs import RedactSecrets
 from tests import test_channels as ch
 from tests.fakes import FakeTelegram, wait_for
 from tests.test_dashboard import seed, sign_in
@@ -107,6 +109,28 @@ async def test_serve_and_its_worker_never_log_a_token_or_secret(tmp_path: Path) 
     secrets += [fakes.zalo.access_token, fakes.zalo.refresh_token, FakeTelegram.token.split(":")[1]]
     assert fakes.zalo.refreshes == 1 and len(secrets) == 9
     assert not [s for s in secrets if s in output], output
+
+
+def test_the_log_filter_masks_secrets_in_messages_arguments_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("khuyencong.test-redact")
+    logger.addHandler(handler)
+    redact = RedactSecrets()
+    handler.addFilter(redact)  # what setup_logging does for the root handlers
+    try:
+        redact.add(FakeTelegram.token, ch.OA_SECRET, None, "")  # the settings
+        redact.add("rotated-refresh-token-42")  # a token learnt later (what hide() adds)
+        logger.error("GET /bot%s/getMe", FakeTelegram.token)
+        try:
+            raise RuntimeError(f"refresh rotated-refresh-token-42 refused by {ch.OA_SECRET}")
+        except RuntimeError:
+            logger.exception("zalo failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "zalo failed" in text and "RuntimeError" in text and "***" in text
+    assert not [s for s in (FakeTelegram.token, "rotated-refresh-token-42", ch.OA_SECRET) if s in text], text
 
 
 # --- 14: no copy of the leads left behind ----------------------------------------------------------
@@ -284,6 +308,16 @@ async def test_new_tokens_from_the_zalo_console_replace_refused_stored_ones(tmp_
         async with env.http.get(env.url + "/healthz") as resp:
             health = resp.status, await resp.json()
     assert replies and health[0] == 200 and health[1]["zalo_auth"] == "ok", health
+
+
+@ch.run
+async def test_an_unreachable_zalo_oauth_shows_as_refresh_failing_and_health_stays_up(tmp_path: Path) -> None:
+    async with ch.running(tmp_path, zalo_oauth_base=f"http://127.0.0.1:{free_port()}") as env:
+        env.zalo.access_token = "expired"
+        assert await ch.zalo_post(env, ch.zalo_event("xin chao")) == 200
+        await wait_for(lambda: env.app.repo.token_state("zalo") == "refresh_failing")
+        async with env.http.get(env.url + "/healthz") as resp:
+            assert resp.status == 200 and (await resp.json())["zalo_auth"] == "refresh_failing"
 
 
 # --- 13: owner-only files, tokens sealed at rest ------------------------------------------------------
