@@ -36,6 +36,19 @@ def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     )
 
 
+async def tell_staff(settings: Settings, text: str) -> None:
+    """One message to the staff chat, when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
+        log.info("staff notice not sent (no staff chat configured): %s", text)
+        return
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
+    try:
+        async with bot:
+            await bot.send_message(chat_id=settings.telegram_staff_chat_id, text=text)
+    except TelegramError as exc:
+        log.error("staff notice not sent: %s", exc)
+
+
 class StaffNotifier:
     """Sends registration notices to the staff chat from the engine's thread, without blocking it."""
 
@@ -112,13 +125,13 @@ class StaffCommands:
             funnel = await self.handler.call(self.store.funnel, EVERYONE)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
             leads = self.store.iter_leads(EVERYONE, LeadQuery())
-            count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+            with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+                path = Path(folder) / "dang-ky.xlsx"
+                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                document = io.BytesIO(path.read_bytes())
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
-            await bot.send_document(
-                chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
-            )
+            await bot.send_document(chat_id=chat_id, document=document, filename=path.name, caption=f"{count} đăng ký")
 
     async def _leads(self) -> str:
         leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))

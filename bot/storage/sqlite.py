@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.files import owner_only, private_dir
 from bot.messages import ConversationKey
 from bot.storage import Consent, Conversation, Lead
 
@@ -162,6 +163,13 @@ def m007_lead_ownership(db: Database) -> None:
     db.table("faq_misses").drop()
 
 
+@MIGRATIONS()
+def m010_token_state(db: Database) -> None:
+    """Each platform's auth state (for /healthz and staff), and which settings tokens the stored ones came from."""
+    db.table("tokens").add_column("seed", str)
+    db.table("token_state").create({"name": str, "state": str, "detail": str, "at": str}, pk="name")
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -188,18 +196,21 @@ class SqliteRepository:
 
     def __init__(self, path: Path | str) -> None:
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = None if str(path) == ":memory:" else path
+        if self.path is not None:
+            private_dir(path.parent)
         # One connection, used by one thread at a time (the caller serialises turns).
         conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
         self.db = Database(conn)
-        if str(path) != ":memory:":
+        if self.path is not None:
             self.db.enable_wal()
         self.db.execute("PRAGMA busy_timeout = 10000")
         # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         MIGRATIONS.apply(self.db)
+        if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
+            owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
     def close(self) -> None:
         """Close the connection."""
@@ -433,6 +444,7 @@ class SqliteRepository:
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
         dest = sqlite3.connect(str(partial))
+        owner_only(partial)  # a copy of the personal data is as private as the original
         try:
             self.db.conn.backup(dest)  # one consistent snapshot; in WAL mode writers carry on meanwhile
             ok = dest.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -493,19 +505,34 @@ class SqliteRepository:
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
     def load_tokens(self, name: str) -> dict[str, str] | None:
-        """The stored tokens of a platform, if any."""
+        """The stored tokens of a platform, if any (as stored: encrypted when a key is set)."""
         row = self.db.execute(
-            "SELECT access_token, refresh_token, expires_at FROM tokens WHERE name = ?", [name]
+            "SELECT access_token, refresh_token, expires_at, seed FROM tokens WHERE name = ?", [name]
         ).fetchone()
-        return {"access_token": row[0], "refresh_token": row[1], "expires_at": row[2]} if row else None
+        keys = ("access_token", "refresh_token", "expires_at", "seed")
+        return {k: v for k, v in zip(keys, row, strict=True) if v is not None} if row else None
 
-    def save_tokens(self, name: str, access_token: str, refresh_token: str, expires_at: str) -> None:
-        """Replace a platform's tokens in one transaction: the old refresh token is gone only once the new is kept."""
+    def save_tokens(self, name: str, access_token: str, refresh_token: str, expires_at: str, seed: str = "") -> None:
+        """Replace a platform's tokens in one transaction: the old refresh token is gone only once the new is kept.
+
+        `seed` fingerprints the first tokens from the settings these descend from: new ones there win.
+        """
         with self._tx() as cur:
             cur.execute(
-                "INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?)",
-                [name, access_token, refresh_token, expires_at, now()],
+                "INSERT OR REPLACE INTO tokens (name, access_token, refresh_token, expires_at, updated_at, seed)"
+                " VALUES (?,?,?,?,?,?)",
+                [name, access_token, refresh_token, expires_at, now(), seed or None],
             )
+
+    def token_state(self, name: str) -> str | None:
+        """A platform's auth state as last recorded ('ok', 'refresh_failing', 'needs_new_token'), if any."""
+        row = self.db.execute("SELECT state FROM token_state WHERE name = ?", [name]).fetchone()
+        return str(row[0]) if row else None
+
+    def save_token_state(self, name: str, state: str, detail: str) -> None:
+        """Record a platform's auth state (what /healthz and the dashboard show)."""
+        with self._tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO token_state VALUES (?,?,?,?)", [name, state, detail, now()])
 
     def mark_unreachable(self, key: ConversationKey, code: int) -> None:
         """A platform said this person cannot be messaged now (e.g. Zalo's 7-day window)."""
