@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TextIO
 
 from bot.engine import DialogEngine
@@ -10,6 +11,8 @@ from bot.messages import Button, ConversationKey, Incoming, Reply, incoming_from
 
 _QUIT = {"thoat", "thoát", "exit", "quit", "/quit"}
 _MAX_LINE = 100_000  # a longer line is cut here; the engine then refuses it politely
+FAILED = "Hệ thống chưa xử lý được dòng này, bà con gửi lại sau nhé."
+log = logging.getLogger("khuyencong.console")
 
 
 def print_replies(replies: list[Reply], stdout: TextIO) -> list[Button]:
@@ -57,7 +60,12 @@ def jsonl_reply(engine: DialogEngine, line: str) -> dict[str, object]:
     msg = parse_line(line)
     if isinstance(msg, str):
         return {"error": msg}
-    return {"user": msg.key.user, "replies": [r.as_json() for r in engine.handle(msg)]}
+    try:
+        replies = engine.handle(msg)
+    except Exception as exc:  # one failed line (a locked database…) must not end everyone else's run
+        log.error("chat --jsonl: a line failed: %s", type(exc).__name__)
+        return {"error": FAILED}
+    return {"user": msg.key.user, "replies": [r.as_json() for r in replies]}
 
 
 def parse_line(line: str) -> Incoming | str:
