@@ -11,8 +11,10 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
+from bot.channels.limits import AddressLimit
 from bot.channels.web import WebChat
 from bot.config import Settings
+from bot.proxy import trusted_networks
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -46,7 +48,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
     server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
     server[APP_KEY] = app
-    chat = WebChat(delivery)
+    limit = AddressLimit(settings.web_address_rate_per_minute, settings.web_address_chats_per_minute)
+    chat = WebChat(delivery, limit, trusted_networks(settings.web_trusted_proxies))
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
