@@ -40,8 +40,8 @@ class _Turn:
     lead: Lead | None = None
     registered_office: str = ""
 
-    def say(self, text: str, buttons: list[Button] | tuple[Button, ...] = ()) -> None:
-        self.replies.append(Reply(text, tuple(buttons)))
+    def say(self, text: str, buttons: list[Button] | tuple[Button, ...] = (), erased: bool = False) -> None:
+        self.replies.append(Reply(text, tuple(buttons), erased))
 
 
 class DialogEngine:
@@ -111,7 +111,8 @@ class DialogEngine:
         out = []
         for reply in turn.replies:  # long replies are split; the buttons go with the last part
             parts = split_text(reply.text)
-            out += [Reply(part, reply.buttons if i == len(parts) - 1 else ()) for i, part in enumerate(parts)]
+            last = len(parts) - 1
+            out += [Reply(part, reply.buttons if i == last else (), reply.erased) for i, part in enumerate(parts)]
         return out
 
     def _recently_welcomed(self, key: ConversationKey, now: dt.datetime) -> bool:
@@ -881,7 +882,7 @@ class DialogEngine:
             return
         count = self.repo.delete_person(conv.key)
         conv.slots, conv.flow, conv.step, conv.history = {}, None, None, []
-        turn.say(self.texts.deleted.format(count=count), self._menu_buttons())
+        turn.say(self.texts.deleted.format(count=count), self._menu_buttons(), erased=True)
 
 
 def _holds_something(conv: Conversation) -> bool:

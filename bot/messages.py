@@ -41,6 +41,7 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    erased: bool = False  # the person's data was just erased: a channel keeping its own copy drops it too
 
     def as_json(self) -> dict[str, object]:
         """The shape of design §4.4."""

@@ -51,7 +51,10 @@ class WebChat:
             return web.json_response({"error": BUSY}, status=429, headers={**_SECURITY, "Retry-After": "60"})
         async with self.delivery.turn(msg.key):
             replies = await self.delivery.replies(msg)
-        return web.json_response({"replies": [r.as_json() for r in replies]}, headers=_SECURITY)
+        body: dict[str, object] = {"replies": [r.as_json() for r in replies]}
+        if any(r.erased for r in replies):
+            body["erased"] = True  # the page then forgets its copy of the chat and takes a new id
+        return web.json_response(body, headers=_SECURITY)
 
     async def page(self, request: web.Request) -> web.Response:
         """The chat page (everything it needs comes from this server)."""
