@@ -330,14 +330,21 @@ def staff() -> None:
 @click.argument("name")
 @click.option("--commune", "communes", multiple=True, type=int, help="a commune code this officer sees (repeatable)")
 @click.option("--all", "all_communes", is_flag=True, help="a provincial admin who sees every commune")
+@click.option("--telegram", type=click.IntRange(1), help="this officer's Telegram user id, for /leads /stats /export")
 @click.password_option(prompt="Mật khẩu", confirmation_prompt="Nhập lại mật khẩu")
 @common_options
 def staff_add(
-    name: str, communes: tuple[int, ...], all_communes: bool, password: str, db: Path | None, knowledge: Path | None
+    name: str,
+    communes: tuple[int, ...],
+    all_communes: bool,
+    telegram: int | None,
+    password: str,
+    db: Path | None,
+    knowledge: Path | None,
 ) -> None:
     """Create (or reset) a staff account; only an argon2 hash of the password is stored.
 
-    Example: khuyencong staff add lan --commune 19405
+    Example: khuyencong staff add lan --commune 19405 --telegram 123456789
     """
     from bot.staff.store import StaffStore
     from bot.storage.sqlite import SqliteRepository
@@ -348,6 +355,8 @@ def staff_add(
         _fail("mật khẩu cần ít nhất 10 ký tự")
     repo = SqliteRepository(_db_path(db))
     StaffStore(repo).add(name.strip(), password, list(communes), all_communes)
+    if telegram is not None:  # on Telegram the officer then sees these communes only
+        StaffStore(repo).link_telegram(name.strip(), telegram)
     repo.close()
     scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
     click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
