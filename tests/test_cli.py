@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -190,20 +191,25 @@ def test_jsonl_process_survives_lone_surrogates_and_answers_everyone_after(tmp_p
         json.dumps({"user": "b", "text": "0912 345 678"}),
         '{"user": "c", "text": "xin chào"}',
     ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(tmp_path / "k.db")],
-        cwd=ROOT,
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    out = [json.loads(x) for x in proc.stdout.splitlines()]
+    out, _ = run_jsonl(tmp_path / "k.db", lines)
     assert len(out) == len(lines)
     assert set(out[0]) == {"error"} and "user" in out[0]["error"]
     assert all(o.get("user") for o in out[1:]), out
     assert "Số điện thoại" in out[-3]["replies"][-1]["text"] and "Tên cơ sở" in out[-2]["replies"][-1]["text"]
     assert "trợ lý tự động" in out[-1]["replies"][0]["text"]  # the last person, after all that, is answered
+
+
+def run_jsonl(db: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """`khuyencong chat --jsonl` as a real process, fed `lines`; its output objects and its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],
+        cwd=ROOT,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return [json.loads(x) for x in proc.stdout.splitlines()], proc.stderr

@@ -25,7 +25,7 @@ from bot import cli
 from tests.conftest import KNOWLEDGE, ROOT
 from tests.fakes import wait_for
 from tests.test_channels import run, running, tg_post
-from tests.test_cli import PROFILE
+from tests.test_cli import PROFILE, run_jsonl
 from tests.test_hostile import (
     FORMULAS,
     MARKUP,
@@ -116,22 +116,6 @@ def jsonl_line(rng: random.Random, n: int) -> tuple[str, str | None]:
     if kind == "surrogate_id":
         return json.dumps({"user": refused + lone_surrogates(rng), "text": "xin chào"}), None
     return broken_json(rng), None
-
-
-def run_jsonl(db: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
-    """`khuyencong chat --jsonl` as a real process; its output objects and its stderr."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],
-        cwd=ROOT,
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    return [json.loads(x) for x in proc.stdout.splitlines()], proc.stderr
 
 
 def test_chat_jsonl_answers_every_hostile_line_in_order_and_changes_nothing_it_refuses(tmp_path: Path) -> None:
