@@ -79,8 +79,10 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
 
     try:
         data = json.loads(file.read(2_000_000))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        _fail(f"dữ liệu không phải JSON hợp lệ ({exc})")
+    except json.JSONDecodeError as exc:
+        _fail(f"dữ liệu không phải JSON hợp lệ (dòng {exc.lineno}, cột {exc.colno})")
+    except (ValueError, RecursionError):  # bad UTF-8, a 5,000-digit number, 50,000 nested brackets
+        _fail("dữ liệu không phải JSON hợp lệ")
     if not isinstance(data, dict):
         _fail('hồ sơ phải là một đối tượng JSON, ví dụ {"legal_form": "household_business", …}')
     from pydantic import ValidationError
@@ -96,20 +98,39 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
         click.echo(render_assessment(assessment))
 
 
+_BOUNDS = {
+    "greater_than_equal": ("ge", "không được nhỏ hơn"),
+    "greater_than": ("gt", "phải lớn hơn"),
+    "less_than_equal": ("le", "không được lớn hơn"),
+    "less_than": ("lt", "phải nhỏ hơn"),
+}
+
+
 def validation_message(exc: ValidationError) -> str:
-    """One Vietnamese line naming the first bad field."""
+    """One short Vietnamese line naming the first bad field."""
     err = exc.errors()[0]
-    name = ".".join(str(p) for p in err["loc"]) or "hồ sơ"
-    kind = err["type"]
+    name = _shown(".".join(str(p) for p in err["loc"]) or "hồ sơ")
+    kind, given = err["type"], _shown(err.get("input"))
     if kind == "extra_forbidden":
-        return f"trường không được hỗ trợ: '{name}'"
+        return f"trường không được hỗ trợ: {name}"
     if kind == "missing":
-        return f"thiếu trường bắt buộc: '{name}'"
+        return f"thiếu trường bắt buộc: {name}"
     if kind in ("literal_error", "enum"):
-        return f"giá trị của trường '{name}' không hợp lệ ({err.get('input')!r})"
+        return f"giá trị của trường {name} không hợp lệ ({given})"
+    if kind == "string_unicode":
+        return f"trường {name} chứa ký tự không hợp lệ"
     if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "bool_type"):
-        return f"trường '{name}' sai kiểu dữ liệu ({err.get('input')!r})"
-    return f"giá trị của trường '{name}' không hợp lý ({err.get('input')!r}): {err['msg']}"
+        return f"trường {name} sai kiểu dữ liệu ({given})"
+    if kind in _BOUNDS:
+        bound, words = _BOUNDS[kind]
+        return f"giá trị của trường {name} {words} {err.get('ctx', {}).get(bound)} ({given})"
+    return f"giá trị của trường {name} không hợp lý ({given})"
+
+
+def _shown(value: Any) -> str:
+    """A value or field name as quoted in an error line: short, one line, control and lone surrogates escaped."""
+    text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def _assessor(knowledge: Path | None) -> Any:
@@ -139,16 +160,16 @@ def render_assessment(a: Assessment) -> str:
 # --- ask -------------------------------------------------------------------------------
 
 
-@main.command()
-@click.argument("question")
+@main.command(context_settings={"ignore_unknown_options": True})  # a question may start with '-': "-2+3 là gì"
+@click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON (design §4.5)")
 @common_options
-def ask(question: str, as_json: bool, db: Path | None, knowledge: Path | None) -> None:
+def ask(question: tuple[str, ...], as_json: bool, db: Path | None, knowledge: Path | None) -> None:
     """Answer one question from the FAQ.
 
     Example: khuyencong ask "hkd co dc ho tro may moc ko"
     """
-    answer = faq_index(knowledge, db).ask(question)
+    answer = faq_index(knowledge, db).ask(" ".join(question))
     if as_json:
         click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
     else:
@@ -336,14 +357,21 @@ def staff() -> None:
 @click.argument("name")
 @click.option("--commune", "communes", multiple=True, type=int, help="a commune code this officer sees (repeatable)")
 @click.option("--all", "all_communes", is_flag=True, help="a provincial admin who sees every commune")
+@click.option("--telegram", type=click.IntRange(1), help="this officer's Telegram user id, for /leads /stats /export")
 @click.password_option(prompt="Mật khẩu", confirmation_prompt="Nhập lại mật khẩu")
 @common_options
 def staff_add(
-    name: str, communes: tuple[int, ...], all_communes: bool, password: str, db: Path | None, knowledge: Path | None
+    name: str,
+    communes: tuple[int, ...],
+    all_communes: bool,
+    telegram: int | None,
+    password: str,
+    db: Path | None,
+    knowledge: Path | None,
 ) -> None:
     """Create (or reset) a staff account; only an argon2 hash of the password is stored.
 
-    Example: khuyencong staff add lan --commune 19405
+    Example: khuyencong staff add lan --commune 19405 --telegram 123456789
     """
     from bot.staff.store import StaffStore
     from bot.storage.sqlite import SqliteRepository
@@ -354,6 +382,8 @@ def staff_add(
         _fail("mật khẩu cần ít nhất 10 ký tự")
     repo = SqliteRepository(_db_path(db))
     StaffStore(repo).add(name.strip(), password, list(communes), all_communes)
+    if telegram is not None:  # on Telegram the officer then sees these communes only
+        StaffStore(repo).link_telegram(name.strip(), telegram)
     repo.close()
     scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
     click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     web_body_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds to send a request's body")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
+    web_address_rate_per_minute: int = Field(
+        default=300, gt=0, description="web chat messages one client address may send per minute, all chats"
+    )
+    web_address_chats_per_minute: int = Field(
+        default=30, gt=0, description="different web chats one client address may use per minute"
+    )
     web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
     web_trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="reverse proxies whose X-Forwarded-For is believed (addresses or CIDR)"

@@ -11,10 +11,12 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
+from bot.channels.limits import AddressLimit
 from bot.channels.web import WebChat
 from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.proxy import trusted_networks
 from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
@@ -51,7 +53,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
         client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
     )
     server[APP_KEY] = app
-    chat = WebChat(delivery)
+    limit = AddressLimit(settings.web_address_rate_per_minute, settings.web_address_chats_per_minute)
+    chat = WebChat(delivery, limit, trusted_networks(settings.web_trusted_proxies))
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)

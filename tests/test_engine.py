@@ -363,6 +363,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m006_inbox",
         "m007_lead_ownership",
         "m010_token_state",
+        "m011_staff_telegram",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)
@@ -408,3 +409,18 @@ def test_killed_midway_the_conversation_continues_where_it_was(tmp_path: Path) -
     again = _jsonl_process(db)
     out, _ = again.communicate(json.dumps({"user": "u1", "text": "may moc"}) + "\n", timeout=60)
     assert "đủ điều kiện" in json.loads(out.splitlines()[0])["replies"][0]["text"]
+
+
+def test_a_greeting_alone_stores_nothing_and_the_next_words_are_kept(kb, dialogs, assessor, faq) -> None:
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    for user, opening in [("page", ""), ("polite", "xin chào"), ("tg", "/start"), ("lost", "menu")]:
+        assert "trợ lý tự động" in say(engine, user, opening)
+    assert repo.count_conversations() == 0  # four people opened the chat: nothing to keep yet
+    answer = say(engine, "page", "hộ kinh doanh có được hỗ trợ không", minute=1)
+    assert "trợ lý tự động" not in answer  # welcomed once, not again
+    help_text = say(engine, "polite", "trợ giúp", minute=1)
+    assert "trợ lý tự động" not in help_text and "quay lại" in help_text  # the help asked for, not the welcome
+    say(engine, "tg", "gặp cán bộ", minute=1)
+    assert repo.count_conversations() == 3  # each of them said something: their chats are kept
+    assert "trợ lý tự động" in say(engine, "stranger", "kiem tra") and repo.count_conversations() == 4

@@ -86,7 +86,8 @@ class Handler:
         message = update.message
         text = message.text if message is not None and isinstance(message.text, str) else None
         if text and self.commands is not None and self.commands.is_command(text):
-            await self.commands.answer(context.bot, chat.id, user.id, text)
+            private = chat.type == chat.PRIVATE and chat.id == user.id
+            await self.commands.answer(context.bot, chat.id, user.id, text, private)
             return
         if update.callback_query is None and message is None:
             return

@@ -170,6 +170,13 @@ def m010_token_state(db: Database) -> None:
     db.table("token_state").create({"name": str, "state": str, "detail": str, "at": str}, pk="name")
 
 
+@MIGRATIONS()
+def m011_staff_telegram(db: Database) -> None:
+    """A staff account's Telegram user id: staff commands there show that account's communes only."""
+    db.table("staff").add_column("telegram_id", int)
+    db.table("staff").create_index(["telegram_id"], unique=True)  # one account per Telegram user (NULLs apart)
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
