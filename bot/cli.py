@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,9 @@ def _fail(message: str) -> NoReturn:
 @click.group()
 def main() -> None:
     """Trợ lý khuyến công: eligibility, support lines and FAQ for rural industrial facilities."""
+    from bot.files import UMASK
+
+    os.umask(UMASK)  # the database, backups, exports and caches hold personal data: owner-only from the start
 
 
 # --- check -----------------------------------------------------------------------------
@@ -75,8 +79,10 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
 
     try:
         data = json.loads(file.read(2_000_000))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        _fail(f"dữ liệu không phải JSON hợp lệ ({exc})")
+    except json.JSONDecodeError as exc:
+        _fail(f"dữ liệu không phải JSON hợp lệ (dòng {exc.lineno}, cột {exc.colno})")
+    except (ValueError, RecursionError):  # bad UTF-8, a 5,000-digit number, 50,000 nested brackets
+        _fail("dữ liệu không phải JSON hợp lệ")
     if not isinstance(data, dict):
         _fail('hồ sơ phải là một đối tượng JSON, ví dụ {"legal_form": "household_business", …}')
     from pydantic import ValidationError
@@ -92,20 +98,39 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
         click.echo(render_assessment(assessment))
 
 
+_BOUNDS = {
+    "greater_than_equal": ("ge", "không được nhỏ hơn"),
+    "greater_than": ("gt", "phải lớn hơn"),
+    "less_than_equal": ("le", "không được lớn hơn"),
+    "less_than": ("lt", "phải nhỏ hơn"),
+}
+
+
 def validation_message(exc: ValidationError) -> str:
-    """One Vietnamese line naming the first bad field."""
+    """One short Vietnamese line naming the first bad field."""
     err = exc.errors()[0]
-    name = ".".join(str(p) for p in err["loc"]) or "hồ sơ"
-    kind = err["type"]
+    name = _shown(".".join(str(p) for p in err["loc"]) or "hồ sơ")
+    kind, given = err["type"], _shown(err.get("input"))
     if kind == "extra_forbidden":
-        return f"trường không được hỗ trợ: '{name}'"
+        return f"trường không được hỗ trợ: {name}"
     if kind == "missing":
-        return f"thiếu trường bắt buộc: '{name}'"
+        return f"thiếu trường bắt buộc: {name}"
     if kind in ("literal_error", "enum"):
-        return f"giá trị của trường '{name}' không hợp lệ ({err.get('input')!r})"
+        return f"giá trị của trường {name} không hợp lệ ({given})"
+    if kind == "string_unicode":
+        return f"trường {name} chứa ký tự không hợp lệ"
     if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "bool_type"):
-        return f"trường '{name}' sai kiểu dữ liệu ({err.get('input')!r})"
-    return f"giá trị của trường '{name}' không hợp lý ({err.get('input')!r}): {err['msg']}"
+        return f"trường {name} sai kiểu dữ liệu ({given})"
+    if kind in _BOUNDS:
+        bound, words = _BOUNDS[kind]
+        return f"giá trị của trường {name} {words} {err.get('ctx', {}).get(bound)} ({given})"
+    return f"giá trị của trường {name} không hợp lý ({given})"
+
+
+def _shown(value: Any) -> str:
+    """A value or field name as quoted in an error line: short, one line, control and lone surrogates escaped."""
+    text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def _assessor(knowledge: Path | None) -> Any:
@@ -135,16 +160,16 @@ def render_assessment(a: Assessment) -> str:
 # --- ask -------------------------------------------------------------------------------
 
 
-@main.command()
-@click.argument("question")
+@main.command(context_settings={"ignore_unknown_options": True})  # a question may start with '-': "-2+3 là gì"
+@click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON (design §4.5)")
 @common_options
-def ask(question: str, as_json: bool, db: Path | None, knowledge: Path | None) -> None:
+def ask(question: tuple[str, ...], as_json: bool, db: Path | None, knowledge: Path | None) -> None:
     """Answer one question from the FAQ.
 
     Example: khuyencong ask "hkd co dc ho tro may moc ko"
     """
-    answer = faq_index(knowledge, db).ask(question)
+    answer = faq_index(knowledge, db).ask(" ".join(question))
     if as_json:
         click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
     else:
@@ -284,6 +309,7 @@ def export(
     """
     from contextlib import nullcontext
 
+    from bot.files import owner_only
     from bot.staff.exports import WRITERS
     from bot.staff.store import EVERYONE, LeadQuery, StaffStore
     from bot.storage.sqlite import SqliteRepository
@@ -299,6 +325,7 @@ def export(
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
         written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick)
+    owner_only(out)  # also when it overwrote an existing, readable file
     repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
@@ -330,14 +357,21 @@ def staff() -> None:
 @click.argument("name")
 @click.option("--commune", "communes", multiple=True, type=int, help="a commune code this officer sees (repeatable)")
 @click.option("--all", "all_communes", is_flag=True, help="a provincial admin who sees every commune")
+@click.option("--telegram", type=click.IntRange(1), help="this officer's Telegram user id, for /leads /stats /export")
 @click.password_option(prompt="Mật khẩu", confirmation_prompt="Nhập lại mật khẩu")
 @common_options
 def staff_add(
-    name: str, communes: tuple[int, ...], all_communes: bool, password: str, db: Path | None, knowledge: Path | None
+    name: str,
+    communes: tuple[int, ...],
+    all_communes: bool,
+    telegram: int | None,
+    password: str,
+    db: Path | None,
+    knowledge: Path | None,
 ) -> None:
     """Create (or reset) a staff account; only an argon2 hash of the password is stored.
 
-    Example: khuyencong staff add lan --commune 19405
+    Example: khuyencong staff add lan --commune 19405 --telegram 123456789
     """
     from bot.staff.store import StaffStore
     from bot.storage.sqlite import SqliteRepository
@@ -348,6 +382,8 @@ def staff_add(
         _fail("mật khẩu cần ít nhất 10 ký tự")
     repo = SqliteRepository(_db_path(db))
     StaffStore(repo).add(name.strip(), password, list(communes), all_communes)
+    if telegram is not None:  # on Telegram the officer then sees these communes only
+        StaffStore(repo).link_telegram(name.strip(), telegram)
     repo.close()
     scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
     click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
@@ -362,7 +398,7 @@ def serve(db: Path | None, knowledge: Path | None) -> None:
     """
     from bot.server import serve as run
 
-    run(_build(db, knowledge))
+    run(_checked(_build(db, knowledge)))
 
 
 @main.command()
@@ -377,7 +413,7 @@ def worker(db: Path | None, knowledge: Path | None, niceness: int, parent: int |
     """
     from bot.worker import run
 
-    run(_build(db, knowledge), niceness, parent)
+    run(_checked(_build(db, knowledge)), niceness, parent)
 
 
 @main.command()
@@ -387,16 +423,15 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong telegram   (needs TELEGRAM_BOT_TOKEN)
     """
-    import logging
-
     from bot.app import OrderedHandler
     from bot.channels.common import Delivery
     from bot.channels.telegram import build_application
+    from bot.logs import setup_logging
 
     app = _build(db, knowledge)
     if not app.settings.telegram_bot_token:
         _fail("chưa có TELEGRAM_BOT_TOKEN trong .env")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(app.settings)
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, app.settings.web_rate_per_minute)
     from bot.staff.notify import StaffCommands
@@ -461,7 +496,8 @@ def db_purge(db: Path | None, knowledge: Path | None) -> None:
         app.close()
     click.echo(
         f"Đã xóa dữ liệu quá hạn lưu ({app.settings.khuyencong_retention_months} tháng): {done['leads']} đăng ký, "
-        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ."
+        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ, "
+        f"{done['questions']} câu hỏi chưa trả lời được."
     )
 
 
@@ -474,6 +510,19 @@ def _build(db: Path | None, knowledge: Path | None) -> Any:
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+
+
+def _checked(app: Any) -> Any:
+    """The app, once the stored platform tokens open with KHUYENCONG_SECRET_KEY (else exit 2, in Vietnamese)."""
+    from bot.channels.zalo_auth import check_key
+    from bot.secret_box import SecretKeyError
+
+    try:
+        check_key(app.repo, app.settings.khuyencong_secret_key or None, app.settings.zalo_refresh_token)
+    except SecretKeyError as exc:
+        app.close()
+        _fail(str(exc))
+    return app
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,11 +42,22 @@ class Settings(BaseSettings):
     khuyencong_health_max_wait_seconds: float = Field(
         default=300.0, gt=0, description="/healthz fails once a webhook event has waited longer than this"
     )
+    khuyencong_secret_key: str | None = Field(default=None, description="key encrypting stored platform tokens")
 
     web_host: str = Field(default="127.0.0.1", description="address `khuyencong serve` listens on")
     web_port: int = Field(default=8080, ge=0, le=65535, description="port `khuyencong serve` listens on")
     web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
+    web_header_timeout: float = Field(
+        default=15.0, gt=0, le=300, description="seconds a connection may take to send a request's headers"
+    )
+    web_body_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds to send a request's body")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
+    web_address_rate_per_minute: int = Field(
+        default=300, gt=0, description="web chat messages one client address may send per minute, all chats"
+    )
+    web_address_chats_per_minute: int = Field(
+        default=30, gt=0, description="different web chats one client address may use per minute"
+    )
     web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
     web_trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="reverse proxies whose X-Forwarded-For is believed (addresses or CIDR)"

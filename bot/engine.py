@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +13,14 @@ from bot.eligibility import Assessment, Assessor, Profile
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, Flow, Step
 from bot.knowledge import Knowledge, Locality, Office
-from bot.messages import Button, Incoming, Reply
+from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.render import assessment_messages, cited, split_text
 from bot.storage import Consent, Conversation, Lead, Outbox, Repository
 from bot.text import ascii_int, fold, national_phone
 
 MAX_TEXT = 4000  # characters; a longer message is refused politely and changes nothing
 MAX_MISSES = 3
+WELCOMED_KEPT, WELCOMED_FOR = 10_000, 3600.0  # newcomers welcomed but not stored: how many, for how many seconds
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ class _Turn:
     lead: Lead | None = None
     registered_office: str = ""
 
-    def say(self, text: str, buttons: list[Button] | tuple[Button, ...] = ()) -> None:
-        self.replies.append(Reply(text, tuple(buttons)))
+    def say(self, text: str, buttons: list[Button] | tuple[Button, ...] = (), erased: bool = False) -> None:
+        self.replies.append(Reply(text, tuple(buttons), erased))
 
 
 class DialogEngine:
@@ -69,6 +71,8 @@ class DialogEngine:
         # Longest first, so 'cho tôi hỏi' goes before 'cho tôi'.
         self._before = sorted({fold(w) + " " for w in menu.courtesy_before}, key=len, reverse=True)
         self._after = sorted({" " + fold(w) for w in menu.courtesy_after}, key=len, reverse=True)
+        # Not conversation state: only spares a newcomer whose greeting was not stored a second welcome.
+        self._welcomed: OrderedDict[ConversationKey, dt.datetime] = OrderedDict()
 
     # --- the entry point -----------------------------------------------------------------
 
@@ -77,23 +81,32 @@ class DialogEngine:
         if msg.message_id and self.repo.seen(msg.key, msg.message_id):
             return []  # a redelivery: it was handled once already
         now = now or dt.datetime.now(dt.UTC)
-        conv = self.repo.load(msg.key) or Conversation(msg.key)
+        known = self.repo.load(msg.key)
+        conv = known or Conversation(msg.key)
         turn = _Turn()
         text = (msg.text or "").strip()
         if len(text) > MAX_TEXT:
             turn.say(self.texts.too_long)
-            outbox = self._outbox(msg, lambda _: turn.replies)
-            self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state unchanged
+            if known is not None or msg.reply_to is not None:
+                outbox = self._outbox(msg, lambda _: turn.replies)
+                self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state same
             return turn.replies
+        conv.greeted = conv.greeted or self._recently_welcomed(msg.key, now)
         first = not conv.greeted
         self._start(conv, now, turn)
-        if first and not msg.button and self._is_opening(text):
+        opening = first and not msg.button and self._is_opening(text)
+        if opening:
             self._menu(turn)  # 'xin chào' or /start: the welcome is the answer
         else:
             self._dispatch(conv, text, msg.button, turn)
         conv.updated_at = now.isoformat(timespec="seconds")
+        # A newcomer who only greeted or asked for the menu leaves nothing to keep: a flood of new ids stores
+        # nothing. Anything else is kept, so what the person said counts and the welcome is not said again.
+        # A webhook turn is always kept: its replies wait in the outbox, stored with it (platform ids are signed).
+        keep = known is not None or not opening or _holds_something(conv) or msg.reply_to is not None
         outbox = self._outbox(msg, lambda stored: self._final(stored, turn))
-        stored = self.repo.save_turn(conv, msg.message_id, turn.lead, outbox)
+        stored = self.repo.save_turn(conv, msg.message_id, turn.lead, outbox) if keep else None
+        self._remember_welcome(msg.key, now, welcomed=not keep)
         if stored is not None and self.on_lead is not None:
             self.on_lead(stored)
         return outbox.replies if outbox is not None else self._final(stored, turn)
@@ -110,8 +123,21 @@ class DialogEngine:
         out = []
         for reply in turn.replies:  # long replies are split; the buttons go with the last part
             parts = split_text(reply.text)
-            out += [Reply(part, reply.buttons if i == len(parts) - 1 else ()) for i, part in enumerate(parts)]
+            last = len(parts) - 1
+            out += [Reply(part, reply.buttons if i == last else (), reply.erased) for i, part in enumerate(parts)]
         return out
+
+    def _recently_welcomed(self, key: ConversationKey, now: dt.datetime) -> bool:
+        at = self._welcomed.get(key)
+        return at is not None and (now - at).total_seconds() <= WELCOMED_FOR
+
+    def _remember_welcome(self, key: ConversationKey, now: dt.datetime, welcomed: bool) -> None:
+        """Keep (bounded) who was welcomed without a stored conversation; forget them once stored."""
+        self._welcomed.pop(key, None)
+        if welcomed:
+            self._welcomed[key] = now
+            while len(self._welcomed) > WELCOMED_KEPT:  # a flood of new ids pushes out the oldest
+                self._welcomed.popitem(last=False)
 
     def _is_opening(self, text: str) -> bool:
         topic = self.faq.topic(text) if text else None
@@ -572,7 +598,9 @@ class DialogEngine:
         elif answer.out_of_scope:
             turn.say(answer.answer, self._menu_buttons())
         else:
-            self.repo.record_miss(fold(text), text.strip())  # staff see what people asked that we could not answer
+            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
+            commune = (conv.slots.get("place") or {}).get("code")
+            self.repo.record_miss(fold(text), text.strip(), conv.key, commune)
             if answer.alternatives:
                 buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
                 turn.say(answer.answer, buttons)
@@ -632,6 +660,9 @@ class DialogEngine:
         if flow is None or step is None:
             self._menu(turn, self.texts.not_understood)
             return
+        if flow_id == "registration" and not conv.slots.get("consent_id"):
+            self._register(conv, turn)  # contact details are asked only once consent is given
+            return
         conv.flow, conv.flow_version, conv.step, conv.pending = flow_id, flow.version, step.id, {}
         conv.slots.pop(step.slot, None)
         if step.slot == "legal_form":  # the size questions depend on it
@@ -662,6 +693,8 @@ class DialogEngine:
         conv.slots.pop("return_to", None)
         if flow.id == "eligibility":
             self._result(conv, turn)
+        elif not conv.slots.get("consent_id"):  # e.g. 'làm lại' while the consent question waits
+            self._register(conv, turn)
         else:
             self._summary(conv, turn)
 
@@ -720,6 +753,7 @@ class DialogEngine:
         )
         consent_id = self.repo.add_consent(consent)
         if not yes:
+            conv.slots.pop("consent_id", None)  # an earlier consent does not outlive a refusal
             conv.flow = conv.step = None
             turn.say(
                 self.texts.consent_refused,
@@ -764,6 +798,10 @@ class DialogEngine:
         conv.pending = {}
         if not confirm:
             self._edit(conv, turn)
+            return
+        if not self.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0)):
+            conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
+            self._register(conv, turn)
             return
         turn.lead = self._lead(conv)
         turn.registered_office = self._office(conv).name
@@ -868,7 +906,12 @@ class DialogEngine:
             return
         count = self.repo.delete_person(conv.key)
         conv.slots, conv.flow, conv.step, conv.history = {}, None, None, []
-        turn.say(self.texts.deleted.format(count=count), self._menu_buttons())
+        turn.say(self.texts.deleted.format(count=count), self._menu_buttons(), erased=True)
+
+
+def _holds_something(conv: Conversation) -> bool:
+    """Whether a conversation holds more than a greeting: answers, a flow under way, a pending question."""
+    return bool(conv.flow or conv.step or conv.slots or conv.history or conv.pending)
 
 
 def _summary_of(a: Assessment) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
+from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.storage.sqlite import SqliteRepository
 from bot.worker import WorkerProcess
 
@@ -39,30 +40,27 @@ class Health:
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         """Whether all is well, and the details that say why (add a check here: one dict, one verdict)."""
-        database, waiting, oldest = await self._database()
-        kb, engine = self.app.engine.kb, self.app.engine
-        knowledge = bool(kb.faq.entries and engine.dialogs.flows)
-        details: dict[str, Any] = {
-            "database": database,
-            "knowledge": knowledge,
-            "waiting_events": waiting,
-            "oldest_wait_seconds": oldest,
-            "max_wait_seconds": self.max_wait,
-        }
+        details = await self._database()
+        details["knowledge"] = bool(self.app.engine.kb.faq.entries and self.app.engine.dialogs.flows)
+        details["max_wait_seconds"] = self.max_wait
         if self.worker is not None:
             details["worker"] = self.worker.alive
+        oldest = details["oldest_wait_seconds"]
         waited_too_long = oldest is not None and oldest > self.max_wait
-        return database and knowledge and not waited_too_long, details
+        zalo_dead = details.get("zalo_auth") == "needs_new_token"  # a channel that cannot send any more
+        ok = details["database"] and details["knowledge"] and not waited_too_long and not zalo_dead
+        return bool(ok), details
 
-    async def _database(self) -> tuple[bool, int | None, float | None]:
-        """Whether the database answers; the inbox's size and its oldest event's age in seconds."""
+    async def _database(self) -> dict[str, Any]:
+        """What the database says: whether it answers, the inbox's size and its oldest event's age (s), Zalo's auth."""
+        zalo = self.app.settings.zalo_enabled
         try:
             if self._repo is None:  # an in-memory database has one connection: the engine's
-                return await self._fallback.call(_inbox, self.app.repo)
+                return await self._fallback.call(_probe, self.app.repo, zalo)
             loop = asyncio.get_running_loop()
-            return await asyncio.wait_for(loop.run_in_executor(self._thread, _inbox, self._repo), PROBE_SECONDS)
+            return await asyncio.wait_for(loop.run_in_executor(self._thread, _probe, self._repo, zalo), PROBE_SECONDS)
         except Exception:  # locked beyond reading, broken, gone: not healthy
-            return False, None, None
+            return {"database": False, "waiting_events": None, "oldest_wait_seconds": None}
 
     def close(self) -> None:
         """Stop the thread and close the connection."""
@@ -71,13 +69,16 @@ class Health:
             self._repo.close()
 
 
-def _inbox(repo: SqliteRepository) -> tuple[bool, int, float | None]:
-    healthy = repo.healthy()
+def _probe(repo: SqliteRepository, zalo: bool) -> dict[str, Any]:
     oldest = repo.inbox_oldest()
     age = None
     if oldest is not None:
         age = max(0.0, (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest)).total_seconds())
-    return healthy, repo.inbox_size(), age
+    found: dict[str, Any] = {"database": repo.healthy(), "waiting_events": repo.inbox_size()}
+    found["oldest_wait_seconds"] = age
+    if zalo:
+        found["zalo_auth"] = zalo_auth_state(repo)
+    return found
 
 
 def _from_this_machine(request: web.Request) -> bool:

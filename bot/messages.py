@@ -6,6 +6,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from bot.text import storable
+
 
 @dataclass(frozen=True)
 class ConversationKey:
@@ -40,6 +42,7 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    erased: bool = False  # the person's data was just erased: a channel keeping its own copy drops it too
 
     def as_json(self) -> dict[str, object]:
         """The shape of design §4.4."""
@@ -66,9 +69,11 @@ def incoming_from_json(
     if unknown:
         return f"Trường không được hỗ trợ: '{unknown[0]}'."
     user = data.get("user")
-    if not isinstance(user, str) or not user_pattern.match(user):
+    # A lone surrogate ('\\ud800') cannot be stored; cleaned, two ids could become one, so it is refused.
+    if not isinstance(user, str) or not user_pattern.match(user) or storable(user) != user:
         return f"Trường 'user' phải là {user_rule}."
     text, button = data.get("text"), data.get("button")
     if (text is None) == (button is None) or not isinstance(text if button is None else button, str):
         return "Cần đúng một trong hai trường 'text' hoặc 'button', kiểu chuỗi."
+    text, button = (storable(x) if x is not None else None for x in (text, button))  # kept, surrogates as '?'
     return Incoming(ConversationKey(channel, user), text=text, button=button)

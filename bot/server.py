@@ -11,9 +11,13 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
+from bot.channels.limits import AddressLimit
 from bot.channels.web import WebChat
 from bot.config import Settings
 from bot.health import Health
+from bot.logs import setup_logging
+from bot.proxy import trusted_networks
+from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -45,9 +49,12 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     handler = OrderedHandler(app.engine)
     claims = EventClaims(app.db_path, handler, app.repo)
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
-    server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
+    server = web.Application(
+        client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
+    )
     server[APP_KEY] = app
-    chat = WebChat(delivery)
+    limit = AddressLimit(settings.web_address_rate_per_minute, settings.web_address_chats_per_minute)
+    chat = WebChat(delivery, limit, trusted_networks(settings.web_trusted_proxies))
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
@@ -157,7 +164,7 @@ async def _ok(request: web.Request) -> web.Response:
 def serve(app: App) -> None:
     """Run the server until SIGINT/SIGTERM; shutdown lets the work in flight finish."""
     settings = app.settings
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(settings)
     web.run_app(
         make_app(app),
         host=settings.web_host,
@@ -165,4 +172,5 @@ def serve(app: App) -> None:
         shutdown_timeout=10,
         access_log=None,
         print=lambda s: log.info(s.strip()),
+        **server_options(settings),
     )

@@ -66,6 +66,9 @@ def settings_for(tmp: Path, tg_url: str, zalo_url: str, **extra: Any) -> Setting
         "telegram_webhook_secret": TG_SECRET,
         "telegram_api_base": f"{tg_url}/bot",
         "web_rate_per_minute": 1000,
+        # Every test client is 127.0.0.1: the per-address limits are tested on their own (tests/test_web_flood.py).
+        "web_address_rate_per_minute": 1_000_000,
+        "web_address_chats_per_minute": 1_000_000,
         "khuyencong_worker": "inline",  # turns run in this process, where the test can look at them
     }
     values.update(extra)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -175,3 +176,40 @@ def test_jsonl_users_interleave_and_a_second_run_continues(tmp_path: Path) -> No
         for x in CliRunner().invoke(main, args, input='{"user": "a", "text": "det tho cam"}\n').stdout.splitlines()
     ]
     assert "xã (phường) nào" in out2[0]["replies"][-1]["text"]  # the same conversation, in a new process
+
+
+def test_jsonl_process_survives_lone_surrogates_and_answers_everyone_after(tmp_path: Path) -> None:
+    r"""A lone surrogate ("\ud800") in an id, a text, a button or a registration answer: that line gets an error
+    or a cleaned answer, and every later line, of every person, is answered (a real process, real pipes)."""
+    lines = [
+        '{"user": "u\\ud800", "text": "xin chào"}',
+        '{"user": "a", "text": "x\\udc00in ch\\ud83dào"}',
+        '{"user": "a", "button": "menu:\\udfff"}',
+        *(json.dumps({"user": "b", "text": t}) for t in ["kiem tra", "hkd", "lam nuoc mam", "xa vinh thuy quang tri"]),
+        *(json.dumps({"user": "b", "text": t}) for t in ["may moc", "dang ky", "dong y"]),
+        '{"user": "b", "text": "Lan \\ud800\\udfff\\udc00 Trần"}',  # the name, with two lone halves
+        json.dumps({"user": "b", "text": "0912 345 678"}),
+        '{"user": "c", "text": "xin chào"}',
+    ]
+    out, _ = run_jsonl(tmp_path / "k.db", lines)
+    assert len(out) == len(lines)
+    assert set(out[0]) == {"error"} and "user" in out[0]["error"]
+    assert all(o.get("user") for o in out[1:]), out
+    assert "Số điện thoại" in out[-3]["replies"][-1]["text"] and "Tên cơ sở" in out[-2]["replies"][-1]["text"]
+    assert "trợ lý tự động" in out[-1]["replies"][0]["text"]  # the last person, after all that, is answered
+
+
+def run_jsonl(db: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """`khuyencong chat --jsonl` as a real process, fed `lines`; its output objects and its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],
+        cwd=ROOT,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return [json.loads(x) for x in proc.stdout.splitlines()], proc.stderr

@@ -10,6 +10,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,37 +103,102 @@ def bubbles(cls: str = "bot") -> str:
     return f"Array.from(document.querySelectorAll('.msg.{cls}')).map(e => e.textContent).join('\\n')"
 
 
+@asynccontextmanager
+async def browsing(url: str) -> AsyncIterator[Browser]:
+    """A phone-sized page of a fresh headless Chromium at `url`; the browser is closed afterwards."""
+    proc, page, http = await open_browser(Path(tempfile.mkdtemp()))
+    try:
+        await page.send("Emulation.setDeviceMetricsOverride", width=375, height=740, deviceScaleFactor=2, mobile=True)
+        await page.send("Page.enable")
+        await page.send("Page.navigate", url=url)
+        yield page
+    finally:
+        await page.ws.close()
+        await http.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @run
 async def test_chat_page_in_a_real_browser(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        proc, page, http = await open_browser(Path(tempfile.mkdtemp()))
-        try:
-            await page.send(
-                "Emulation.setDeviceMetricsOverride", width=375, height=740, deviceScaleFactor=2, mobile=True
-            )
-            await page.send("Page.enable")
-            await page.send("Page.navigate", url=env.url + "/")
-            await page.until(f"{bubbles()}.includes('trợ lý tự động')")  # our script ran under the CSP
-            assert await page.js("document.documentElement.scrollWidth <= 375")  # fits a phone
-            assert await page.js("document.activeElement.id === 'text'")  # ready to type
-            assert await page.js("document.querySelector('label[for=text]') !== null")
-            await page.js("document.querySelector('.choices button:not([disabled])').click()")  # a tap
-            await page.until(f"{bubbles()}.includes('thuộc loại nào')")
-            await page.type_and_send("ho kinh doanh")
-            await page.until(f"{bubbles()}.includes('sản phẩm gì')")
-            await page.type_and_send('<img src=x onerror="document.title=1">')
-            await page.until(f"{bubbles('me')}.includes('<img src=x')")
-            await page.until(f"{bubbles()}.includes('gõ tên sản phẩm')")  # its answer is in before the reload
-            assert await page.js("document.querySelectorAll('#log img').length === 0")  # shown as text, not HTML
-            shown = await page.js(f"{bubbles()}.length")
+    async with running(tmp_path) as env, browsing(env.url + "/") as page:
+        await page.until(f"{bubbles()}.includes('trợ lý tự động')")  # our script ran under the CSP
+        assert await page.js("document.documentElement.scrollWidth <= 375")  # fits a phone
+        assert await page.js("document.activeElement.id === 'text'")  # ready to type
+        assert await page.js("document.querySelector('label[for=text]') !== null")
+        await page.js("document.querySelector('.choices button:not([disabled])').click()")  # a tap
+        await page.until(f"{bubbles()}.includes('thuộc loại nào')")
+        await page.type_and_send("ho kinh doanh")
+        await page.until(f"{bubbles()}.includes('sản phẩm gì')")
+        await page.type_and_send('<img src=x onerror="document.title=1">')
+        await page.until(f"{bubbles('me')}.includes('<img src=x')")
+        await page.until(f"{bubbles()}.includes('gõ tên sản phẩm')")  # its answer is in before the reload
+        assert await page.js("document.querySelectorAll('#log img').length === 0")  # shown as text, not HTML
+        shown = await page.js(f"{bubbles()}.length")
+        await page.send("Page.reload")
+        await page.until(f"{bubbles()}.length === {shown}")  # the transcript survives a reload
+        await page.type_and_send("lam nuoc mam")
+        await page.until(f"{bubbles()}.includes('xã (phường) nào')")  # and so does the conversation
+        shot = await page.send("Page.captureScreenshot", format="png")
+        (tmp_path / "chat.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+STORED = "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+SAID = "bánh tráng phơi sương"  # what the first person typed: no trace of it may stay
+
+
+async def first_person_chats(page: Browser) -> str:
+    """A person greets, asks about their product and answers a question; their id in the browser."""
+    await page.until(f"{bubbles()}.includes('trợ lý tự động')")
+    await page.type_and_send("kiem tra dieu kien")
+    await page.until(f"{bubbles()}.includes('thuộc loại nào')")
+    await page.type_and_send("ho kinh doanh")
+    await page.until(f"{bubbles()}.includes('sản phẩm gì')")
+    await page.type_and_send(SAID)
+    await page.until(f"{bubbles()}.includes('xã (phường) nào')")
+    stored = await page.js(STORED)
+    assert SAID in stored
+    return str(await page.js("JSON.parse(localStorage.getItem('khuyencong-chat')).user"))
+
+
+async def nothing_of(page: Browser, old_id: str) -> None:
+    """Neither the storage nor the screen holds the first person's chat, now or after a reload."""
+    for reloaded in (False, True):
+        stored = await page.js(STORED)
+        assert SAID not in stored and old_id not in stored, (reloaded, stored)
+        assert SAID not in await page.js("document.body.innerText"), reloaded
+        if not reloaded:
             await page.send("Page.reload")
-            await page.until(f"{bubbles()}.length === {shown}")  # the transcript survives a reload
-            await page.type_and_send("lam nuoc mam")
-            await page.until(f"{bubbles()}.includes('xã (phường) nào')")  # and so does the conversation
-            shot = await page.send("Page.captureScreenshot", format="png")
-            (tmp_path / "chat.png").write_bytes(base64.b64decode(shot["data"]))
-        finally:
-            await page.ws.close()
-            await http.close()
-            proc.terminate()
-            proc.wait(timeout=10)
+            await page.until(f"{bubbles()}.includes('trợ lý tự động')")  # a new chat, welcomed
+    assert await page.js("document.querySelectorAll('.msg.me').length") == 0
+    new_id = await page.js("JSON.parse(localStorage.getItem('khuyencong-chat')).user")
+    assert isinstance(new_id, str) and len(new_id) == 32 and new_id != old_id
+
+
+@run
+async def test_erasing_my_data_leaves_nothing_in_the_browser(tmp_path: Path) -> None:
+    async with running(tmp_path) as env, browsing(env.url + "/") as page:
+        old_id = await first_person_chats(page)
+        await page.type_and_send("xóa dữ liệu")
+        await page.until(f"{bubbles()}.includes('không hoàn tác được')")
+        await page.js(
+            "Array.from(document.querySelectorAll('.choices button:not([disabled])'))"
+            ".find(b => b.textContent.trim() === 'Đúng').click()"
+        )
+        await page.until(f"{bubbles()}.includes('Đã xóa toàn bộ')")  # the confirmation is shown
+        assert SAID not in await page.js(f"{bubbles('me')} + {bubbles()}")  # and nothing before it
+        await nothing_of(page, old_id)
+
+
+@run
+async def test_a_new_conversation_on_a_shared_device_forgets_the_last_one(tmp_path: Path) -> None:
+    async with running(tmp_path) as env, browsing(env.url + "/") as page:
+        old_id = await first_person_chats(page)
+        label = await page.js("document.getElementById('new-chat').textContent")
+        assert label == "Bắt đầu cuộc trò chuyện mới"
+        await page.js("document.getElementById('new-chat').click()")
+        await page.until(f"{bubbles('me')}.length === 0 && {bubbles()}.includes('trợ lý tự động')")
+        await nothing_of(page, old_id)
+        await page.type_and_send("lam nuoc mam")  # the next person starts from the beginning
+        await page.until(f"{bubbles()}.length > 1")
+        assert "xã (phường) nào" not in await page.js(bubbles())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from typing import TextIO
 
 from bot.engine import DialogEngine
@@ -10,6 +12,9 @@ from bot.messages import Button, ConversationKey, Incoming, Reply, incoming_from
 
 _QUIT = {"thoat", "thoát", "exit", "quit", "/quit"}
 _MAX_LINE = 100_000  # a longer line is cut here; the engine then refuses it politely
+TOO_LONG = "Dòng quá dài (tối đa 100.000 ký tự), bà con gửi ngắn hơn nhé."
+FAILED = "Hệ thống chưa xử lý được dòng này, bà con gửi lại sau nhé."
+log = logging.getLogger("khuyencong.console")
 
 
 def print_replies(replies: list[Reply], stdout: TextIO) -> list[Button]:
@@ -45,11 +50,23 @@ def run_human(engine: DialogEngine, stdin: TextIO, stdout: TextIO, user: str = "
 
 def run_jsonl(engine: DialogEngine, stdin: TextIO, stdout: TextIO) -> None:
     """One JSON object per input line, one per output line, in order; a malformed line gets an error line."""
-    for line in iter(lambda: stdin.readline(_MAX_LINE), ""):
-        if not line.strip():
+    for line in _lines(stdin):
+        if line is not None and not line.strip():
             continue
-        stdout.write(json.dumps(jsonl_reply(engine, line), ensure_ascii=False) + "\n")
+        reply = jsonl_reply(engine, line) if line is not None else {"error": TOO_LONG}
+        stdout.write(json.dumps(reply, ensure_ascii=False) + "\n")
         stdout.flush()
+
+
+def _lines(stdin: TextIO) -> Iterator[str | None]:
+    """Each input line; None for a line over _MAX_LINE characters, read to its end so it stays one line."""
+    while line := stdin.readline(_MAX_LINE):
+        if len(line) < _MAX_LINE or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := stdin.readline(_MAX_LINE)) and not rest.endswith("\n"):
+            pass
+        yield None
 
 
 def jsonl_reply(engine: DialogEngine, line: str) -> dict[str, object]:
@@ -57,7 +74,12 @@ def jsonl_reply(engine: DialogEngine, line: str) -> dict[str, object]:
     msg = parse_line(line)
     if isinstance(msg, str):
         return {"error": msg}
-    return {"user": msg.key.user, "replies": [r.as_json() for r in engine.handle(msg)]}
+    try:
+        replies = engine.handle(msg)
+    except Exception as exc:  # one failed line (a locked database…) must not end everyone else's run
+        log.error("chat --jsonl: a line failed: %s", type(exc).__name__)
+        return {"error": FAILED}
+    return {"user": msg.key.user, "replies": [r.as_json() for r in replies]}
 
 
 def parse_line(line: str) -> Incoming | str:

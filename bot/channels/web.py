@@ -8,11 +8,14 @@ from importlib import resources
 from aiohttp import web
 
 from bot.channels.common import Delivery
+from bot.channels.limits import AddressLimit
 from bot.messages import Incoming, incoming_from_json
+from bot.proxy import Network, client_address
 
 CHANNEL = "web"
 # The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
 _USER = re.compile(r"^[A-Za-z0-9_-]{16,100}\Z")
+BUSY = "Có quá nhiều tin nhắn từ mạng của bà con lúc này. Bà con đợi một phút rồi nhắn tiếp nhé."
 _STATIC = {"chat.js": "text/javascript", "chat.css": "text/css", "staff.css": "text/css"}
 _SECURITY = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors *",
@@ -33,8 +36,8 @@ def parse(raw: bytes) -> Incoming | str:
 class WebChat:
     """The widget's API and its page."""
 
-    def __init__(self, delivery: Delivery) -> None:
-        self.delivery = delivery
+    def __init__(self, delivery: Delivery, limit: AddressLimit, trusted: list[Network]) -> None:
+        self.delivery, self.limit, self.trusted = delivery, limit, trusted
 
     async def api(self, request: web.Request) -> web.Response:
         """One message in, the replies out."""
@@ -43,9 +46,15 @@ class WebChat:
         msg = parse(await request.read())
         if isinstance(msg, str):
             return _bad(msg)
+        address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        if not self.limit.allow(address, msg.key.user):  # many chats from one address: a flood, not people
+            return web.json_response({"error": BUSY}, status=429, headers={**_SECURITY, "Retry-After": "60"})
         async with self.delivery.turn(msg.key):
             replies = await self.delivery.replies(msg)
-        return web.json_response({"replies": [r.as_json() for r in replies]}, headers=_SECURITY)
+        body: dict[str, object] = {"replies": [r.as_json() for r in replies]}
+        if any(r.erased for r in replies):
+            body["erased"] = True  # the page then forgets its copy of the chat and takes a new id
+        return web.json_response(body, headers=_SECURITY)
 
     async def page(self, request: web.Request) -> web.Response:
         """The chat page (everything it needs comes from this server)."""

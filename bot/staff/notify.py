@@ -14,25 +14,44 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.config import Settings
-from bot.staff.exports import STATUS_LABELS, write_xlsx
-from bot.staff.store import EVERYONE, LeadQuery, StaffStore
+from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
+from bot.staff.store import LeadQuery, Staff, StaffStore
 from bot.storage import Lead
 from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.notify")
 COMMANDS = ("/leads", "/stats", "/export")
 REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con gõ “menu” để dùng trợ lý nhé."
+NOT_HERE = "Lệnh cán bộ chỉ dùng trong tin nhắn riêng với trợ lý hoặc trong nhóm cán bộ."
+UNLINKED = (
+    "Tài khoản Telegram này (mã {id}) chưa được gắn với tài khoản cán bộ nào, nên chưa xem được dữ liệu. "
+    "Anh/chị nhờ quản trị viên gắn mã này vào tài khoản của mình nhé."
+)
 
 
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     """A short notice of a registration for the staff chat."""
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
+    flag = f" – {duplicate_text(lead)}" if lead.duplicate_of else ""
     wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
     return (
-        f"{kind} {lead.ref}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
+        f"{kind} {lead.ref}{flag}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
         f"Muốn hỗ trợ: {wanted}"
     )
+
+
+async def tell_staff(settings: Settings, text: str) -> None:
+    """One message to the staff chat, when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
+        log.info("staff notice not sent (no staff chat configured): %s", text)
+        return
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
+    try:
+        async with bot:
+            await bot.send_message(chat_id=settings.telegram_staff_chat_id, text=text)
+    except TelegramError as exc:
+        log.error("staff notice not sent: %s", exc)
 
 
 class StaffNotifier:
@@ -87,10 +106,12 @@ class StaffNotices:
 
 
 class StaffCommands:
-    """/leads, /stats and /export on Telegram, for the ids in TELEGRAM_STAFF_IDS only."""
+    """/leads, /stats and /export on Telegram: for an id in TELEGRAM_STAFF_IDS tied to a staff account, in a
+    private chat or the staff chat, and showing that account's communes only."""
 
     def __init__(self, app: App, handler: OrderedHandler, staff_ids: set[int]) -> None:
         self.app, self.handler, self.staff_ids = app, handler, staff_ids
+        self.staff_chat = app.settings.telegram_staff_chat_id
         self.store = StaffStore(app.repo)
 
     @staticmethod
@@ -99,28 +120,39 @@ class StaffCommands:
         words = (text or "").split()
         return bool(words) and words[0].split("@")[0] in COMMANDS
 
-    async def answer(self, bot: Bot, chat_id: int, user_id: int, text: str) -> None:
+    async def answer(self, bot: Bot, chat_id: int, user_id: int, text: str, private: bool = False) -> None:
         """Run a staff command, or refuse politely."""
-        if user_id not in self.staff_ids:
-            await bot.send_message(chat_id=chat_id, text=REFUSED)
+        member = await self._member(chat_id, user_id, private)
+        if isinstance(member, str):
+            await bot.send_message(chat_id=chat_id, text=member)
             return
         command = text.split("@")[0].split()[0]
         if command == "/leads":
-            await bot.send_message(chat_id=chat_id, text=await self._leads())
+            await bot.send_message(chat_id=chat_id, text=await self._leads(member))
         elif command == "/stats":
-            funnel = await self.handler.call(self.store.funnel, EVERYONE)
+            funnel = await self.handler.call(self.store.funnel, member)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
-            leads = self.store.iter_leads(EVERYONE, LeadQuery())
-            count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
-            await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
-            await bot.send_document(
-                chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
-            )
+            leads = self.store.iter_leads(member, LeadQuery())
+            with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+                path = Path(folder) / "dang-ky.xlsx"
+                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                document = io.BytesIO(path.read_bytes())
+            scope = "all" if member.scope is None else ",".join(map(str, member.scope))
+            await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", scope, count)
+            await bot.send_document(chat_id=chat_id, document=document, filename=path.name, caption=f"{count} đăng ký")
 
-    async def _leads(self) -> str:
-        leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))
+    async def _member(self, chat_id: int, user_id: int, private: bool) -> Staff | str:
+        """The staff account a command runs for, or why it does not run here."""
+        if not private and str(chat_id) != (self.staff_chat or "").strip():
+            return NOT_HERE  # a group anyone may join: no data, whoever asks
+        if user_id not in self.staff_ids:
+            return REFUSED
+        member = await self.handler.call(self.store.by_telegram, user_id)
+        return member if member is not None else UNLINKED.format(id=user_id)
+
+    async def _leads(self, member: Staff) -> str:
+        leads, total = await self.handler.call(self.store.leads, member, LeadQuery(per_page=10))
         if not leads:
             return "Chưa có đăng ký nào."
         rows = [

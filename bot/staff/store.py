@@ -138,6 +138,22 @@ class StaffStore:
         with self.repo._tx() as cur:
             cur.execute("DELETE FROM sessions WHERE token = ?", [token])
 
+    def link_telegram(self, name: str, telegram_id: int) -> bool:
+        """Tie a Telegram user to an account (and to no other); False when the account does not exist."""
+        with self.repo._tx() as cur:
+            if cur.execute("SELECT 1 FROM staff WHERE name = ?", [name]).fetchone() is None:
+                return False
+            cur.execute("UPDATE staff SET telegram_id = NULL WHERE telegram_id = ?", [telegram_id])
+            cur.execute("UPDATE staff SET telegram_id = ? WHERE name = ?", [telegram_id, name])
+        return True
+
+    def by_telegram(self, telegram_id: int) -> Staff | None:
+        """The account a Telegram user is tied to, if any."""
+        row = self.db.execute(
+            "SELECT id, name, communes, all_communes FROM staff WHERE telegram_id = ?", [telegram_id]
+        ).fetchone()
+        return self._staff(row) if row else None
+
     # --- leads ------------------------------------------------------------------------------
 
     def _where(self, staff: Staff, query: LeadQuery) -> tuple[str, list[Any]]:

@@ -1,4 +1,6 @@
 // The chat widget: a random id kept in localStorage, the transcript kept too, so a reload loses nothing.
+// On a shared device the copy must go: after "xóa dữ liệu" (the answer says "erased") and on
+// "Bắt đầu cuộc trò chuyện mới" the page forgets the transcript and the id, and takes a new id.
 (function () {
   "use strict";
   var log = document.getElementById("log");
@@ -12,10 +14,19 @@
       var saved = JSON.parse(localStorage.getItem(KEY) || "null");
       if (saved && typeof saved.user === "string" && Array.isArray(saved.items)) { return saved; }
     } catch (e) { /* a broken store starts afresh */ }
+    return fresh();
+  }
+
+  function fresh() {
     var bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
     var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
     return { user: id, items: [] };
+  }
+
+  function forget() {
+    try { localStorage.removeItem(KEY); sessionStorage.removeItem(KEY); } catch (e) { /* nothing was kept */ }
+    state = fresh();
   }
 
   function save() {
@@ -57,6 +68,7 @@
   }
 
   function send(body, shown) {
+    var asked = state;  // the answer belongs to this conversation, even if a new one starts meanwhile
     body.user = state.user;
     if (shown) { state.items.push({ who: "me", text: shown }); }
     save();
@@ -64,9 +76,11 @@
     fetch("/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        if (state !== asked) { return; }
         var replies = data.replies || [{ text: data.error || "Có lỗi, bà con thử lại nhé.", buttons: [] }];
+        if (data.erased) { forget(); }  // only the confirmation stays on screen, and nothing in storage
         replies.forEach(function (r) { state.items.push({ who: "bot", text: r.text, buttons: r.buttons }); });
-        save();
+        if (!data.erased) { save(); }
         render();
       })
       .catch(function () {
@@ -81,6 +95,13 @@
     if (!text) { return; }
     input.value = "";
     send({ text: text }, text);
+  });
+
+  document.getElementById("new-chat").addEventListener("click", function () {
+    forget();
+    render();
+    send({ text: "" }, null);  // a new id: the welcome, and nothing of the chat before
+    input.focus();
   });
 
   if (!state.items.length) { send({ text: "" }, null); } else { render(); }  // the welcome, unasked
