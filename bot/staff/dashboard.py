@@ -15,7 +15,9 @@ from aiohttp import web
 
 from bot.app import App, OrderedHandler
 from bot.knowledge import vn_today
+from bot.proxy import client_address, trusted_networks
 from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
+from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
 
@@ -76,6 +78,15 @@ def render(name: str, **context: Any) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=_HEADERS)
 
 
+BUSY = "Hệ thống đang bận vì nhiều người đăng nhập cùng lúc. Xin thử lại sau ít phút."
+
+
+def _text(value: object, limit: int = 1000) -> str:
+    """A form or query value as text SQLite can store: cut to `limit`, lone surrogates replaced."""
+    text = value if isinstance(value, str) else ""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
 def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
@@ -86,6 +97,12 @@ class Dashboard:
     def __init__(self, app: App, handler: OrderedHandler) -> None:
         self.app, self.handler = app, handler
         self.store = StaffStore(app.repo)
+        self.sign_in = SignIn(self.store, handler)
+        self.trusted = trusted_networks(app.settings.web_trusted_proxies)
+
+    def close(self) -> None:
+        """Stop the password checks' thread."""
+        self.sign_in.close()
 
     def routes(self) -> list[web.RouteDef]:
         """The routes, for the web application."""
@@ -132,28 +149,45 @@ class Dashboard:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """Check the password; failures are throttled per name and per address."""
+        """Check the password: counted before it is checked, throttled per account, address and known device."""
         form = await request.post()
-        if not hmac.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
+        if not hmac.compare_digest(_text(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
-        name, password = str(form.get("name", "")).strip()[:100], str(form.get("password", ""))[:200]
-        keys = [f"name:{name.lower()}", f"ip:{request.remote}"]
-        for key in keys:
-            if await self.handler.call(self.store.throttled, key):
-                return await self.login_page(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.")
-        staff = await self.handler.call(self.store.verify, name, password)
-        if staff is None:
-            for key in keys:
-                await self.handler.call(self.store.failed, key)
-            log.warning("staff: failed sign-in for %r from %s", name, request.remote)
+        address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        device = request.cookies.get(DEVICE_COOKIE, "")
+        attempt = Attempt(_text(form.get("name"), 100).strip(), _text(form.get("password"), 200), address, device)
+        try:
+            staff = await self.sign_in.check(attempt)
+        except Busy:
+            log.warning("staff: sign-in refused, too many at once, from %s", address)
+            return await self._refused(request, BUSY, 503)
+        except Throttled:
+            log.warning("staff: sign-in refused, too many wrong passwords, from %s", address)
+            return await self._refused(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.", 429)
+        if staff is None:  # logged by SignIn, without what was typed
             return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")
         session = await self.handler.call(self.store.open_session, staff)
         response = web.HTTPFound("/staff/")
+        secure = _secure(request)
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", secure=secure, path="/staff")
         response.set_cookie(
-            COOKIE, session.token, httponly=True, samesite="Strict", secure=_secure(request), path="/staff"
+            DEVICE_COOKIE,
+            await self.sign_in.device_cookie(staff, device),
+            httponly=True,
+            samesite="Strict",
+            secure=secure,
+            path="/staff",
+            max_age=DEVICE_DAYS * 86400,
         )
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
+
+    async def _refused(self, request: web.Request, error: str, status: int) -> web.Response:
+        """The sign-in form again, with why and a status a client or a proxy understands."""
+        response = await self.login_page(request, error)
+        response.set_status(status)
+        response.headers["Retry-After"] = "30" if status == 503 else str(15 * 60)
+        return response
 
     async def logout(self, request: web.Request, session: Session) -> web.StreamResponse:
         """End the session."""

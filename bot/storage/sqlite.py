@@ -140,6 +140,13 @@ def m006_inbox(db: Database) -> None:
     db.execute("CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT, payload TEXT, at TEXT)")
 
 
+@MIGRATIONS()
+def m008_staff_security(db: Database) -> None:
+    """The key that signs known-device cookies; old throttle rows go, their keys held the typed login names."""
+    db.table("staff_secrets").create({"name": str, "value": str, "created_at": str}, pk="name")
+    db.execute("DELETE FROM login_failures")
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
