@@ -17,7 +17,8 @@ from bot.staff.login import DEVICE_COOKIE, MAX_WAITING, PER_ACCOUNT
 from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
-from tests.test_dashboard import PASSWORD, csrf_of, seed
+from tests.test_cli import run as cli
+from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 from tests.test_serve import _spawn, _stop, _until_healthy, free_port, platforms
 
 WRONG = "sai-mat-khau-0000"
@@ -190,6 +191,69 @@ def cookie_of(env: Env, name: str) -> str:
 async def page_csrf(env: Env) -> str:
     async with env.http.get(env.url + "/staff/") as resp:
         return csrf_of(await resp.text())
+
+
+# --- finding 8: a reset, a removal or a logout ends the account's sessions ---------------------------
+
+
+async def still_signed_in(env: Env, cookie: str) -> bool:
+    """Whether an earlier session cookie still opens the lead list."""
+    async with (
+        aiohttp.ClientSession() as other,
+        other.get(env.url + "/staff/", headers={"Cookie": f"kc_staff={cookie}"}, allow_redirects=False) as resp,
+    ):
+        return resp.status == 200
+
+
+async def fresh_session(env: Env) -> str:
+    env.http.cookie_jar.clear()
+    assert "Đăng xuất" in await sign_in(env)
+    return cookie_of(env, "kc_staff")
+
+
+@run
+async def test_reset_logout_and_remove_end_the_sessions_at_once(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        db = ["--db", str(tmp_path / "k.db")]
+        old = await fresh_session(env)
+        code, out, _ = cli(["staff", "add", "lan", "--commune", "19405", *db], f"{PASSWORD}\n{PASSWORD}\n")
+        assert code == 0 and "Đã đặt lại mật khẩu" in out
+        assert not await still_signed_in(env, old)
+        old = await fresh_session(env)
+        code, out, _ = cli(["staff", "logout", "lan", *db])
+        assert code == 0 and "Đã kết thúc 1 phiên" in out
+        assert not await still_signed_in(env, old)
+        old = await fresh_session(env)
+        code, out, _ = cli(["staff", "list", *db])
+        assert code == 0 and "lan: Xã Vĩnh Thủy, Quảng Trị" in out and "tinh: mọi xã" in out
+        assert "argon2" not in out and "19405" not in out  # communes by name, no hashes
+        code, out, _ = cli(["staff", "remove", "lan", *db])
+        assert code == 0 and "Đã xóa tài khoản 'lan'" in out
+        assert not await still_signed_in(env, old)
+        assert "không đúng" in await sign_in(env)
+        assert await still_signed_in(env, await fresh_session_of(env, "tinh"))  # the other account is untouched
+
+
+async def fresh_session_of(env: Env, name: str) -> str:
+    env.http.cookie_jar.clear()
+    await sign_in(env, name)
+    return cookie_of(env, "kc_staff")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["staff", "remove", "ai-do"], ["staff", "logout", "ai-do"], ["staff", "remove"], ["staff", "logout", "x", "y"]],
+)
+def test_staff_commands_refuse_bad_input_with_one_line(tmp_path: Path, args: list[str]) -> None:
+    repo = SqliteRepository(tmp_path / "k.db")
+    StaffStore(repo).add("lan", PASSWORD, [19405], False)
+    repo.close()
+    code, out, err = cli([*args, "--db", str(tmp_path / "k.db")])
+    assert code == 2 and out == ""
+    if "ai-do" in args:
+        assert err.strip().count("\n") == 0 and "không có tài khoản 'ai-do'" in err
+    assert StaffStore(SqliteRepository(tmp_path / "k.db")).account("lan") is not None  # nothing changed
 
 
 # --- finding 21: nothing typed for an unknown account is logged ----------------------------------------
