@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import secrets
@@ -24,6 +25,7 @@ from bot.text import national_phone
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
 PER_PAGE = 50
+MAX_ASSIGNEE, MAX_NOTE = 100, 2000
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -87,6 +89,30 @@ def _text(value: object, limit: int = 1000) -> str:
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time comparison of a token someone sent (any text) with ours."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
+def _number(text: str) -> int | None:
+    """A page or commune number typed as plain digits, within reason; anything else is no number."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _day(text: str) -> dt.date | None:
+    """A calendar day written as the date field sends it (YYYY-MM-DD), within this century."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if len(text) == 10 and 2000 <= day.year <= 2100 else None
+
+
+def _params(request: web.Request) -> dict[str, str]:
+    """The query string, for links and the export log: storable text only."""
+    return {_text(key, 50): _text(value, 100) for key, value in request.query.items()}
+
+
 def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
@@ -117,6 +143,8 @@ class Dashboard:
             web.get("/staff/stats", self.signed_in(self.stats)),
             web.get("/staff/questions", self.signed_in(self.questions)),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
+            web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
+            web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
 
     # --- access ---------------------------------------------------------------------------------
@@ -133,7 +161,7 @@ class Dashboard:
                 raise web.HTTPForbidden(text="Cần đăng nhập.")
             if request.method == "POST":
                 form = await request.post()
-                if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+                if not same(_text(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
             return await handler(request, session)
 
@@ -151,7 +179,7 @@ class Dashboard:
     async def login(self, request: web.Request) -> web.StreamResponse:
         """Check the password: counted before it is checked, throttled per account, address and known device."""
         form = await request.post()
-        if not hmac.compare_digest(_text(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
+        if not same(_text(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
         address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
         device = request.cookies.get(DEVICE_COOKIE, "")
@@ -196,21 +224,24 @@ class Dashboard:
         response.del_cookie(COOKIE, path="/staff")
         raise response
 
+    async def not_found(self, request: web.Request, session: Session) -> web.Response:
+        """An address under /staff/ that is no page: said in Vietnamese, to a signed-in officer only."""
+        raise web.HTTPNotFound(text="Không có trang này.")
+
     # --- pages ------------------------------------------------------------------------------------
 
     def _query(self, request: web.Request) -> LeadQuery:
-        q = request.query
-        page = int(q["page"]) if q.get("page", "").isdigit() else 1
-        commune = int(q["commune"]) if q.get("commune", "").isdigit() else None
+        """The list's filters from the query string; a value that cannot be one is ignored, never an error."""
+        q = {key: _text(value, 100) for key, value in request.query.items()}
         return LeadQuery(
-            commune=commune,
+            commune=_number(q.get("commune", "")),
             status=q.get("status") or None,
             line=q.get("line") or None,
             sector=q.get("sector") or None,
             since=q.get("since") or None,
             until=q.get("until") or None,
-            q=(q.get("q") or "")[:100] or None,
-            page=page,
+            q=q.get("q") or None,
+            page=_number(q.get("page", "")) or 1,
             per_page=PER_PAGE,
         )
 
@@ -232,14 +263,14 @@ class Dashboard:
             today=today,
             query=query,
             pages=max(1, -(-total // PER_PAGE)),
-            params=dict(request.query),
+            params=_params(request),
             lines=kb.line_names,
             sectors=kb.sector_names,
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
         """One lead: answers, assessment with citations, consent, follow-up form and history."""
-        ref = request.match_info["ref"]
+        ref = _text(request.match_info["ref"], 20)
         lead = await self.handler.call(self.store.lead, session.staff, ref)
         if lead is None:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
@@ -258,20 +289,20 @@ class Dashboard:
         )
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
-        """Change status, assignee, follow-up date and note."""
+        """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
         form = await request.post()
-        status = str(form.get("status", ""))
+        status, follow_up = _text(form.get("status"), 50), _text(form.get("follow_up"), 50)
+        assignee, note = _text(form.get("assignee"), 10_000), _text(form.get("note"), 100_000)
         if status not in STATUS_LABELS:
             raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
-        changed = await self.handler.call(
-            self.store.update,
-            session.staff,
-            request.match_info["ref"],
-            status,
-            str(form.get("assignee", ""))[:100],
-            str(form.get("follow_up", ""))[:10],
-            str(form.get("note", ""))[:2000],
-        )
+        if follow_up and _day(follow_up) is None:
+            raise web.HTTPBadRequest(text="Ngày hẹn liên hệ không hợp lệ, hãy chọn lại ngày.")
+        if len(assignee) > MAX_ASSIGNEE or len(note) > MAX_NOTE:
+            raise web.HTTPBadRequest(
+                text=f"Người phụ trách tối đa {MAX_ASSIGNEE} ký tự, ghi chú tối đa {MAX_NOTE} ký tự."
+            )
+        ref = _text(request.match_info["ref"], 20)
+        changed = await self.handler.call(self.store.update, session.staff, ref, status, assignee, follow_up, note)
         if not changed:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
         return await self.lead(request, session, saved=True)
@@ -315,15 +346,15 @@ class Dashboard:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""
         fmt = request.match_info["fmt"]
         if fmt not in WRITERS:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound(text="Không có trang này.")
         query = self._query(request)
         if query.commune is not None and not session.staff.sees(query.commune):
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound(text="Không có trang này.")
         suffix = ".csv" if fmt == "csv" else ".xlsx"
         path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
         count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-        scope = dict(request.query) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+        scope = _params(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
         await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
         return web.FileResponse(
             path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}

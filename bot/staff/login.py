@@ -119,7 +119,7 @@ class SignIn:
         if staff is None or len(parts) != 3 or parts[0] != str(staff.id):
             return ""
         body = f"{parts[0]}.{parts[1]}"
-        return parts[1] if hmac.compare_digest(parts[2], await self._sign(body)) else ""
+        return parts[1] if hmac.compare_digest(_bytes(parts[2]), _bytes(await self._sign(body))) else ""
 
     async def _sign(self, body: str) -> str:
         if not self._key:

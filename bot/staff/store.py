@@ -316,6 +316,6 @@ def _utc(day: str | None, add_days: int = 0) -> str | None:
         return None
     try:
         start = dt.datetime.fromisoformat(day).replace(tzinfo=VN_TIME)
-    except ValueError:
+        return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):  # not a day, or one at the very edge of the calendar
         return None
-    return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")
