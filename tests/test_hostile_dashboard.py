@@ -249,3 +249,32 @@ async def test_dashboard_forms_survive_hostile_input(tmp_path: Path) -> None:
             async with env.http.get(env.url + "/staff/", allow_redirects=False) as resp:
                 assert resp.status == 200  # the officer is still signed in
     assert not errors.records, errors.report()
+
+
+RAW_COOKIES = [b"kc_staff=\xff\xfe\xed\xa0\x80", b"kc_staff=%ED%A0%80", b"kc_device=1.\xed\xa0\x80.x; kc_login=\xc3"]
+
+
+@run
+async def test_broken_bytes_in_cookies_get_a_polite_answer(tmp_path: Path) -> None:
+    """Cookies are whatever bytes a client sends: not UTF-8, or a lone surrogate once decoded."""
+    with collecting_errors() as errors:
+        async with running(tmp_path) as env:
+            seed(env)
+            url = URL(env.url)
+            for cookie in RAW_COOKIES:
+                for method, path in (("GET", "/staff/"), ("POST", "/staff/login"), ("POST", "/staff/logout")):
+                    status, body = await raw_request(url, method, path, cookie, b"csrf=%C3&name=lan&password=x")
+                    assert status in (200, 302, 403), (cookie, path, status, body[:300])
+                    assert status == 302 or VIETNAMESE_LETTERS & set(body.decode("utf-8", "replace").lower())
+    assert not errors.records, errors.report()
+
+
+async def raw_request(url: URL, method: str, path: str, cookie: bytes, body: bytes) -> tuple[int, bytes]:
+    """One HTTP/1.1 request written byte for byte, as no client library would send it."""
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+    head += "Content-Type: application/x-www-form-urlencoded\r\n"
+    writer.write(head.encode() + b"Cookie: " + cookie + b"\r\n\r\n" + body)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return int(answer.split(b" ", 2)[1]), answer.split(b"\r\n\r\n", 1)[-1]

@@ -153,7 +153,7 @@ class Dashboard:
         """Only for a live session; every POST must also carry the session's CSRF token."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            token = request.cookies.get(COOKIE, "")
+            token = _text(request.cookies.get(COOKIE, ""), 100)  # a cookie may hold any bytes
             session = await self.handler.call(self.store.session, token) if token else None
             if session is None:
                 if request.method in ("GET", "HEAD"):
@@ -182,7 +182,7 @@ class Dashboard:
         if not same(_text(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
         address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
-        device = request.cookies.get(DEVICE_COOKIE, "")
+        device = _text(request.cookies.get(DEVICE_COOKIE, ""), 200)
         attempt = Attempt(_text(form.get("name"), 100).strip(), _text(form.get("password"), 200), address, device)
         try:
             staff = await self.sign_in.check(attempt)
