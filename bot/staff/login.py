@@ -111,7 +111,7 @@ class SignIn:
         if await self._device_nonce(current, staff):
             return current
         body = f"{staff.id}.{secrets.token_urlsafe(16)}"
-        return f"{body}.{await self._sign(body)}"
+        return f"{body}.{await self._sign(body, staff)}"
 
     async def _device_nonce(self, cookie: str, staff: Staff | None) -> str:
         """The nonce of a genuine device cookie of this account, else ''."""
@@ -119,12 +119,13 @@ class SignIn:
         if staff is None or len(parts) != 3 or parts[0] != str(staff.id):
             return ""
         body = f"{parts[0]}.{parts[1]}"
-        return parts[1] if hmac.compare_digest(_bytes(parts[2]), _bytes(await self._sign(body))) else ""
+        return parts[1] if hmac.compare_digest(_bytes(parts[2]), _bytes(await self._sign(body, staff))) else ""
 
-    async def _sign(self, body: str) -> str:
+    async def _sign(self, body: str, staff: Staff) -> str:
+        """The cookie's signature, bound to the account's name too: a reused id does not inherit a device."""
         if not self._key:
             self._key = await self.handler.call(self.store.secret, "device_cookie")
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, _bytes(f"{body}.{staff.name}"), hashlib.sha256).hexdigest()
 
     def close(self) -> None:
         """Stop the pool's thread."""
