@@ -277,9 +277,12 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     repo = SqliteRepository(tmp_path / "k.db")
     assert repo.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()]
-    assert names == ["m001_initial", "m002_channels", "m003_staff", "m004_faq_misses", "m005_export_log", "m006_inbox"]
+    assert names == [
+        "m001_initial", "m002_channels", "m003_staff", "m004_faq_misses", "m005_export_log", "m006_inbox",
+        "m008_staff_security",
+    ]  # fmt: skip
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
-    assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == 6
+    assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)
 
 
 def _jsonl_process(db: Path) -> subprocess.Popen[str]:
