@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hmac
 import logging
 import secrets
 import tempfile
@@ -17,6 +15,7 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.knowledge import vn_today
 from bot.proxy import client_address, trusted_networks
+from bot.staff import forms
 from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
@@ -83,36 +82,6 @@ def render(name: str, **context: Any) -> web.Response:
 BUSY = "Hệ thống đang bận vì nhiều người đăng nhập cùng lúc. Xin thử lại sau ít phút."
 
 
-def _text(value: object, limit: int = 1000) -> str:
-    """A form or query value as text SQLite can store: cut to `limit`, lone surrogates replaced."""
-    text = value if isinstance(value, str) else ""
-    return text[:limit].encode("utf-8", "replace").decode("utf-8")
-
-
-def same(given: str, expected: str) -> bool:
-    """Constant-time comparison of a token someone sent (any text) with ours."""
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
-
-
-def _number(text: str) -> int | None:
-    """A page or commune number typed as plain digits, within reason; anything else is no number."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
-
-
-def _day(text: str) -> dt.date | None:
-    """A calendar day written as the date field sends it (YYYY-MM-DD), within this century."""
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-    return day if len(text) == 10 and 2000 <= day.year <= 2100 else None
-
-
-def _params(request: web.Request) -> dict[str, str]:
-    """The query string, for links and the export log: storable text only."""
-    return {_text(key, 50): _text(value, 100) for key, value in request.query.items()}
-
-
 def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
@@ -153,7 +122,7 @@ class Dashboard:
         """Only for a live session; every POST must also carry the session's CSRF token."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            token = _text(request.cookies.get(COOKIE, ""), 100)  # a cookie may hold any bytes
+            token = forms.clean(request.cookies.get(COOKIE, ""), 100)  # a cookie may hold any bytes
             session = await self.handler.call(self.store.session, token) if token else None
             if session is None:
                 if request.method in ("GET", "HEAD"):
@@ -161,7 +130,7 @@ class Dashboard:
                 raise web.HTTPForbidden(text="Cần đăng nhập.")
             if request.method == "POST":
                 form = await request.post()
-                if not same(_text(form.get("csrf")), session.csrf):
+                if not forms.same(forms.clean(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
             return await handler(request, session)
 
@@ -179,11 +148,13 @@ class Dashboard:
     async def login(self, request: web.Request) -> web.StreamResponse:
         """Check the password: counted before it is checked, throttled per account, address and known device."""
         form = await request.post()
-        if not same(_text(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
+        if not forms.same(forms.clean(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
         address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
-        device = _text(request.cookies.get(DEVICE_COOKIE, ""), 200)
-        attempt = Attempt(_text(form.get("name"), 100).strip(), _text(form.get("password"), 200), address, device)
+        device = forms.clean(request.cookies.get(DEVICE_COOKIE, ""), 200)
+        attempt = Attempt(
+            forms.clean(form.get("name"), 100).strip(), forms.clean(form.get("password"), 200), address, device
+        )
         try:
             staff = await self.sign_in.check(attempt)
         except Busy:
@@ -232,16 +203,16 @@ class Dashboard:
 
     def _query(self, request: web.Request) -> LeadQuery:
         """The list's filters from the query string; a value that cannot be one is ignored, never an error."""
-        q = {key: _text(value, 100) for key, value in request.query.items()}
+        q = forms.query(request)
         return LeadQuery(
-            commune=_number(q.get("commune", "")),
+            commune=forms.number(q.get("commune", "")),
             status=q.get("status") or None,
             line=q.get("line") or None,
             sector=q.get("sector") or None,
             since=q.get("since") or None,
             until=q.get("until") or None,
             q=q.get("q") or None,
-            page=_number(q.get("page", "")) or 1,
+            page=forms.number(q.get("page", "")) or 1,
             per_page=PER_PAGE,
         )
 
@@ -263,14 +234,14 @@ class Dashboard:
             today=today,
             query=query,
             pages=max(1, -(-total // PER_PAGE)),
-            params=_params(request),
+            params=forms.query(request),
             lines=kb.line_names,
             sectors=kb.sector_names,
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
         """One lead: answers, assessment with citations, consent, follow-up form and history."""
-        ref = _text(request.match_info["ref"], 20)
+        ref = forms.clean(request.match_info["ref"], 20)
         lead = await self.handler.call(self.store.lead, session.staff, ref)
         if lead is None:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
@@ -291,17 +262,17 @@ class Dashboard:
     async def update(self, request: web.Request, session: Session) -> web.Response:
         """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
         form = await request.post()
-        status, follow_up = _text(form.get("status"), 50), _text(form.get("follow_up"), 50)
-        assignee, note = _text(form.get("assignee"), 10_000), _text(form.get("note"), 100_000)
+        status, follow_up = forms.clean(form.get("status"), 50), forms.clean(form.get("follow_up"), 50)
+        assignee, note = forms.clean(form.get("assignee"), 10_000), forms.clean(form.get("note"), 100_000)
         if status not in STATUS_LABELS:
             raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
-        if follow_up and _day(follow_up) is None:
+        if follow_up and forms.day(follow_up) is None:
             raise web.HTTPBadRequest(text="Ngày hẹn liên hệ không hợp lệ, hãy chọn lại ngày.")
         if len(assignee) > MAX_ASSIGNEE or len(note) > MAX_NOTE:
             raise web.HTTPBadRequest(
                 text=f"Người phụ trách tối đa {MAX_ASSIGNEE} ký tự, ghi chú tối đa {MAX_NOTE} ký tự."
             )
-        ref = _text(request.match_info["ref"], 20)
+        ref = forms.clean(request.match_info["ref"], 20)
         changed = await self.handler.call(self.store.update, session.staff, ref, status, assignee, follow_up, note)
         if not changed:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
@@ -354,7 +325,7 @@ class Dashboard:
         path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
         count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-        scope = _params(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+        scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
         await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
         return web.FileResponse(
             path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
