@@ -19,7 +19,7 @@ from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
 from tests.test_cli import run as cli
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
-from tests.test_serve import _spawn, _stop, _until_healthy, free_port, platforms
+from tests.test_serve import platforms, served
 
 WRONG = "sai-mat-khau-0000"
 TOKEN = "t" * 32  # the login form's double-submit token: the cookie and the field carry the same value
@@ -45,16 +45,8 @@ async def real_serve(tmp_path: Path) -> AsyncIterator[str]:
     repo = SqliteRepository(tmp_path / "k.db")
     StaffStore(repo).add("lan", PASSWORD, [19405], False)
     repo.close()
-    port = free_port()
-    async with platforms() as fakes:
-        proc = await _spawn("serve", fakes.environment(tmp_path, port))
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await _until_healthy(http, url)
-            yield url
-        finally:
-            await _stop(proc)
+    async with platforms() as fakes, served(tmp_path, fakes) as server:
+        yield server.url
 
 
 def checked(answers: list[tuple[int, str]]) -> int:
