@@ -19,7 +19,7 @@ from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
 from tests.test_cli import run as cli
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
-from tests.test_serve import platforms, served
+from tests.test_serve import Served, platforms, served
 
 WRONG = "sai-mat-khau-0000"
 TOKEN = "t" * 32  # the login form's double-submit token: the cookie and the field carry the same value
@@ -40,13 +40,13 @@ async def post_login(
 
 
 @asynccontextmanager
-async def real_serve(tmp_path: Path) -> AsyncIterator[str]:
-    """`khuyencong serve` as its own process, with the officer 'lan' set up; its base URL."""
+async def real_serve(tmp_path: Path) -> AsyncIterator[Served]:
+    """`khuyencong serve` as its own process, with the officer 'lan' set up."""
     repo = SqliteRepository(tmp_path / "k.db")
     StaffStore(repo).add("lan", PASSWORD, [19405], False)
     repo.close()
     async with platforms() as fakes, served(tmp_path, fakes) as server:
-        yield server.url
+        yield server
 
 
 def checked(answers: list[tuple[int, str]]) -> int:
@@ -60,7 +60,8 @@ def checked(answers: list[tuple[int, str]]) -> int:
 @run
 async def test_a_concurrent_burst_of_guesses_checks_no_more_than_the_limit(tmp_path: Path) -> None:
     """Guesses sent at once are each counted before any is checked: 5 checked, the rest refused unchecked."""
-    async with real_serve(tmp_path) as url, aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+    async with real_serve(tmp_path) as server, aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        url = server.url
         wave = [WRONG] * MAX_WAITING  # as many as may be under way at once: none is refused as busy
         answers = await asyncio.gather(*(post_login(http, url, "lan", p) for p in wave))
         assert checked(answers) == 5, [status for status, _ in answers]
@@ -77,7 +78,8 @@ async def test_a_concurrent_burst_of_guesses_checks_no_more_than_the_limit(tmp_p
 @run
 async def test_a_login_burst_leaves_the_web_chat_and_health_answering(tmp_path: Path) -> None:
     """About 300 sign-ins at once: the web chat and /healthz still answer quickly, and the excess is refused."""
-    async with real_serve(tmp_path) as url:
+    async with real_serve(tmp_path) as server:
+        url = server.url
         burst = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
         async with burst, aiohttp.ClientSession() as probe:
 
@@ -97,6 +99,8 @@ async def test_a_login_burst_leaves_the_web_chat_and_health_answering(tmp_path: 
         assert busy and all("đang bận" in page for page in busy), "the excess is refused, not queued"
         assert checked(answers) > 0, "some were checked"
         assert {status for status, _ in answers} <= {200, 503}
+    refusals = [line for line in server.output.splitlines() if "sign-in refused" in line]
+    assert len(refusals) == 1 and "more since the last" in refusals[0], "a flood must not fill the log"
 
 
 async def timed(probe: Awaitable[None]) -> float:

@@ -17,7 +17,7 @@ from bot.knowledge import vn_today
 from bot.proxy import client_address, trusted_networks
 from bot.staff import forms
 from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
-from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, SignIn, Throttled
+from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
 
@@ -92,7 +92,7 @@ class Dashboard:
     def __init__(self, app: App, handler: OrderedHandler) -> None:
         self.app, self.handler = app, handler
         self.store = StaffStore(app.repo)
-        self.sign_in = SignIn(self.store, handler)
+        self.sign_in, self.refusals = SignIn(self.store, handler), RefusalLog()
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
 
     def close(self) -> None:
@@ -158,10 +158,10 @@ class Dashboard:
         try:
             staff = await self.sign_in.check(attempt)
         except Busy:
-            log.warning("staff: sign-in refused, too many at once, from %s", address)
+            self.refusals.note("too many at once", address)
             return await self._refused(request, BUSY, 503)
         except Throttled:
-            log.warning("staff: sign-in refused, too many wrong passwords, from %s", address)
+            self.refusals.note("too many wrong passwords", address)
             return await self._refused(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.", 429)
         if staff is None:  # logged by SignIn, without what was typed
             return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -130,6 +131,25 @@ class SignIn:
     def close(self) -> None:
         """Stop the pool's thread."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class RefusalLog:
+    """Refused sign-ins, logged at most once a minute per reason with a count: a flood must not fill the log."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def note(self, reason: str, address: str) -> None:
+        """One refusal; logged if none of this reason was logged lately."""
+        moment = time.monotonic()
+        if moment - self._last.get(reason, -self.every) < self.every:
+            self._skipped[reason] = self._skipped.get(reason, 0) + 1
+            return
+        self._last[reason] = moment
+        skipped = self._skipped.pop(reason, 0)
+        log.warning("staff: sign-in refused, %s, from %s (%d more since the last such line)", reason, address, skipped)
 
 
 def _limits(attempt: Attempt, staff: Staff | None, device: str) -> list[tuple[str, int]]:
