@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,9 @@ def _fail(message: str) -> NoReturn:
 @click.group()
 def main() -> None:
     """Trợ lý khuyến công: eligibility, support lines and FAQ for rural industrial facilities."""
+    from bot.files import UMASK
+
+    os.umask(UMASK)  # the database, backups, exports and caches hold personal data: owner-only from the start
 
 
 # --- check -----------------------------------------------------------------------------
@@ -286,6 +290,7 @@ def export(
     """
     from contextlib import nullcontext
 
+    from bot.files import owner_only
     from bot.staff.exports import WRITERS
     from bot.staff.store import EVERYONE, LeadQuery, StaffStore
     from bot.storage.sqlite import SqliteRepository
@@ -301,6 +306,7 @@ def export(
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
         written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick)
+    owner_only(out)  # also when it overwrote an existing, readable file
     repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
@@ -433,7 +439,7 @@ def serve(db: Path | None, knowledge: Path | None) -> None:
     """
     from bot.server import serve as run
 
-    run(_build(db, knowledge))
+    run(_checked(_build(db, knowledge)))
 
 
 @main.command()
@@ -448,7 +454,7 @@ def worker(db: Path | None, knowledge: Path | None, niceness: int, parent: int |
     """
     from bot.worker import run
 
-    run(_build(db, knowledge), niceness, parent)
+    run(_checked(_build(db, knowledge)), niceness, parent)
 
 
 @main.command()
@@ -458,16 +464,15 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong telegram   (needs TELEGRAM_BOT_TOKEN)
     """
-    import logging
-
     from bot.app import OrderedHandler
     from bot.channels.common import Delivery
     from bot.channels.telegram import build_application
+    from bot.logs import setup_logging
 
     app = _build(db, knowledge)
     if not app.settings.telegram_bot_token:
         _fail("chưa có TELEGRAM_BOT_TOKEN trong .env")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(app.settings)
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, app.settings.web_rate_per_minute)
     from bot.staff.notify import StaffCommands
@@ -532,7 +537,8 @@ def db_purge(db: Path | None, knowledge: Path | None) -> None:
         app.close()
     click.echo(
         f"Đã xóa dữ liệu quá hạn lưu ({app.settings.khuyencong_retention_months} tháng): {done['leads']} đăng ký, "
-        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ."
+        f"{done['consents']} bản đồng ý, {done['chats']} cuộc trò chuyện, {done['handoffs']} yêu cầu gặp cán bộ, "
+        f"{done['questions']} câu hỏi chưa trả lời được."
     )
 
 
@@ -545,6 +551,19 @@ def _build(db: Path | None, knowledge: Path | None) -> Any:
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+
+
+def _checked(app: Any) -> Any:
+    """The app, once the stored platform tokens open with KHUYENCONG_SECRET_KEY (else exit 2, in Vietnamese)."""
+    from bot.channels.zalo_auth import check_key
+    from bot.secret_box import SecretKeyError
+
+    try:
+        check_key(app.repo, app.settings.khuyencong_secret_key or None, app.settings.zalo_refresh_token)
+    except SecretKeyError as exc:
+        app.close()
+        _fail(str(exc))
+    return app
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,10 +36,15 @@ class Settings(BaseSettings):
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
+    khuyencong_secret_key: str | None = Field(default=None, description="key encrypting stored platform tokens")
 
     web_host: str = Field(default="127.0.0.1", description="address `khuyencong serve` listens on")
     web_port: int = Field(default=8080, ge=0, le=65535, description="port `khuyencong serve` listens on")
     web_max_body_kb: int = Field(default=64, gt=0, le=4096, description="largest request body accepted")
+    web_header_timeout: float = Field(
+        default=15.0, gt=0, le=300, description="seconds a connection may take to send a request's headers"
+    )
+    web_body_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds to send a request's body")
     web_rate_per_minute: int = Field(default=30, gt=0, description="messages one person may send per minute")
     web_background_workers: int = Field(default=8, gt=0, le=256, description="webhook turns processed at a time")
     web_trusted_proxies: str = Field(

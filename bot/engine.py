@@ -561,7 +561,9 @@ class DialogEngine:
         elif answer.out_of_scope:
             turn.say(answer.answer, self._menu_buttons())
         else:
-            self.repo.record_miss(fold(text), text.strip())  # staff see what people asked that we could not answer
+            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
+            commune = (conv.slots.get("place") or {}).get("code")
+            self.repo.record_miss(fold(text), text.strip(), conv.key, commune)
             if answer.alternatives:
                 buttons = [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
                 turn.say(answer.answer, buttons)
@@ -621,6 +623,9 @@ class DialogEngine:
         if flow is None or step is None:
             self._menu(turn, self.texts.not_understood)
             return
+        if flow_id == "registration" and not conv.slots.get("consent_id"):
+            self._register(conv, turn)  # contact details are asked only once consent is given
+            return
         conv.flow, conv.flow_version, conv.step, conv.pending = flow_id, flow.version, step.id, {}
         conv.slots.pop(step.slot, None)
         if step.slot == "legal_form":  # the size questions depend on it
@@ -651,6 +656,8 @@ class DialogEngine:
         conv.slots.pop("return_to", None)
         if flow.id == "eligibility":
             self._result(conv, turn)
+        elif not conv.slots.get("consent_id"):  # e.g. 'làm lại' while the consent question waits
+            self._register(conv, turn)
         else:
             self._summary(conv, turn)
 
@@ -709,6 +716,7 @@ class DialogEngine:
         )
         consent_id = self.repo.add_consent(consent)
         if not yes:
+            conv.slots.pop("consent_id", None)  # an earlier consent does not outlive a refusal
             conv.flow = conv.step = None
             turn.say(
                 self.texts.consent_refused,
@@ -753,6 +761,10 @@ class DialogEngine:
         conv.pending = {}
         if not confirm:
             self._edit(conv, turn)
+            return
+        if not self.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0)):
+            conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
+            self._register(conv, turn)
             return
         turn.lead = self._lead(conv)
         turn.registered_office = self._office(conv).name

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from bot.files import owner_only, private_dir
 from bot.knowledge_types import FaqLike, OutOfScopeLike
 from bot.text import PhraseRewriter, Speller, canonical, expand, fold, fold_abbreviations
 
@@ -322,10 +323,11 @@ def load_index(knowledge: Path, cache_dir: Path | None = None) -> FaqIndex:
     index = FaqIndex(faq, oos, abbr.abbreviations, abbr.phrases)
     if cached is not None:
         with contextlib.suppress(OSError):
-            cached.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(cached.parent)
             for old in cached.parent.glob("faq-*.pickle"):
                 old.unlink(missing_ok=True)
             tmp = cached.with_suffix(".tmp")
             tmp.write_bytes(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+            owner_only(tmp)
             os.replace(tmp, cached)
     return index

@@ -12,7 +12,10 @@ from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.web import WebChat
+from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.config import Settings
+from bot.logs import setup_logging
+from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
@@ -44,7 +47,9 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     handler = OrderedHandler(app.engine)
     claims = EventClaims(app.db_path, handler, app.repo)
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
-    server = web.Application(client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors])
+    server = web.Application(
+        client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
+    )
     server[APP_KEY] = app
     chat = WebChat(delivery)
     server.router.add_get("/", chat.page)
@@ -133,7 +138,10 @@ def _health(handler: OrderedHandler, app: App, worker: WorkerProcess | None) -> 
         waiting = await handler.call(app.repo.inbox_size) if db else None
         knowledge = bool(app.engine.kb.faq.entries and app.engine.dialogs.flows)
         status = 200 if db and knowledge else 503
-        body = {"ok": status == 200, "database": db, "knowledge": knowledge, "waiting_events": waiting}
+        zalo = await handler.call(zalo_auth_state, app.repo) if app.settings.zalo_enabled and db else None
+        status = 503 if zalo == "needs_new_token" else status  # a channel that cannot send any more
+        body: dict[str, object] = {"ok": status == 200, "database": db, "knowledge": knowledge}
+        body |= {"waiting_events": waiting} | ({"zalo_auth": zalo} if zalo else {})
         if worker is not None:
             body["worker"] = worker.alive
         return web.json_response(body, status=status)
@@ -170,7 +178,7 @@ async def _ok(request: web.Request) -> web.Response:
 def serve(app: App) -> None:
     """Run the server until SIGINT/SIGTERM; shutdown lets the work in flight finish."""
     settings = app.settings
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(settings)
     web.run_app(
         make_app(app),
         host=settings.web_host,
@@ -178,4 +186,5 @@ def serve(app: App) -> None:
         shutdown_timeout=10,
         access_log=None,
         print=lambda s: log.info(s.strip()),
+        **server_options(settings),
     )

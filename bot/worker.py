@@ -17,6 +17,7 @@ import time
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery
 from bot.channels.inbox import InboxWorker, processors
+from bot.logs import setup_logging
 from bot.staff.notify import StaffNotices
 
 log = logging.getLogger("khuyencong.worker")
@@ -28,7 +29,7 @@ def run(app: App, niceness: int = 0, parent: int | None = None) -> None:
     """Run the worker until SIGTERM or SIGINT, or until `parent` is gone; turns in progress finish first."""
     if niceness:
         os.nice(niceness)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(app.settings)
     asyncio.run(_work(app, parent))
 
 

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class FakeZalo:
     blocked: set[str] = field(default_factory=set)  # users outside the 7-day window (-230)
     refreshes: int = 0
     used_refresh_tokens: set[str] = field(default_factory=set)
+    on_refresh: Callable[[], object] | None = None  # runs just before a successful refresh is answered
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -133,6 +135,8 @@ class FakeZalo:
         self.refreshes += 1
         self.access_token = f"access-{self.refreshes + 1}"
         self.refresh_token = f"refresh-{self.refreshes + 1}"
+        if self.on_refresh is not None:
+            self.on_refresh()
         return web.json_response(
             {"access_token": self.access_token, "refresh_token": self.refresh_token, "expires_in": "90000"}
         )

@@ -170,7 +170,44 @@ async def test_stats_questions_and_knowledge_pages(tmp_path: Path) -> None:
         assert "<td>Đã đăng ký</td><td>2</td>" in stats  # two leads in the officer's commune
         async with env.http.get(env.url + "/staff/questions") as resp:
             questions = await resp.text()
-        assert "xe tải chở hàng" in questions and "<b>xe" not in questions  # recorded, and escaped
+        # Asked before any commune was known: for all-commune accounts only (was: shown to every officer).
+        assert resp.status == 200 and "xe tải chở hàng" not in questions
         async with env.http.get(env.url + "/staff/knowledge") as resp:
             knowledge = await resp.text()
         assert "hợp lệ" in knowledge and "Ứng dụng máy móc, thiết bị tiên tiến" in knowledge  # an S-status line
+
+
+async def ask_from(env: Env, user: str, place: str | None, question: str) -> None:
+    """A web chat that says where it is (or not), then asks something the FAQ cannot answer."""
+    interview = ["kiem tra", "hkd", "lam nuoc mam", place, "may moc"] if place else []
+    for text in [*interview, question]:
+        async with env.http.post(env.url + "/api/chat", json={"user": user, "text": text}) as resp:
+            assert resp.status == 200
+
+
+async def questions_seen_by(env: Env, name: str) -> str:
+    await sign_in(env, name)
+    async with env.http.get(env.url + "/staff/questions") as resp:
+        assert resp.status == 200
+        return await resp.text()
+
+
+@run
+async def test_an_officer_sees_only_the_questions_of_people_of_her_communes(tmp_path: Path) -> None:
+    """Was: every commune's free text, names and phones included, shown to every officer."""
+    async with running(tmp_path) as env:
+        seed(env)  # 'lan' has Vĩnh Thủy (19405), 'tinh' every commune
+        StaffStore(env.app.repo).add("giang", PASSWORD, [21244], False)  # Trà Giang, Quảng Ngãi
+        asked = {
+            "vinh": "<b>xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi chị Lan 0912 111 222</b>",
+            "tra": "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi anh Hùng 0905 333 444",
+            "nowhere": "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi cô Mai 0987 555 666",
+        }
+        await ask_from(env, "a" * 32, "xa vinh thuy quang tri", asked["vinh"])
+        await ask_from(env, "b" * 32, "xa tra giang quang ngai", asked["tra"])
+        await ask_from(env, "c" * 32, None, asked["nowhere"])
+        seen = {name: await questions_seen_by(env, name) for name in ("lan", "giang", "tinh")}
+    assert "chị Lan 0912 111 222" in seen["lan"] and "Hùng" not in seen["lan"] and "Mai" not in seen["lan"]
+    assert "anh Hùng 0905 333 444" in seen["giang"] and "chị Lan" not in seen["giang"] and "Mai" not in seen["giang"]
+    assert all(who in seen["tinh"] for who in ("chị Lan", "anh Hùng", "cô Mai"))  # the province sees everything
+    assert "<b>xe" not in seen["tinh"] and "&lt;b&gt;xe" in seen["tinh"]  # escaped

@@ -15,6 +15,7 @@ from bot.app import build
 from bot.cli import main
 from bot.config import Settings
 from bot.messages import ConversationKey
+from bot.staff.store import EVERYONE, StaffStore
 from bot.storage import Conversation
 from bot.storage.sqlite import SqliteRepository
 from tests.conftest import KNOWLEDGE, ROOT
@@ -78,8 +79,15 @@ def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(tmp_path: Pat
     repo.db.execute("UPDATE consents SET at = ?", [long_ago])  # both consents are old; one still covers a lead
     repo.save_turn(Conversation(ConversationKey("test", "idle"), updated_at=long_ago), "m-old")
     repo.db.execute("UPDATE processed SET at = ?", [long_ago])
+    StaffStore(repo).update(EVERYONE, old.ref, "contacted", "Lan", "", "gọi số 0912 345 678 của chị Lan")
+    repo.db.execute("UPDATE leads SET updated_at = ? WHERE ref = ?", [long_ago, old.ref])
+    for asker in ("old", "fresh"):  # free text people typed, which may hold names and phones
+        repo.record_miss("so cua toi", f"số của tôi 0912 345 678 ({asker})", ConversationKey("test", asker), 19405)
+    repo.db.execute("UPDATE questions SET at = ? WHERE user = 'old'", [long_ago])
     done = app.purge(dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
-    assert done == {"leads": 1, "consents": 1, "handoffs": 0, "chats": 1, "event_ids": 1}
+    assert done == {"leads": 1, "consents": 1, "handoffs": 0, "questions": 1, "chats": 1, "event_ids": 1}
+    assert repo.db.execute("SELECT count(*) FROM lead_followup").fetchone()[0] == 0  # the staff note went too
+    assert [m["question"] for m in repo.misses()] == ["số của tôi 0912 345 678 (fresh)"]
     refs = [r[0] for r in repo.db.execute("SELECT ref FROM leads")]
     assert refs == [fresh.ref]
     assert repo.db.execute("SELECT count(*) FROM consents").fetchone()[0] == 1  # the fresh lead's proof stays
@@ -114,3 +122,20 @@ def test_the_server_purges_on_its_own(tmp_path: Path) -> None:
     handler.close()
     assert app.repo.db.execute("SELECT count(*) FROM leads").fetchone()[0] == 0
     app.close()
+
+
+def test_an_existing_database_keeps_its_leads_and_questions_through_the_ownership_migration(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from bot.storage.sqlite import MIGRATIONS
+
+    old = Database(tmp_path / "k.db")
+    MIGRATIONS.apply(old, stop_before="m007_lead_ownership")  # a database of the previous release
+    at = "2026-11-01T00:00:00+00:00"
+    old["faq_misses"].insert({"key": "xe tai", "example": "xe tải?", "count": 3, "last_at": at})
+    old["leads"].insert({"ref": "KC-AAAAAA", "channel": "web", "user": "u1", "name": "Lan", "phone": "+84912345678"})
+    old.conn.close()
+    repo = SqliteRepository(tmp_path / "k.db")
+    (kept,) = repo.leads_of(ConversationKey("web", "u1"))
+    assert (kept.ref, kept.name, kept.phone, kept.duplicate_of) == ("KC-AAAAAA", "Lan", "+84912345678", None)
+    assert [m["question"] for m in repo.misses()] == ["xe tải?"] and repo.misses([19405]) == []

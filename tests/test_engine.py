@@ -22,9 +22,12 @@ from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge
 from bot.messages import ConversationKey, Incoming
+from bot.staff.store import EVERYONE, StaffStore
+from bot.storage import Consent, Conversation
 from bot.storage.memory import MemoryRepository
-from bot.storage.sqlite import SqliteRepository
+from bot.storage.sqlite import LeadRefused, SqliteRepository
 from tests.conftest import KNOWLEDGE, ROOT
+from tests.test_exports import add_lead
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 REGISTRATION = [
@@ -235,21 +238,63 @@ def test_a_registration_reaches_the_database_before_the_reply(tmp_path: Path, kb
     assert lead.lines_wanted == ["advanced_machinery"]
 
 
-def test_same_phone_same_commune_updates_the_first_lead(kb, dialogs, assessor, faq) -> None:
+def test_the_same_chat_registering_the_same_phone_again_updates_its_own_lead(kb, dialogs, assessor, faq) -> None:
     repo = MemoryRepository()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate(REGISTRATION, 1):
         say(engine, "u1", text, n)
-    again = [*REGISTRATION[:6], "Nguyen Thi Lan Anh", *REGISTRATION[7:]]
-    replies = [say(engine, "u2", text, 100 + n) for n, text in enumerate(again)]
-    assert "đã đăng ký" in replies[-1]
-    leads = repo.leads_of(ConversationKey("t", "u1"))
-    assert leads == [] or len(leads) == 1
-    rows = repo.db.execute("SELECT ref, name FROM leads").fetchall()
-    assert len(rows) == 1 and rows[0][1] == "Nguyen Thi Lan Anh"
+    say(engine, "u1", "dang ky", 100)
+    say(engine, "u1", "dong y", 101)  # the answers are kept: the summary comes at once
+    engine.handle(Incoming(ConversationKey("t", "u1"), button="edit:registration.name"), now=T0)
+    replies = [say(engine, "u1", text, 102 + n) for n, text in enumerate(["Nguyen Thi Lan Anh", "xac nhan"])]
+    assert "đã đăng ký" in replies[-1]  # the person's own earlier registration: they may be told
+    rows = repo.db.execute("SELECT ref, name, duplicate_of FROM leads").fetchall()
+    assert len(rows) == 1 and rows[0][1:] == ("Nguyen Thi Lan Anh", None)
     history = repo.audit(rows[0][0])
     assert [h["action"] for h in history] == ["created", "updated by a new registration"]
     assert history[1]["changes"]["name"] == ["Nguyen Thi Lan", "Nguyen Thi Lan Anh"]
+
+
+def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(kb, dialogs, assessor, faq) -> None:
+    """Was: merged into the first chat's lead (a stranger knowing phone and commune took the lead over)."""
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    first = [say(engine, "u1", text, n) for n, text in enumerate(REGISTRATION, 1)][-1]
+    ref = first.split("Mã đăng ký: ")[1][:9]
+    again = [*REGISTRATION[:6], "Nguyen Thi Lan Anh", *REGISTRATION[7:]]
+    replies = [say(engine, "u2", text, 100 + n) for n, text in enumerate(again)]
+    assert ref not in " ".join(replies) and "đã đăng ký ở xã" not in replies[-1] and "KC-" in replies[-1]
+    own, theirs = repo.leads_of(ConversationKey("t", "u1")), repo.leads_of(ConversationKey("t", "u2"))
+    assert [(x.ref, x.name, x.duplicate_of) for x in own] == [(ref, "Nguyen Thi Lan", None)]
+    assert [(x.name, x.duplicate_of) for x in theirs] == [("Nguyen Thi Lan Anh", ref)]
+    assert [h["action"] for h in repo.audit(ref)] == ["created"]
+    say(engine, "u1", "xoa du lieu cua toi", 200)
+    say(engine, "u1", "co", 201)  # the owner erases: the flag no longer names a lead that is gone
+    assert [x.duplicate_of for x in repo.leads_of(ConversationKey("t", "u2"))] == [None]
+
+
+def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_chat() -> None:
+    repo = MemoryRepository()
+    lead = add_lead(repo, 1)  # a proper consent: stored
+    yes = repo.add_consent(Consent("test", "u2", "registration", "v1", "…", True))
+    no = repo.add_consent(Consent("test", "u1", "registration", "v1", "…", False))
+    other = repo.add_consent(Consent("test", "u1", "newsletter", "v1", "…", True))
+    for consent_id in (0, yes, no, other, 999):  # none, another chat's, refused, another purpose, unknown
+        lead.ref, lead.consent_id, lead.phone = "", consent_id, "+84900000000"
+        with pytest.raises(LeadRefused):
+            repo.save_turn(Conversation(ConversationKey("test", "u1")), f"m{consent_id}", lead)
+    assert repo.db.execute("SELECT count(*) FROM leads").fetchone()[0] == 1
+    assert not repo.seen(ConversationKey("test", "u1"), "m0")  # the turn is stored whole or not at all
+
+
+def test_a_consent_erased_since_it_was_given_is_asked_again_not_a_failed_turn(kb, dialogs, assessor, faq) -> None:
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    for n, text in enumerate(REGISTRATION[:-1], 1):
+        say(engine, "u1", text, n)
+    repo.db.execute("DELETE FROM consents")  # e.g. purged while the conversation stayed open
+    assert "có đồng ý không" in say(engine, "u1", "xac nhan", 20)
+    assert repo.leads_of(ConversationKey("t", "u1")) == []
 
 
 def test_consent_is_recorded_with_its_exact_text(kb, dialogs, assessor, faq) -> None:
@@ -273,14 +318,53 @@ def test_erasure_removes_every_personal_record(kb, dialogs, assessor, faq) -> No
     assert "0912" not in text and "+8491" not in text and "Lan" not in text
 
 
+def _dump(repo: SqliteRepository) -> str:
+    """Every row of every table, as text."""
+    tables = [r[0] for r in repo.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return json.dumps({t: repo.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in tables}, ensure_ascii=False)
+
+
+def test_erasure_leaves_nothing_the_chat_produced_and_only_that_goes(kb, dialogs, assessor, faq) -> None:
+    """Was: the staff follow-up note, the questions typed and the processed ids stayed behind."""
+    repo = MemoryRepository()
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    question = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
+    for n, text in enumerate([*REGISTRATION, question, "gap can bo"], 1):
+        say(engine, "u1", text, n, message_id=f"m{n}")
+    say(engine, "u2", "xe tải chở hàng đi lạng sơn mất mấy tiếng", 1, message_id="other-1")
+    (lead,) = repo.leads_of(ConversationKey("t", "u1"))
+    StaffStore(repo).update(EVERYONE, lead.ref, "contacted", "Cán bộ Hà", "", "Chị Lan hẹn gọi lại số 0912345678")
+    repo.mark_unreachable(ConversationKey("t", "u1"), 404)
+    before = _dump(repo)
+    assert "Chị Lan hẹn" in before and "gọi Lan 0912" in before
+    assert "Đã xóa" in say(engine, "u1", "xoa du lieu cua toi", 50, "m50") + say(engine, "u1", "co", 51, "m51")
+    after = _dump(repo)
+    for trace in ("Nguyen Thi Lan", "0912", "+8491", "Co so nuoc mam", "gọi Lan", "Chị Lan", "Cán bộ Hà"):
+        assert trace not in after, trace
+    processed = repo.db.execute("SELECT message_id FROM processed WHERE user = 'u1'").fetchall()
+    assert processed == [("m51",)]  # only the erasing message itself, so a redelivery of it is not run twice
+    conv = repo.load(ConversationKey("t", "u1"))
+    assert conv is None or (conv.slots == {} and conv.history == [])
+    assert not repo.is_unreachable(ConversationKey("t", "u1"))
+    assert repo.seen(ConversationKey("t", "u2"), "other-1")  # another person's records stay
+    assert [m["question"] for m in repo.misses()] == ["xe tải chở hàng đi lạng sơn mất mấy tiếng"]
+
+
 def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     repo = SqliteRepository(tmp_path / "k.db")
     assert repo.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()]
     assert names == [
-        "m001_initial", "m002_channels", "m003_staff", "m004_faq_misses", "m005_export_log", "m006_inbox",
+        "m001_initial",
+        "m002_channels",
+        "m003_staff",
+        "m004_faq_misses",
+        "m005_export_log",
+        "m006_inbox",
+        "m007_lead_ownership",
+        "m010_token_state",
         "m008_staff_security",
-    ]  # fmt: skip
+    ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)
 

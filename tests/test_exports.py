@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import openpyxl
@@ -26,6 +28,7 @@ def add_lead(
     commune: tuple[int, str, str] = (19405, "Xã Vĩnh Thủy", "Quảng Trị"),
     note: str = "",
     status: str = "new",
+    phone: str | None = None,
 ) -> Lead:
     key = ConversationKey("test", f"u{i}")
     consent = repo.add_consent(Consent("test", key.user, "registration", "v1", "…", True))
@@ -43,7 +46,7 @@ def add_lead(
         "test",
         key.user,
         name,
-        f"+8491{i:07d}",
+        phone or f"+8491{i:07d}",
         f"Cơ sở {i}",
         commune[0],
         commune[1],
@@ -104,7 +107,7 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     assert header[:5] == ["Mã đăng ký", "Ngày đăng ký", "Trạng thái", "Họ tên", "Số điện thoại"]
     assert sheet["A1"].font.bold and sheet["A1"].fill.fgColor.rgb.endswith("DCE6F1")
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:R{sheet.max_row}"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:S{sheet.max_row}"
     assert sheet.column_dimensions["F"].width >= 20
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
@@ -121,6 +124,23 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
     assert first["Số điện thoại"].value == "0910000000" and first["Số điện thoại"].data_type == "s"
     assert first["Họ tên"].value == "'" + HOSTILE[0]
     assert first["Trạng thái"].value == "Mới" and first["Ngành"].value.startswith("Chế biến")
+
+
+def test_a_possible_duplicate_is_flagged_in_words_in_every_lead_export(db: Path, tmp_path: Path) -> None:
+    repo = SqliteRepository(db)
+    first = next(lead for lead in repo.leads_of(ConversationKey("test", "u1")))
+    second = add_lead(repo, 60, phone=first.phone).ref  # another chat, the same phone and commune
+    repo.close()
+    out = tmp_path / "leads.csv"
+    assert export(db, "--format", "csv", "--out", str(out))[0] == 0
+    rows = {row[0]: row for row in csv.reader(io.StringIO(out.read_text("utf-8-sig")))}
+    assert rows["Mã đăng ký"][-1] == "Trùng lặp"
+    assert rows[second][-1] == f"Có thể trùng với {first.ref}" and rows[first.ref][-1] == ""
+    assert export(db, "--format", "xlsx", "--out", str(tmp_path / "leads.xlsx"))[0] == 0
+    sheet = openpyxl.load_workbook(tmp_path / "leads.xlsx").active
+    assert sheet is not None
+    flags = {row[0].value: row[-1].value for row in sheet.iter_rows(min_row=2)}
+    assert flags[second] == f"Có thể trùng với {first.ref}" and not flags[first.ref]
 
 
 def test_summary_rolls_up_by_line_commune_sector_and_status(db: Path, tmp_path: Path) -> None:

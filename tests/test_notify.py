@@ -35,6 +35,12 @@ async def test_a_registration_is_announced_in_the_staff_chat(tmp_path: Path) -> 
         await wait_for(lambda: any(p.get("chat_id") == STAFF_CHAT for p in env.telegram.sent()))
         notice = next(p["text"] for p in env.telegram.sent() if p.get("chat_id") == STAFF_CHAT)
         assert f"Đăng ký mới {ref}" in notice and "0912345678" in notice and "Xã Vĩnh Thủy" in notice
+        for text in ["", *INTERVIEW, "dang ky", *REGISTER]:  # another chat, the same phone and commune
+            replies = await web_say(env, {"user": "e" * 32, "text": text})
+        second = replies[-1]["text"].split("Mã đăng ký: ")[1][:9]
+        await wait_for(lambda: sum(p.get("chat_id") == STAFF_CHAT for p in env.telegram.sent()) >= 2)
+        notice = [p["text"] for p in env.telegram.sent() if p.get("chat_id") == STAFF_CHAT][-1]
+        assert f"Đăng ký mới {second} – Có thể trùng với {ref}" in notice
 
 
 @run

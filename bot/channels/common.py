@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections import deque
@@ -21,6 +22,12 @@ QUEUE_SIZE = 10_000  # events waiting; beyond this a webhook answers 503 and the
 MAX_TEXT_IN = 4001  # longer text is cut before it is processed (the engine refuses anything over 4,000)
 SLOW_DOWN = "Bà con nhắn nhanh quá, tôi xử lý không kịp. Bà con đợi một chút rồi nhắn tiếp nhé."
 TEXT_ONLY = "Hiện tôi chỉ đọc được tin nhắn chữ. Bà con gõ câu hỏi hoặc chọn một mục nhé."
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare a header with a secret in constant time, as bytes: any text, even non-ASCII, is just unequal."""
+    # aiohttp decodes header bytes with surrogateescape; surrogatepass encodes any str, so nothing raises
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 class EventClaims:

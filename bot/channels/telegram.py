@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
+from bot.channels.common import TEXT_ONLY, Delivery, EventClaims, same_secret
 from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
@@ -146,7 +145,7 @@ class TelegramWebhook:
     async def handle(self, request: web.Request) -> web.Response:
         """Accept one update, or refuse it without doing anything."""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+        if not same_secret(given, self.secret):
             return web.json_response({"error": "sai mã bí mật"}, status=403)
         if request.content_type != "application/json":
             return web.json_response({"error": "Content-Type phải là application/json"}, status=415)

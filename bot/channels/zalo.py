@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
-import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
 
-from bot.app import OrderedHandler
-from bot.channels.common import TEXT_ONLY, Delivery, EventClaims
+from bot.channels.common import TEXT_ONLY, Delivery, EventClaims, same_secret
+from bot.channels.zalo_auth import Tokens
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
+from bot.staff.notify import tell_staff
 from bot.storage.sqlite import SqliteRepository
 from bot.text import ascii_int
 
@@ -58,7 +59,7 @@ def verify(raw: bytes, header: str | None, app_id: str, oa_secret: str, timestam
         return False
     got = header.strip()
     got = got[4:].strip() if got.lower().startswith("mac=") else got
-    return hmac.compare_digest(signature(app_id, raw, timestamp, oa_secret), got.lower())
+    return same_secret(got.lower(), signature(app_id, raw, timestamp, oa_secret))
 
 
 @dataclass
@@ -72,59 +73,8 @@ class ZaloSettings:
     app_secret_key: str | None
     api_base: str
     oauth_base: str
-
-
-class Tokens:
-    """The OA access token, refreshed through OAuth v4; the rotating refresh token is stored atomically."""
-
-    NAME = "zalo"
-
-    def __init__(self, config: ZaloSettings, handler: OrderedHandler, repo: SqliteRepository) -> None:
-        self.config, self.handler, self.repo = config, handler, repo
-        self.access = config.access_token
-        self.refresh_token = config.refresh_token
-        self._lock = asyncio.Lock()
-        self._loaded = False
-
-    async def current(self) -> str:
-        """The access token to use (the stored one wins over the first one from the settings)."""
-        if not self._loaded:
-            stored = await self.handler.call(self.repo.load_tokens, self.NAME)
-            if stored:
-                self.access, self.refresh_token = stored["access_token"], stored["refresh_token"]
-            self._loaded = True
-        return self.access
-
-    async def refresh(self, session: aiohttp.ClientSession, stale: str) -> bool:
-        """Refresh once; concurrent callers wait, and find it already done (a refresh token is single-use)."""
-        async with self._lock:
-            if self.access != stale:
-                return True
-            if not (self.refresh_token and self.config.app_secret_key):
-                log.error("zalo: access token rejected and no refresh token/app secret configured")
-                return False
-            form = {"refresh_token": self.refresh_token, "app_id": self.config.app_id, "grant_type": "refresh_token"}
-            url = f"{self.config.oauth_base.rstrip('/')}/v4/oa/access_token"
-            try:
-                async with session.post(url, data=form, headers={"secret_key": self.config.app_secret_key}) as resp:
-                    data = await resp.json(content_type=None)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("zalo: token refresh failed: %s", exc)
-                return False
-            if not data.get("access_token") or not data.get("refresh_token"):
-                log.error("zalo: token refresh refused: %s", {k: v for k, v in data.items() if "token" not in k})
-                return False
-            expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=int(data.get("expires_in") or 90000))
-            await self.handler.call(
-                self.repo.save_tokens,
-                self.NAME,
-                data["access_token"],
-                data["refresh_token"],
-                expires.isoformat(timespec="seconds"),
-            )
-            self.access, self.refresh_token = data["access_token"], data["refresh_token"]
-            log.info("zalo: access token refreshed")
-            return True
+    secret_key: str | None = None  # seals the stored tokens (KHUYENCONG_SECRET_KEY)
+    alert: Callable[[str], Awaitable[None]] | None = None  # tells staff of a change of auth state
 
 
 def message_of(reply: Reply) -> dict[str, Any]:
@@ -154,6 +104,7 @@ class ZaloClient:
     async def start(self) -> None:
         """Open the HTTP session."""
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await self.tokens.current()  # recover an interrupted refresh now, not at the first message
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -297,6 +248,8 @@ def zalo_settings(settings: Settings) -> ZaloSettings:
         app_secret_key=settings.zalo_app_secret_key,
         api_base=settings.zalo_api_base,
         oauth_base=settings.zalo_oauth_base,
+        secret_key=settings.khuyencong_secret_key or None,
+        alert=functools.partial(tell_staff, settings),
     )
 
 

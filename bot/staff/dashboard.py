@@ -13,10 +13,11 @@ import jinja2
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
+from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import client_address, trusted_networks
 from bot.staff import forms
-from bot.staff.exports import STATUS_LABELS, WRITERS, local_time
+from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
@@ -25,6 +26,7 @@ log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
 PER_PAGE = 50
 MAX_ASSIGNEE, MAX_NOTE = 100, 2000
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -64,7 +66,7 @@ def _vn_time(stamp: str) -> str:
 
 
 _TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
-_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS)
+_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -237,6 +239,7 @@ class Dashboard:
             params=forms.query(request),
             lines=kb.line_names,
             sectors=kb.sector_names,
+            zalo_notice=await self.handler.call(auth_notice, self.app.repo),
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
@@ -292,7 +295,7 @@ class Dashboard:
 
     async def questions(self, request: web.Request, session: Session) -> web.Response:
         """What people asked that the FAQ could not answer, most asked first."""
-        misses = await self.handler.call(self.app.repo.misses)
+        misses = await self.handler.call(self.app.repo.misses, session.staff.scope)  # only her communes' people
         return render("questions.html", session=session, misses=misses)
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:
@@ -322,13 +325,18 @@ class Dashboard:
         if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound(text="Không có trang này.")
         suffix = ".csv" if fmt == "csv" else ".xlsx"
-        path = Path(tempfile.mkdtemp()) / f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
+        name = f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
-        count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
+        with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+            path = Path(folder) / name
+            count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
+            body = path.read_bytes()
         scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
         await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
-        return web.FileResponse(
-            path, headers={"Content-Disposition": f'attachment; filename="{path.name}"', "Cache-Control": "no-store"}
+        return web.Response(
+            body=body,
+            content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
 

@@ -69,7 +69,13 @@ COLUMNS = [
     Column("Ghi chú", 30, "text"),
     Column("Kênh", 10, "text"),
     Column("Cập nhật", 17, "date"),
+    Column("Trùng lặp", 26, "text"),
 ]
+
+
+def duplicate_text(lead: Lead) -> str:
+    """The flag staff read on a lead that another chat registered with the same phone and commune first."""
+    return f"Có thể trùng với {lead.duplicate_of}" if lead.duplicate_of else ""
 
 
 def lead_columns(kb: Knowledge) -> list[Column]:
@@ -103,6 +109,7 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             x.note,
             x.channel,
             local_time(x.updated_at),
+            duplicate_text(x),
         ]
 
     return read

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.config import Settings
-from bot.staff.exports import STATUS_LABELS, write_xlsx
+from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Lead
 from bot.text import national_phone
@@ -27,12 +27,26 @@ REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     """A short notice of a registration for the staff chat."""
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
+    flag = f" – {duplicate_text(lead)}" if lead.duplicate_of else ""
     wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
     return (
-        f"{kind} {lead.ref}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
+        f"{kind} {lead.ref}{flag}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
         f"Muốn hỗ trợ: {wanted}"
     )
+
+
+async def tell_staff(settings: Settings, text: str) -> None:
+    """One message to the staff chat, when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+    if not (settings.telegram_bot_token and settings.telegram_staff_chat_id):
+        log.info("staff notice not sent (no staff chat configured): %s", text)
+        return
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base)
+    try:
+        async with bot:
+            await bot.send_message(chat_id=settings.telegram_staff_chat_id, text=text)
+    except TelegramError as exc:
+        log.error("staff notice not sent: %s", exc)
 
 
 class StaffNotifier:
@@ -111,13 +125,13 @@ class StaffCommands:
             funnel = await self.handler.call(self.store.funnel, EVERYONE)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            path = Path(tempfile.mkdtemp()) / "dang-ky.xlsx"
             leads = self.store.iter_leads(EVERYONE, LeadQuery())
-            count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+            with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
+                path = Path(folder) / "dang-ky.xlsx"
+                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                document = io.BytesIO(path.read_bytes())
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", "all", count)
-            await bot.send_document(
-                chat_id=chat_id, document=io.BytesIO(path.read_bytes()), filename=path.name, caption=f"{count} đăng ký"
-            )
+            await bot.send_document(chat_id=chat_id, document=document, filename=path.name, caption=f"{count} đăng ký")
 
     async def _leads(self) -> str:
         leads, total = await self.handler.call(self.store.leads, EVERYONE, LeadQuery(per_page=10))

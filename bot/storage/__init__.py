@@ -47,7 +47,8 @@ class Lead:
     status: LeadStatus = "new"
     created_at: str = ""
     updated_at: str = ""
-    merged: bool = field(default=False, compare=False)  # set by save_turn: an earlier lead was updated
+    duplicate_of: str | None = None  # an earlier lead of another chat with the same phone and commune, for staff
+    merged: bool = field(default=False, compare=False)  # set by save_turn: this chat's earlier lead was updated
 
 
 @dataclass
@@ -73,7 +74,9 @@ class Repository(Protocol):
     def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
         """Store the conversation after a turn, mark the inbound message processed, and upsert a lead.
 
-        Returns the stored lead (an existing one when the same phone registered in the same commune).
+        Returns the stored lead: this chat's earlier lead when it registers the same phone and commune again;
+        otherwise a new one (flagged `duplicate_of` when another chat registered that phone and commune).
+        The lead must carry a consent to registration given by the same chat (else LeadRefused).
         """
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:
@@ -82,11 +85,14 @@ class Repository(Protocol):
     def add_consent(self, consent: Consent) -> int:
         """Record a consent decision; returns its id."""
 
+    def consent_given(self, key: ConversationKey, consent_id: int) -> bool:
+        """Whether this consent exists, was given, for registration, by this chat."""
+
     def leads_of(self, key: ConversationKey) -> list[Lead]:
         """The leads a person registered."""
 
     def delete_person(self, key: ConversationKey) -> int:
-        """Erase a person's leads, consents and conversation; returns how many leads were erased."""
+        """Erase everything the person's chat produced; returns how many leads were erased."""
 
     def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
         """Record a request to talk to staff."""
@@ -94,8 +100,10 @@ class Repository(Protocol):
     def audit(self, lead_ref: str) -> list[dict[str, Any]]:
         """The history of a lead, oldest first."""
 
-    def record_miss(self, key: str, example: str) -> None:
-        """Count a question the FAQ could not answer."""
+    def record_miss(
+        self, key: str, example: str, asker: ConversationKey | None = None, commune_code: int | None = None
+    ) -> None:
+        """Keep a question the FAQ could not answer, with who asked and their commune then (if known)."""
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

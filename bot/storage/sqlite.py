@@ -7,13 +7,14 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.files import owner_only, private_dir
 from bot.messages import ConversationKey
 from bot.storage import Consent, Conversation, Lead
 
@@ -141,6 +142,35 @@ def m006_inbox(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m007_lead_ownership(db: Database) -> None:
+    """Leads flagged as possible duplicates of another chat's; unanswered questions kept with who asked them.
+
+    A question is one row per asking (channel, user, commune then, time), so that it can be erased with the
+    person and purged by age; staff see them grouped. The old grouped faq_misses rows knew no asker: they move
+    over as one row each with no asker and no commune (seen by all-commune accounts only, purged by age).
+    """
+    db.execute("ALTER TABLE leads ADD COLUMN duplicate_of TEXT")
+    db.table("questions").create(
+        {"id": int, "channel": str, "user": str, "commune_code": int, "key": str, "example": str, "at": str},
+        pk="id",
+    )
+    db.table("questions").create_index(["channel", "user"])
+    db.table("questions").create_index(["at"])
+    db.execute(
+        "INSERT INTO questions (channel, user, commune_code, key, example, at) "
+        "SELECT NULL, NULL, NULL, key, example, last_at FROM faq_misses"
+    )
+    db.table("faq_misses").drop()
+
+
+@MIGRATIONS()
+def m010_token_state(db: Database) -> None:
+    """Each platform's auth state (for /healthz and staff), and which settings tokens the stored ones came from."""
+    db.table("tokens").add_column("seed", str)
+    db.table("token_state").create({"name": str, "state": str, "detail": str, "at": str}, pk="name")
+
+
+@MIGRATIONS()
 def m008_staff_security(db: Database) -> None:
     """The key that signs known-device cookies; old throttle rows go, their keys held the typed login names."""
     db.table("staff_secrets").create({"name": str, "value": str, "created_at": str}, pk="name")
@@ -157,10 +187,14 @@ def new_ref() -> str:
     return "KC-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
 
 
+class LeadRefused(ValueError):
+    """A lead without a consent to registration given by the chat it comes from: never stored."""
+
+
 def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
     """Fields that differ between two versions of a lead: {field: [old, new]}."""
     before, after = asdict(old), asdict(new)
-    skip = {"ref", "created_at", "updated_at", "status", "assessment", "merged"}
+    skip = {"ref", "created_at", "updated_at", "status", "assessment", "merged", "duplicate_of"}
     return {k: [before[k], after[k]] for k in after if k not in skip and before[k] != after[k]}
 
 
@@ -169,18 +203,21 @@ class SqliteRepository:
 
     def __init__(self, path: Path | str) -> None:
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = None if str(path) == ":memory:" else path
+        if self.path is not None:
+            private_dir(path.parent)
         # One connection, used by one thread at a time (the caller serialises turns).
         conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
         self.db = Database(conn)
-        if str(path) != ":memory:":
+        if self.path is not None:
             self.db.enable_wal()
         self.db.execute("PRAGMA busy_timeout = 10000")
         # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         MIGRATIONS.apply(self.db)
+        if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
+            owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
     def close(self) -> None:
         """Close the connection."""
@@ -250,36 +287,51 @@ class SqliteRepository:
             return self._upsert_lead(cur, lead) if lead is not None else None
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
-        existing = self._find_duplicate(cur, lead)
-        stamp = now()
+        """This chat's earlier lead for the phone and commune is updated; anything else is a new lead."""
+        self._check_consent(cur, lead)
+        existing = self._own_earlier(cur, lead)
         if existing is None:
-            lead.ref = lead.ref or self._unique_ref(cur)
-            lead.created_at = lead.updated_at = stamp
-            row = self._row(lead)
-            cur.execute(
-                f"INSERT INTO leads ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-            )
-            self._audit(cur, lead.ref, "bot", "created", {})
-            return lead
+            return self._insert_lead(cur, lead)
         changes = lead_changes(existing, lead)
-        lead.ref, lead.created_at, lead.updated_at, lead.status = (
-            existing.ref,
-            existing.created_at,
-            stamp,
-            existing.status,
-        )
-        lead.merged = True
+        lead.ref, lead.created_at, lead.status = existing.ref, existing.created_at, existing.status
+        lead.updated_at, lead.duplicate_of, lead.merged = now(), existing.duplicate_of, True
         row = self._row(lead)
         cur.execute(f"UPDATE leads SET {', '.join(f'{k} = ?' for k in row)} WHERE ref = ?", [*row.values(), lead.ref])
         self._audit(cur, lead.ref, "bot", "updated by a new registration", changes)
         return lead
 
-    def _find_duplicate(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
+    def _insert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
+        # Another chat's lead with this phone and commune is neither shown nor changed: staff see a flag.
+        lead.duplicate_of = self._other_earlier(cur, lead)
+        lead.ref = lead.ref or self._unique_ref(cur)
+        lead.created_at = lead.updated_at = now()
+        row = self._row(lead)
+        cur.execute(f"INSERT INTO leads ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        self._audit(cur, lead.ref, "bot", "created", {})
+        return lead
+
+    @staticmethod
+    def _check_consent(cur: sqlite3.Cursor, lead: Lead) -> None:
+        """The engine asks consent first; this holds even if a path through the dialog forgets to."""
+        if not _consented(cur, ConversationKey(lead.channel, lead.user), lead.consent_id):
+            raise LeadRefused("a lead needs a consent to registration given by the same chat")
+
+    def _own_earlier(self, cur: sqlite3.Cursor, lead: Lead) -> Lead | None:
         row = cur.execute(
-            "SELECT * FROM leads WHERE phone = ? AND commune_code IS ? ORDER BY created_at LIMIT 1",
-            [lead.phone, lead.commune_code],
+            "SELECT * FROM leads WHERE channel = ? AND user = ? AND phone = ? AND commune_code IS ? "
+            "ORDER BY created_at LIMIT 1",
+            [lead.channel, lead.user, lead.phone, lead.commune_code],
         ).fetchone()
         return self._lead(cur, row) if row else None
+
+    @staticmethod
+    def _other_earlier(cur: sqlite3.Cursor, lead: Lead) -> str | None:
+        row = cur.execute(
+            "SELECT ref FROM leads WHERE phone = ? AND commune_code IS ? AND NOT (channel = ? AND user = ?) "
+            "ORDER BY created_at, ref LIMIT 1",
+            [lead.phone, lead.commune_code, lead.channel, lead.user],
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def _unique_ref(self, cur: sqlite3.Cursor) -> str:
         while True:
@@ -325,6 +377,10 @@ class SqliteRepository:
             )
             return int(cur.lastrowid or 0)
 
+    def consent_given(self, key: ConversationKey, consent_id: int) -> bool:
+        """Whether this consent exists, was given, for registration, by this chat."""
+        return _consented(self.db.conn.cursor(), key, consent_id)
+
     def leads_of(self, key: ConversationKey) -> list[Lead]:
         """The leads a person registered."""
         cur = self.db.conn.cursor()
@@ -334,30 +390,35 @@ class SqliteRepository:
         return [self._lead(cur, r) for r in rows]
 
     def delete_person(self, key: ConversationKey) -> int:
-        """Erase a person's leads, consents, handoffs and conversation; the audit keeps no personal data."""
+        """Erase everything the person's chat produced; the audit keeps that a lead was erased, nothing personal.
+
+        Leads with their staff follow-up, consents, handoffs, questions asked, the conversation, the ids of
+        messages processed and a platform's "unreachable" mark.
+        """
         with self._tx() as cur:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE channel = ? AND user = ?", [*_k(key)])]
-            for ref in refs:
-                self._audit(cur, ref, "person", "erased at the person's request", {})
-                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
-            cur.execute("DELETE FROM leads WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM consents WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM handoffs WHERE channel = ? AND user = ?", [*_k(key)])
-            cur.execute("DELETE FROM conversations WHERE channel = ? AND user = ?", [*_k(key)])
+            self._forget_leads(cur, refs, "person", "erased at the person's request")
+            for table in ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable"):
+                cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
             return len(refs)
 
+    def _forget_leads(self, cur: sqlite3.Cursor, refs: list[str], actor: str, action: str) -> None:
+        """Before leads go: their audit emptied of personal data, their follow-up erased, flags to them cleared."""
+        for ref in refs:
+            self._audit(cur, ref, actor, action, {})
+            cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
+            cur.execute("DELETE FROM lead_followup WHERE ref = ?", [ref])
+            cur.execute("UPDATE leads SET duplicate_of = NULL WHERE duplicate_of = ?", [ref])
+
     def purge(self, keep_until: str, dedup_until: str) -> dict[str, int]:
-        """Erase what is older than the retention period (leads, consents, handoffs, chats); forget old event ids.
+        """Erase what is older than the retention period (leads, consents, handoffs, questions, chats).
 
         `keep_until`: personal data last changed before this time goes. `dedup_until`: platform event ids
         older than this are no longer needed to spot a redelivery (platforms retry for hours, not weeks).
         """
         with self._tx() as cur:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE updated_at < ?", [keep_until])]
-            for ref in refs:
-                self._audit(cur, ref, "system", "erased: the retention period is over", {})
-                cur.execute("UPDATE lead_audit SET changes = '{}' WHERE lead_ref = ?", [ref])
-                cur.execute("DELETE FROM lead_followup WHERE ref = ?", [ref])
+            self._forget_leads(cur, refs, "system", "erased: the retention period is over")
             cur.execute("DELETE FROM leads WHERE updated_at < ?", [keep_until])
             # A consent is kept while a lead it covers is: it is the proof the data may be held.
             cur.execute(
@@ -368,19 +429,29 @@ class SqliteRepository:
             consents = cur.rowcount
             cur.execute("DELETE FROM handoffs WHERE at < ?", [keep_until])
             handoffs = cur.rowcount
+            cur.execute("DELETE FROM questions WHERE at < ?", [keep_until])
+            questions = cur.rowcount
             cur.execute("DELETE FROM conversations WHERE updated_at < ?", [keep_until])
             chats = cur.rowcount
             cur.execute("DELETE FROM inbound_events WHERE at < ?", [dedup_until])
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
             events += cur.rowcount
-        return {"leads": len(refs), "consents": consents, "handoffs": handoffs, "chats": chats, "event_ids": events}
+        return {
+            "leads": len(refs),
+            "consents": consents,
+            "handoffs": handoffs,
+            "questions": questions,
+            "chats": chats,
+            "event_ids": events,
+        }
 
     def backup(self, target: Path) -> int:
         """Copy the database to `target` with SQLite's online backup (safe while serving); the leads copied."""
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
         dest = sqlite3.connect(str(partial))
+        owner_only(partial)  # a copy of the personal data is as private as the original
         try:
             self.db.conn.backup(dest)  # one consistent snapshot; in WAL mode writers carry on meanwhile
             ok = dest.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -441,19 +512,34 @@ class SqliteRepository:
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
     def load_tokens(self, name: str) -> dict[str, str] | None:
-        """The stored tokens of a platform, if any."""
+        """The stored tokens of a platform, if any (as stored: encrypted when a key is set)."""
         row = self.db.execute(
-            "SELECT access_token, refresh_token, expires_at FROM tokens WHERE name = ?", [name]
+            "SELECT access_token, refresh_token, expires_at, seed FROM tokens WHERE name = ?", [name]
         ).fetchone()
-        return {"access_token": row[0], "refresh_token": row[1], "expires_at": row[2]} if row else None
+        keys = ("access_token", "refresh_token", "expires_at", "seed")
+        return {k: v for k, v in zip(keys, row, strict=True) if v is not None} if row else None
 
-    def save_tokens(self, name: str, access_token: str, refresh_token: str, expires_at: str) -> None:
-        """Replace a platform's tokens in one transaction: the old refresh token is gone only once the new is kept."""
+    def save_tokens(self, name: str, access_token: str, refresh_token: str, expires_at: str, seed: str = "") -> None:
+        """Replace a platform's tokens in one transaction: the old refresh token is gone only once the new is kept.
+
+        `seed` fingerprints the first tokens from the settings these descend from: new ones there win.
+        """
         with self._tx() as cur:
             cur.execute(
-                "INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?)",
-                [name, access_token, refresh_token, expires_at, now()],
+                "INSERT OR REPLACE INTO tokens (name, access_token, refresh_token, expires_at, updated_at, seed)"
+                " VALUES (?,?,?,?,?,?)",
+                [name, access_token, refresh_token, expires_at, now(), seed or None],
             )
+
+    def token_state(self, name: str) -> str | None:
+        """A platform's auth state as last recorded ('ok', 'refresh_failing', 'needs_new_token'), if any."""
+        row = self.db.execute("SELECT state FROM token_state WHERE name = ?", [name]).fetchone()
+        return str(row[0]) if row else None
+
+    def save_token_state(self, name: str, state: str, detail: str) -> None:
+        """Record a platform's auth state (what /healthz and the dashboard show)."""
+        with self._tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO token_state VALUES (?,?,?,?)", [name, state, detail, now()])
 
     def mark_unreachable(self, key: ConversationKey, code: int) -> None:
         """A platform said this person cannot be messaged now (e.g. Zalo's 7-day window)."""
@@ -494,19 +580,38 @@ class SqliteRepository:
                 [now(), actor, fmt, scope, count],
             )
 
-    def record_miss(self, key: str, example: str) -> None:
-        """Count a question the FAQ could not answer (key: its folded text)."""
+    def record_miss(
+        self, key: str, example: str, asker: ConversationKey | None = None, commune_code: int | None = None
+    ) -> None:
+        """Keep a question the FAQ could not answer (key: its folded text), with who asked and their commune."""
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO faq_misses VALUES (?,?,1,?) ON CONFLICT(key) DO UPDATE SET count = count + 1, "
-                "example = excluded.example, last_at = excluded.last_at",
-                [key[:300], example[:300], now()],
+                "INSERT INTO questions (channel, user, commune_code, key, example, at) VALUES (?,?,?,?,?,?)",
+                [
+                    asker.channel if asker else None,
+                    asker.user if asker else None,
+                    commune_code,
+                    key[:300],
+                    example[:300],
+                    now(),
+                ],
             )
 
-    def misses(self, limit: int = 200) -> list[dict[str, Any]]:
-        """The most asked unanswered questions."""
+    def misses(self, communes: list[int] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """The most asked unanswered questions, grouped by folded text: all, or those asked in `communes`.
+
+        A question asked before the person's commune was known belongs to no commune: only `None` (every
+        commune) shows it.
+        """
+        where, args = "", []
+        if communes is not None:
+            where = f"WHERE commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
+            args = list(communes)
+        # SQLite takes a bare column from the row that gave max(): the example is the latest asking's text.
         rows = self.db.execute(
-            "SELECT example, count, last_at FROM faq_misses ORDER BY count DESC, last_at DESC LIMIT ?", [limit]
+            f"SELECT example, count(*) AS n, max(at) AS last_at FROM questions {where} GROUP BY key "
+            "ORDER BY n DESC, last_at DESC LIMIT ?",
+            [*args, limit],
         ).fetchall()
         return [{"question": q, "count": n, "last_at": at} for q, n, at in rows]
 
@@ -519,15 +624,25 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
     """Turns rows of `SELECT * FROM leads` into Leads; the three JSON columns decoded, empty ones emptied."""
     names = [c[0] for c in cur.description]
     json_at = [(names.index(n), n == "lines_wanted") for n in _LEAD_JSON]
+    # By name, in the dataclass's order: columns added by later migrations sit at the table's end.
+    order = [names.index(f.name) for f in fields(Lead) if f.name in names]
     loads = json.loads
 
     def decode(row: tuple[Any, ...]) -> Lead:
         values = list(row)
         for i, is_list in json_at:
             values[i] = loads(values[i]) if values[i] else ([] if is_list else {})
-        return Lead(*values)
+        return Lead(*[values[i] for i in order])
 
     return decode
+
+
+def _consented(cur: sqlite3.Cursor, key: ConversationKey, consent_id: int) -> bool:
+    row = cur.execute(
+        "SELECT 1 FROM consents WHERE id = ? AND channel = ? AND user = ? AND purpose = 'registration' AND given = 1",
+        [consent_id, key.channel, key.user],
+    ).fetchone()
+    return row is not None
 
 
 def _k(key: ConversationKey) -> tuple[str, str]:
