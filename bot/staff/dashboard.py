@@ -131,7 +131,7 @@ class Dashboard:
                     raise web.HTTPFound("/staff/login")
                 raise web.HTTPForbidden(text="Cần đăng nhập.")
             if request.method == "POST":
-                form = await request.post()
+                form = await forms.posted(request)
                 if not forms.same(forms.clean(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
             return await handler(request, session)
@@ -149,7 +149,7 @@ class Dashboard:
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         """Check the password: counted before it is checked, throttled per account, address and known device."""
-        form = await request.post()
+        form = await forms.posted(request)
         if not forms.same(forms.clean(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
         address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
@@ -264,7 +264,7 @@ class Dashboard:
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
         """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
-        form = await request.post()
+        form = await forms.posted(request)
         status, follow_up = forms.clean(form.get("status"), 50), forms.clean(form.get("follow_up"), 50)
         assignee, note = forms.clean(form.get("assignee"), 10_000), forms.clean(form.get("note"), 100_000)
         if status not in STATUS_LABELS:

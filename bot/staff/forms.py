@@ -6,6 +6,7 @@ import datetime as dt
 import hmac
 
 from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
 
 
 def clean(value: object, limit: int = 1000) -> str:
@@ -36,3 +37,11 @@ def day(value: str) -> dt.date | None:
 def query(request: web.Request) -> dict[str, str]:
     """The query string, for the list's filters, its links and the export log: storable text only."""
     return {clean(key, 50): clean(value, 100) for key, value in request.query.items()}
+
+
+async def posted(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The form a request carries; a broken one (a bad multipart boundary, bytes that are no text) is empty."""
+    try:
+        return await request.post()
+    except ValueError:
+        return MultiDictProxy(MultiDict())
