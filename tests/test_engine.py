@@ -362,8 +362,8 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m005_export_log",
         "m006_inbox",
         "m007_lead_ownership",
-        "m010_token_state",
         "m008_staff_security",
+        "m010_token_state",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)
