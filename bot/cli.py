@@ -6,7 +6,8 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bot.eligibility import Assessment
     from bot.faq import Answer, FaqIndex
     from bot.knowledge import Knowledge
+    from bot.staff.store import StaffStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -381,12 +383,81 @@ def staff_add(
     if len(password) < 10:
         _fail("mật khẩu cần ít nhất 10 ký tự")
     repo = SqliteRepository(_db_path(db))
-    StaffStore(repo).add(name.strip(), password, list(communes), all_communes)
+    store = StaffStore(repo)
+    existed = store.account(name.strip()) is not None
+    store.add(name.strip(), password, list(communes), all_communes)  # a reset also ends every session
     if telegram is not None:  # on Telegram the officer then sees these communes only
-        StaffStore(repo).link_telegram(name.strip(), telegram)
+        store.link_telegram(name.strip(), telegram)
     repo.close()
     scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
-    click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
+    if existed:
+        click.echo(f"Đã đặt lại mật khẩu tài khoản '{name}' ({scope}); mọi phiên đăng nhập cũ đã kết thúc.")
+    else:
+        click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
+
+
+@staff.command("remove")
+@click.argument("name")
+@common_options
+def staff_remove(name: str, db: Path | None, knowledge: Path | None) -> None:
+    """Delete a staff account and end its sessions.
+
+    Example: khuyencong staff remove lan
+    """
+    with _staff_store(db) as store:
+        if not store.remove(name.strip()):
+            _fail(f"không có tài khoản '{name}'")
+    click.echo(f"Đã xóa tài khoản '{name}' và kết thúc mọi phiên đăng nhập của tài khoản này.")
+
+
+@staff.command("logout")
+@click.argument("name")
+@common_options
+def staff_logout(name: str, db: Path | None, knowledge: Path | None) -> None:
+    """End every session of a staff account (it must sign in again).
+
+    Example: khuyencong staff logout lan
+    """
+    with _staff_store(db) as store:
+        if store.account(name.strip()) is None:
+            _fail(f"không có tài khoản '{name}'")
+        ended = store.end_sessions(name.strip())
+    click.echo(f"Đã kết thúc {ended} phiên đăng nhập của '{name}'.")
+
+
+@staff.command("list")
+@common_options
+def staff_list(db: Path | None, knowledge: Path | None) -> None:
+    """The staff accounts and the communes each sees (no passwords, no hashes).
+
+    Example: khuyencong staff list
+    """
+    from bot.places import Gazetteer
+
+    with _staff_store(db) as store:
+        accounts = store.accounts()
+    if not accounts:
+        click.echo("Chưa có tài khoản cán bộ nào.")
+    places = Gazetteer()
+    for account in accounts:
+        names = [(p.label if (p := places.place_by_code(c)) else f"mã {c}") for c in account.communes]
+        click.echo(f"{account.name}: {'mọi xã' if account.all_communes else '; '.join(names) or 'chưa có xã'}")
+
+
+@contextmanager
+def _staff_store(db: Path | None) -> Iterator[StaffStore]:
+    """The staff tables of the database, closed afterwards; a missing database is refused, not created."""
+    from bot.staff.store import StaffStore
+    from bot.storage.sqlite import SqliteRepository
+
+    path = _db_path(db)
+    if not path.exists():
+        _fail(f"không thấy cơ sở dữ liệu {path}")
+    repo = SqliteRepository(path)
+    try:
+        yield StaffStore(repo)
+    finally:
+        repo.close()
 
 
 @main.command()

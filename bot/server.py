@@ -58,7 +58,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
-    server.router.add_routes(Dashboard(app, handler).routes())
+    dashboard = Dashboard(app, handler)
+    server.router.add_routes(dashboard.routes())
     notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
     server.on_startup.append(lambda _: notices.start())
     server.on_shutdown.append(lambda _: notices.stop())
@@ -78,6 +79,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     async def close(_: web.Application) -> None:
         claims.close()
         health.close()
+        dashboard.close()
         handler.close()
         app.close()
 

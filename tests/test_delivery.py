@@ -29,9 +29,9 @@ from tests.test_serve import (
     _script,
     _spawn,
     _stop,
-    _until_healthy,
     free_port,
     platforms,
+    served,
 )
 
 FAST = {"KHUYENCONG_BUSY_TIMEOUT_SECONDS": "0.2", "KHUYENCONG_HEALTH_MAX_WAIT_SECONDS": "1"}
@@ -42,22 +42,13 @@ QUESTION = "thuộc loại nào"  # the answer to "kiem tra": which legal form
 @contextlib.asynccontextmanager
 async def serving(tmp: Path, db: Path | None = None, **extra: str) -> AsyncIterator[tuple[ProcessEnv, Platforms]]:
     """`khuyencong serve` with its worker child and the fake platforms; stopped gracefully afterwards."""
-    port = free_port()
-    async with platforms() as fakes:
-        env = fakes.environment(tmp, port, **extra)
-        if db is not None:
-            env["KHUYENCONG_DB"] = str(db)
-        server = await _spawn("serve", env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await _until_healthy(http, url)
-                box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
-                box.server = server  # type: ignore[assignment]
-                yield box, fakes
-        finally:
-            output = await _stop(server)
-        assert server.returncode == 0, output
+    if db is not None:
+        extra["KHUYENCONG_DB"] = str(db)
+    async with platforms() as fakes, served(tmp, fakes, **extra) as server, aiohttp.ClientSession() as http:
+        box = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+        box.server = server.proc  # type: ignore[assignment]
+        yield box, fakes
+    assert server.proc.returncode == 0, server.output
 
 
 def worker_of(box: ProcessEnv) -> int:

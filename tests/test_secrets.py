@@ -21,6 +21,7 @@ import pytest
 from bot.app import OrderedHandler, build
 from bot.channels.zalo import Tokens, zalo_settings
 from bot.logs import RedactSecrets
+from bot.staff.store import StaffStore
 from tests import test_channels as ch
 from tests.fakes import FakeTelegram, wait_for
 from tests.test_dashboard import seed, sign_in
@@ -146,6 +147,7 @@ async def test_exports_leave_no_copy_of_the_leads_in_the_temporary_folder(
     staff_id = 777
     async with ch.running(tmp_path, telegram_staff_ids=str(staff_id)) as env:
         seed(env)
+        assert StaffStore(env.app.repo).link_telegram("lan", staff_id)  # Telegram exports need a linked account
         await sign_in(env)
         for fmt in ("csv", "xlsx", "summary"):
             async with env.http.get(f"{env.url}/staff/export/{fmt}") as resp:

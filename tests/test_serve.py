@@ -97,19 +97,34 @@ class ProcessEnv(ch.Env):
     """The helpers of test_channels, pointed at a server in another process."""
 
 
+@dataclass
+class Served:
+    """A running `khuyencong serve`: its base URL, its process, and (once stopped) everything it printed."""
+
+    url: str
+    proc: asyncio.subprocess.Process
+    output: str = ""
+
+
+@asynccontextmanager
+async def served(tmp: Path, fakes: Platforms, **extra: str) -> AsyncIterator[Served]:
+    """`khuyencong serve` on a free port, answering /healthz; stopped with SIGTERM afterwards."""
+    port = free_port()
+    server = Served(f"http://127.0.0.1:{port}", await _spawn("serve", fakes.environment(tmp, port, **extra)))
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_healthy(http, server.url)
+        yield server
+    finally:
+        server.output = await _stop(server.proc)
+
+
 @ch.run
 async def test_serve_carries_a_conversation_on_every_channel_then_stops_gracefully(tmp_path: Path) -> None:
-    port = free_port()
-    async with platforms() as fakes:
-        proc = await _spawn("serve", fakes.environment(tmp_path, port))
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await _until_healthy(http, url)
-                env = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
-                await _whole_conversations(env)
-        finally:
-            output = await _stop(proc)
+    async with platforms() as fakes, served(tmp_path, fakes) as server, aiohttp.ClientSession() as http:
+        env = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+        await _whole_conversations(env)
+    proc, output = server.proc, server.output
     assert proc.returncode == 0, output
     assert "Zalo: on" in output and "Telegram: on" in output and "Worker: a child process" in output
     assert "worker: stopped" in output  # the child finished its turns and exited before the server did

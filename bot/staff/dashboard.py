@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 import tempfile
@@ -16,13 +15,17 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
+from bot.proxy import client_address, trusted_networks
+from bot.staff import forms
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
 PER_PAGE = 50
+MAX_ASSIGNEE, MAX_NOTE = 100, 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -78,6 +81,9 @@ def render(name: str, **context: Any) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=_HEADERS)
 
 
+BUSY = "Hệ thống đang bận vì nhiều người đăng nhập cùng lúc. Xin thử lại sau ít phút."
+
+
 def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
@@ -88,6 +94,12 @@ class Dashboard:
     def __init__(self, app: App, handler: OrderedHandler) -> None:
         self.app, self.handler = app, handler
         self.store = StaffStore(app.repo)
+        self.sign_in, self.refusals = SignIn(self.store, handler), RefusalLog()
+        self.trusted = trusted_networks(app.settings.web_trusted_proxies)
+
+    def close(self) -> None:
+        """Stop the password checks' thread."""
+        self.sign_in.close()
 
     def routes(self) -> list[web.RouteDef]:
         """The routes, for the web application."""
@@ -102,6 +114,8 @@ class Dashboard:
             web.get("/staff/stats", self.signed_in(self.stats)),
             web.get("/staff/questions", self.signed_in(self.questions)),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
+            web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
+            web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
 
     # --- access ---------------------------------------------------------------------------------
@@ -110,15 +124,15 @@ class Dashboard:
         """Only for a live session; every POST must also carry the session's CSRF token."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            token = request.cookies.get(COOKIE, "")
+            token = forms.clean(request.cookies.get(COOKIE, ""), 100)  # a cookie may hold any bytes
             session = await self.handler.call(self.store.session, token) if token else None
             if session is None:
                 if request.method in ("GET", "HEAD"):
                     raise web.HTTPFound("/staff/login")
                 raise web.HTTPForbidden(text="Cần đăng nhập.")
             if request.method == "POST":
-                form = await request.post()
-                if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+                form = await forms.posted(request)
+                if not forms.same(forms.clean(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
             return await handler(request, session)
 
@@ -134,28 +148,47 @@ class Dashboard:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """Check the password; failures are throttled per name and per address."""
-        form = await request.post()
-        if not hmac.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
+        """Check the password: counted before it is checked, throttled per account, address and known device."""
+        form = await forms.posted(request)
+        if not forms.same(forms.clean(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
-        name, password = str(form.get("name", "")).strip()[:100], str(form.get("password", ""))[:200]
-        keys = [f"name:{name.lower()}", f"ip:{request.remote}"]
-        for key in keys:
-            if await self.handler.call(self.store.throttled, key):
-                return await self.login_page(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.")
-        staff = await self.handler.call(self.store.verify, name, password)
-        if staff is None:
-            for key in keys:
-                await self.handler.call(self.store.failed, key)
-            log.warning("staff: failed sign-in for %r from %s", name, request.remote)
+        address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        device = forms.clean(request.cookies.get(DEVICE_COOKIE, ""), 200)
+        attempt = Attempt(
+            forms.clean(form.get("name"), 100).strip(), forms.clean(form.get("password"), 200), address, device
+        )
+        try:
+            staff = await self.sign_in.check(attempt)
+        except Busy:
+            self.refusals.note("too many at once", address)
+            return await self._refused(request, BUSY, 503)
+        except Throttled:
+            self.refusals.note("too many wrong passwords", address)
+            return await self._refused(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.", 429)
+        if staff is None:  # logged by SignIn, without what was typed
             return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")
         session = await self.handler.call(self.store.open_session, staff)
         response = web.HTTPFound("/staff/")
+        secure = _secure(request)
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", secure=secure, path="/staff")
         response.set_cookie(
-            COOKIE, session.token, httponly=True, samesite="Strict", secure=_secure(request), path="/staff"
+            DEVICE_COOKIE,
+            await self.sign_in.device_cookie(staff, device),
+            httponly=True,
+            samesite="Strict",
+            secure=secure,
+            path="/staff",
+            max_age=DEVICE_DAYS * 86400,
         )
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
+
+    async def _refused(self, request: web.Request, error: str, status: int) -> web.Response:
+        """The sign-in form again, with why and a status a client or a proxy understands."""
+        response = await self.login_page(request, error)
+        response.set_status(status)
+        response.headers["Retry-After"] = "30" if status == 503 else str(15 * 60)
+        return response
 
     async def logout(self, request: web.Request, session: Session) -> web.StreamResponse:
         """End the session."""
@@ -164,21 +197,24 @@ class Dashboard:
         response.del_cookie(COOKIE, path="/staff")
         raise response
 
+    async def not_found(self, request: web.Request, session: Session) -> web.Response:
+        """An address under /staff/ that is no page: said in Vietnamese, to a signed-in officer only."""
+        raise web.HTTPNotFound(text="Không có trang này.")
+
     # --- pages ------------------------------------------------------------------------------------
 
     def _query(self, request: web.Request) -> LeadQuery:
-        q = request.query
-        page = int(q["page"]) if q.get("page", "").isdigit() else 1
-        commune = int(q["commune"]) if q.get("commune", "").isdigit() else None
+        """The list's filters from the query string; a value that cannot be one is ignored, never an error."""
+        q = forms.query(request)
         return LeadQuery(
-            commune=commune,
+            commune=forms.number(q.get("commune", "")),
             status=q.get("status") or None,
             line=q.get("line") or None,
             sector=q.get("sector") or None,
             since=q.get("since") or None,
             until=q.get("until") or None,
-            q=(q.get("q") or "")[:100] or None,
-            page=page,
+            q=q.get("q") or None,
+            page=forms.number(q.get("page", "")) or 1,
             per_page=PER_PAGE,
         )
 
@@ -200,7 +236,7 @@ class Dashboard:
             today=today,
             query=query,
             pages=max(1, -(-total // PER_PAGE)),
-            params=dict(request.query),
+            params=forms.query(request),
             lines=kb.line_names,
             sectors=kb.sector_names,
             zalo_notice=await self.handler.call(auth_notice, self.app.repo),
@@ -208,7 +244,7 @@ class Dashboard:
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
         """One lead: answers, assessment with citations, consent, follow-up form and history."""
-        ref = request.match_info["ref"]
+        ref = forms.clean(request.match_info["ref"], 20)
         lead = await self.handler.call(self.store.lead, session.staff, ref)
         if lead is None:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
@@ -227,20 +263,20 @@ class Dashboard:
         )
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
-        """Change status, assignee, follow-up date and note."""
-        form = await request.post()
-        status = str(form.get("status", ""))
+        """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
+        form = await forms.posted(request)
+        status, follow_up = forms.clean(form.get("status"), 50), forms.clean(form.get("follow_up"), 50)
+        assignee, note = forms.clean(form.get("assignee"), 10_000), forms.clean(form.get("note"), 100_000)
         if status not in STATUS_LABELS:
             raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
-        changed = await self.handler.call(
-            self.store.update,
-            session.staff,
-            request.match_info["ref"],
-            status,
-            str(form.get("assignee", ""))[:100],
-            str(form.get("follow_up", ""))[:10],
-            str(form.get("note", ""))[:2000],
-        )
+        if follow_up and forms.day(follow_up) is None:
+            raise web.HTTPBadRequest(text="Ngày hẹn liên hệ không hợp lệ, hãy chọn lại ngày.")
+        if len(assignee) > MAX_ASSIGNEE or len(note) > MAX_NOTE:
+            raise web.HTTPBadRequest(
+                text=f"Người phụ trách tối đa {MAX_ASSIGNEE} ký tự, ghi chú tối đa {MAX_NOTE} ký tự."
+            )
+        ref = forms.clean(request.match_info["ref"], 20)
+        changed = await self.handler.call(self.store.update, session.staff, ref, status, assignee, follow_up, note)
         if not changed:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
         return await self.lead(request, session, saved=True)
@@ -284,10 +320,10 @@ class Dashboard:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""
         fmt = request.match_info["fmt"]
         if fmt not in WRITERS:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound(text="Không có trang này.")
         query = self._query(request)
         if query.commune is not None and not session.staff.sees(query.commune):
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound(text="Không có trang này.")
         suffix = ".csv" if fmt == "csv" else ".xlsx"
         name = f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
@@ -295,7 +331,7 @@ class Dashboard:
             path = Path(folder) / name
             count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
             body = path.read_bytes()
-        scope = dict(request.query) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+        scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
         await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
         return web.Response(
             body=body,

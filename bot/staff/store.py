@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.sqlite import SqliteRepository, now
 
 SESSION_HOURS = 12
-MAX_FAILURES, FAILURE_WINDOW = 5, dt.timedelta(minutes=15)
+FAILURE_WINDOW = dt.timedelta(minutes=15)
 _hasher = PasswordHasher()
 
 
@@ -86,35 +85,75 @@ class StaffStore:
                 [name, _hasher.hash(password), json.dumps(communes), int(all_communes), now()],
             )
             row = cur.execute("SELECT id FROM staff WHERE name = ?", [name]).fetchone()
+            cur.execute("DELETE FROM sessions WHERE staff_id = ?", [row[0]])  # a reset password ends every session
             return int(row[0])
+
+    def account(self, name: str) -> Staff | None:
+        """The account of that exact name, if any."""
+        row = self.db.execute("SELECT id, name, communes, all_communes FROM staff WHERE name = ?", [name]).fetchone()
+        return self._staff(row) if row else None
+
+    def accounts(self) -> list[Staff]:
+        """Every account, by name (no password hashes)."""
+        rows = self.db.execute("SELECT id, name, communes, all_communes FROM staff ORDER BY name").fetchall()
+        return [self._staff(row) for row in rows]
+
+    def end_sessions(self, name: str) -> int:
+        """Sign an account out everywhere; how many sessions ended."""
+        with self.repo._tx() as cur:
+            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
+            return int(cur.rowcount)
+
+    def remove(self, name: str) -> bool:
+        """Delete an account and its sessions; whether it existed."""
+        with self.repo._tx() as cur:
+            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
+            cur.execute("DELETE FROM staff WHERE name = ?", [name])
+            return bool(cur.rowcount)
 
     def _staff(self, row: tuple[Any, ...]) -> Staff:
         return Staff(int(row[0]), row[1], tuple(json.loads(row[2] or "[]")), bool(row[3]))
 
-    def verify(self, name: str, password: str) -> Staff | None:
-        """The account if the password matches (argon2, constant time)."""
+    def credentials(self, name: str) -> tuple[Staff, str] | None:
+        """The account of that name and its argon2 hash, for a check off this thread."""
         row = self.db.execute(
             "SELECT id, name, communes, all_communes, password_hash FROM staff WHERE name = ?", [name]
         ).fetchone()
-        if row is None:
-            _hasher.hash(password)  # the same work as a real check: no timing hint that the name is unknown
-            return None
-        try:
-            _hasher.verify(row[4], password)
-        except (VerificationError, InvalidHashError):
-            return None
-        return self._staff(row)
+        return (self._staff(row), str(row[4])) if row else None
 
-    def throttled(self, key: str) -> bool:
-        """Too many failed logins for this name/address lately."""
+    def attempt(self, limits: list[tuple[str, int]]) -> list[int] | None:
+        """Record a sign-in attempt under each key, then count, in one transaction: its rows, or None if over a limit.
+
+        An attempt counts from before its password is checked, so a concurrent burst cannot all pass the count.
+        A refused attempt is not kept: it checked nothing, and a flood of them must not grow the table.
+        """
         since = (dt.datetime.now(dt.UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
-        n = self.db.execute("SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?", [key, since]).fetchone()
-        return int(n[0]) >= MAX_FAILURES
-
-    def failed(self, key: str) -> None:
-        """Count a failed login."""
         with self.repo._tx() as cur:
-            cur.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now()])
+            cur.execute("DELETE FROM login_failures WHERE at < ?", [since])
+            rows = []
+            for key, _ in limits:
+                cur.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now()])
+                rows.append(int(cur.lastrowid or 0))
+            for key, most in limits:
+                count = cur.execute("SELECT count(*) FROM login_failures WHERE key = ?", [key]).fetchone()[0]
+                if int(count) > most:
+                    cur.executemany("DELETE FROM login_failures WHERE id = ?", [[r] for r in rows])
+                    return None
+        return rows
+
+    def succeeded(self, rows: list[int], keys: list[str]) -> None:
+        """A right password: its attempt and the earlier failures under `keys` no longer count."""
+        with self.repo._tx() as cur:
+            cur.executemany("DELETE FROM login_failures WHERE id = ?", [[r] for r in rows])
+            cur.executemany("DELETE FROM login_failures WHERE key = ?", [[k] for k in keys])
+
+    def secret(self, name: str) -> bytes:
+        """A random key kept in the database (made on first use), e.g. the one that signs device cookies."""
+        with self.repo._tx() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO staff_secrets VALUES (?, ?, ?)", [name, secrets.token_urlsafe(32), now()]
+            )
+            return str(cur.execute("SELECT value FROM staff_secrets WHERE name = ?", [name]).fetchone()[0]).encode()
 
     def open_session(self, staff: Staff) -> Session:
         """A new session with fresh random token and CSRF token."""
@@ -293,6 +332,6 @@ def _utc(day: str | None, add_days: int = 0) -> str | None:
         return None
     try:
         start = dt.datetime.fromisoformat(day).replace(tzinfo=VN_TIME)
-    except ValueError:
+        return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):  # not a day, or one at the very edge of the calendar
         return None
-    return (start + dt.timedelta(days=add_days)).astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -164,6 +164,13 @@ def m007_lead_ownership(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m008_staff_security(db: Database) -> None:
+    """The key that signs known-device cookies; old throttle rows go, their keys held the typed login names."""
+    db.table("staff_secrets").create({"name": str, "value": str, "created_at": str}, pk="name")
+    db.execute("DELETE FROM login_failures")
+
+
+@MIGRATIONS()
 def m010_token_state(db: Database) -> None:
     """Each platform's auth state (for /healthz and staff), and which settings tokens the stored ones came from."""
     db.table("tokens").add_column("seed", str)
