@@ -473,6 +473,7 @@ class SqliteRepository:
             questions = cur.rowcount
             cur.execute("DELETE FROM conversations WHERE updated_at < ?", [keep_until])
             chats = cur.rowcount
+            cur.execute("DELETE FROM unreachable WHERE at < ?", [keep_until])  # a chat id, kept no longer than a lead
             cur.execute("DELETE FROM inbound_events WHERE at < ?", [dedup_until])
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
