@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -478,6 +478,9 @@ class SqliteRepository:
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
             events += cur.rowcount
+            # A reply no platform took in a week is no use now (Zalo's window is 7 days): it goes with its text.
+            cur.execute("DELETE FROM outbox WHERE at < ?", [dedup_until])
+            replies = cur.rowcount
         return {
             "leads": len(refs),
             "consents": consents,
@@ -485,6 +488,7 @@ class SqliteRepository:
             "questions": questions,
             "chats": chats,
             "event_ids": events,
+            "replies": replies,
         }
 
     def backup(self, target: Path) -> int:
@@ -523,12 +527,15 @@ class SqliteRepository:
 
     # --- channels ------------------------------------------------------------------------
 
-    def claim_events(self, events: list[tuple[str, str, str | None, str | None]]) -> list[bool]:
-        """Claim events (channel, id, payload, sender) at once: whether each is new; new payloads join the inbox."""
+    def claim_events(
+        self, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
+    ) -> list[bool]:
+        """Claim events (channel, id, payload[, sender]) at once: whether each is new; new payloads join the inbox."""
         with self._tx() as cur:
             stamp = now()
             result = []
-            for channel, event_id, payload, person in events:
+            for channel, event_id, payload, *sender in events:
+                person = sender[0] if sender else None
                 cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
                 fresh = cur.rowcount == 1
                 if fresh and payload is not None:
