@@ -52,7 +52,7 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     root = knowledge or settings.khuyencong_knowledge
     kb = load_knowledge(root)
     dialogs = load_dialogs(settings.khuyencong_dialogs)
-    repo = SqliteRepository(db_path)
+    repo = SqliteRepository(db_path, settings.khuyencong_busy_timeout_seconds)
     config = EngineConfig(
         settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
     )

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
+    khuyencong_busy_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="how long a write waits for another's lock before its turn fails"
+    )
+    khuyencong_health_max_wait_seconds: float = Field(
+        default=300.0, gt=0, description="/healthz fails once a webhook event has waited longer than this"
+    )
     khuyencong_secret_key: str | None = Field(default=None, description="key encrypting stored platform tokens")
 
     web_host: str = Field(default="127.0.0.1", description="address `khuyencong serve` listens on")

@@ -15,7 +15,7 @@ from bot.flows import Dialogs, Flow, Step
 from bot.knowledge import Knowledge, Locality, Office
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.render import assessment_messages, cited, split_text
-from bot.storage import Consent, Conversation, Lead, Repository
+from bot.storage import Consent, Conversation, Lead, Outbox, Repository
 from bot.text import ascii_int, fold, national_phone
 
 MAX_TEXT = 4000  # characters; a longer message is refused politely and changes nothing
@@ -87,8 +87,9 @@ class DialogEngine:
         text = (msg.text or "").strip()
         if len(text) > MAX_TEXT:
             turn.say(self.texts.too_long)
-            if known is not None:
-                self.repo.save_turn(conv, msg.message_id)  # the id is marked processed; the state is unchanged
+            if known is not None or msg.reply_to is not None:
+                outbox = self._outbox(msg, lambda _: turn.replies)
+                self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state same
             return turn.replies
         conv.greeted = conv.greeted or self._recently_welcomed(msg.key, now)
         first = not conv.greeted
@@ -101,13 +102,24 @@ class DialogEngine:
         conv.updated_at = now.isoformat(timespec="seconds")
         # A newcomer who only greeted or asked for the menu leaves nothing to keep: a flood of new ids stores
         # nothing. Anything else is kept, so what the person said counts and the welcome is not said again.
-        keep = known is not None or not opening or _holds_something(conv)
-        stored = self.repo.save_turn(conv, msg.message_id, turn.lead) if keep else None
+        # A webhook turn is always kept: its replies wait in the outbox, stored with it (platform ids are signed).
+        keep = known is not None or not opening or _holds_something(conv) or msg.reply_to is not None
+        outbox = self._outbox(msg, lambda stored: self._final(stored, turn))
+        stored = self.repo.save_turn(conv, msg.message_id, turn.lead, outbox) if keep else None
         self._remember_welcome(msg.key, now, welcomed=not keep)
+        if stored is not None and self.on_lead is not None:
+            self.on_lead(stored)
+        return outbox.replies if outbox is not None else self._final(stored, turn)
+
+    @staticmethod
+    def _outbox(msg: Incoming, compose: Callable[[Lead | None], list[Reply]]) -> Outbox | None:
+        """A webhook channel's replies are stored with the turn and delivered after it (at least once)."""
+        return Outbox(msg.reply_to, compose) if msg.reply_to is not None else None
+
+    def _final(self, stored: Lead | None, turn: _Turn) -> list[Reply]:
+        """The turn's replies as sent: the reference code once the lead is stored; long replies split."""
         if stored is not None:  # the reference code exists only once stored
             self._confirm_registration(stored, turn)
-            if self.on_lead is not None:
-                self.on_lead(stored)
         out = []
         for reply in turn.replies:  # long replies are split; the buttons go with the last part
             parts = split_text(reply.text)

@@ -25,6 +25,7 @@ class Incoming:
     text: str | None = None
     button: str | None = None
     message_id: str | None = None  # the platform's id, for processing a redelivery only once
+    reply_to: str | None = None  # set: the replies are kept in the outbox with the turn, for this address
 
 
 @dataclass(frozen=True)

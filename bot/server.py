@@ -13,8 +13,8 @@ from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.limits import AddressLimit
 from bot.channels.web import WebChat
-from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.config import Settings
+from bot.health import Health
 from bot.logs import setup_logging
 from bot.proxy import trusted_networks
 from bot.slow_clients import body_deadline, server_options
@@ -64,7 +64,8 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.on_startup.append(lambda _: notices.start())
     server.on_shutdown.append(lambda _: notices.stop())
     wake, worker = _mount_worker(server, settings, app, handler, delivery)
-    server.router.add_get("/healthz", _health(handler, app, worker))
+    health = Health(app, handler, worker)
+    server.router.add_get("/healthz", health.handle)
     _mount_zalo(server, settings, claims, wake)
     _mount_telegram(server, settings, claims, wake)
 
@@ -77,6 +78,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
 
     async def close(_: web.Application) -> None:
         claims.close()
+        health.close()
         dashboard.close()
         handler.close()
         app.close()
@@ -133,23 +135,6 @@ def _mount_worker(
     server.on_shutdown.insert(0, lambda _: inbox.stop())
     log.info("Worker: in this process")
     return inbox.wake, None
-
-
-def _health(handler: OrderedHandler, app: App, worker: WorkerProcess | None) -> Handler:
-    async def health(request: web.Request) -> web.Response:
-        db = await handler.call(app.repo.healthy)
-        waiting = await handler.call(app.repo.inbox_size) if db else None
-        knowledge = bool(app.engine.kb.faq.entries and app.engine.dialogs.flows)
-        status = 200 if db and knowledge else 503
-        zalo = await handler.call(zalo_auth_state, app.repo) if app.settings.zalo_enabled and db else None
-        status = 503 if zalo == "needs_new_token" else status  # a channel that cannot send any more
-        body: dict[str, object] = {"ok": status == 200, "database": db, "knowledge": knowledge}
-        body |= {"waiting_events": waiting} | ({"zalo_auth": zalo} if zalo else {})
-        if worker is not None:
-            body["worker"] = worker.alive
-        return web.json_response(body, status=status)
-
-    return health
 
 
 def _mount_zalo(server: web.Application, settings: Settings, claims: EventClaims, wake: Callable[[], None]) -> None:

@@ -98,7 +98,7 @@ def test_erasure_and_the_purge_leave_nothing_of_the_person(
     repo = SqliteRepository(tmp_path / "k.db")
     engine = DialogEngine(kb, dialogs, repo, assessor, faq)
     everything(repo, engine)
-    repo.inbox_done([i for i, _, _ in repo.inbox_after(0, 10)])  # the worker ran the waiting event's turn
+    repo.inbox_done([e.id for e in repo.inbox_after(0, 10)])  # the worker ran the waiting event's turn
     assert "Đã xóa" in say(engine, USER, "xoa du lieu cua toi", 60, "e1") + say(engine, USER, "co", 61, "e2")
     # Only the chat id stays: the erasing message's own id (so a redelivery of it is not run twice) and an
     # empty conversation; nothing the person said.
@@ -114,6 +114,6 @@ def test_the_retention_purge_alone_leaves_nothing_of_the_person(
 ) -> None:
     repo = SqliteRepository(tmp_path / "k.db")
     everything(repo, DialogEngine(kb, dialogs, repo, assessor, faq))
-    repo.inbox_done([i for i, _, _ in repo.inbox_after(0, 10)])
+    repo.inbox_done([e.id for e in repo.inbox_after(0, 10)])
     repo.purge("2999-01-01T00:00:00+00:00", "2999-01-01T00:00:00+00:00")
     assert cells_with_traces(repo) == set()

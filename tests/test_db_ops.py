@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from bot.app import build
 from bot.cli import main
 from bot.config import Settings
-from bot.messages import ConversationKey
+from bot.messages import ConversationKey, Reply
 from bot.staff.store import EVERYONE, StaffStore
 from bot.storage import Conversation
 from bot.storage.sqlite import SqliteRepository
@@ -84,8 +84,10 @@ def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(tmp_path: Pat
     for asker in ("old", "fresh"):  # free text people typed, which may hold names and phones
         repo.record_miss("so cua toi", f"số của tôi 0912 345 678 ({asker})", ConversationKey("test", asker), 19405)
     repo.db.execute("UPDATE questions SET at = ? WHERE user = 'old'", [long_ago])
+    repo.outbox_add(ConversationKey("zalo", "old"), "old", [Reply("Chị Lan, số 0912 345 678")])  # never taken
+    repo.db.execute("UPDATE outbox SET at = ?", [long_ago])
     done = app.purge(dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
-    assert done == {"leads": 1, "consents": 1, "handoffs": 0, "questions": 1, "chats": 1, "event_ids": 1}
+    assert done == {"leads": 1, "consents": 1, "handoffs": 0, "questions": 1, "chats": 1, "event_ids": 1, "replies": 1}
     assert repo.db.execute("SELECT count(*) FROM lead_followup").fetchone()[0] == 0  # the staff note went too
     assert [m["question"] for m in repo.misses()] == ["số của tôi 0912 345 678 (fresh)"]
     refs = [r[0] for r in repo.db.execute("SELECT ref FROM leads")]

@@ -363,6 +363,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m006_inbox",
         "m007_lead_ownership",
         "m008_staff_security",
+        "m009_outbox",
         "m010_token_state",
         "m011_staff_telegram",
     ]

@@ -10,7 +10,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from bot.app import OrderedHandler
 from bot.messages import ConversationKey, Incoming, Reply
@@ -38,19 +40,23 @@ class EventClaims:
     """
 
     def __init__(self, path: Path | None, fallback: OrderedHandler, repo: SqliteRepository) -> None:
-        self._repo = SqliteRepository(path) if path is not None else None
+        self._repo = SqliteRepository(path, repo.busy_timeout) if path is not None else None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims")
         self._fallback, self._shared = fallback, repo
-        self._waiting: list[tuple[str, str, str | None, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[tuple[str, str, str | None, str | None], asyncio.Future[bool]]] = []
         self._flushing = False
 
-    async def claim(self, channel: str, event_id: str, payload: str | None = None) -> bool:
-        """True the first time an event is seen (its payload, if any, is then in the inbox); False for a replay."""
+    async def claim(self, channel: str, event_id: str, payload: str | None = None, person: str | None = None) -> bool:
+        """True the first time an event is seen (its payload, if any, is then in the inbox); False for a replay.
+
+        `person`: who sent it, so that their later events wait behind it in the inbox.
+        """
+        event = (channel, event_id, payload, person)
         if self._repo is None:  # an in-memory database has one connection only
-            fresh = await self._fallback.call(self._shared.claim_events, [(channel, event_id, payload)])
+            fresh = await self._fallback.call(self._shared.claim_events, [event])
             return fresh[0]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((channel, event_id, payload, future))
+        self._waiting.append((event, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -61,18 +67,18 @@ class EventClaims:
         assert self._repo is not None
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            events = [(c, e, p) for c, e, p, _ in batch]
+            events = [event for event, _ in batch]
             try:
                 fresh = await loop.run_in_executor(self._worker, self._repo.claim_events, events)
             except Exception:  # one bad event must not fail the others of its batch: claim them one by one
-                for event, (*_, future) in zip(events, batch, strict=True):
+                for event, future in batch:
                     try:
                         one = await loop.run_in_executor(self._worker, self._repo.claim_events, [event])
                         future.set_result(one[0])
                     except Exception as exc:
                         future.set_exception(exc)
                 continue
-            for (*_, future), new in zip(batch, fresh, strict=True):
+            for (_, future), new in zip(batch, fresh, strict=True):
                 future.set_result(new)
         self._flushing = False
 
@@ -81,6 +87,13 @@ class EventClaims:
         self._worker.shutdown(wait=True)
         if self._repo is not None:
             self._repo.close()
+
+
+def _cleaned(msg: Incoming) -> Incoming:
+    """The message as the engine may take it: text cut to size, nothing SQLite cannot store."""
+    text = storable(msg.text[:MAX_TEXT_IN]) if msg.text is not None else None
+    button = storable(msg.button) if msg.button is not None else None
+    return replace(msg, text=text, button=button)
 
 
 class Delivery:
@@ -129,10 +142,7 @@ class Delivery:
         """The engine's replies, or a polite 'slow down' past the rate limit."""
         if not self.allow(msg.key):
             return [Reply(SLOW_DOWN)]
-        text = storable(msg.text[:MAX_TEXT_IN]) if msg.text is not None else None
-        button = storable(msg.button) if msg.button is not None else None
-        msg = Incoming(msg.key, text=text, button=button, message_id=msg.message_id)
-        return await self.handler.handle(msg)
+        return await self.handler.handle(_cleaned(msg))
 
     def room(self) -> int:
         """How many more pieces of work the queue takes now."""
@@ -172,3 +182,49 @@ class Delivery:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+
+
+Outcome = Literal["sent", "unreachable", "refused", "failed"]
+"""What a platform did with one reply: took it; cannot reach the person now; refused it for good; failed for now."""
+
+
+class NotDelivered(Exception):
+    """A platform did not take a reply for now: the event is retried later, the person's replies keep their order."""
+
+
+class Outbox:
+    """A webhook turn with its replies kept in the outbox, then delivered in order: at least once, each row once.
+
+    A reply leaves the outbox only after the platform took it, so a worker killed between the turn's commit
+    and the send delivers it after the restart (the engine, seeing the message id again, answers nothing new).
+    """
+
+    def __init__(
+        self, delivery: Delivery, repo: SqliteRepository, send: Callable[[str, Reply], Awaitable[Outcome]]
+    ) -> None:
+        self.delivery, self.repo, self.send = delivery, repo, send
+
+    async def turn(self, key: ConversationKey, address: str, read: Callable[[], Awaitable[Incoming | None]]) -> None:
+        """Run one message (read under the person's turn; None: one the bot cannot read) and deliver, in order."""
+        call = self.delivery.handler.call
+        async with self.delivery.turn(key):  # taken before any wait: the person's messages keep their order
+            msg = await read()
+            if msg is None or not self.delivery.allow(key):
+                note = Reply(TEXT_ONLY if msg is None else SLOW_DOWN)
+                await call(self.repo.outbox_add, key, address, [note])
+            else:
+                await self.delivery.handler.handle(_cleaned(replace(msg, reply_to=address)))
+            await self.flush(key)
+
+    async def flush(self, key: ConversationKey) -> None:
+        """Send a person's kept replies, oldest first; raise NotDelivered when the platform fails for now."""
+        call = self.delivery.handler.call
+        for row, address, reply in await call(self.repo.outbox_of, key):
+            outcome = await self.send(address, reply)
+            if outcome == "failed":
+                raise NotDelivered(f"{key.channel}: outbox row {row} not taken")
+            if outcome == "unreachable":  # e.g. Zalo's 7-day window: nothing more reaches them until they write
+                await call(self.repo.mark_unreachable, key, 1)
+                await call(self.repo.outbox_drop, key)
+                return
+            await call(self.repo.outbox_sent, row)

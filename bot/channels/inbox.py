@@ -2,8 +2,10 @@
 
 A webhook only verifies, claims and stores the event (one short transaction), then answers 200. The
 worker (a child process of `khuyencong serve` by default, or tasks in the same process) reads the inbox
-in arrival order, runs the engine and sends the replies. An event answered 200 is on disk: a crash or a
-restart delays it, never loses it.
+in arrival order, runs the engine and delivers the replies through the outbox. An event answered 200 is
+on disk: a crash, a restart, a locked database or a full disk delays it, never loses it. An event leaves
+the inbox only once its turn is stored and its replies delivered; a failed one is tried again with
+back-off (attempts and next try stored with it), and a person's later events wait behind it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,27 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import heapq
 import logging
 import os
+import sqlite3
+import time
+from collections import deque
 from pathlib import Path
 from typing import Protocol
 
 from bot.app import App, OrderedHandler
-from bot.channels.common import Delivery
+from bot.channels.common import Delivery, NotDelivered
 from bot.config import Settings
-from bot.storage.sqlite import SqliteRepository
+from bot.storage.sqlite import InboxEvent, SqliteRepository
 
 log = logging.getLogger("khuyencong.inbox")
 POLL_SECONDS = 0.02  # an idle worker looks for new events this often (another process cannot wake it)
+RETRY_FIRST = 1.0  # seconds before the first retry of a failed turn; doubled each time
+RETRY_MAX = 300.0  # seconds between retries at most
+# What fails for now and may pass later: the database (locked, full) and the platforms (down, refusing for now).
+RETRYABLE = (sqlite3.OperationalError, NotDelivered, OSError, TimeoutError)
+GIVE_UP = 24 * 3600.0  # seconds: an event still failing after a day is dropped (logged); its answer is no use now
 
 
 class Processor(Protocol):
@@ -33,7 +44,7 @@ class Processor(Protocol):
         """Open what sending needs (HTTP sessions, the bot)."""
 
     async def process(self, payload: str) -> None:
-        """Run the event's turn and send its replies, in order for its person."""
+        """Run the event's turn and deliver its replies, in order for its person; raise if either failed."""
 
     async def close(self) -> None:
         """Release what start() opened."""
@@ -52,8 +63,12 @@ class InboxWorker:
     ) -> None:
         self.repo, self.handler, self.delivery, self.processors = repo, handler, delivery, processors
         self._lock_path = db_path.with_name(db_path.name + ".worker-lock") if db_path is not None else None
-        self._cursor = 0  # highest id handed out; after a restart everything left is handed out again
+        self._cursor = 0  # highest id read; after a restart everything left is read again
         self._done: list[int] = []
+        # People with an event in flight or waiting for its retry, and their later events, in order.
+        self._held: dict[str, deque[InboxEvent]] = {}
+        self._behind = 0  # events waiting in _held
+        self._retry: list[tuple[float, int, InboxEvent]] = []  # failed events by next try
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +91,10 @@ class InboxWorker:
         if self._task is not None:
             await self._task
         await self.delivery.drain()
-        await self._forget_done()
+        try:
+            await self._forget_done()
+        except Exception:  # they stay in the inbox: the next worker replays them, and the engine answers nothing new
+            log.warning("inbox: could not forget the events just done")
         for processor in self.processors.values():
             await processor.close()
         if self._lock_fd is not None:
@@ -122,29 +140,94 @@ class InboxWorker:
 
     async def _hand_out(self) -> int:
         await self._forget_done()
-        room = self.delivery.room()
+        handed = self._due()
+        room = self.delivery.room() - self._behind
         if room <= 0:
-            return 0
-        rows = await self.handler.call(self.repo.inbox_after, self._cursor, min(room, 500))
-        for event_id, channel, payload in rows:
-            self.delivery.spawn(functools.partial(self._turn, event_id, channel, payload))
-            self._cursor = event_id
-        return len(rows)
+            return handed
+        events = await self.handler.call(self.repo.inbox_after, self._cursor, min(room, 500))
+        for event in events:
+            self._cursor = event.id
+            self._admit(event)
+        return handed + len(events)
 
-    async def _turn(self, event_id: int, channel: str, payload: str) -> None:
+    def _admit(self, event: InboxEvent) -> None:
+        """Start an event, or keep it behind its person's earlier one (in flight or failed)."""
+        person = _person(event)
+        if person in self._held:
+            self._held[person].append(event)
+            self._behind += 1
+            return
+        self._held[person] = deque()
+        self._start(event)
+
+    def _start(self, event: InboxEvent) -> None:
+        if event.next_try > time.time() or not self.delivery.spawn(functools.partial(self._turn, event)):
+            heapq.heappush(self._retry, (max(event.next_try, time.time() + POLL_SECONDS), event.id, event))
+
+    def _due(self) -> int:
+        """Start the failed events whose next try has come."""
+        started, now = 0, time.time()
+        while self._retry and self._retry[0][0] <= now:
+            _, _, event = heapq.heappop(self._retry)
+            event.next_try = 0
+            self._start(event)
+            started += 1
+        return started
+
+    async def _turn(self, event: InboxEvent) -> None:
         try:
-            processor = self.processors.get(channel)
+            processor = self.processors.get(event.channel)
             if processor is None:
-                log.error("inbox: event %s of channel %s, which is not configured here", event_id, channel)
+                log.error("inbox: event %s of channel %s, which is not configured here", event.id, event.channel)
             else:
-                await processor.process(payload)
-        finally:  # a turn that failed is logged by Delivery and not retried forever
-            self._done.append(event_id)
+                await processor.process(event.payload)
+        except RETRYABLE as exc:
+            await self._failed(event, exc)
+            return
+        except Exception:  # a bug with this one event: retrying gets the same; it must not block its person
+            log.exception("inbox: event %s could not be processed; dropped", event.id)
+        self._finish(event)
+
+    def _finish(self, event: InboxEvent) -> None:
+        """The event is over: forget it, and start its person's next event."""
+        self._done.append(event.id)
+        person = _person(event)
+        waiting = self._held.get(person)
+        if not waiting:
+            self._held.pop(person, None)
+            return
+        self._behind -= 1
+        self._start(waiting.popleft())
+
+    async def _failed(self, event: InboxEvent, exc: Exception) -> None:
+        """Keep a failed event for a later try, with back-off; give up only after a day."""
+        event.attempts += 1
+        if time.time() - event.arrived > GIVE_UP:
+            log.error("inbox: event %s given up after %s attempts over a day (%r)", event.id, event.attempts, exc)
+            self._finish(event)
+            return
+        delay = min(RETRY_FIRST * 2 ** (event.attempts - 1), RETRY_MAX)
+        event.next_try = time.time() + delay
+        log.warning("inbox: event %s failed (%r), attempt %s; next try in %.0f s", event.id, exc, event.attempts, delay)
+        try:
+            await self.handler.call(self.repo.inbox_retry, event.id, event.attempts, event.next_try)
+        except Exception:  # the database is the trouble: the retry is kept here, and the event stays stored
+            log.warning("inbox: could not store the retry of event %s", event.id)
+        heapq.heappush(self._retry, (event.next_try, event.id, event))
 
     async def _forget_done(self) -> None:
         if self._done:
             done, self._done = self._done, []
-            await self.handler.call(self.repo.inbox_done, done)
+            try:
+                await self.handler.call(self.repo.inbox_done, done)
+            except Exception:  # kept for the next round (a turn replayed after a restart answers nothing new)
+                self._done = done + self._done
+                raise
+
+
+def _person(event: InboxEvent) -> str:
+    """Whose events keep their order: the sender, or the event alone when it has none."""
+    return f"{event.channel}:{event.person}" if event.person else f"#{event.id}"
 
 
 def processors(app: App, settings: Settings, handler: OrderedHandler, delivery: Delivery) -> dict[str, Processor]:

@@ -15,10 +15,10 @@ from aiohttp import web
 # Opt in to PTB's coming behaviour (retry_after as a timedelta, v22.2+); send() handles both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.common import TEXT_ONLY, Delivery, EventClaims, same_secret
+from bot.channels.common import Delivery, EventClaims, NotDelivered, Outbox, Outcome, same_secret
 from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
 from bot.storage.sqlite import SqliteRepository
@@ -42,13 +42,20 @@ def build_application(
     claim: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose only handler hands every update to our engine."""
+    handler = Handler(delivery, repo, commands, claim)
+    app = _application(token, api_base, polling, handler)
+    app.add_handler(TypeHandler(Update, handler.on_update))
+    return app
+
+
+def _application(token: str, api_base: str, polling: bool, handler: Handler | None = None) -> Application:  # type: ignore[type-arg]
     builder = ApplicationBuilder().token(token).base_url(api_base).concurrent_updates(True)
     builder = builder.base_file_url(api_base.replace("/bot", "/file/bot"))
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
-    app = builder.build()
-    app.add_handler(TypeHandler(Update, Handler(delivery, repo, commands, claim).on_update))
-    return app
+    elif handler is not None:  # a redelivered update is dropped as a duplicate: what it owes goes out at start
+        builder = builder.post_init(handler.catch_up)
+    return builder.build()
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -76,7 +83,11 @@ class Handler:
         self.claim = claim  # by long polling updates are claimed here; webhook updates were claimed on receipt
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Handle one update: dedupe, answer a button press first, run the engine, send the replies."""
+        """PTB's entry (long polling): handle one update."""
+        await self.handle(update, context.bot)
+
+    async def handle(self, update: Update, bot: Bot) -> None:
+        """Dedupe, answer a button press first, run the engine, deliver the replies (raises if that failed)."""
         if self.claim and not await self.delivery.claims.claim(CHANNEL, f"u{update.update_id}"):
             return  # a redelivered update (after a timeout or a crash)
         chat, user = update.effective_chat, update.effective_user
@@ -87,15 +98,24 @@ class Handler:
         text = message.text if message is not None and isinstance(message.text, str) else None
         if text and self.commands is not None and self.commands.is_command(text):
             private = chat.type == chat.PRIVATE and chat.id == user.id
-            await self.commands.answer(context.bot, chat.id, user.id, text, private)
+            await self.commands.answer(bot, chat.id, user.id, text, private)
             return
         if update.callback_query is None and message is None:
             return
-        async with self.delivery.turn(key):  # taken before any wait: the person's updates keep their order
-            msg = await _incoming(key, update)
-            replies = [Reply(TEXT_ONLY)] if msg is None else await self.delivery.replies(msg)
-            for reply in replies:
-                await send(context.bot, chat.id, reply)
+        await self._outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
+
+    def _outbox(self, bot: Bot) -> Outbox:
+        return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
+
+    async def catch_up(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Deliver the replies a stopped or killed process left in the outbox (long polling)."""
+        outbox = self._outbox(app.bot)
+        for key in await self.delivery.handler.call(self.repo.outbox_people, CHANNEL):
+            async with self.delivery.turn(key):
+                try:
+                    await outbox.flush(key)
+                except NotDelivered:  # kept: their next message delivers it first
+                    log.warning("telegram: replies kept for later, Telegram did not take them now")
 
 
 async def _incoming(key: ConversationKey, update: Update) -> Incoming | None:
@@ -110,8 +130,8 @@ async def _incoming(key: ConversationKey, update: Update) -> Incoming | None:
     return None
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """Send one reply (split at 4,096 characters); wait out a 429 once."""
+async def send(bot: Bot, chat_id: int, reply: Reply) -> Outcome:
+    """Send one reply (split at 4,096 characters); wait out a 429 once; what Telegram did with it."""
     parts = split(reply.text)
     for i, part in enumerate(parts):
         markup = keyboard(reply.buttons) if i == len(parts) - 1 else None
@@ -121,13 +141,19 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
                 break
             except RetryAfter as exc:
                 if attempt:
-                    log.error("telegram: still rate limited, message to %s dropped", chat_id)
-                    return
+                    log.error("telegram: still rate limited, message to %s kept for later", chat_id)
+                    return "failed"
                 wait = exc.retry_after
                 await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
             except TelegramError as exc:
                 log.error("telegram: message to %s failed: %s", chat_id, exc)
-                return
+                return _outcome(exc)
+    return "sent"
+
+
+def _outcome(exc: TelegramError) -> Outcome:
+    """A network error or a timeout may pass later; anything else (a bad request, a blocked bot) stays refused."""
+    return "failed" if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest) else "refused"
 
 
 async def _quietly(call: object) -> None:
@@ -159,24 +185,30 @@ class TelegramWebhook:
         if not valid:
             return web.json_response({"error": "cập nhật không hợp lệ"}, status=400)
         # ASCII JSON: a lone surrogate stays an escape that SQLite can store
-        if await self.claims.claim(CHANNEL, f"u{data['update_id']}", json.dumps(data)):
+        if await self.claims.claim(CHANNEL, f"u{data['update_id']}", json.dumps(data), _sender(data)):
             self.on_accept()
         return web.json_response({"ok": True})
 
 
-class TelegramProcessor:
-    """Runs a stored update through the python-telegram-bot Application (initialised, not polling)."""
+def _sender(data: dict[str, object]) -> str | None:
+    """Who sent an update (their later updates wait behind it in the inbox)."""
+    user = Update.de_json(data).effective_user
+    return str(user.id) if user is not None else None
 
-    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
-        self.app = app
+
+class TelegramProcessor:
+    """Runs a stored update through our handler, with the python-telegram-bot client (initialised, not polling)."""
+
+    def __init__(self, app: Application, handler: Handler) -> None:  # type: ignore[type-arg]
+        self.app, self.handler = app, handler
 
     @classmethod
     def build(
         cls, settings: Settings, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None
     ) -> TelegramProcessor:
-        """The processor with its Application, whose handler does not claim again."""
+        """The processor with its client and a handler that does not claim again."""
         token, base = settings.telegram_bot_token or "", settings.telegram_api_base
-        return cls(build_application(token, base, delivery, repo, commands=commands, claim=False))
+        return cls(_application(token, base, polling=False), Handler(delivery, repo, commands, claim=False))
 
     async def start(self) -> None:
         """getMe, and the HTTP client."""
@@ -187,5 +219,5 @@ class TelegramProcessor:
         await self.app.shutdown()
 
     async def process(self, payload: str) -> None:
-        """One update, through PTB's handlers to ours."""
-        await self.app.process_update(Update.de_json(json.loads(payload), self.app.bot))
+        """One update, straight to our handler (PTB's dispatcher would swallow a failure we must retry)."""
+        await self.handler.handle(Update.de_json(json.loads(payload), self.app.bot), self.app.bot)

@@ -11,12 +11,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bot.channels.common import TEXT_ONLY, Delivery, EventClaims, same_secret
+from bot.channels.common import Delivery, EventClaims, Outbox, Outcome, same_secret
 from bot.channels.zalo_auth import Tokens
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
@@ -44,8 +44,6 @@ NOT_TEXT = {
     "user_send_link",
     "user_send_business_card",
 }
-
-Outcome = Literal["sent", "unreachable", "failed"]
 
 
 def signature(app_id: str, raw: bytes, timestamp: str, oa_secret: str) -> str:
@@ -133,7 +131,7 @@ class ZaloClient:
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
             log.error("zalo: message to %s refused with error %s", user_id, code)
-            return "failed"
+            return "refused"  # sending it again gets the same answer
         log.error("zalo: message to %s not sent after retries", user_id)
         return "failed"
 
@@ -178,17 +176,19 @@ class ZaloWebhook:
         name = str(event.get("event_name", ""))
         if name.startswith("oa_"):
             return web.json_response({"ok": True})  # the OA's own messages echoed back
-        if not await self.claims.claim(CHANNEL, _event_id(event), _text(raw, event)):
+        person = str((_part(event, "follower") or _part(event, "sender")).get("id", "")) or None
+        if not await self.claims.claim(CHANNEL, _event_id(event), _text(raw, event), person):
             return web.json_response({"ok": True, "duplicate": True})
         self.on_accept()
         return web.json_response({"ok": True})
 
 
 class ZaloProcessor:
-    """Runs a stored Zalo event's turn and sends the replies, in order per person."""
+    """Runs a stored Zalo event's turn and delivers its replies through the outbox, in order per person."""
 
     def __init__(self, delivery: Delivery, client: ZaloClient, repo: SqliteRepository) -> None:
         self.delivery, self.client, self.repo = delivery, client, repo
+        self.outbox = Outbox(delivery, repo, client.send)
 
     @classmethod
     def build(cls, config: ZaloSettings, delivery: Delivery, repo: SqliteRepository) -> ZaloProcessor:
@@ -204,25 +204,24 @@ class ZaloProcessor:
         await self.client.close()
 
     async def process(self, payload: str) -> None:
-        """One event: the welcome for a follower, a polite note for media, else the engine's turn."""
+        """One event: the welcome for a follower, a polite note for media, else the engine's turn.
+
+        Raises when the turn or its delivery failed: the event stays in the inbox and is tried again.
+        """
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
         user = str((_part(event, "follower") or _part(event, "sender")).get("id", ""))
         if not user or name == "unfollow":
             return
         key = ConversationKey(CHANNEL, user)
-        msg = _incoming(key, name, event)
-        async with self.delivery.turn(key):
-            if msg is None:
-                replies = [Reply(TEXT_ONLY)]
-            else:
+
+        async def read() -> Incoming | None:
+            msg = _incoming(key, name, event)
+            if msg is not None:  # they wrote: they can be answered again
                 await self.delivery.handler.call(self.repo.clear_unreachable, key)
-                replies = await self.delivery.replies(msg)
-            for reply in replies:
-                outcome = await self.client.send(user, reply)
-                if outcome == "unreachable":
-                    await self.delivery.handler.call(self.repo.mark_unreachable, key, 1)
-                    break
+            return msg
+
+        await self.outbox.turn(key, user, read)
 
 
 def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.messages import ConversationKey
+from bot.messages import ConversationKey, Reply
 
 LeadStatus = Literal["new", "contacted", "dossier_submitted", "supported", "declined", "withdrawn"]
 
@@ -65,18 +66,35 @@ class Consent:
     id: int = 0
 
 
+class Outbox:
+    """A turn's replies, kept in the same transaction as the turn until the platform took them (design §7)."""
+
+    def __init__(self, address: str, compose: Callable[[Lead | None], list[Reply]]) -> None:
+        self.address = address  # where the platform delivers them (Zalo user id, Telegram chat id)
+        self._compose = compose
+        self.replies: list[Reply] = []
+
+    def fill(self, stored: Lead | None) -> list[Reply]:
+        """The final replies, once the turn's lead (and so its reference code) is stored."""
+        self.replies = self._compose(stored)
+        return self.replies
+
+
 class Repository(Protocol):
     """Everything the engine and staff tools store. Each method is one transaction."""
 
     def load(self, key: ConversationKey) -> Conversation | None:
         """The conversation of a person, if any."""
 
-    def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
+    def save_turn(
+        self, conversation: Conversation, message_id: str | None, lead: Lead | None = None, outbox: Outbox | None = None
+    ) -> Lead | None:
         """Store the conversation after a turn, mark the inbound message processed, and upsert a lead.
 
         Returns the stored lead: this chat's earlier lead when it registers the same phone and commune again;
         otherwise a new one (flagged `duplicate_of` when another chat registered that phone and commune).
-        The lead must carry a consent to registration given by the same chat (else LeadRefused).
+        The lead must carry a consent to registration given by the same chat (else LeadRefused). With an
+        outbox, the turn's replies are stored in the same transaction, for a sender to deliver after it.
         """
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:

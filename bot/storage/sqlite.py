@@ -6,8 +6,8 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, fields
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.files import owner_only, private_dir
-from bot.messages import ConversationKey
-from bot.storage import Consent, Conversation, Lead
+from bot.messages import Button, ConversationKey, Reply
+from bot.storage import Consent, Conversation, Lead, Outbox
 
 MIGRATIONS = Migrations("khuyencong")
 _REF_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out on the phone
@@ -184,6 +184,33 @@ def m011_staff_telegram(db: Database) -> None:
     db.table("staff").create_index(["telegram_id"], unique=True)  # one account per Telegram user (NULLs apart)
 
 
+@MIGRATIONS()
+def m009_outbox(db: Database) -> None:
+    """A turn's replies kept with it until the platform took them; a failed inbox event waits for its retry."""
+    # person: the event's sender, so a later message of theirs never overtakes a failed earlier one.
+    db.execute("ALTER TABLE inbox ADD COLUMN person TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE inbox ADD COLUMN next_try REAL NOT NULL DEFAULT 0")  # Unix time
+    db.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, user TEXT NOT NULL, "
+        "address TEXT NOT NULL, reply TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX outbox_person ON outbox (channel, user, id)")
+
+
+@dataclass
+class InboxEvent:
+    """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
+
+    id: int
+    channel: str
+    payload: str
+    person: str | None
+    attempts: int
+    next_try: float  # Unix time; 0 = at once
+    arrived: float  # Unix time
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -208,17 +235,18 @@ def lead_changes(old: Lead, new: Lead) -> dict[str, list[Any]]:
 class SqliteRepository:
     """Conversations and leads in one SQLite file; each public method is one transaction."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 10.0) -> None:
         path = Path(path)
+        self.busy_timeout = busy_timeout  # seconds a write waits for another connection's lock, then fails
         self.path = None if str(path) == ":memory:" else path
         if self.path is not None:
             private_dir(path.parent)
         # One connection, used by one thread at a time (the caller serialises turns).
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False, isolation_level=None)
         self.db = Database(conn)
         if self.path is not None:
             self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
         # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -266,8 +294,10 @@ class SqliteRepository:
         ).fetchone()
         return row is not None
 
-    def save_turn(self, conversation: Conversation, message_id: str | None, lead: Lead | None = None) -> Lead | None:
-        """Store the turn atomically: conversation, processed id and (de-duplicated) lead."""
+    def save_turn(
+        self, conversation: Conversation, message_id: str | None, lead: Lead | None = None, outbox: Outbox | None = None
+    ) -> Lead | None:
+        """Store the turn atomically: conversation, processed id, (de-duplicated) lead and the replies to deliver."""
         key = conversation.key
         conversation.updated_at = conversation.updated_at or now()
         with self._tx() as cur:
@@ -291,7 +321,10 @@ class SqliteRepository:
                 cur.execute(
                     "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
                 )
-            return self._upsert_lead(cur, lead) if lead is not None else None
+            stored = self._upsert_lead(cur, lead) if lead is not None else None
+            if outbox is not None:  # the replies commit with the turn: a crash cannot keep one without the other
+                self._queue(cur, key, outbox.address, outbox.fill(stored))
+            return stored
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
         """This chat's earlier lead for the phone and commune is updated; anything else is a new lead."""
@@ -445,6 +478,9 @@ class SqliteRepository:
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
             events += cur.rowcount
+            # A reply no platform took in a week is no use now (Zalo's window is 7 days): it goes with its text.
+            cur.execute("DELETE FROM outbox WHERE at < ?", [dedup_until])
+            replies = cur.rowcount
         return {
             "leads": len(refs),
             "consents": consents,
@@ -452,6 +488,7 @@ class SqliteRepository:
             "questions": questions,
             "chats": chats,
             "event_ids": events,
+            "replies": replies,
         }
 
     def backup(self, target: Path) -> int:
@@ -490,25 +527,45 @@ class SqliteRepository:
 
     # --- channels ------------------------------------------------------------------------
 
-    def claim_events(self, events: list[tuple[str, str, str | None]]) -> list[bool]:
-        """Claim events in one transaction: whether each is new (a repeat counts once); new payloads join the inbox."""
+    def claim_events(
+        self, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
+    ) -> list[bool]:
+        """Claim events (channel, id, payload[, sender]) at once: whether each is new; new payloads join the inbox."""
         with self._tx() as cur:
             stamp = now()
             result = []
-            for channel, event_id, payload in events:
+            for channel, event_id, payload, *sender in events:
+                person = sender[0] if sender else None
                 cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
                 fresh = cur.rowcount == 1
                 if fresh and payload is not None:
-                    cur.execute("INSERT INTO inbox (channel, payload, at) VALUES (?,?,?)", [channel, payload, stamp])
+                    cur.execute(
+                        "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
+                        [channel, payload, stamp, person],
+                    )
                 result.append(fresh)
             return result
 
-    def inbox_after(self, after: int, limit: int) -> list[tuple[int, str, str]]:
-        """Waiting events (id, channel, payload) in the order they arrived."""
+    def inbox_after(self, after: int, limit: int) -> list[InboxEvent]:
+        """Waiting events in the order they arrived."""
         rows = self.db.execute(
-            "SELECT id, channel, payload FROM inbox WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
+            "SELECT id, channel, payload, person, attempts, next_try, at FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+            [after, limit],
         ).fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [
+            InboxEvent(int(i), str(c), str(p), who, int(n), float(t), dt.datetime.fromisoformat(a).timestamp())
+            for i, c, p, who, n, t, a in rows
+        ]
+
+    def inbox_retry(self, event_id: int, attempts: int, next_try: float) -> None:
+        """A turn failed: count the attempt and keep the time of the next one (a restart keeps the back-off)."""
+        with self._tx() as cur:
+            cur.execute("UPDATE inbox SET attempts = ?, next_try = ? WHERE id = ?", [attempts, next_try, event_id])
+
+    def inbox_oldest(self) -> str | None:
+        """When the oldest waiting event arrived (ISO 8601), if any waits."""
+        row = self.db.execute("SELECT at FROM inbox ORDER BY id LIMIT 1").fetchone()
+        return str(row[0]) if row else None
 
     def inbox_done(self, ids: list[int]) -> None:
         """Forget events whose turn is over (replies sent or given up)."""
@@ -518,6 +575,48 @@ class SqliteRepository:
     def inbox_size(self) -> int:
         """How many accepted events wait for the worker."""
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+    # --- the outbox: replies kept until the platform took them -------------------------------
+
+    @staticmethod
+    def _queue(cur: sqlite3.Cursor, key: ConversationKey, address: str, replies: list[Reply]) -> None:
+        stamp = now()
+        cur.executemany(
+            "INSERT INTO outbox (channel, user, address, reply, at) VALUES (?,?,?,?,?)",
+            [[key.channel, key.user, address, json.dumps(r.as_json(), ensure_ascii=False), stamp] for r in replies],
+        )
+
+    def outbox_add(self, key: ConversationKey, address: str, replies: list[Reply]) -> None:
+        """Keep replies that belong to no stored turn (a polite note), behind the person's earlier ones."""
+        with self._tx() as cur:
+            self._queue(cur, key, address, replies)
+
+    def outbox_of(self, key: ConversationKey) -> list[tuple[int, str, Reply]]:
+        """A person's undelivered replies (row id, address, reply), oldest first."""
+        rows = self.db.execute(
+            "SELECT id, address, reply FROM outbox WHERE channel = ? AND user = ? ORDER BY id", [*_k(key)]
+        ).fetchall()
+        return [(int(i), str(a), _reply(json.loads(r))) for i, a, r in rows]
+
+    def outbox_people(self, channel: str) -> list[ConversationKey]:
+        """The people of a channel with replies waiting."""
+        rows = self.db.execute("SELECT DISTINCT user FROM outbox WHERE channel = ?", [channel]).fetchall()
+        return [ConversationKey(channel, str(r[0])) for r in rows]
+
+    def outbox_sent(self, row_id: int) -> None:
+        """The platform took this reply (or refused it for good): it is never sent again."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM outbox WHERE id = ?", [row_id])
+
+    def outbox_drop(self, key: ConversationKey) -> int:
+        """Forget a person's undelivered replies (the platform says they cannot be reached); how many."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM outbox WHERE channel = ? AND user = ?", [*_k(key)])
+            return cur.rowcount
+
+    def outbox_size(self) -> int:
+        """How many replies wait for delivery."""
+        return int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def load_tokens(self, name: str) -> dict[str, str] | None:
         """The stored tokens of a platform, if any (as stored: encrypted when a key is set)."""
@@ -643,6 +742,11 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
         return Lead(*[values[i] for i in order])
 
     return decode
+
+
+def _reply(data: dict[str, Any]) -> Reply:
+    """A Reply from its stored JSON (Reply.as_json)."""
+    return Reply(str(data["text"]), tuple(Button(str(b["label"]), str(b["payload"])) for b in data["buttons"]))
 
 
 def _consented(cur: sqlite3.Cursor, key: ConversationKey, consent_id: int) -> bool:
