@@ -26,7 +26,7 @@ from tests import test_channels as ch
 from tests.fakes import FakeTelegram, wait_for
 from tests.test_dashboard import seed, sign_in
 from tests.test_notify import command
-from tests.test_serve import ProcessEnv, _spawn, _stop, _until_healthy, free_port, platforms
+from tests.test_serve import ProcessEnv, _spawn, _stop, _until_healthy, free_port, platforms, served
 
 
 async def raw_request(url: str, head: bytes, body: bytes = b"") -> int:
@@ -89,22 +89,16 @@ async def test_long_polling_never_logs_the_bot_token(tmp_path: Path) -> None:
 
 @ch.run
 async def test_serve_and_its_worker_never_log_a_token_or_secret(tmp_path: Path) -> None:
-    port = free_port()
     async with platforms() as fakes:
-        env = fakes.environment(tmp_path, port)
-        proc = await _spawn("serve", env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await _until_healthy(http, url)
-                box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
-                user = ch.TelegramUser()
-                for text in ("xin chao", "kiem tra", "hkd"):
-                    await ch.tg_say(box, user.message(text))
-                fakes.zalo.access_token = "expired"  # the next send is refused: a refresh, and new tokens
-                await ch.zalo_say(box, "xin chao")
-        finally:
-            output = await _stop(proc)
+        async with served(tmp_path, fakes) as server, aiohttp.ClientSession() as http:
+            box = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+            user = ch.TelegramUser()
+            for text in ("xin chao", "kiem tra", "hkd"):
+                await ch.tg_say(box, user.message(text))
+            fakes.zalo.access_token = "expired"  # the next send is refused: a refresh, and new tokens
+            await ch.zalo_say(box, "xin chao")
+        env = fakes.environment(tmp_path, 0)
+    output = server.output
     assert "worker: stopped" in output, output
     secrets = [env[k] for k in env if k.endswith(("_TOKEN", "_SECRET", "_SECRET_KEY"))]
     secrets += [fakes.zalo.access_token, fakes.zalo.refresh_token, FakeTelegram.token.split(":")[1]]
@@ -331,22 +325,17 @@ def mode(path: Path) -> int:
 
 @ch.run
 async def test_database_backups_exports_and_caches_are_owner_only_and_tokens_sealed(tmp_path: Path) -> None:
-    port, data = free_port(), tmp_path / "data"
+    data = tmp_path / "data"
     previous = os.umask(0o022)  # a typical login shell's umask
     try:
         async with platforms() as fakes:
-            env = fakes.environment(tmp_path, port, KHUYENCONG_DB=str(data / "k.db"), KHUYENCONG_SECRET_KEY=KEY)
-            server = await _spawn("serve", env)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                async with aiohttp.ClientSession() as http:
-                    await _until_healthy(http, url)
-                    box = ProcessEnv(url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
-                    fakes.zalo.access_token = "expired"
-                    await ch.zalo_say(box, "xin chao")  # a refresh: new tokens stored
-                    live = {p.name: mode(p) for p in data.rglob("*")}  # -wal and -shm exist while serving
-            finally:
-                await _stop(server)
+            sealed = {"KHUYENCONG_DB": str(data / "k.db"), "KHUYENCONG_SECRET_KEY": KEY}
+            env = fakes.environment(tmp_path, 0, **sealed)
+            async with served(tmp_path, fakes, **sealed) as server, aiohttp.ClientSession() as http:
+                box = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+                fakes.zalo.access_token = "expired"
+                await ch.zalo_say(box, "xin chao")  # a refresh: new tokens stored
+                live = {p.name: mode(p) for p in data.rglob("*")}  # -wal and -shm exist while serving
         for command in (["db", "backup", str(tmp_path / "backups" / "b.db")], ["export", "--format", "csv"]):
             extra = ["--out", str(tmp_path / "x.csv")] if command[0] == "export" else []
             done = subprocess.run(
