@@ -54,14 +54,10 @@ class DialogEngine:
         now = now or dt.datetime.now(dt.UTC)
         known = self.repo.load(msg.key)
         conv = known or Conversation(msg.key)
-        turn = Turn()
         text = (msg.text or "").strip()
         if len(text) > MAX_TEXT:
-            turn.say(self.texts.too_long)
-            if known is not None or msg.reply_to is not None:
-                outbox = self._outbox(msg, lambda _: turn.replies)
-                self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state same
-            return turn.replies
+            return self._too_long(msg, conv, stored=known is not None)
+        turn = Turn()
         conv.greeted = conv.greeted or self.welcomed.recently(msg.key, now)
         first = not conv.greeted
         self._start(conv, now, turn)
@@ -81,6 +77,15 @@ class DialogEngine:
         if stored is not None and self.on_lead is not None:
             self.on_lead(stored)
         return outbox.replies if outbox is not None else self._final(stored, turn)
+
+    def _too_long(self, msg: Incoming, conv: Conversation, stored: bool) -> list[Reply]:
+        """A polite refusal that changes nothing; the message id is still marked processed where we store."""
+        turn = Turn()
+        turn.say(self.texts.too_long)
+        if stored or msg.reply_to is not None:
+            outbox = self._outbox(msg, lambda _: turn.replies)
+            self.repo.save_turn(conv, msg.message_id, outbox=outbox)  # the id is marked processed; state same
+        return turn.replies
 
     def profile(self, conv: Conversation) -> Profile:
         """The eligibility profile built from the answers so far."""
