@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from bot.answers import AnswerReader
 from bot.dialog.turn import Turn
@@ -33,11 +34,12 @@ class Context:
     assessor: Assessor
     faq: FaqIndex
     config: EngineConfig
-    reader: AnswerReader = field(init=False)
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def reader(self) -> AnswerReader:
+        """Reads a typed answer with the parser its step names."""
         a = self.assessor
-        object.__setattr__(self, "reader", AnswerReader(a.gazetteer, a.classifier, a.abbreviations, a.names_support))
+        return AnswerReader(a.gazetteer, a.classifier, a.abbreviations, a.names_support)
 
     @property
     def texts(self) -> Texts:
