@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings
+from bot.dialog import DialogEngine, EngineConfig
 from bot.eligibility import Assessor
-from bot.engine import DialogEngine, EngineConfig
 from bot.faq import load_index
 from bot.flows import load_dialogs
 from bot.knowledge import load_knowledge

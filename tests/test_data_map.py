@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.dialog import DialogEngine
 from bot.eligibility import Assessor
-from bot.engine import DialogEngine
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import OrderedHandler
+from bot.dialog import DialogEngine
 from bot.eligibility import Assessor
-from bot.engine import DialogEngine
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge

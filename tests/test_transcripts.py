@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.dialog import DialogEngine
 from bot.eligibility import Assessor
-from bot.engine import DialogEngine
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge

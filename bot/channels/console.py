@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from typing import TextIO
 
-from bot.engine import DialogEngine
+from bot.dialog import DialogEngine
 from bot.messages import Button, ConversationKey, Incoming, Reply, incoming_from_json
 
 _QUIT = {"thoat", "thoát", "exit", "quit", "/quit"}

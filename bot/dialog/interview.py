@@ -1,0 +1,142 @@
+"""The interview policy: which step to ask next, taking an answer, and what a miss brings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.answers import place_slot
+from bot.dialog.context import Context
+from bot.dialog.turn import Turn
+from bot.flows import Flow, Step
+from bot.storage import Conversation
+from bot.text import ascii_int
+
+MAX_MISSES = 3
+
+Finish = Callable[[Conversation, Flow, Turn], None]
+
+
+class Interview:
+    """Walks a flow of dialogs/: asks the first step that applies and is unanswered, then hands the flow over."""
+
+    def __init__(self, ctx: Context, finish: Finish) -> None:
+        self.ctx, self.texts = ctx, ctx.texts
+        self._finish = finish  # what follows a complete flow (the result, consent, the summary)
+
+    def begin(self, conv: Conversation, flow_id: str, turn: Turn, keep: bool = True) -> None:
+        """Start a flow at its first step that applies; keep=False forgets earlier answers of that flow."""
+        flow = self.ctx.dialogs.flows[flow_id]
+        if not keep:
+            for step in flow.steps:
+                conv.slots.pop(step.slot, None)
+            conv.slots.pop("assessment", None)
+        conv.flow, conv.flow_version, conv.history, conv.misses, conv.pending = flow_id, flow.version, [], 0, {}
+        conv.step = None
+        self.advance(conv, turn)
+
+    def advance(self, conv: Conversation, turn: Turn) -> None:
+        """Ask the next unanswered step that applies, or finish the flow."""
+        flow = self.ctx.dialogs.flows[conv.flow or ""]
+        for step in flow.steps:
+            if step.slot not in conv.slots and self.applies(step, conv):
+                conv.step, conv.misses = step.id, 0
+                self.ctx.ask(step, turn)
+                return
+        conv.step = None
+        self._finish(conv, flow, turn)
+
+    def applies(self, step: Step, conv: Conversation) -> bool:
+        """Whether the step's condition holds for the answers so far."""
+        place = conv.slots.get("place") or {}
+        conditions = {
+            None: True,
+            "enterprise": conv.slots.get("legal_form") == "enterprise",
+            "city_ward": place.get("type") == "phuong" and bool(place.get("centrally_run")),
+            "consent_given": bool(conv.slots.get("consent_id")),
+        }
+        return conditions[step.when]
+
+    def reset(self, conv: Conversation) -> None:
+        """Leave any flow; the answers stay."""
+        conv.flow = conv.step = None
+        conv.history, conv.misses, conv.pending = [], 0, {}
+        conv.slots.pop("return_to", None)
+
+    def fill(self, conv: Conversation, step: Step, value: Any, turn: Turn) -> None:
+        """Keep an answer, then ask the next step (or return to the result or summary after an edit)."""
+        conv.slots[step.slot] = value
+        conv.pending, conv.misses = {}, 0
+        if step.id not in conv.history:
+            conv.history.append(step.id)
+        returning = conv.slots.pop("return_to", None)
+        if returning:
+            self._advance_or_return(conv, returning, turn)
+        else:
+            self.advance(conv, turn)
+
+    def _advance_or_return(self, conv: Conversation, target: str, turn: Turn) -> None:
+        """After an edit: ask what the change made necessary, then show the result or summary again."""
+        flow = self.ctx.dialogs.flows[conv.flow or ""]
+        missing = [s for s in flow.steps if s.slot not in conv.slots and self.applies(s, conv)]
+        if missing:
+            conv.slots["return_to"] = target
+            conv.step = missing[0].id
+            self.ctx.ask(missing[0], turn)
+        else:
+            conv.step = None
+            self._finish(conv, flow, turn)
+
+    def miss(self, conv: Conversation, step: Step, hint: str | None, turn: Turn) -> None:
+        """An answer we could not read: a hint, the sectors for a product, then the staff after the miss limit."""
+        conv.misses += 1
+        text = getattr(self.texts, hint) if hint else step.hint
+        if conv.misses >= MAX_MISSES:
+            buttons = [*self.ctx.step_buttons(step), self.ctx.command_button("staff")]
+            if step.parser == "activity":
+                buttons = self.ctx.sector_buttons() + buttons
+            turn.say(self.texts.offer_staff + "\n" + step.prompt, buttons)
+        elif step.parser == "activity" and conv.misses == 2:
+            turn.say(self.texts.activity_unknown_sector, self.ctx.sector_buttons())
+        else:
+            turn.say(text + "\n" + step.prompt, self.ctx.step_buttons(step))
+
+    # --- answers given by a button ---------------------------------------------------------
+
+    def button_answer(self, conv: Conversation, value: str, turn: Turn) -> None:
+        """A step's button ('ans:…'): the value it carries, if it belongs to the step being asked."""
+        step = self.ctx.current(conv)
+        if step is None:
+            self.ctx.menu(turn, self.texts.not_understood)
+            return
+        if step.parser == "yes_no":
+            self.fill(conv, step, {"yes": True, "no": False}.get(value), turn)
+        elif step.parser == "money" and ascii_int(value) is not None:
+            self.fill(conv, step, ascii_int(value), turn)
+        elif step.parser == "needs":
+            self.fill(conv, step, [] if value == "none" else [value], turn)
+        elif value == "skip" and step.optional:
+            self.fill(conv, step, "", turn)
+        elif any(c.value == value for c in step.choices):
+            self.fill(conv, step, value, turn)
+        else:
+            self.ctx.ask(step, turn, self.texts.not_understood)
+
+    def sector_chosen(self, conv: Conversation, code: str, turn: Turn) -> None:
+        """A sector button offered for a product we could not place."""
+        kb, step = self.ctx.kb, self.ctx.current(conv)
+        if step is None or step.parser != "activity" or code not in {s.code for s in kb.sectors.sectors}:
+            self.ctx.menu(turn, self.texts.not_understood)
+            return
+        conv.slots["sector"] = code
+        self.fill(conv, step, kb.sector(code).name, turn)
+
+    def place_chosen(self, conv: Conversation, code: str, turn: Turn) -> None:
+        """A place button, among the communes a name could mean."""
+        step = self.ctx.current(conv)
+        number = ascii_int(code, 9)
+        place = self.ctx.assessor.gazetteer.place_by_code(number) if number is not None else None
+        if step is None or step.parser != "place" or place is None:
+            self.ctx.menu(turn, self.texts.not_understood)
+            return
+        self.fill(conv, step, place_slot(place), turn)

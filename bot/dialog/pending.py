@@ -1,0 +1,72 @@
+"""Pending yes/no questions (a guess to confirm, consent, the summary, erasure) and asking again where we were."""
+
+from __future__ import annotations
+
+from bot.dialog.context import Context
+from bot.dialog.corrections import Corrections
+from bot.dialog.interview import Interview
+from bot.dialog.person import PersonData
+from bot.dialog.registration import Registration
+from bot.dialog.turn import Turn
+from bot.storage import Conversation
+
+
+class Pending:
+    """The question waiting for a yes or a no, and its outcome."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        interview: Interview,
+        registration: Registration,
+        person: PersonData,
+        corrections: Corrections,
+    ) -> None:
+        self.ctx, self.texts, self.interview = ctx, ctx.texts, interview
+        self.registration, self.person, self.corrections = registration, person, corrections
+
+    def reask(self, conv: Conversation, turn: Turn) -> None:
+        """Ask again what the person was in the middle of: a step, or a pending yes/no."""
+        step = self.ctx.current(conv)
+        if conv.pending.get("kind") == "summary":
+            self.registration.summary(conv, turn)
+        elif conv.pending.get("kind") in ("consent", "delete", "guess"):
+            turn.say(self._question(conv), self.ctx.pending_buttons(conv))
+        elif step is not None:
+            self.ctx.ask(step, turn, self.texts.faq_then_back)
+
+    def _question(self, conv: Conversation) -> str:
+        kind = conv.pending.get("kind")
+        return {
+            "consent": self.registration.consent_text(conv),
+            "summary": self.texts.summary,
+            "delete": self.texts.delete_confirm,
+        }.get(kind or "", self.texts.confirm_guess.format(value=conv.pending.get("shown", "")))
+
+    def decide(self, conv: Conversation, yes: bool, turn: Turn) -> None:
+        """A yes or a no to the pending question."""
+        kind = conv.pending.get("kind")
+        if kind == "guess":
+            self._guess_decided(conv, yes, turn)
+        elif kind == "consent":
+            self.registration.consent_decided(conv, yes, turn)
+        elif kind == "summary" and yes:
+            self.registration.confirmed(conv, turn)
+        elif kind == "summary":
+            self.corrections.edit(conv, turn)  # 'sửa': which answer to change
+        elif kind == "delete":
+            self.person.delete_decided(conv, yes, turn)
+        else:
+            conv.pending = {}
+            self.ctx.menu(turn)
+
+    def _guess_decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
+        step = self.ctx.current(conv)
+        guess = conv.pending.get("value")
+        conv.pending = {}
+        if step is None:
+            self.ctx.menu(turn)
+        elif yes:
+            self.interview.fill(conv, step, guess, turn)
+        else:
+            self.ctx.ask(step, turn, step.hint)

@@ -1,0 +1,46 @@
+"""The person's own data: what we keep of them, and erasing it on request."""
+
+from __future__ import annotations
+
+from bot.dialog.context import Context
+from bot.dialog.turn import Turn
+from bot.messages import Button
+from bot.storage import Conversation
+from bot.text import national_phone
+
+
+class PersonData:
+    """Shows a person their registrations and erases everything of theirs once they confirm."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.texts = ctx, ctx.texts
+
+    def show(self, conv: Conversation, turn: Turn) -> None:
+        """The registrations this chat made, with a button to erase them."""
+        leads = self.ctx.repo.leads_of(conv.key)
+        if not leads:
+            turn.say(self.texts.my_data_none, self.ctx.menu_buttons())
+            return
+        lines = [self.texts.my_data]
+        for lead in leads:
+            place = ", ".join(x for x in (lead.commune, lead.province) if x)
+            lines.append(
+                f"• Mã {lead.ref}: {lead.name}, {national_phone(lead.phone)}, {lead.facility_name}, {place}; "
+                f"đăng ký ngày {lead.created_at[:10]}"
+            )
+        turn.say("\n".join(lines), [self.ctx.command_button("delete"), Button("Menu", "cmd:menu")])
+
+    def ask_delete(self, conv: Conversation, turn: Turn) -> None:
+        """Ask before erasing."""
+        conv.pending = {"kind": "delete"}
+        turn.say(self.texts.delete_confirm, self.ctx.yes_no_buttons())
+
+    def delete_decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
+        """Erase everything of this chat, or say nothing was erased."""
+        conv.pending = {}
+        if not yes:
+            turn.say(self.texts.delete_cancelled, self.ctx.menu_buttons())
+            return
+        count = self.ctx.repo.delete_person(conv.key)
+        conv.slots, conv.flow, conv.step, conv.history = {}, None, None, []
+        turn.say(self.texts.deleted.format(count=count), self.ctx.menu_buttons(), erased=True)

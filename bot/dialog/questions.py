@@ -1,0 +1,96 @@
+"""Answers to what the person asks: the FAQ (with its citation), overviews, and small talk mid-interview."""
+
+from __future__ import annotations
+
+from bot.dialog.context import Context
+from bot.dialog.pending import Pending
+from bot.dialog.turn import Turn
+from bot.faq import Answer
+from bot.flows import Step
+from bot.messages import Button
+from bot.render import cited
+from bot.storage import Conversation
+from bot.text import fold
+
+
+class Questions:
+    """Questions answered from the FAQ and the knowledge, then back to where the person was."""
+
+    def __init__(self, ctx: Context, pending: Pending) -> None:
+        self.ctx, self.texts, self.faq, self.pending = ctx, ctx.texts, ctx.faq, pending
+
+    def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""
+        topic = self.faq.topic(text)
+        if topic is None or topic[0] not in ("chao_hoi", "cam_on"):
+            return False
+        turn.say(topic[1])
+        self.pending.reask(conv, turn)
+        return True
+
+    def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
+        """A question asked mid-interview: answer it, then ask the pending question again."""
+        answer = self.faq.ask(text)
+        if not (answer.matched or answer.out_of_scope):
+            return False
+        turn.say(cited(answer.answer, answer.citation, answer.status))
+        self.ctx.ask(step, turn, self.texts.faq_then_back)
+        return True
+
+    def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
+        """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
+        matched = self.faq.ask(text)
+        if matched.matched or matched.out_of_scope:
+            turn.say(cited(matched.answer, matched.citation, matched.status))
+        else:
+            turn.say(self.texts.not_understood)
+        self.pending.reask(conv, turn)
+
+    def answer(self, conv: Conversation, text: str, turn: Turn) -> None:
+        """A question outside any interview: the FAQ answer, its neighbours, or a miss kept for staff."""
+        answer = self.faq.ask(text)
+        if answer.matched:
+            turn.say(
+                cited(answer.answer, answer.citation, answer.status), _neighbours(answer) + self.ctx.menu_buttons()[:2]
+            )
+        elif answer.out_of_scope:
+            turn.say(answer.answer, self.ctx.menu_buttons())
+        else:
+            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
+            commune = (conv.slots.get("place") or {}).get("code")
+            self.ctx.repo.record_miss(fold(text), text.strip(), conv.key, commune)
+            if answer.alternatives:
+                turn.say(answer.answer, _neighbours(answer))
+            else:
+                self.ctx.menu(turn, self.texts.not_understood)
+
+    def entry(self, conv: Conversation, faq_id: str, turn: Turn) -> None:
+        """An FAQ entry chosen by its button, then back to the step under way."""
+        entry = self.faq.entries.get(faq_id)
+        if entry is None:
+            self.ctx.menu(turn, self.texts.not_understood)
+            return
+        turn.say(cited(entry.answer, entry.citation, entry.status))
+        step = self.ctx.current(conv)
+        if step is not None:
+            self.ctx.ask(step, turn, self.texts.faq_then_back)
+
+    def support_overview(self, conv: Conversation, turn: Turn) -> None:
+        """The support lines anyone may ask for."""
+        names = [f"• {line.name}" for line in self.ctx.kb.support_lines.lines if not line.on_request]
+        turn.say(self.texts.support_overview + "\n" + "\n".join(names), self._check_or_menu())
+
+    def documents_overview(self, conv: Conversation, turn: Turn) -> None:
+        """The documents of the person's case once assessed, else the usual ones."""
+        kb = self.ctx.kb
+        codes = (conv.slots.get("assessment") or {}).get("documents") or kb.documents.defaults
+        names = [f"• {kb.document(code).name}" for code in codes]
+        turn.say(self.texts.documents_overview + "\n" + "\n".join(names), self._check_or_menu())
+
+    def _check_or_menu(self) -> list[Button]:
+        return [Button(self.ctx.dialogs.menu.items[0].label, "menu:eligibility"), Button("Menu", "cmd:menu")]
+
+
+def _neighbours(answer: Answer) -> list[Button]:
+    """A button for each nearby FAQ entry."""
+    return [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]

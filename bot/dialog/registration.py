@@ -1,0 +1,139 @@
+"""Registration: consent first, then the contact steps, the summary, and the lead stored with the turn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dialog.context import Context
+from bot.dialog.handoff import office_of
+from bot.dialog.interview import Interview
+from bot.dialog.result import profile_of, show_result
+from bot.dialog.turn import Turn
+from bot.eligibility import vnd
+from bot.flows import Flow, Step
+from bot.storage import Consent, Conversation, Lead
+from bot.text import national_phone
+
+
+class Registration:
+    """What follows a complete flow: the result, the consent question, the summary and the lead."""
+
+    def __init__(self, ctx: Context, interview: Interview) -> None:
+        self.ctx, self.texts, self.interview = ctx, ctx.texts, interview
+
+    def finish(self, conv: Conversation, flow: Flow, turn: Turn) -> None:
+        """A flow is complete: the result after the interview, else consent or the summary."""
+        conv.slots.pop("return_to", None)
+        if flow.id == "eligibility":
+            if show_result(self.ctx, conv, turn):
+                self.ask_consent(conv, turn)
+        elif not conv.slots.get("consent_id"):  # e.g. 'làm lại' while the consent question waits
+            self.register(conv, turn)
+        else:
+            self.summary(conv, turn)
+
+    def register(self, conv: Conversation, turn: Turn) -> None:
+        """Ask consent, or first the interview when there is no result yet."""
+        if "assessment" not in conv.slots:
+            turn.say(self.texts.need_interview_first)
+            conv.slots["after"] = "registration"
+            self.interview.begin(conv, "eligibility", turn, keep=False)
+            return
+        self.ask_consent(conv, turn)
+
+    def ask_consent(self, conv: Conversation, turn: Turn) -> None:
+        """The consent question, with the office and how long we keep the data."""
+        conv.flow, conv.step = "registration", None
+        conv.flow_version = self.ctx.dialogs.flows["registration"].version
+        conv.pending = {"kind": "consent"}
+        turn.say(self.consent_text(conv), self.ctx.pending_buttons(conv))
+
+    def consent_text(self, conv: Conversation) -> str:
+        """The exact consent text shown (and stored with the person's answer)."""
+        retention = self.texts.retention.format(months=self.ctx.config.retention_months)
+        return self.texts.consent.format(office=office_of(self.ctx, conv).name, retention=retention)
+
+    def consent_decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
+        """Record the answer; on yes, ask the contact steps."""
+        conv.pending = {}
+        consent = Consent(
+            conv.key.channel, conv.key.user, "registration", self.texts.consent_version, self.consent_text(conv), yes
+        )
+        consent_id = self.ctx.repo.add_consent(consent)
+        if not yes:
+            conv.slots.pop("consent_id", None)  # an earlier consent does not outlive a refusal
+            conv.flow = conv.step = None
+            turn.say(self.texts.consent_refused, self.ctx.edit_or_menu())
+            return
+        conv.slots["consent_id"] = consent_id
+        needs = [n for n in conv.slots.get("needs") or [] if n]
+        if needs and "lines_wanted" not in conv.slots:  # already said during the interview
+            conv.slots["lines_wanted"] = needs
+        self.interview.begin(conv, "registration", turn)
+
+    def summary(self, conv: Conversation, turn: Turn) -> None:
+        """Every answer of both flows, once each, to confirm or edit."""
+        lines, said = [self.texts.summary], set()
+        for flow_id in ("eligibility", "registration"):
+            for step in self.ctx.dialogs.flows[flow_id].steps:
+                if step.slot in conv.slots and self.interview.applies(step, conv):
+                    shown = self._shown(step, conv.slots[step.slot])
+                    if (step.parser, shown) not in said:  # the needs carried into the registration: once
+                        lines.append(f"• {step.label}: {shown}")
+                    said.add((step.parser, shown))
+        conv.pending = {"kind": "summary"}
+        turn.say("\n".join(lines), self.ctx.pending_buttons(conv))
+
+    def _shown(self, step: Step, value: Any) -> str:
+        if step.parser == "place":
+            return ", ".join(str(x) for x in (value.get("commune"), value.get("province")) if x) or "-"
+        if step.parser == "phone":
+            return national_phone(str(value))
+        if step.parser == "yes_no":
+            return {True: "Có", False: "Không"}.get(value, self.texts.dont_know)
+        if step.parser == "money" and isinstance(value, int):
+            return vnd(value)
+        labels = {c.value: c.label for c in step.choices}
+        if isinstance(value, list):
+            return ", ".join(labels.get(str(v), str(v)) for v in value) or "-"
+        return labels.get(str(value), str(value)) if value not in ("", None) else "-"
+
+    def confirmed(self, conv: Conversation, turn: Turn) -> None:
+        """The summary confirmed: the lead goes with the turn, if the consent still stands."""
+        conv.pending = {}
+        if not self.ctx.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0)):
+            conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
+            self.register(conv, turn)
+            return
+        turn.lead = self._lead(conv)
+        turn.registered_office = office_of(self.ctx, conv).name
+        conv.flow = conv.step = None
+
+    def _lead(self, conv: Conversation) -> Lead:
+        slots = conv.slots
+        place = slots.get("place") or {}
+        wanted = [w for w in slots.get("lines_wanted") or [] if w] or [n for n in slots.get("needs") or [] if n]
+        return Lead(
+            ref="",
+            channel=conv.key.channel,
+            user=conv.key.user,
+            name=slots.get("contact_name", ""),
+            phone=slots.get("phone", ""),
+            facility_name=slots.get("facility_name", ""),
+            commune_code=place.get("code"),
+            commune=place.get("commune"),
+            province=place.get("province") or slots.get("province_hint"),
+            profile=profile_of(conv).model_dump(),
+            assessment=slots.get("assessment") or {},
+            lines_wanted=wanted,
+            note=slots.get("note", ""),
+            consent_id=int(slots.get("consent_id") or 0),
+        )
+
+    def confirm(self, lead: Lead, turn: Turn) -> None:
+        """The reference code, once the lead is stored."""
+        phone = national_phone(lead.phone)
+        text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=phone)
+        if lead.merged:
+            text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
+        turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])

@@ -1,0 +1,67 @@
+"""The eligibility result: the profile built from the answers, the cited assessment, what a lead keeps of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dialog.context import Context
+from bot.dialog.handoff import office_of
+from bot.dialog.turn import Turn
+from bot.eligibility import Assessment, Profile
+from bot.messages import Button
+from bot.render import assessment_messages
+from bot.storage import Conversation
+
+
+def profile_of(conv: Conversation) -> Profile:
+    """The eligibility profile built from the answers so far."""
+    slots = conv.slots
+    place = slots.get("place") or {}
+    return Profile(
+        legal_form=slots.get("legal_form", "household_business"),
+        activity=str(slots.get("activity") or "-")[:500],
+        sector=slots.get("sector"),
+        workers=slots.get("workers"),
+        revenue_vnd=slots.get("revenue_vnd"),
+        province=place.get("province") or slots.get("province_hint"),
+        commune=place.get("commune"),
+        craft_village=slots.get("craft_village"),
+        needs=[n for n in slots.get("needs") or [] if n][:20],
+    )
+
+
+def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
+    """Assess, keep the summary, say the result; True when registration was asked for and may follow."""
+    assessment = ctx.assessor.assess(profile_of(conv))
+    conv.slots["assessment"] = summary_of(assessment)
+    conv.flow = conv.step = None
+    messages = assessment_messages(assessment, ctx.texts, office_of(ctx, conv))
+    buttons = ctx.edit_or_menu()
+    if assessment.eligible is not False:
+        buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))
+    for i, text in enumerate(messages):
+        turn.say(text, buttons if i == len(messages) - 1 else ())
+    return conv.slots.pop("after", None) == "registration" and assessment.eligible is not False
+
+
+def summary_of(a: Assessment) -> dict[str, Any]:
+    """What a lead keeps of the assessment: the decision, its cited reasons, the lines and documents."""
+    return {
+        "eligible": a.eligible,
+        "subject": a.subject,
+        "sector": a.sector.code if a.sector else None,
+        "size": a.size,
+        "reasons": [{"code": r.code, "citation": r.citation} for r in a.reasons],
+        "priority": [r.code for r in a.priority_reasons],
+        "lines": [
+            {
+                "code": ln.code,
+                "funding": ln.funding,
+                "share_max": ln.share_max,
+                "cap_vnd": ln.cap_vnd,
+                "status": ln.status,
+            }
+            for ln in a.support_lines
+        ],
+        "documents": [d.code for d in a.documents],
+    }

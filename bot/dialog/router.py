@@ -1,0 +1,212 @@
+"""Where a message goes: a button, a global command, a menu entry, a pending yes/no, a step's answer, a question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.answers import Parsed, yes_no
+from bot.dialog.context import Context
+from bot.dialog.corrections import Corrections
+from bot.dialog.handoff import hand_over
+from bot.dialog.interview import Interview
+from bot.dialog.pending import Pending
+from bot.dialog.person import PersonData
+from bot.dialog.questions import Questions
+from bot.dialog.registration import Registration
+from bot.dialog.turn import Turn
+from bot.dialog.words import Words, looks_like_question
+from bot.flows import Step
+from bot.messages import Button
+from bot.storage import Conversation
+
+
+class Router:
+    """Sends each message to the part of the dialog it is for; the parts call back only through it."""
+
+    def __init__(self, ctx: Context, words: Words, interview: Interview, registration: Registration) -> None:
+        self.ctx, self.texts, self.words = ctx, ctx.texts, words
+        self.interview, self.registration = interview, registration
+        self.person = PersonData(ctx)
+        self.corrections = Corrections(ctx, interview, registration)
+        self.pending = Pending(ctx, interview, registration, self.person, self.corrections)
+        self.questions = Questions(ctx, self.pending)
+
+    def dispatch(self, conv: Conversation, text: str, button: str | None, turn: Turn) -> None:
+        """One message, after the welcome and any restart."""
+        if button:
+            self._button(conv, button, turn)
+            return
+        if not text:  # a sticker, a photo, or the console reopened: carry on where the person was
+            said = len(turn.replies)
+            self.pending.reask(conv, turn)
+            if len(turn.replies) == said:
+                self.ctx.menu(turn)
+            return
+        command = self.words.command_of(text)
+        if command:
+            self._command(conv, command, turn)
+        elif conv.pending:
+            self._pending_text(conv, text, turn)
+        elif conv.flow and conv.step:
+            self._answer(conv, text, turn)
+        else:
+            self._free_text(conv, text, turn)
+
+    def _button(self, conv: Conversation, payload: str, turn: Turn) -> None:
+        kind, _, value = payload.partition(":")
+        handlers: dict[str, Callable[[Conversation, str, Turn], object]] = {
+            "cmd": self._command,
+            "menu": self._menu_action,
+            "ans": self.interview.button_answer,
+            "place": self.interview.place_chosen,
+            "edit": self.corrections.edit_step,
+            "faq": self.questions.entry,
+            "sector": self.interview.sector_chosen,
+        }
+        if kind in handlers:
+            handlers[kind](conv, value, turn)
+        elif conv.pending and kind in ("yes", "no"):
+            label = self.texts.yes_label if kind == "yes" else self.texts.no_label
+            self._pending_text(conv, label, turn, decided=kind == "yes")
+        else:
+            self.ctx.menu(turn, self.texts.not_understood)
+
+    # --- commands and the menu ---------------------------------------------------------------
+
+    def _command(self, conv: Conversation, command: str, turn: Turn) -> None:
+        actions: dict[str, Callable[[Conversation, Turn], object]] = {
+            "menu": self._to_menu,
+            "back": self.corrections.back,
+            "edit": self.corrections.edit,
+            "restart": self.corrections.restart,
+            "help": self._help,
+            "staff": self._staff,
+            "delete": self.person.ask_delete,
+            "my_data": self.person.show,
+        }
+        if command in actions:
+            actions[command](conv, turn)
+        else:
+            self.ctx.menu(turn)
+
+    def _help(self, conv: Conversation, turn: Turn) -> None:
+        step = self.ctx.current(conv)
+        turn.say(self.texts.help, () if step else self.ctx.menu_buttons())
+        self.pending.reask(conv, turn)
+
+    def _staff(self, conv: Conversation, turn: Turn) -> None:
+        hand_over(self.ctx, conv, turn)
+        self.pending.reask(conv, turn)
+
+    def _to_menu(self, conv: Conversation, turn: Turn) -> None:
+        self.interview.reset(conv)
+        self.ctx.menu(turn)
+
+    def _menu_action(self, conv: Conversation, action: str, turn: Turn) -> None:
+        midway = conv.flow == "eligibility" and conv.step is not None
+        if action == "eligibility" and midway:
+            self.pending.reask(conv, turn)  # already checking: carry on where we were
+        elif action == "eligibility":
+            conv.pending = {}
+            self.interview.begin(conv, "eligibility", turn, keep=False)
+        elif action == "register" and midway:
+            conv.slots["after"] = "registration"  # keep the answers given; register once the result is out
+            turn.say(self.texts.need_interview_first)
+            self.pending.reask(conv, turn)
+        elif action == "register":
+            conv.pending = {}
+            self.registration.register(conv, turn)
+        elif action in ("support", "documents"):
+            q = self.questions
+            (q.support_overview if action == "support" else q.documents_overview)(conv, turn)
+            self.pending.reask(conv, turn)
+        elif action == "ask":
+            conv.pending = {"kind": "ask"}
+            turn.say(self.texts.ask_prompt)
+        elif action == "staff":
+            self._staff(conv, turn)
+        elif action == "my_data":
+            self.person.show(conv, turn)
+            self.pending.reask(conv, turn)
+        else:
+            self.ctx.menu(turn, self.texts.not_understood)
+
+    # --- typed text ----------------------------------------------------------------------------
+
+    def _free_text(self, conv: Conversation, text: str, turn: Turn) -> None:
+        action = self.words.menu_item_of(text)
+        if action:
+            self._menu_action(conv, action, turn)
+        else:
+            self.questions.answer(conv, text, turn)
+
+    def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
+        step = self.ctx.current(conv)
+        if step is None:
+            self._free_text(conv, text, turn)
+            return
+        if self.questions.small_talk(conv, text, turn) or self._menu_word(conv, text, turn):
+            return
+        # A real question is answered first, even where its words could pass for an answer.
+        if looks_like_question(text) and self.questions.digress(conv, step, text, turn):
+            return
+        self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
+
+    def _menu_word(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """A menu entry typed mid-interview ('đăng ký', 'giấy tờ') is that entry, not an answer."""
+        action = None if self.ctx.reader.normal(text).isdigit() else self.words.menu_item_of(text)
+        if action is None:
+            return False
+        self._menu_action(conv, action, turn)
+        return True
+
+    def _take(self, conv: Conversation, step: Step, parsed: Parsed, text: str, turn: Turn) -> None:
+        if parsed.ok:
+            self.interview.fill(conv, step, parsed.value, turn)
+        elif parsed.guess is not None:
+            conv.pending = {"kind": "guess", "value": parsed.guess}
+            turn.say(self.texts.confirm_guess.format(value=parsed.shown), self.ctx.yes_no_buttons())
+        elif parsed.options:
+            conv.pending = {"kind": "choose_place", "codes": [int(p.split(":")[1]) for _, p in parsed.options]}
+            turn.say(self.texts.which_place, [Button(label, payload) for label, payload in parsed.options])
+        elif parsed.hint == "province_only":
+            conv.slots["province_hint"] = parsed.value["province"]
+            turn.say(self.texts.province_only.format(province=parsed.value["province"]))
+        elif not (looks_like_question(text) and self.questions.digress(conv, step, text, turn)):
+            self.interview.miss(conv, step, parsed.hint, turn)
+
+    # --- pending decisions ----------------------------------------------------------------------
+
+    def _pending_text(self, conv: Conversation, text: str, turn: Turn, decided: bool | None = None) -> None:
+        kind = conv.pending.get("kind")
+        answer = decided if decided is not None else yes_no(text)
+        if kind == "ask":
+            conv.pending = {}
+            self._free_text(conv, text, turn)
+        elif kind == "choose_place":
+            self._place_among(conv, text, turn)
+        elif answer is None:
+            self._unclear_pending(conv, text, turn)
+        else:
+            self.pending.decide(conv, answer, turn)
+
+    def _place_among(self, conv: Conversation, text: str, turn: Turn) -> None:
+        """After 'which Bình Giang?': a province name picks among the candidates; anything else is a new answer."""
+        gazetteer = self.ctx.assessor.gazetteer
+        codes = conv.pending.get("codes") or []
+        conv.pending = {}
+        province = gazetteer.province(text)
+        places = [p for p in (gazetteer.place_by_code(c) for c in codes) if p is not None]
+        chosen = [p for p in places if province is not None and p.province == province]
+        if len(chosen) == 1:
+            self.interview.place_chosen(conv, str(chosen[0].code), turn)
+        else:
+            self._answer(conv, text, turn)
+
+    def _unclear_pending(self, conv: Conversation, text: str, turn: Turn) -> None:
+        """Neither yes nor no: a new answer to the step, a question, or we ask again."""
+        if conv.pending.get("kind") == "guess" and self.ctx.current(conv) is not None:
+            conv.pending = {}
+            self._answer(conv, text, turn)
+        else:
+            self.questions.unclear(conv, text, turn)

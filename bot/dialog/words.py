@@ -1,0 +1,86 @@
+"""Recognising what a typed message is before reading it as an answer: a command, a menu entry, a question."""
+
+from __future__ import annotations
+
+from bot.answers import AnswerReader
+from bot.faq import FaqIndex
+from bot.flows import Dialogs
+from bot.text import fold
+
+# Question words, folded and padded: three words or more with one of them make a question.
+_QUESTION_MARKERS = (
+    " khong ",
+    " ko ",
+    " k ",
+    " gi ",
+    " j ",
+    " bao nhieu ",
+    " the nao ",
+    " sao ",
+    " o dau ",
+    " khi nao ",
+    " nhu nao ",
+    " ntn ",
+    " bn ",
+    " co duoc ",
+    " duoc khong ",
+    " la ai ",
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A question mark, or three words or more with a question word ('hkd có được không', 'bao nhiêu')."""
+    said = f" {fold(text)} "
+    if text.rstrip().endswith("?"):
+        return True
+    if len(said.split()) < 3:
+        return False
+    return any(m in said for m in _QUESTION_MARKERS)
+
+
+class Words:
+    """The global commands and menu entries as people type them, with or without courtesy around them."""
+
+    def __init__(self, dialogs: Dialogs, reader: AnswerReader, faq: FaqIndex) -> None:
+        self.reader, self.faq = reader, faq
+        menu = dialogs.menu
+        self._commands = {fold(s): c.id for c in menu.commands for s in [*c.synonyms, c.label, *c.slash]} | {
+            c.lstrip("/"): cmd.id for cmd in menu.commands for c in cmd.slash
+        }
+        self._menu_items = {reader.normal(s): i.action for i in menu.items for s in [i.label, *i.synonyms]}
+        # Longest first, so 'cho tôi hỏi' goes before 'cho tôi'.
+        self._before = sorted({fold(w) + " " for w in menu.courtesy_before}, key=len, reverse=True)
+        self._after = sorted({" " + fold(w) for w in menu.courtesy_after}, key=len, reverse=True)
+
+    def is_opening(self, text: str) -> bool:
+        """Nothing, a greeting, or a request for the menu or help: what a welcome answers."""
+        topic = self.faq.topic(text) if text else None
+        return not text or self.command_of(text) in ("menu", "help") or (topic is not None and topic[0] == "chao_hoi")
+
+    def command_of(self, text: str) -> str | None:
+        """The global command a message names ('/start', 'menu', 'cho tôi xóa dữ liệu ạ'), if any."""
+        if text.startswith("/"):
+            return self._commands.get(text[1:].split()[0].split("@")[0].lower() if text[1:].split() else "")
+        said = fold(text)
+        return self._commands.get(said) or self._commands.get(self._bare_request(said))
+
+    def menu_item_of(self, text: str) -> str | None:
+        """The menu entry a message names ('đăng ký', 'giấy tờ'), if any."""
+        # Courtesy goes before abbreviations are expanded: 'ạ' folds to 'a', which would read as 'anh'.
+        said = fold(text)
+        return self._menu_items.get(self.reader.normal(said)) or self._menu_items.get(
+            self.reader.normal(self._bare_request(said))
+        )
+
+    def _bare_request(self, said: str) -> str:
+        """A folded request without the courtesy around it ('cho tôi hỏi', 'tôi muốn', 'ạ', 'với')."""
+        trimmed = True
+        while trimmed:
+            trimmed = False
+            for word in self._before:
+                if said.startswith(word):
+                    said, trimmed = said[len(word) :], True
+            for word in self._after:
+                if said.endswith(word):
+                    said, trimmed = said[: -len(word)], True
+        return said
