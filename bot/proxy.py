@@ -53,3 +53,15 @@ def _is_trusted(address: str, nets: list[Network]) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in nets)
+
+
+def bucket(address: str) -> str:
+    """The unit counted: an IPv4 address, or an IPv6 /64 (one subscriber gets a whole /64 to pick from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        return str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from bot.staff.login import DEVICE_COOKIE, MAX_WAITING, PER_ACCOUNT
+from bot.staff.login import DEVICE_COOKIE, MAX_WAITING, PER_ACCOUNT, PER_ADDRESS
 from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
@@ -178,6 +178,45 @@ async def test_a_flood_of_guesses_for_an_officer_does_not_lock_her_own_browser(t
         assert fresh[0] == 429  # guessing from everywhere is still limited for browsers never seen before
         assert (await sign_in_from(env, OFFICE))[0] == 302  # her own browser signs in all the same
         assert (await sign_in_from(env, STRANGER))[0] == 302  # wherever she takes it
+
+
+@run
+async def test_a_throttled_flood_does_not_keep_an_officer_out_of_her_own_browser(tmp_path: Path) -> None:
+    """Was (second review): a throttled address flooding on 24 connections took every sign-in slot, and Lan's
+    known browser got "đang bận" 6 times in 10. A throttled address now costs no slot, and known browsers have
+    a lane of their own."""
+    async with real_serve(tmp_path) as server, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as lan:
+        env = Env(server.url, lan, None, None, None)  # type: ignore[arg-type]
+        assert (await sign_in_from(env, OFFICE))[0] == 302  # her browser now carries a device cookie
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as stranger:
+            away = {"X-Forwarded-For": STRANGER}
+            while (await post_login(stranger, server.url, "x", WRONG, **away))[0] != 429:
+                pass  # until the stranger's address is throttled
+            stop = asyncio.Event()
+
+            async def flood() -> None:
+                while not stop.is_set():
+                    await post_login(stranger, server.url, "lan", WRONG, **away)
+
+            flooders = [asyncio.create_task(flood()) for _ in range(24)]
+            await asyncio.sleep(0.5)
+            mine = [(await sign_in_from(env, OFFICE))[0] for _ in range(10)]
+            stop.set()
+            await asyncio.gather(*flooders)
+        assert mine == [302] * 10
+
+
+@run
+async def test_guesses_from_one_ipv6_subscriber_are_counted_together(tmp_path: Path) -> None:
+    """Was: each address of a /64 counted apart, so rotating within it gave unlimited tries per address."""
+    async with real_serve(tmp_path) as server, aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        answers = [
+            await post_login(http, server.url, f"ai-{n}", WRONG, **{"X-Forwarded-For": f"2001:db8:7:1::{n + 1:x}"})
+            for n in range(PER_ADDRESS + 10)
+        ]
+        assert checked(answers) == PER_ADDRESS
+        other = await post_login(http, server.url, "ai", WRONG, **{"X-Forwarded-For": "2001:db8:7:2::1"})
+        assert checked([other]) == 1  # the next subscriber is counted apart
 
 
 def cookie_of(env: Env, name: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from bot.proxy import bucket
 
 WINDOW = 60.0  # seconds
 MAX_ADDRESSES = 10_000  # beyond this the least recently seen address is forgotten: memory stays bounded
@@ -43,15 +44,3 @@ class AddressLimit:
         while len(self._seen) > self.max_addresses:
             del self._seen[next(iter(self._seen))]
         return True
-
-
-def bucket(address: str) -> str:
-    """The unit counted: an IPv4 address, or an IPv6 /64 (one subscriber gets a whole /64 to pick from)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped
-        return str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)

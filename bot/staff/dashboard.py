@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.app import App, OrderedHandler
 from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
-from bot.proxy import client_address, trusted_networks
+from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
@@ -152,7 +152,8 @@ class Dashboard:
         form = await forms.posted(request)
         if not forms.same(forms.clean(form.get("csrf")), request.cookies.get(LOGIN_COOKIE, "") or "-"):
             return await self.login_page(request, "Phiên đăng nhập hết hạn, hãy thử lại.")
-        address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        # An IPv6 subscriber picks from a whole /64: counted as one address, as in the web chat.
+        address = bucket(client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted))
         device = forms.clean(request.cookies.get(DEVICE_COOKIE, ""), 200)
         attempt = Attempt(
             forms.clean(form.get("name"), 100).strip(), forms.clean(form.get("password"), 200), address, device

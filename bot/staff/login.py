@@ -33,7 +33,10 @@ PER_ACCOUNT_ADDRESS = 5  # wrong passwords for one account from one address (an 
 PER_ADDRESS = 20  # wrong passwords from one address, whatever the names
 PER_ACCOUNT = 30  # wrong passwords for one account from every unknown browser together
 HASH_WORKERS = 1  # argon2 is memory- and CPU-hard: one at a time leaves the other core to the conversations
-MAX_WAITING = 8  # sign-ins in progress at once; more are refused politely rather than queued without end
+MAX_WAITING = 8  # sign-ins from unknown browsers in progress at once; more are refused politely, not queued
+DEVICE_LANE = 4  # kept apart for browsers carrying a device cookie: a crowd of strangers cannot fill these
+BLOCK_SECONDS = 60.0  # an address told "too many wrong passwords" is refused for this long without any work
+MAX_BLOCKED = 10_000  # addresses remembered at once: memory stays bounded under a flood
 _hasher = PasswordHasher()
 
 
@@ -76,39 +79,74 @@ class SignIn:
     def __init__(self, store: StaffStore, handler: OrderedHandler) -> None:
         self.store, self.handler = store, handler
         self._pool = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="password")
-        self._under_way = 0
+        self._under_way = {"device": 0, "stranger": 0}
+        self._blocked: dict[str, float] = {}  # address -> until (monotonic), oldest first
         self._key = b""
+        self._names: dict[int, str] = {}  # account id -> name, for checking device cookies without the database
 
     @contextmanager
-    def _slot(self) -> Iterator[None]:
-        if self._under_way >= MAX_WAITING:
+    def _slot(self, lane: str) -> Iterator[None]:
+        if self._under_way[lane] >= (DEVICE_LANE if lane == "device" else MAX_WAITING):
             raise Busy
-        self._under_way += 1
+        self._under_way[lane] += 1
         try:
             yield
         finally:
-            self._under_way -= 1
+            self._under_way[lane] -= 1
+
+    def _refused_at_once(self, attempt: Attempt) -> bool:
+        """An address lately throttled is refused with no database work and no slot: its flood costs nothing."""
+        until = self._blocked.get(attempt.address)
+        if until is None or until < time.monotonic():
+            self._blocked.pop(attempt.address, None)
+            return False
+        return not self._known_device(attempt.device)  # the officer's own browser is judged by its cookie
+
+    def _known_device(self, cookie: str) -> bool:
+        """Whether the cookie is a genuine device cookie of an account seen since start (checked in memory)."""
+        parts = cookie.split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or not self._key:
+            return False
+        name = self._names.get(int(parts[0]))
+        if name is None:
+            return False
+        mac = hmac.new(self._key, _bytes(f"{parts[0]}.{parts[1]}.{name}"), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(_bytes(parts[2]), _bytes(mac))
+
+    def _block(self, address: str) -> None:
+        self._blocked.pop(address, None)
+        self._blocked[address] = time.monotonic() + BLOCK_SECONDS
+        while len(self._blocked) > MAX_BLOCKED:
+            del self._blocked[next(iter(self._blocked))]
 
     async def check(self, attempt: Attempt) -> Staff | None:
         """The account if the password is right; raises Busy or Throttled before any password is checked."""
-        with self._slot():
-            found = await self.handler.call(self.store.credentials, _storable(attempt.name))
-            staff, hashed = found if found else (None, None)
-            device = await self._device_nonce(attempt.device, staff)
-            limits = _limits(attempt, staff, device)
-            rows = await self.handler.call(self.store.attempt, limits)
-            if rows is None:
-                raise Throttled
-            loop = asyncio.get_running_loop()
-            if not await loop.run_in_executor(self._pool, password_matches, hashed, attempt.password):
-                _log_failure(staff, attempt.address)
-                return None
-            resets = [key for key, _ in limits if key.startswith(("device:", "account-address:"))]
-            await self.handler.call(self.store.succeeded, rows, resets)
-            return staff
+        if self._refused_at_once(attempt):
+            raise Throttled
+        with self._slot("device" if self._known_device(attempt.device) else "stranger"):
+            return await self._check(attempt)
+
+    async def _check(self, attempt: Attempt) -> Staff | None:
+        found = await self.handler.call(self.store.credentials, _storable(attempt.name))
+        staff, hashed = found if found else (None, None)
+        device = await self._device_nonce(attempt.device, staff)
+        limits = _limits(attempt, staff, device)
+        rows = await self.handler.call(self.store.attempt, limits)
+        if rows is None:
+            if not device:  # a stranger's address: its next tries are refused before any work
+                self._block(attempt.address)
+            raise Throttled
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(self._pool, password_matches, hashed, attempt.password):
+            _log_failure(staff, attempt.address)
+            return None
+        resets = [key for key, _ in limits if key.startswith(("device:", "account-address:"))]
+        await self.handler.call(self.store.succeeded, rows, resets)
+        return staff
 
     async def device_cookie(self, staff: Staff, current: str) -> str:
         """The known-device cookie for this account: the browser's own if it is one, else a new one."""
+        self._names[staff.id] = staff.name
         if await self._device_nonce(current, staff):
             return current
         body = f"{staff.id}.{secrets.token_urlsafe(16)}"
@@ -120,6 +158,7 @@ class SignIn:
         if staff is None or len(parts) != 3 or parts[0] != str(staff.id):
             return ""
         body = f"{parts[0]}.{parts[1]}"
+        self._names[staff.id] = staff.name
         return parts[1] if hmac.compare_digest(_bytes(parts[2]), _bytes(await self._sign(body, staff))) else ""
 
     async def _sign(self, body: str, staff: Staff) -> str:
