@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App, OrderedHandler
+from bot.channels.common import EventClaims
 from bot.channels.zalo_auth import auth_state as zalo_auth_state
 from bot.storage.sqlite import SqliteRepository
 from bot.worker import WorkerProcess
@@ -25,8 +26,10 @@ PROBE_SECONDS = 5.0  # a database that does not answer a read in this long count
 class Health:
     """The checks, built in one place (`report`); public callers learn only ok or not."""
 
-    def __init__(self, app: App, fallback: OrderedHandler, worker: WorkerProcess | None) -> None:
-        self.app, self.worker, self._fallback = app, worker, fallback
+    def __init__(
+        self, app: App, fallback: OrderedHandler, worker: WorkerProcess | None, claims: EventClaims | None = None
+    ) -> None:
+        self.app, self.worker, self._fallback, self.claims = app, worker, fallback, claims
         self.max_wait = app.settings.khuyencong_health_max_wait_seconds
         path = app.db_path
         self._repo = SqliteRepository(path, app.repo.busy_timeout) if path is not None else None
@@ -47,6 +50,10 @@ class Health:
             details["worker"] = self.worker.alive
         oldest = details["oldest_wait_seconds"]
         waited_too_long = oldest is not None and oldest > self.max_wait
+        # A locked or full database refuses new webhook events: none waits in the inbox, yet none is taken.
+        refusing = self.claims.failing_for() if self.claims is not None else 0.0
+        details["webhooks_refused_seconds"] = round(refusing, 1)
+        waited_too_long = waited_too_long or refusing > self.max_wait
         zalo_dead = details.get("zalo_auth") == "needs_new_token"  # a channel that cannot send any more
         ok = details["database"] and details["knowledge"] and not waited_too_long and not zalo_dead
         return bool(ok), details

@@ -64,7 +64,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.on_startup.append(lambda _: notices.start())
     server.on_shutdown.append(lambda _: notices.stop())
     wake, worker = _mount_worker(server, settings, app, handler, delivery)
-    health = Health(app, handler, worker)
+    health = Health(app, handler, worker, claims)
     server.router.add_get("/healthz", health.handle)
     _mount_zalo(server, settings, claims, wake)
     _mount_telegram(server, settings, claims, wake)

@@ -128,6 +128,28 @@ async def test_a_turn_failing_on_a_held_write_lock_stays_in_the_inbox_and_is_ans
         lock.close()
 
 
+@ch.run
+async def test_health_fails_while_a_locked_database_refuses_every_webhook(tmp_path: Path) -> None:
+    """Was (second review): a lock held past the busy timeout refused every webhook (500), none waited in the
+    inbox, and /healthz said 200 throughout; the monitor learnt nothing."""
+    async with serving(tmp_path, **FAST) as (box, _):
+        await ch.zalo_say(box, "xin chao")
+        lock = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            assert await ch.zalo_post(box, ch.zalo_event("kiem tra")) == 500  # refused: the platform retries
+            await asyncio.sleep(1.2)  # longer than KHUYENCONG_HEALTH_MAX_WAIT_SECONDS
+            status, body = await health(box)
+            assert status == 503 and body["waiting_events"] == 0 and body["webhooks_refused_seconds"] > 1, body
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert await ch.zalo_post(box, ch.zalo_event("kiem tra")) == 200  # the platform's retry is taken
+        await until(lambda: _healthy_and_empty(box))
+        status, body = await health(box)
+        assert status == 200 and body["webhooks_refused_seconds"] == 0
+
+
 @contextlib.contextmanager
 def tiny_disk(where: Path) -> Iterator[Path]:
     """A 16 MB filesystem of our own (tmpfs); the test is skipped where mounting is not permitted."""

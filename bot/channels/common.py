@@ -45,13 +45,26 @@ class EventClaims:
         self._fallback, self._shared = fallback, repo
         self._waiting: list[tuple[tuple[str, str, str | None, str | None], asyncio.Future[bool]]] = []
         self._flushing = False
+        self.failing_since: float | None = None  # monotonic time of the first failed claim since the last success
+
+    def failing_for(self) -> float:
+        """Seconds during which every webhook event was refused (a locked or full database); 0 when claims work."""
+        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
 
     async def claim(self, channel: str, event_id: str, payload: str | None = None, person: str | None = None) -> bool:
         """True the first time an event is seen (its payload, if any, is then in the inbox); False for a replay.
 
         `person`: who sent it, so that their later events wait behind it in the inbox.
         """
-        event = (channel, event_id, payload, person)
+        try:
+            fresh = await self._claim((channel, event_id, payload, person))
+        except Exception:
+            self.failing_since = self.failing_since or time.monotonic()  # the platform retries; health tells
+            raise
+        self.failing_since = None
+        return fresh
+
+    async def _claim(self, event: tuple[str, str, str | None, str | None]) -> bool:
         if self._repo is None:  # an in-memory database has one connection only
             fresh = await self._fallback.call(self._shared.claim_events, [event])
             return fresh[0]
