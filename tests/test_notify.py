@@ -40,7 +40,9 @@ async def test_a_registration_is_announced_in_the_staff_chat(tmp_path: Path) -> 
         ref = replies[-1]["text"].split("Mã đăng ký: ")[1][:9]
         await wait_for(lambda: any(p.get("chat_id") == STAFF_CHAT for p in env.telegram.sent()))
         notice = next(p["text"] for p in env.telegram.sent() if p.get("chat_id") == STAFF_CHAT)
-        assert f"Đăng ký mới {ref}" in notice and "0912345678" in notice and "Xã Vĩnh Thủy" in notice
+        assert f"Đăng ký mới {ref}" in notice and "nuoc mam" in notice and "Xã Vĩnh Thủy" in notice
+        # Was (second review): the name and phone went to the group and stayed there after "xóa dữ liệu".
+        assert "0912" not in notice and "Nguyen Thi Lan" not in notice and "trang cán bộ" in notice
         for text in ["", *INTERVIEW, "dang ky", *REGISTER]:  # another chat, the same phone and commune
             replies = await web_say(env, {"user": "e" * 32, "text": text})
         second = replies[-1]["text"].split("Mã đăng ký: ")[1][:9]
@@ -83,6 +85,7 @@ async def test_staff_commands_show_only_the_linked_officers_communes(tmp_path: P
         texts = await texts_to(env, STAFF_ID, 2)
         leads = next(t for t in texts if "KC-" in t)
         assert leads.startswith("2 đăng ký") and "Xã Vĩnh Thủy" in leads and "Bình Giang" not in leads
+        assert "Nguyễn Thị Lan" not in leads and "09" not in leads  # contact details stay on the dashboard
         assert any("Đã đăng ký: 2" in t for t in texts)  # /stats: the officer's commune only
         document = documents_to(env, STAFF_ID)[0]
         assert document["document"] == "dang-ky.xlsx" and document["caption"] == "2 đăng ký"

@@ -17,11 +17,11 @@ from bot.config import Settings
 from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
 from bot.staff.store import LeadQuery, Staff, StaffStore
 from bot.storage import Lead
-from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.notify")
 COMMANDS = ("/leads", "/stats", "/export")
 REFUSED = "Lệnh này chỉ dành cho cán bộ được cấp quyền. Bà con gõ “menu” để dùng trợ lý nhé."
+CONTACT_ON_DASHBOARD = "Họ tên, số điện thoại: xem trên trang cán bộ (mã đăng ký ở trên)."
 NOT_HERE = "Lệnh cán bộ chỉ dùng trong tin nhắn riêng với trợ lý hoặc trong nhóm cán bộ."
 UNLINKED = (
     "Tài khoản Telegram này (mã {id}) chưa được gắn với tài khoản cán bộ nào, nên chưa xem được dữ liệu. "
@@ -30,15 +30,20 @@ UNLINKED = (
 
 
 def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
-    """A short notice of a registration for the staff chat."""
+    """A short notice of a registration for the staff chat: no name and no phone.
+
+    Why: a Telegram group is read by every member, its messages sit on servers abroad and stay there after
+    the person erases their data; the contact details are on the dashboard, behind the commune's scope.
+    """
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
     flag = f" – {duplicate_text(lead)}" if lead.duplicate_of else ""
     wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
-    return (
-        f"{kind} {lead.ref}{flag}\n{lead.name} – {national_phone(lead.phone)}\n{lead.facility_name}, {place}\n"
-        f"Muốn hỗ trợ: {wanted}"
-    )
+    return f"{kind} {lead.ref}{flag}\n{_product(lead)}, {place}\nMuốn hỗ trợ: {wanted}\n{CONTACT_ON_DASHBOARD}"
+
+
+def _product(lead: Lead) -> str:
+    return str(lead.profile.get("activity") or "").strip() or "chưa rõ sản phẩm"
 
 
 async def tell_staff(settings: Settings, text: str) -> None:
@@ -156,7 +161,6 @@ class StaffCommands:
         if not leads:
             return "Chưa có đăng ký nào."
         rows = [
-            f"{x.ref} · {x.name} · {national_phone(x.phone)} · {x.commune or ''} · {STATUS_LABELS[x.status]}"
-            for x in leads
-        ]
-        return f"{total} đăng ký, mới nhất:\n" + "\n".join(rows)
+            f"{x.ref} · {_product(x)} · {x.commune or ''} · {STATUS_LABELS[x.status]}" for x in leads
+        ]  # no name, no phone: see lead_notice
+        return f"{total} đăng ký, mới nhất:\n" + "\n".join(rows) + "\n" + CONTACT_ON_DASHBOARD
