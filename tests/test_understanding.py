@@ -196,13 +196,22 @@ def test_evaluation_set_is_large_and_half_without_diacritics() -> None:
     assert sum(c.text.isascii() for c in cases) >= 0.4 * len(cases)
 
 
-def test_evaluation_floors(understander: Understander, gazetteer: Gazetteer) -> None:
-    # Floors just under what the set gives today (docs/benchmarks.md): a regression fails here.
-    result = evaluate(understander, gazetteer, load_cases(EVAL))
-    assert result.intent_accuracy >= 0.97, result.summary()
+@pytest.mark.parametrize(
+    ("name", "intent", "recall", "precision"),
+    [
+        ("understanding_eval.yaml", 0.97, 0.97, 0.93),  # the tuned set
+        ("understanding_blind.yaml", 0.97, 0.85, 0.80),  # written after tuning; lexicon gaps keep recall lower
+    ],
+)
+def test_evaluation_floors(
+    understander: Understander, gazetteer: Gazetteer, name: str, intent: float, recall: float, precision: float
+) -> None:
+    # Floors just under what each set gives today: a regression fails here.
+    result = evaluate(understander, gazetteer, load_cases(DATA / name))
+    assert result.intent_accuracy >= intent, result.summary()
     for kind, counts in result.kinds.items():
-        assert counts.recall >= 0.97, f"{kind}: {result.summary()}"
-        assert counts.precision >= (0.93 if kind in ("product", "sector", "need") else 0.97), result.summary()
+        assert counts.recall >= recall, f"{kind}: {result.summary()}"
+        assert counts.precision >= precision, f"{kind}: {result.summary()}"
 
 
 def test_eval_command_prints_the_figures() -> None:

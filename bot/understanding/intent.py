@@ -257,6 +257,8 @@ class IntentReader:
         hits = []
         for m in self._inside.longest(reading.words, reading.free):
             intent, conf = m.value
+            if intent == "register" and m.j < len(reading.words) and not reading.free[m.j]:
+                continue  # 'đăng ký thương hiệu' is a support wanted, not a registration
             if intent == "correction" and has_facts:
                 conf = 0.9  # 'không phải, là hợp tác xã': the fact that follows replaces the one before
             elif intent in ("yes", "no") or (intent in ("greeting", "thanks") and has_facts):

@@ -67,7 +67,7 @@ class SizeReader:
         kind, confidence = "revenue", 0.45
         if before & _CAPITAL_CUES:
             kind, confidence = "capital", 0.85
-        elif {"doanh", "thu"} <= before or {"doanh", "so"} <= before or "thu" in before:
+        elif {"doanh", "thu"} <= before or {"doanh", "so"} <= before or "thu" in before or _typed_dt(reading, i):
             confidence = 0.85
         elif before & _WANT_CUES:
             return None  # 'xin hỗ trợ 200 triệu', 'vay 500 triệu': an amount wanted, not the size
@@ -131,3 +131,8 @@ def _more_money(reading: Reading, i: int) -> bool:
         return True  # '2ty5', '1 tỷ 2': the tail counts in tenths of the unit before it
     j = _number_end(reading, i)
     return j > i and j < len(reading.words) and _raw(reading, j) in _MONEY_UNITS
+
+
+def _typed_dt(reading: Reading, i: int) -> bool:
+    """'dt 25 tỷ': 'dt' is doanh thu before an amount (elsewhere it may be điện thoại or dân tộc)."""
+    return i > 0 and _raw(reading, i - 1) == "dt"
