@@ -16,6 +16,7 @@ _NOT_A_NAME = {
     "duoc", "ta", "anh", "chi", "chu", "bac", "con", "va", "hoi", "vien", "ho", "tro", "can", "nhung",
 }  # fmt: skip
 _MAX_NAME = 4
+_MAX_ANCHORS = 6  # 'xã xã xã …' must not cost a fuzzy search per word: a real message names a few places
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class PlaceReader:
 
     def _anchored(self, reading: Reading, prov: _Prov | None) -> list[Fact]:
         words, free = reading.words, reading.free
+        tried = 0
         for i in range(len(words)):
             marker = _prefix(words, i, _COMMUNE_WORDS)
             if not marker or not all(free[i : i + marker]):
@@ -96,6 +98,9 @@ class PlaceReader:
             start = i + marker
             if start >= len(words) or words[start] in _NOT_A_NAME or words[start].isdigit():
                 continue
+            if _prefix(words, start, _COMMUNE_WORDS) or tried == _MAX_ANCHORS:
+                continue
+            tried += 1
             limit = start
             while limit < len(words) and limit - start < _MAX_NAME and free[limit]:
                 if (prov and limit == prov.i) or (limit > start and reading.tokens[limit].comma_before):
