@@ -41,6 +41,7 @@ CORE = [
     "understanding/needs",
     "understanding/contact",
     "understanding/understander",
+    "understanding/slots",
 ]
 FORBIDDEN = ("bot.channels", "aiohttp", "telegram", "bot.staff", "bot.app", "bot.cli")
 

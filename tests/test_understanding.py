@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
 from bot.places import Gazetteer
-from bot.understanding import Understander, Understanding
+from bot.understanding import Understander, Understanding, slots_of
 from bot.understanding_eval import evaluate, load_cases
 from tests.conftest import DATA, KNOWLEDGE, ROOT
 
@@ -227,3 +227,29 @@ def test_eval_command_refuses_a_bad_file_in_one_line(tmp_path: Path, content: st
     result = CliRunner().invoke(main, ["kb", "eval-understanding", str(bad), "--knowledge", str(KNOWLEDGE)])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+# --- slots for the dialog -----------------------------------------------------------------------
+
+
+def test_an_opener_fills_the_interview_slots(understander: Understander, gazetteer: Gazetteer) -> None:
+    u = understander.understand("hkd lam nuoc mam o xa vinh thuy quang tri, can may moc")
+    slots = slots_of(u, gazetteer)
+    assert slots.values["legal_form"] == "household_business"
+    assert slots.values["activity"] == "lam nuoc mam"  # what the person typed stays the product
+    assert slots.values["sector"] == "agro_food_processing"  # the sector beside it
+    assert slots.values["place"]["code"] == 19405
+    assert slots.values["needs"] == ["advanced_machinery"]
+    assert not slots.to_confirm
+
+
+def test_a_place_read_through_a_typo_is_to_confirm(understander: Understander, gazetteer: Gazetteer) -> None:
+    slots = slots_of(understander.understand("xa binh giangg ninh binh"), gazetteer)
+    assert slots.values["place"]["code"] == understander.understand("xã Bình Giang, Ninh Bình").fact("commune").value  # type: ignore[union-attr]
+    assert "place" in slots.to_confirm
+
+
+def test_a_commune_in_several_provinces_offers_them(understander: Understander, gazetteer: Gazetteer) -> None:
+    slots = slots_of(understander.understand("em ở xã Vĩnh Tuy"), gazetteer)
+    assert "place" not in slots.values
+    assert len(slots.place_choices) >= 2

@@ -7,6 +7,18 @@ u.fact("legal_form").value    # 'cooperative'
 """
 
 from bot.understanding.model import Fact, FactKind, Intent, IntentHit, Understanding
-from bot.understanding.understander import MIN_CONFIDENCE, Understander
+from bot.understanding.slots import MIN_CONFIDENCE, SURE, Slots, slots_of
+from bot.understanding.understander import Understander
 
-__all__ = ["MIN_CONFIDENCE", "Fact", "FactKind", "Intent", "IntentHit", "Understander", "Understanding"]
+__all__ = [
+    "MIN_CONFIDENCE",
+    "SURE",
+    "Fact",
+    "FactKind",
+    "Intent",
+    "IntentHit",
+    "Slots",
+    "Understander",
+    "Understanding",
+    "slots_of",
+]

@@ -16,9 +16,8 @@ from bot.understanding.needs import WANTED, NeedReader
 from bot.understanding.place import PlaceReader
 from bot.understanding.product import ProductReader
 from bot.understanding.sizes import SizeReader
+from bot.understanding.slots import MIN_CONFIDENCE
 from bot.understanding.tokens import Reading, normal_text, tokenize
-
-MIN_CONFIDENCE = 0.5  # facts below this are kept for explanation; a dialog should not fill a slot with them
 
 
 class Understander:
