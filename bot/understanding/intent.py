@@ -224,7 +224,7 @@ class IntentReader:
         hits += self._phrases(reading, has_facts)
         hits += self._question(reading)
         if wanted is not None:  # 'muốn xin máy sấy': asking for support is asking whether they can have it
-            hits.append(IntentHit("check_eligibility", wanted[0], wanted[1], 0.8, "a support wanted"))
+            hits.append(IntentHit("check_eligibility", wanted[0], wanted[1], 0.76, "a support wanted"))
         if has_facts:
             hits.append(IntentHit("inform", 0, len(reading.text), 0.75, "facts only"))
         return _ranked(hits)
@@ -295,7 +295,7 @@ class IntentReader:
             return [IntentHit("ask_question", start, end, 0.9, wh[0].phrase)]
         _, j = self._core(reading)
         asked = "?" in reading.text
-        if asked or (j > 2 and words[j - 1] in _TAILS and words[j - 1] != "a"):
+        if asked or (len(words) > 2 and ({words[-1], words[j - 1]} & _TAILS) - {"a"}):
             end = reading.text.rfind("?") + 1 or len(reading.text)
             return [IntentHit("ask_question", 0, end, 0.78, "a yes-no question")]
         return []

@@ -29,8 +29,8 @@ class ProductReader:
         while i > 0 and reading.free[i - 1] and words[i - 1] in _LEADS and i - 1 >= found[1] - 2:
             i -= 1
         confidence = 0.9 if j - found[1] > 1 else 0.8
-        if cls.corrected:
-            confidence = 0.55 if not at_step else 0.7
+        if cls.corrected:  # read through a typo: 'alo' is close to 'balo' but was a greeting
+            confidence = 0.7 if at_step else (0.55 if j - found[1] > 1 else 0.45)
         reading.claim(i, j)
         start, end = reading.span(i, j)
         product = Fact("product", reading.text[start:end], start, end, confidence, cls.matched or "")
