@@ -99,6 +99,9 @@ def _case(path: Path, n: int, item: Any) -> Case:
     )
     if unknown:
         raise ValueError(f"{path}: message {n} has unknown field {sorted(unknown)[0]!r}")
+    for key in ("step", "intent"):
+        if not isinstance(item.get(key), str | None):
+            raise ValueError(f"{path}: message {n}: '{key}' must be text")
     listed = {k: v if isinstance(v, list) else [v] for k, v in facts.items()}
     return Case(item["text"], item.get("step"), item.get("intent"), listed)
 

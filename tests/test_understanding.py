@@ -220,7 +220,15 @@ def test_eval_command_prints_the_figures() -> None:
     assert "intent accuracy" in result.output and "commune" in result.output
 
 
-@pytest.mark.parametrize("content", ["messages: 3\n", "[unclosed\n", "messages:\n  - {text: hi, colour: red}\n"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "messages: 3\n",
+        "[unclosed\n",
+        "messages:\n  - {text: hi, colour: red}\n",
+        "messages:\n  - {text: hi, step: [1]}\n",
+    ],
+)
 def test_eval_command_refuses_a_bad_file_in_one_line(tmp_path: Path, content: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(content, encoding="utf-8")
