@@ -34,6 +34,9 @@ class ProductReader:
         reading.claim(i, j)
         start, end = reading.span(i, j)
         product = Fact("product", reading.text[start:end], start, end, confidence, cls.matched or "")
-        code = cls.code if cls.kind == "sector" else ("non_industrial" if cls.kind == "non_industrial" else cls.code)
-        sector = Fact("sector", code, start, end, confidence, f"{cls.kind}: {cls.matched}")
+        # A sector code, an exclusion code ('excluded_brick_kiln'), or 'non_industrial' with its group beside it.
+        outside = cls.kind == "non_industrial"
+        code = "non_industrial" if outside else cls.code
+        group = (cls.code,) if outside else ()
+        sector = Fact("sector", code, start, end, confidence, f"{cls.kind}: {cls.matched}", group)
         return [product, sector]

@@ -13,7 +13,6 @@ _NUMBER_WORDS = {
 _WORKER_UNITS = {"nguoi", "lao", "cong", "tho", "nhan", "thanh", "chi", "anh", "em"}  # 'lđ', 'nv' arrive expanded
 _WORKER_CUES = {("lao", "dong"), ("cong", "nhan"), ("nhan", "cong"), ("nguoi", "lam"), ("tho",), ("nhan", "vien")}
 _MONEY_UNITS = {"ty", "ti", "trieu", "tr", "cu", "nghin", "ngan", "k", "dong", "vnd", "d"}
-_REVENUE_CUES = {"doanh", "thu", "ban", "lai", "nam", "so"}
 _CAPITAL_CUES = {"von", "san"}  # 'vốn', 'nguồn vốn', 'tài sản'
 _WANT_CUES = {"vay", "xin", "can", "muon", "mua", "gia", "chi", "phi", "dau", "tu", "ho", "tro", "duoc"}
 _MAX_COUNT = 1_000_000
