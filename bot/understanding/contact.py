@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.answers import _FORMULA, _MARKUP  # the same refusal as the interview's name step
 from bot.text import fold, parse_phone
 from bot.understanding.model import Fact, FactKind
 from bot.understanding.tokens import MAX_CHARS, Reading
@@ -16,8 +17,6 @@ _NAME_LEADS = re.compile(
     r"|t[êe]n\s+(?:l[àa]\s+)?|c[ơo]\s+s[ởo]\s+(?:t[êe]n\s+|c[ủu]a\s+)?(?:l[àa]\s+)?)",
     re.IGNORECASE,
 )
-_FORMULA = re.compile(r"^\s*[=+\-@]")
-_MARKUP = re.compile(r"[<>{}\[\]\\|^~`$]|https?:|www\.")
 
 
 def read_phone(reading: Reading) -> list[Fact]:
