@@ -309,6 +309,13 @@ def bench_webhook() -> list[str]:
     return webhook()
 
 
+def bench_understanding() -> list[str]:
+    """Understanding one message (bench/understanding.py)."""
+    from bench.understanding import main as understanding
+
+    return understanding()
+
+
 def bench_load() -> list[str]:
     """500 people × 20 turns over HTTP on the three channels (bench/load.py)."""
     from bench.load import main as load
@@ -324,6 +331,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], list[str]], str]] = {
     "faq": (lambda: bench_faq(ROOT / "knowledge"), "one FAQ retrieval over 1,000 entries"),
     "assess": (lambda: bench_assess(ROOT / "knowledge"), "one eligibility assessment"),
     "ask": (bench_ask_process, "`khuyencong ask` as a whole process, cache warm and cold"),
+    "understanding": (bench_understanding, "understanding one message: intents and facts (bench/understanding.py)"),
     "turns": (bench_turns, "one engine turn with its SQLite commit, over whole interviews"),
     "webhook": (bench_webhook, "the Zalo webhook path against a bare aiohttp handler (bench/webhook.py)"),
     "load": (bench_load, "500 people × 20 turns over HTTP on the three channels (bench/load.py)"),

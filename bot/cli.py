@@ -254,6 +254,31 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
         click.echo("\n".join(result.errors))
 
 
+@kb.command("eval-understanding")
+@click.argument("file", type=click.Path(path_type=Path), default=Path("tests/data/understanding_eval.yaml"))
+@click.option("--show-errors", is_flag=True, help="list each wrong intent, missed and wrong fact")
+@common_options
+def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Measure understanding of single messages: intent accuracy, precision and recall per fact kind."""
+    from bot.config import Settings
+    from bot.flows import load_dialogs
+    from bot.places import Gazetteer
+    from bot.understanding import Understander
+    from bot.understanding_eval import evaluate, load_cases
+
+    try:
+        cases = load_cases(file)
+    except ValueError as exc:
+        _fail(str(exc))
+    loaded = _load(knowledge)
+    gazetteer = Gazetteer({a.old: a.new for a in loaded.province_aliases.aliases})
+    understander = Understander(loaded, load_dialogs(Settings().khuyencong_dialogs), gazetteer)
+    result = evaluate(understander, gazetteer, cases)
+    click.echo(result.summary())
+    if show_errors:
+        click.echo("\n".join(result.errors))
+
+
 # --- chat ------------------------------------------------------------------------------
 
 

@@ -120,6 +120,14 @@ class Gazetteer:
     def _ward_keys(self) -> list[str]:
         return list(self._wards)
 
+    def province_code(self, key: str) -> int | None:
+        """The province whose folded name (new or pre-2025, without 'tỉnh') is exactly this key."""
+        return self._province_keys.get(key)
+
+    def communes(self, text: str, province: ProvinceInfo | None = None, fuzzy: bool = True) -> list[Place]:
+        """The commune-level units a typed name may mean, within a province when one is given."""
+        return self._communes(text, province, fuzzy)
+
     def all_places(self) -> list[Place]:
         """Every commune-level unit."""
         return [p for places in self._wards.values() for p in places]

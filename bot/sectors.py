@@ -73,18 +73,31 @@ class SectorClassifier:
         return found
 
     def _classify(self, tokens: list[str]) -> Classification:
+        best = self._best(tokens)
+        return self._result(best) if best else Classification(None)
+
+    def locate(self, tokens: list[str]) -> tuple[Classification, int, int] | None:
+        """The classification of folded tokens and the token range [start, end) of the term that decided it."""
+        best = self._best(tokens)
+        if best is None:
+            corrected = self._speller.correct(tokens)
+            best = self._best(corrected) if corrected != tokens else None
+            if best is None:
+                return None
+            return replace(self._result(best), corrected=True), best.start, best.end
+        return self._result(best), best.start, best.end
+
+    def _best(self, tokens: list[str]) -> _Hit | None:
         hits = self._hits(tokens)
         excluded = [h for h in hits if h.term.kind == "excluded"]
         if excluded:
-            return self._result(max(excluded, key=_length))
+            return max(excluded, key=_length)
         # A term inside a longer one does not count: 'bán chè' is trade although 'chè' is a product.
         outer = [h for h in hits if not any(h.inside(o) for o in hits)]
         industrial = [h for h in outer if h.term.kind == "sector"]
         if industrial:  # any processing at all makes it industrial: 'nuôi heo và làm giò chả'
-            return self._result(max(industrial, key=_length))
-        if outer:
-            return self._result(max(outer, key=_length))
-        return Classification(None)
+            return max(industrial, key=_length)
+        return max(outer, key=_length) if outer else None
 
     def _hits(self, tokens: list[str]) -> list[_Hit]:
         hits = []

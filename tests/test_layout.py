@@ -43,6 +43,19 @@ CORE = [
     "storage/__init__",
     "storage/sqlite",
     "storage/memory",
+    "understanding/__init__",
+    "understanding/model",
+    "understanding/tokens",
+    "understanding/intent",
+    "understanding/legal_form",
+    "understanding/product",
+    "understanding/place",
+    "understanding/sizes",
+    "understanding/flags",
+    "understanding/needs",
+    "understanding/contact",
+    "understanding/understander",
+    "understanding/slots",
 ]
 FORBIDDEN = ("bot.channels", "aiohttp", "telegram", "bot.staff", "bot.app", "bot.cli")
 

@@ -1,0 +1,46 @@
+"""Legal form: the words of the interview's own buttons (dialogs/eligibility.yaml), abbreviations expanded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.flows import Step
+from bot.understanding.model import Fact
+from bot.understanding.tokens import Phrases, Reading
+
+# Synonyms too short or too common to mean a legal form inside a longer message: 'hộ' is also 'hỗ' (trợ),
+# 'cá nhân' is also the person speaking. They count only as the whole answer or at the legal-form step.
+_WEAK = {"ho", "ca nhan", "lien hiep", "lam tu do"}
+_NEGATION = ("khong phai", "ko phai", "chu khong phai", "khong con la")
+
+
+class LegalFormReader:
+    """Finds the legal form a message states."""
+
+    def __init__(self, step: Step, abbreviations: Mapping[str, str]) -> None:
+        pairs = [(p, c.value) for c in step.choices for p in [c.label, *c.synonyms]]
+        self._phrases = Phrases(pairs, abbreviations)
+        self._abbr_keys = set(abbreviations)
+
+    def read(self, reading: Reading, at_step: bool) -> list[Fact]:
+        """Each legal form named; one named after 'không phải' is kept with a low confidence."""
+        facts = []
+        matches = self._phrases.longest(reading.words, reading.free)
+        for m in matches:
+            words = " ".join(reading.words[m.i : m.j])
+            alone = m.j - m.i == len(reading.words)
+            opening = (m.i == 0 or reading.words[m.i - 1] in ("la", "thuoc")) and not reading.original(
+                m.i, m.j
+            ).isascii()
+            if words in _WEAK and not (at_step or alone or (opening and reading.typed_as(m.i, m.j, m.phrase))):
+                continue
+            confidence = 0.95 if m.j - m.i > 1 or alone else 0.8
+            if words in _WEAK:
+                confidence = 0.6
+            before = " ".join(reading.words[max(0, m.i - 3) : m.i])
+            if before.endswith(_NEGATION):
+                confidence = 0.2  # 'không phải hộ kinh doanh': the form it is not
+            reading.claim(m.i, m.j)
+            start, end = reading.span(m.i, m.j)
+            facts.append(Fact("legal_form", m.value, start, end, confidence, m.phrase))
+        return facts

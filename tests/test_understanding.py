@@ -1,0 +1,263 @@
+"""Understanding single messages: spans, confidence, traps, hostile text, and the evaluation floors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.cli import main
+from bot.flows import load_dialogs
+from bot.knowledge import Knowledge
+from bot.places import Gazetteer
+from bot.understanding import Understander, Understanding, slots_of
+from bot.understanding_eval import evaluate, load_cases
+from tests.conftest import DATA, KNOWLEDGE, ROOT
+
+EVAL = DATA / "understanding_eval.yaml"
+
+
+@pytest.fixture(scope="module")
+def understander(kb: Knowledge, gazetteer: Gazetteer) -> Understander:
+    """The understanding over the bundled knowledge and dialogs."""
+    return Understander(kb, load_dialogs(ROOT / "dialogs"), gazetteer)
+
+
+def _typed(u: Understanding, kind: str) -> str:
+    fact = u.fact(kind)  # type: ignore[arg-type]
+    assert fact is not None, f"no {kind} in {u.text!r}"
+    return u.text[fact.start : fact.end]
+
+
+# --- one whole opener ---------------------------------------------------------------------------
+
+
+def test_an_opener_gives_every_fact_with_where_it_was_typed(understander: Understander) -> None:
+    u = understander.understand("HTX bên em làm chiếu cói ở xã Vĩnh Thủy tỉnh Quảng Trị, muốn xin hỗ trợ máy dệt")
+    assert u.intent == "check_eligibility"
+    assert [u.fact(k).value for k in ("legal_form", "sector", "commune", "province", "need")] == [  # type: ignore[union-attr]
+        "cooperative",
+        "handicrafts",
+        19405,
+        "Quảng Trị",
+        "advanced_machinery",
+    ]
+    assert _typed(u, "legal_form") == "HTX"
+    assert _typed(u, "product") == "làm chiếu cói"
+    assert _typed(u, "commune") == "xã Vĩnh Thủy"
+    assert _typed(u, "province") == "tỉnh Quảng Trị"
+    assert _typed(u, "need") == "máy"
+
+
+def test_the_same_opener_without_diacritics_reads_the_same(understander: Understander) -> None:
+    u = understander.understand("htx ben e lam chieu coi o xa vinh thuy tinh quang tri, muon xin ho tro may det")
+    assert (u.fact("legal_form").value, u.fact("commune").value, u.fact("sector").value) == (  # type: ignore[union-attr]
+        "cooperative",
+        19405,
+        "handicrafts",
+    )
+
+
+def test_sizes_keep_their_own_numbers(understander: Understander) -> None:
+    u = understander.understand("dn may mac doanh thu 40 ty, 120 lao dong, von 15 ty")
+    assert u.values("revenue") == [40_000_000_000]
+    assert u.values("workers") == [120]
+    assert u.values("capital") == [15_000_000_000]
+    assert _typed(u, "workers") == "120 lao"
+
+
+# --- confidence ---------------------------------------------------------------------------------
+
+
+def test_a_place_typed_with_its_unit_word_is_surer_than_one_without(understander: Understander) -> None:
+    marked = understander.understand("xã Bình Giang tỉnh Ninh Bình").fact("commune")
+    bare = understander.understand("binh giang ninh binh").fact("commune")
+    typo = understander.understand("xa binh giangg ninh binh").fact("commune")
+    assert marked and bare and typo
+    assert marked.value == bare.value == typo.value
+    assert marked.confidence > bare.confidence > typo.confidence
+
+
+def test_the_form_denied_is_below_the_form_stated(understander: Understander) -> None:
+    u = understander.understand("không phải hộ kinh doanh, là công ty")
+    assert u.intent == "correction"
+    assert u.fact("legal_form").value == "enterprise"  # type: ignore[union-attr]
+
+
+def test_an_amount_wanted_is_not_the_revenue(understander: Understander) -> None:
+    assert understander.understand("em muốn vay 500 triệu mua máy").values("revenue") == []
+
+
+# --- traps: folded words that collide -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("xã mình năm nay hỗ trợ đi hội chợ mấy suất?", "commune"),  # 'xã mình' names no commune
+        ("hợp tác xã ạ", "commune"),  # the 'xã' of 'hợp tác xã'
+        ("cho hỏi chế độ hỗ trợ thế nào", "sector"),  # 'chế' is not 'chè'
+        ("có khi nào hết hạn không", "sector"),  # 'có khi' is not 'cơ khí'
+        ("mấy người được hỗ trợ?", "need"),  # 'mấy' is not 'máy'
+        ("có được hỗ trợ không", "legal_form"),  # 'hỗ' is not 'hộ'
+    ],
+)
+def test_a_word_that_folds_like_another_is_not_read_as_it(understander: Understander, text: str, kind: str) -> None:
+    assert understander.understand(text).fact(kind) is None  # type: ignore[arg-type]
+
+
+def test_rattan_is_a_product_not_a_machine(understander: Understander) -> None:
+    u = understander.understand("to hop tac dan may tre")
+    assert u.fact("sector").value == "handicrafts"  # type: ignore[union-attr]
+    assert u.fact("need") is None
+
+
+def test_what_comes_after_chu_khong_phai_is_not_the_product(understander: Understander) -> None:
+    u = understander.understand("nham roi, lam banh da chu khong phai banh trang")
+    assert u.intent == "correction"
+    assert u.values("product") == ["lam banh da"]
+
+
+# --- contact only where asked -------------------------------------------------------------------
+
+
+def test_a_phone_and_a_name_are_read_only_at_their_steps(understander: Understander) -> None:
+    text = "em là Lan, sdt 0912 345 678"
+    assert understander.understand(text).fact("phone") is None
+    phone = understander.understand(text, "phone").fact("phone")
+    assert phone is not None and phone.value == "+84912345678" and text[phone.start : phone.end] == "0912 345 678"
+    name = understander.understand("tên tôi là Nguyễn Thị Lan", "name").fact("name")
+    assert name is not None and name.value == "Nguyễn Thị Lan"
+    assert understander.understand("Minh Anh", "name").fact("name").value == "Minh Anh"  # type: ignore[union-attr]
+    assert understander.understand('=HYPERLINK("http://x")', "name").fact("name") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("thôi không cần", "skip"),
+        ("để sau", "skip"),
+        ("nhờ cán bộ gọi lại buổi chiều", "talk_to_staff"),
+        ("không có gì", "skip"),
+        ("ko bit", "dont_know"),
+        ("cảm ơn ad nhiều nhé", "thanks"),
+        ("xóa dữ liệu của tôi", "delete_my_data"),
+        ("e muon dky", "register"),
+    ],
+)
+def test_natural_replies(understander: Understander, text: str, intent: str) -> None:
+    assert understander.understand(text, "note").intent == intent
+
+
+# --- hostile text -------------------------------------------------------------------------------
+
+
+def _spans_hold(u: Understanding) -> None:
+    for item in (*u.facts, *u.intents):
+        assert 0 <= item.start <= item.end <= len(u.text)
+        assert 0.0 <= item.confidence <= 1.0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(max_size=300),
+    step=st.sampled_from([None, "legal_form", "place", "workers", "revenue", "phone", "name", "needs", "note"]),
+)
+def test_any_text_is_read_without_error(understander: Understander, text: str, step: str | None) -> None:
+    _spans_hold(understander.understand(text, step))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hkd làm nước mắm " * 6000,  # 100 KB
+        "xã " * 40000,
+        "\ud800 hkd \udfff lam nuoc mam o vinh thuy quang tri",  # lone surrogates, as JSON allows
+        "9" * 5000 + " lao động",
+        "𝕙𝕜𝕕 𝕝𝕒𝕞 𝕟𝕦𝕠𝕔 𝕞𝕒𝕞",
+        "a\u0301" * 2000,  # NFD marks
+        "",
+    ],
+)
+def test_hostile_text_is_read_without_error(understander: Understander, text: str) -> None:
+    for step in (None, "place", "phone", "name", "revenue"):
+        _spans_hold(understander.understand(text, step))
+
+
+# --- the evaluation set and its command ----------------------------------------------------------
+
+
+def test_evaluation_set_is_large_and_half_without_diacritics() -> None:
+    cases = load_cases(EVAL)
+    assert len(cases) >= 150
+    assert sum(c.text.isascii() for c in cases) >= 0.4 * len(cases)
+
+
+@pytest.mark.parametrize(
+    ("name", "intent", "recall", "precision"),
+    [
+        ("understanding_eval.yaml", 0.98, 0.97, 0.95),  # the tuned set
+        ("understanding_blind.yaml", 0.97, 0.85, 0.80),  # written after tuning; lexicon gaps keep recall lower
+    ],
+)
+def test_evaluation_floors(
+    understander: Understander, gazetteer: Gazetteer, name: str, intent: float, recall: float, precision: float
+) -> None:
+    # Floors just under what each set gives today: a regression fails here.
+    result = evaluate(understander, gazetteer, load_cases(DATA / name))
+    assert result.intent_accuracy >= intent, result.summary()
+    for kind, counts in result.kinds.items():
+        assert counts.recall >= recall, f"{kind}: {result.summary()}"
+        assert counts.precision >= precision, f"{kind}: {result.summary()}"
+
+
+def test_eval_command_prints_the_figures() -> None:
+    result = CliRunner().invoke(main, ["kb", "eval-understanding", str(EVAL), "--knowledge", str(KNOWLEDGE)])
+    assert result.exit_code == 0, result.output
+    assert "intent accuracy" in result.output and "commune" in result.output
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "messages: 3\n",
+        "[unclosed\n",
+        "messages:\n  - {text: hi, colour: red}\n",
+        "messages:\n  - {text: hi, step: [1]}\n",
+    ],
+)
+def test_eval_command_refuses_a_bad_file_in_one_line(tmp_path: Path, content: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(main, ["kb", "eval-understanding", str(bad), "--knowledge", str(KNOWLEDGE)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+# --- slots for the dialog -----------------------------------------------------------------------
+
+
+def test_an_opener_fills_the_interview_slots(understander: Understander, gazetteer: Gazetteer) -> None:
+    u = understander.understand("hkd lam nuoc mam o xa vinh thuy quang tri, can may moc")
+    slots = slots_of(u, gazetteer)
+    assert slots.values["legal_form"] == "household_business"
+    assert slots.values["activity"] == "lam nuoc mam"  # what the person typed stays the product
+    assert slots.values["sector"] == "agro_food_processing"  # the sector beside it
+    assert slots.values["place"]["code"] == 19405
+    assert slots.values["needs"] == ["advanced_machinery"]
+    assert not slots.to_confirm
+
+
+def test_a_place_read_through_a_typo_is_to_confirm(understander: Understander, gazetteer: Gazetteer) -> None:
+    slots = slots_of(understander.understand("xa binh giangg ninh binh"), gazetteer)
+    assert slots.values["place"]["code"] == understander.understand("xã Bình Giang, Ninh Bình").fact("commune").value  # type: ignore[union-attr]
+    assert "place" in slots.to_confirm
+
+
+def test_a_commune_in_several_provinces_offers_them(understander: Understander, gazetteer: Gazetteer) -> None:
+    slots = slots_of(understander.understand("em ở xã Vĩnh Tuy"), gazetteer)
+    assert "place" not in slots.values
+    assert len(slots.place_choices) >= 2
