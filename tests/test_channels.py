@@ -310,6 +310,22 @@ async def test_zalo_token_refresh_rotation_and_error_classes(tmp_path: Path) -> 
         assert env.zalo.to("6142494823000000009") == []
 
 
+@run
+async def test_zalo_errors_not_known_to_be_final_are_tried_again_and_known_ones_are_not(tmp_path: Path) -> None:
+    """Was (second review): any code but -32/-100 dropped the reply for good (an injected -500 lost it)."""
+    async with running(tmp_path) as env:
+        await zalo_say(env, "xin chao")
+        env.zalo.errors = [-500]  # unknown to us: may pass
+        replies = await zalo_say(env, "menu")  # the event stays in the inbox and is retried after a second
+        assert replies and env.zalo.errors == []
+        env.zalo.errors = [-201] * 10  # "parameter invalid": sending it again gets the same answer
+        before = len(env.zalo.to(ZALO_USER))
+        assert await zalo_post(env, zalo_event("menu")) == 200
+        await wait_for(lambda: env.zalo.errors == [-201] * 9)
+        await asyncio.sleep(1.5)  # longer than the first retry's back-off
+        assert env.zalo.errors == [-201] * 9 and len(env.zalo.to(ZALO_USER)) == before  # tried once, dropped
+
+
 # --- Telegram --------------------------------------------------------------------------------------
 
 CHAT = 4242

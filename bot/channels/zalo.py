@@ -31,6 +31,9 @@ MAX_BUTTONS = 4  # more do not fit a template: they become numbered lines in the
 MAX_TEXT = 2000
 MAX_EVENT_AGE = dt.timedelta(hours=24)  # Zalo retries for about 12 h; older signed events are replays
 RETRYABLE = {-32, -100}
+# Refused for good: the request itself or the OA's setup is wrong (channels.md). Any other code, -211 (out of
+# quota) and -234 (not at night) among them, may pass: the event stays in the inbox and is tried again later.
+PERMANENT = {-201, -204, -205, -209, -210, -212, -223}
 TOKEN_ERRORS = {-216, -220, -124}
 WINDOW_ERRORS = {-213, -217, -227, -230, -232, -244}
 NOT_TEXT = {
@@ -130,8 +133,11 @@ class ZaloClient:
             if code in RETRYABLE or code is None:
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
-            log.error("zalo: message to %s refused with error %s", user_id, code)
-            return "refused"  # sending it again gets the same answer
+            if code in PERMANENT:
+                log.error("zalo: message to %s refused with error %s", user_id, code)
+                return "refused"  # sending it again gets the same answer
+            log.warning("zalo: message to %s not sent now (error %s); it will be tried again", user_id, code)
+            return "failed"
         log.error("zalo: message to %s not sent after retries", user_id)
         return "failed"
 
