@@ -458,3 +458,21 @@ async def test_telegram_waits_out_429_and_answers_stickers_politely(tmp_path: Pa
         assert texts[0] == texts[1] and "trợ lý tự động" in texts[1]
         replies = await tg_say(env, user.message(None))
         assert "chỉ đọc được tin nhắn chữ" in replies[0]["text"]
+
+
+@run
+async def test_telegram_in_a_group_talks_only_in_private(tmp_path: Path) -> None:
+    """Was (second review): "dữ liệu của tôi" typed in a group posted the asker's name and phone to the group."""
+    async with running(tmp_path) as env:
+        user = TelegramUser()
+        await tg_say(env, user.message("/start"))
+        for text in [*INTERVIEW, *REGISTER]:
+            await tg_say(env, user.message(text))
+        group = -100555
+        update = user.message("du lieu cua toi")
+        update["message"]["chat"] = {"id": group, "type": "supergroup", "title": "Làng nghề"}
+        assert await tg_post(env, update) == 200
+        await wait_for(lambda: env.telegram.sent(group))
+        await asyncio.sleep(0.2)
+        said = " ".join(m["text"] for m in env.telegram.sent(group))
+        assert "tin nhắn riêng" in said and "0912" not in said and "Lan" not in said

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("khuyencong.telegram")
 CHANNEL = "telegram"
+IN_PRIVATE_ONLY = (
+    "Trợ lý chỉ trò chuyện trong tin nhắn riêng, để thông tin của bà con không lộ ra nhóm. "
+    "Bà con bấm vào tên trợ lý rồi chọn “Nhắn tin” nhé."
+)
 MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes, ASCII
 
@@ -101,6 +105,9 @@ class Handler:
             await self.commands.answer(bot, chat.id, user.id, text, private)
             return
         if update.callback_query is None and message is None:
+            return
+        if chat.type != chat.PRIVATE:  # a group: every member would read the person's answers and data
+            await _quietly(bot.send_message(chat_id=chat.id, text=IN_PRIVATE_ONLY))
             return
         await self._outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
 
