@@ -167,6 +167,18 @@ async def test_per_person_rate_limit_answers_politely(tmp_path: Path) -> None:
 
 
 @run
+async def test_a_flood_on_a_platform_is_told_to_slow_down_once(tmp_path: Path) -> None:
+    """Was (second review): 80 Zalo messages got 50 "slow down" replies, each spending the OA's quota."""
+    async with running(tmp_path, web_rate_per_minute=3) as env:
+        for n in range(8):
+            assert await zalo_post(env, zalo_event(f"xin chao {n}")) == 200
+        await wait_for(lambda: any("nhanh quá" in str(m.get("text")) for m in env.zalo.to(ZALO_USER)))
+        await asyncio.sleep(0.5)
+        said = [str(m.get("text", "")) for m in env.zalo.to(ZALO_USER)]
+        assert sum("nhanh quá" in t for t in said) == 1, said
+
+
+@run
 async def test_health_and_unmounted_channels(tmp_path: Path) -> None:
     async with running(tmp_path, zalo_app_id=None, telegram_webhook_secret=None) as env:
         async with env.http.get(env.url + "/healthz") as resp:

@@ -120,6 +120,7 @@ class Delivery:
         self.claims = claims or EventClaims(None, handler, handler.engine.repo)  # type: ignore[arg-type]
         self.rate = rate_per_minute
         self._recent: dict[ConversationKey, deque[float]] = {}
+        self._warned: set[ConversationKey] = set()  # told "slow down" since their last message was taken
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._waiting: dict[ConversationKey, int] = {}
         self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] | None = None
@@ -134,9 +135,17 @@ class Delivery:
         if len(recent) >= self.rate:
             return False
         recent.append(now)
+        self._warned.discard(key)
         if len(self._recent) > 100_000:  # bounded memory under a flood of new ids
             self._recent = {k: v for k, v in self._recent.items() if v and now - v[-1] <= 60}
+            self._warned &= self._recent.keys()
         return True
+
+    def first_refusal(self, key: ConversationKey) -> bool:
+        """Whether a refused message is the first since the person's last taken one (they are told once)."""
+        first = key not in self._warned
+        self._warned.add(key)
+        return first
 
     @asynccontextmanager
     async def turn(self, key: ConversationKey) -> AsyncIterator[None]:
@@ -222,9 +231,12 @@ class Outbox:
         call = self.delivery.handler.call
         async with self.delivery.turn(key):  # taken before any wait: the person's messages keep their order
             msg = await read()
-            if msg is None or not self.delivery.allow(key):
-                note = Reply(TEXT_ONLY if msg is None else SLOW_DOWN)
-                await call(self.repo.outbox_add, key, address, [note])
+            if msg is None:
+                await call(self.repo.outbox_add, key, address, [Reply(TEXT_ONLY)])
+            elif not self.delivery.allow(key):
+                # Told once, not once a message: every reply spends the platform's sending quota.
+                if self.delivery.first_refusal(key):
+                    await call(self.repo.outbox_add, key, address, [Reply(SLOW_DOWN)])
             else:
                 await self.delivery.handler.handle(_cleaned(replace(msg, reply_to=address)))
             await self.flush(key)
