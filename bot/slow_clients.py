@@ -30,12 +30,18 @@ def body_deadline(seconds: float) -> Middleware:
                 log.warning(
                     "slow client: body of %s not received within %s s; connection closed", request.path, seconds
                 )
-                response = web.json_response({"error": TOO_SLOW}, status=408)
-                response.force_close()
-                return response
+                return _closing(web.json_response({"error": TOO_SLOW}, status=408))
+            except ConnectionError:  # the client went away mid-body (a phone losing its signal): nothing to do
+                log.info("client left during the body of %s", request.path)
+                return _closing(web.json_response({"error": TOO_SLOW}, status=400))
         return await handler(request)
 
     return read_body_in_time
+
+
+def _closing(response: web.Response) -> web.Response:
+    response.force_close()
+    return response
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
