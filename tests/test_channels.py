@@ -488,3 +488,13 @@ async def test_telegram_in_a_group_talks_only_in_private(tmp_path: Path) -> None
         await asyncio.sleep(0.2)
         said = " ".join(m["text"] for m in env.telegram.sent(group))
         assert "tin nhắn riêng" in said and "0912" not in said and "Lan" not in said
+
+
+def test_a_follow_event_is_remembered_without_the_persons_zalo_id() -> None:
+    """Was (second review): follow events were deduplicated under an id holding the user id, kept 7 days."""
+    from bot.channels.zalo import _event_id
+
+    follow = {"event_name": "follow", "follower": {"id": ZALO_USER}, "timestamp": "1764748800000"}
+    again = dict(follow)
+    assert _event_id(follow) == _event_id(again) and ZALO_USER not in _event_id(follow)
+    assert _event_id(follow) != _event_id(follow | {"timestamp": "1764748800001"})

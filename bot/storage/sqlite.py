@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,7 @@ from bot.messages import Button, ConversationKey, Reply
 from bot.storage import Consent, Conversation, Lead, Outbox
 
 MIGRATIONS = Migrations("khuyencong")
+log = logging.getLogger("khuyencong.storage")
 _REF_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out on the phone
 _LEAD_JSON = ("profile", "assessment", "lines_wanted")
 
@@ -250,6 +252,7 @@ class SqliteRepository:
         # In WAL mode NORMAL survives any crash of the process; only a power cut may lose the last commits.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA secure_delete = ON")  # erased rows are zeroed on disk, whatever the build default
         MIGRATIONS.apply(self.db)
         if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
             owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
@@ -440,7 +443,16 @@ class SqliteRepository:
             self._forget_leads(cur, refs, "person", "erased at the person's request")
             for table in ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable"):
                 cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
-            return len(refs)
+            erased = len(refs)
+        self._forget_old_pages()
+        return erased
+
+    def _forget_old_pages(self) -> None:
+        """Old copies of erased rows can linger in the write-ahead log: fold it in and empty it (best effort)."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # blocked by a reader now: the next one will do
+        except sqlite3.Error:
+            log.info("erasure: the write-ahead log could not be emptied now")
 
     def _forget_leads(self, cur: sqlite3.Cursor, refs: list[str], actor: str, action: str) -> None:
         """Before leads go: their audit emptied of personal data, their follow-up erased, flags to them cleared."""
@@ -481,6 +493,7 @@ class SqliteRepository:
             # A reply no platform took in a week is no use now (Zalo's window is 7 days): it goes with its text.
             cur.execute("DELETE FROM outbox WHERE at < ?", [dedup_until])
             replies = cur.rowcount
+        self._forget_old_pages()
         return {
             "leads": len(refs),
             "consents": consents,
