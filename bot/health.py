@@ -90,7 +90,7 @@ def _probe(repo: SqliteRepository, zalo: bool) -> dict[str, Any]:
 
 def _from_this_machine(request: web.Request) -> bool:
     """A loopback peer that no proxy forwarded: the reverse proxy itself connects from 127.0.0.1 too."""
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP")):  # any proxy's mark
         return False
     try:
         return ipaddress.ip_address(request.remote or "").is_loopback

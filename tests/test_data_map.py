@@ -118,7 +118,7 @@ def test_erasure_and_the_purge_leave_nothing_of_the_person(
     assert repo.load(ConversationKey("t", USER)).slots == {}  # type: ignore[union-attr]
     for path in tmp_path.glob("k.db*"):  # nor in the files' free pages or old write-ahead frames
         raw = path.read_bytes()
-        assert b"912345678" not in raw and "Nguyen Thi Lan".encode() not in raw, path.name
+        assert b"912345678" not in raw and b"Nguyen Thi Lan" not in raw, path.name
     repo.purge("2999-01-01T00:00:00+00:00", "2999-01-01T00:00:00+00:00")
     assert cells_with_traces(repo) == set()
 

@@ -308,3 +308,22 @@ async def test_telegram_long_polling_delivers_at_start_what_a_killed_run_left_in
             output = await _stop(proc, signal.SIGINT)
     assert [m["text"] for m in fakes.telegram.sent(ch.CHAT)] == ["Mã hồ sơ của bà con: KC-TEST42"], output
     repo.close()
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+def test_a_request_any_proxy_marked_gets_no_health_details(header: str) -> None:
+    """Was (second review): a proxy setting only X-Real-IP passed the outside caller the details."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.health import _from_this_machine
+
+    assert _from_this_machine(make_mocked_request("GET", "/healthz", transport=_Loopback()))
+    proxied = make_mocked_request("GET", "/healthz", headers={header: "203.0.113.9"}, transport=_Loopback())
+    assert not _from_this_machine(proxied)
+
+
+class _Loopback:
+    """A transport whose peer is this machine."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 50000) if name == "peername" else default
