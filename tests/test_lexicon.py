@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.eligibility import Assessor, Profile
+from bot.faq import FaqIndex
 from bot.knowledge import Knowledge
 from bot.text import fold
 from tests.conftest import KNOWLEDGE
@@ -228,3 +229,18 @@ FOLD_TRAPS: list[str] = [
 @pytest.mark.parametrize("text", FOLD_TRAPS)
 def test_a_phrase_that_folds_like_a_product_names_no_activity(assessor: Assessor, text: str) -> None:
     assert assessor.classifier.classify(text).kind is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "homestay có được hỗ trợ khuyến công không",
+        "nha nghi o lang gom co duoc khuyen cong ko",
+        "khách sạn có được vay khuyến công không",
+        "làm du lịch cộng đồng có được hỗ trợ không",
+        "resort nghi duong co duoc kc khong",
+    ],
+)
+def test_a_question_about_lodging_is_never_answered_yes(faq: FaqIndex, question: str) -> None:
+    answer = faq.ask(question)
+    assert answer.matched and answer.answer.startswith("Không.") and "Homestay" in answer.answer
