@@ -107,6 +107,9 @@ PRODUCTS: list[tuple[str, str]] = [
     ("sua chua may cay may xoi", "machinery_parts_repair"),
     ("sản xuất phân hữu cơ từ phân bò", "agri_chemicals"),
     ("lam vien nen mun cua", "green_industry"),
+    # abbreviations people type
+    ("cs sx hàng mtđ xuất khẩu", "handicrafts"),
+    ("hkd cf rang xay dong goi", "agro_food_processing"),
 ]
 
 # Services, tourism, trade, transport and farming without processing: never eligible.
