@@ -177,6 +177,7 @@ class SectorsFile(Strict):
     sectors: list[Sector]
     non_industrial: list[NonIndustrial]
     production_words: list[NonEmpty] = Field(default_factory=list)  # 'làm', 'sản xuất': the text makes it
+    production_starts: list[NonEmpty] = Field(default_factory=list)  # 'sửa chữa': only where it starts the term
     place_words: list[NonEmpty] = Field(default_factory=list)  # 'gần', 'ở': the product only names a place
     exclusions: list[Exclusion]
     restrictions: list[Restriction]

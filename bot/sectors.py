@@ -58,6 +58,7 @@ class SectorClassifier:
         ]
         self._needs_making = {g.group for g in sectors.non_industrial if g.products_need_making}
         self._making = {tuple(fold(w).split()) for w in sectors.production_words} - {()}
+        self._starts = self._making | {tuple(fold(w).split()) for w in sectors.production_starts} - {()}
         self._places = {fold(w) for w in sectors.place_words} - {""}
         self._by_first: dict[str, list[Term]] = {}
         for term in terms:
@@ -100,9 +101,9 @@ class SectorClassifier:
         # The words before the product, back to three, not reaching into another activity ('làm homestay').
         start = max([hit.start - 3, 0] + [h.end for h in hits if h.term.kind != "sector" and h.end <= hit.start])
         # A word that starts the term counts ('làm gốm'); one inside it does not ('quán nước ép').
-        return any(
-            tuple(tokens[i : i + len(word)]) == word for word in self._making for i in range(start, hit.start + 1)
-        )
+        if any(hit.term.tokens[: len(word)] == word for word in self._starts):
+            return True
+        return any(tuple(tokens[i : i + len(word)]) == word for word in self._making for i in range(start, hit.start))
 
     def _hits(self, tokens: list[str]) -> list[_Hit]:
         hits = []

@@ -150,6 +150,10 @@ MIXED: list[tuple[str, str | None]] = [
     ("homestay, nha co lam them mat ong", "agro_food_processing"),
     ("nhà nghỉ và sản xuất nước mắm", "agro_food_processing"),
     ("nuôi heo và làm giò chả", "agro_food_processing"),
+    ("quán cà phê, sửa máy pha cà phê", None),
+    ("cửa hàng bán máy xay xát", None),
+    ("bán đồ gỗ, đóng bàn ghế theo đơn", "consumer_export_goods"),
+    ("sua chua may nong nghiep, ban them phu tung", "machinery_parts_repair"),
 ]
 
 
