@@ -230,6 +230,8 @@ FOLD_TRAPS: list[str] = [
     "sắp cho ra mắt",
     "kiểm tra định kỳ",
     "giờ thu hoạch",
+    "khai thác mô hình mới",
+    "đoàn về tham quan học tập",
 ]
 
 
