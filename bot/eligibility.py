@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.knowledge import AreaFlag, BudgetLine, Knowledge, LegalForm, Locality, SectorCode, SupportLine, vn_today
+from bot.knowledge import (
+    AreaFlag,
+    BudgetLine,
+    DocumentCode,
+    Knowledge,
+    LegalForm,
+    Locality,
+    SectorCode,
+    SupportLine,
+    vn_today,
+)
 from bot.places import Gazetteer, Place, ProvinceInfo, Resolution
 from bot.sectors import Classification, SectorClassifier
 from bot.text import expand, fold, fold_abbreviations
@@ -16,6 +26,7 @@ from bot.text import expand, fold, fold_abbreviations
 Size = Literal["micro", "small", "medium", "large"]
 _MAX_VND = 10**16  # ten million tỷ: above any real facility; larger numbers are typing errors
 _Text = Annotated[str, Field(max_length=500)]
+_SME_DECLARATION: DocumentCode = "sme_self_declaration"
 
 
 class Profile(BaseModel):
@@ -407,6 +418,8 @@ class Assessor:
     ) -> list[DocumentOut]:
         own = next((loc.documents for loc in locals_ if loc.documents), None)
         codes = list(own or self.kb.documents.defaults)
+        # Nghị định 80/2021 Art. 10: an SME proves its size by self-declaring it, whatever a commune's own list.
+        codes.append(_SME_DECLARATION)
         for line in lines:
             if line.funding == "national":
                 codes += self.kb.line(line.code).documents

@@ -86,7 +86,7 @@ Subject = Literal["rural_industrial_facility", "cleaner_production_facility"]
 Funding = Literal["national", "provincial", "commune"]
 SizeGroup = Literal["industry_construction", "trade_services"]
 NonIndustrialGroup = Literal[
-    "trade", "services", "transport", "crop_farming", "livestock", "aquaculture", "forestry", "other"
+    "trade", "services", "accommodation", "transport", "crop_farming", "livestock", "aquaculture", "forestry", "other"
 ]
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -147,6 +147,9 @@ class NonIndustrial(Cited):
 
     group: NonIndustrialGroup
     name: NonEmpty
+    # True: such a business sells, serves or shows products it need not make (a shop, a homestay), so a
+    # product named beside it counts only where the text says it is made there.
+    products_need_making: bool = False
     terms: list[NonEmpty] = Field(min_length=1)
 
 
@@ -173,6 +176,9 @@ class SectorsFile(Strict):
 
     sectors: list[Sector]
     non_industrial: list[NonIndustrial]
+    production_words: list[NonEmpty] = Field(default_factory=list)  # 'làm', 'sản xuất': the text makes it
+    production_starts: list[NonEmpty] = Field(default_factory=list)  # 'sửa chữa': only where it starts the term
+    place_words: list[NonEmpty] = Field(default_factory=list)  # 'gần', 'ở': the product only names a place
     exclusions: list[Exclusion]
     restrictions: list[Restriction]
 

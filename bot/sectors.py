@@ -56,6 +56,10 @@ class SectorClassifier:
         terms += [
             Term(tuple(fold(t).split()), t, "excluded", e.code, e.sector) for e in sectors.exclusions for t in e.terms
         ]
+        self._needs_making = {g.group for g in sectors.non_industrial if g.products_need_making}
+        self._making = {tuple(fold(w).split()) for w in sectors.production_words} - {()}
+        self._starts = self._making | {tuple(fold(w).split()) for w in sectors.production_starts} - {()}
+        self._places = {fold(w) for w in sectors.place_words} - {""}
         self._by_first: dict[str, list[Term]] = {}
         for term in terms:
             if term.tokens:
@@ -95,9 +99,24 @@ class SectorClassifier:
         # A term inside a longer one does not count: 'bán chè' is trade although 'chè' is a product.
         outer = [h for h in hits if not any(h.inside(o) for o in hits)]
         industrial = [h for h in outer if h.term.kind == "sector"]
+        if any(h.term.kind == "non_industrial" and h.term.code in self._needs_making for h in outer):
+            # A shop or a homestay names products it sells or shows: 'homestay bán kèm mật ong'.
+            industrial = [h for h in industrial if self._made(h, tokens, outer)]
         if industrial:  # any processing at all makes it industrial: 'nuôi heo và làm giò chả'
             return max(industrial, key=_length)
-        return max(outer, key=_length) if outer else None
+        others = [h for h in outer if h.term.kind != "sector"]  # a product sold or shown, not made, drops out
+        return max(others, key=_length) if others else None
+
+    def _made(self, hit: _Hit, tokens: list[str], hits: list[_Hit]) -> bool:
+        """Whether the text says the product is made: a production word starts the term or stands just before it."""
+        if hit.start and tokens[hit.start - 1] in self._places:  # 'nhà nghỉ gần lò gốm'
+            return False
+        # The words before the product, back to three, not reaching into another activity ('làm homestay').
+        start = max([hit.start - 3, 0] + [h.end for h in hits if h.term.kind != "sector" and h.end <= hit.start])
+        # A word that starts the term counts ('làm gốm'); one inside it does not ('quán nước ép').
+        if any(hit.term.tokens[: len(word)] == word for word in self._starts):
+            return True
+        return any(tuple(tokens[i : i + len(word)]) == word for word in self._making for i in range(start, hit.start))
 
     def _hits(self, tokens: list[str]) -> list[_Hit]:
         hits = []

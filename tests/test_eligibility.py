@@ -175,6 +175,24 @@ def test_binh_giang_documents_are_its_own_forms(assessor: Assessor) -> None:
     assert names[:2] == ["Mẫu số 01a – Đăng ký kế hoạch nhu cầu kinh phí", "Mẫu số 01b – Thông tin chung của đơn vị"]
 
 
+@pytest.mark.parametrize(("commune", "province"), [("Bình Giang", "Ninh Bình"), ("Vĩnh Thủy", "Quảng Trị")])
+def test_an_enterprise_always_self_declares_its_size(assessor: Assessor, commune: str, province: str) -> None:
+    profile = Profile(
+        legal_form="enterprise",
+        activity="sản xuất nước mắm",
+        workers=12,
+        revenue_vnd=5_000_000_000,
+        commune=commune,
+        province=province,
+        needs=["advanced_machinery"],
+    )
+    a = assessor.assess(profile, DAY)
+    assert a.eligible is True and a.size == "small"
+    assert "sme_self_declaration" in [d.code for d in a.documents]
+    household = assessor.assess(profile.model_copy(update={"legal_form": "household_business"}), DAY)
+    assert "sme_self_declaration" not in [d.code for d in household.documents]
+
+
 def test_assessment_is_pure(assessor: Assessor) -> None:
     profile = Profile(
         legal_form="household_business",

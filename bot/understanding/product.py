@@ -8,6 +8,8 @@ from bot.understanding.tokens import Reading
 
 # Verbs people put before what they make; the product span starts there ('làm chiếu cói').
 _LEADS = {"lam", "san", "xuat", "che", "bien", "dan", "det", "nau", "ep", "say", "rang", "ban"}
+# Words of wanting: what follows them is what the person asks for ('xin hỗ trợ máy dệt'), not what they make.
+_WANTING = {"tro", "xin", "mua", "can", "muon", "thieu"}
 
 
 class ProductReader:
@@ -21,6 +23,10 @@ class ProductReader:
         # Words already read as a legal form or a place are hidden: 'Xã Mỹ Đức' is not a product.
         words = [w if free else "\x00" for w, free in zip(reading.words, reading.free, strict=True)]
         found = self._classifier.locate(words)
+        if found is not None and _wanted(words, found[1]):
+            # 'làm chiếu cói …, muốn xin hỗ trợ máy dệt': the loom is the need; look for what is made first.
+            hidden = words[: found[1]] + ["\x00"] * (found[2] - found[1]) + words[found[2] :]
+            found = self._classifier.locate(hidden) or found
         if found is None:
             return []
         cls, i, j = found
@@ -40,3 +46,9 @@ class ProductReader:
         group = (cls.code,) if outside else ()
         sector = Fact("sector", code, start, end, confidence, f"{cls.kind}: {cls.matched}", group)
         return [product, sector]
+
+
+def _wanted(words: list[str], start: int) -> bool:
+    """Whether a term starting at `start` follows a word of wanting (within two words) and no making verb."""
+    before = words[max(0, start - 2) : start]
+    return bool(_WANTING & set(before)) and not (_LEADS - {"ban"}) & set(before)
