@@ -55,9 +55,10 @@ def scaled_faq(faq: FaqFile, size: int) -> FaqFile:
                 answer=base.answer,
                 citation=base.citation,
                 status=base.status,
+                tags=base.tags,  # the subjects an entry is about take part in ranking
             )
         )
-    return FaqFile(entries=entries)
+    return FaqFile(subjects=faq.subjects, entries=entries)
 
 
 def bench_faq(kb_root: Path) -> list[str]:

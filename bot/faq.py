@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from bot.faq_subjects import build_subjects
 from bot.files import owner_only, private_dir
 from bot.knowledge_types import FaqLike, OutOfScopeLike
 from bot.text import PhraseRewriter, Speller, canonical, expand, fold, fold_abbreviations
@@ -138,6 +139,7 @@ class FaqIndex:
         self._rewrite = PhraseRewriter(phrases or {})
         self._phrases = {e.id: [self._normal(p) for p in [e.question, *e.variants]] for e in faq.entries}
         self._order = {e.id: i for i, e in enumerate(faq.entries)}
+        self._subjects = build_subjects(faq, self._normal)
         asked = {eid: Counter(g for p in ph for g in features(p.split())) for eid, ph in self._phrases.items()}
         for entry in faq.entries:  # phrasings typed with diacritics also match by their accented words
             asked[entry.id].update(g for p in [entry.question, *entry.variants] for g in _accented_grams(p))
@@ -178,19 +180,27 @@ class FaqIndex:
         grams = sorted(set(features(tokens)))  # sorted: the same sums in every process, whatever the hash seed
         if fold(question) != question.lower().strip():
             grams += sorted(set(_accented_grams(question[:_MAX_QUERY])))
-        scores = self._scores(grams)
+        query = " ".join(tokens)
+        # The entry about exactly the legal form, sector, line or step the question names beats a neighbour.
+        named = self._subjects.named(query)
+        scores = self._scores(grams, self._subjects.entries_about(named))
         if not scores:
             return []
+        fit = {eid: self._subjects.fit(eid, named) for eid in scores}
+        scores = {eid: score * fit[eid][0] for eid, score in scores.items()}
+        if not any(scores.values()):
+            return []
         top = max(scores.values())
-        query = " ".join(tokens)
         order = self._order
         candidates = heapq.nsmallest(_CANDIDATES, scores, key=lambda e: (-scores[e], order[e]))
         similarity = {eid: self._similarity(query, eid) for eid in candidates}
-        ranked = sorted(candidates, key=lambda e: (-(scores[e] / top + _FUZZY_WEIGHT * similarity[e]), order[e]))
+        rank = {e: scores[e] / top + _FUZZY_WEIGHT * similarity[e] * fit[e][0] for e in candidates}
+        ranked = sorted(candidates, key=lambda e: (-rank[e], order[e]))
         # Confidence counts the words as typed: a word the speller had to bend ('cúng' → 'cung') is unknown.
         plain = {g for g in features(typed) if " " not in g}
         total = sum(self.idf.get(g, self._default_idf) for g in plain) or 1.0
-        return [(eid, self._confidence(eid, plain, similarity[eid], total)) for eid in ranked[:limit]]
+        # A disagreeing subject also lowers confidence: better alternatives than the wrong legal form.
+        return [(eid, fit[eid][1] * self._confidence(eid, plain, similarity[eid], total)) for eid in ranked[:limit]]
 
     def _similarity(self, query: str, entry_id: str) -> float:
         """Fuzzy similarity of the question to the entry's closest phrasing, in [0, 1]."""
@@ -202,8 +212,8 @@ class FaqIndex:
             return 0.0
         return (_SET_SHARE * by_set[1] + (1 - _SET_SHARE) * by_sort[1]) / 100
 
-    def _scores(self, grams: list[str]) -> dict[str, float]:
-        """BM25 sums: selective grams find candidates, common grams ('hỗ trợ') only re-score them."""
+    def _scores(self, grams: list[str], about: set[str]) -> dict[str, float]:
+        """BM25 sums: selective grams (and the subjects named) find candidates, common grams re-score them."""
         scores: dict[str, float] = {}
         common = []
         for gram in grams:
@@ -218,6 +228,8 @@ class FaqIndex:
         if len(scores) > _RESCORED:
             keep = heapq.nlargest(_RESCORED, scores.items(), key=lambda kv: (kv[1], -self._order[kv[0]]))
             scores = dict(keep)
+        for entry_id in sorted(about - scores.keys()):  # 'htx': every word of it is common, the entry is not
+            scores[entry_id] = 0.0
         for postings in common:
             if scores:
                 for entry_id in scores:
@@ -299,7 +311,7 @@ def _bm25_weights(
 
 
 _CACHED_FILES = ("faq.yaml", "out_of_scope.yaml", "abbreviations.yaml")
-_CODE = (Path(__file__), Path(__file__).with_name("text.py"))
+_CODE = (Path(__file__), Path(__file__).with_name("text.py"), Path(__file__).with_name("faq_subjects.py"))
 
 
 def load_index(knowledge: Path, cache_dir: Path | None = None) -> FaqIndex:

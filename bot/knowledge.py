@@ -254,10 +254,37 @@ class FaqEntry(Cited):
     tags: list[NonEmpty] = Field(default_factory=list)
 
 
+SubjectKind = Literal["legal_form", "sector", "line", "step", "programme", "qualifier", "topic"]
+
+
+class FaqSubject(Strict):
+    """Something a question can name (a legal form, a sector, a support line, a dossier step…).
+
+    An entry is about the subjects among its tags: named in a question, they must agree.
+    """
+
+    tag: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    kind: SubjectKind
+    terms: list[NonEmpty] = Field(min_length=1)  # how a question names it, matched as whole words
+    required: bool = False  # an entry about it fits only a question that names it ('ưu tiên')
+
+
 class FaqFile(Strict):
     """knowledge/faq.yaml."""
 
+    subjects: list[FaqSubject] = Field(default_factory=list)
     entries: list[FaqEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _subjects_are_used(self) -> FaqFile:
+        tags = [s.tag for s in self.subjects]
+        if len(set(tags)) != len(tags):
+            raise ValueError("a subject tag is defined twice")
+        used = {t for e in self.entries for t in e.tags}
+        unused = [t for t in tags if t not in used]
+        if unused:
+            raise ValueError(f"subjects no entry is tagged with: {', '.join(unused)}")
+        return self
 
 
 class OutOfScopeTopic(Strict):
