@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -405,6 +405,9 @@ def staff_add(
 
     if not communes and not all_communes:
         _fail("cần --commune MÃ_XÃ (một hoặc nhiều) hoặc --all")
+    unknown = [c for c, name in zip(communes, _commune_names(communes), strict=True) if name.startswith("xã không rõ")]
+    if unknown:
+        _fail(f"không có xã, phường nào mang mã {unknown[0]}")
     if len(password) < 10:
         _fail("mật khẩu cần ít nhất 10 ký tự")
     repo = SqliteRepository(_db_path(db))
@@ -414,7 +417,7 @@ def staff_add(
     if telegram is not None:  # on Telegram the officer then sees these communes only
         store.link_telegram(name.strip(), telegram)
     repo.close()
-    scope = "mọi xã" if all_communes else ", ".join(str(c) for c in communes)
+    scope = "mọi xã" if all_communes else "; ".join(_commune_names(communes))
     if existed:
         click.echo(f"Đã đặt lại mật khẩu tài khoản '{name}' ({scope}); mọi phiên đăng nhập cũ đã kết thúc.")
     else:
@@ -457,16 +460,22 @@ def staff_list(db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong staff list
     """
-    from bot.places import Gazetteer
 
     with _staff_store(db) as store:
         accounts = store.accounts()
     if not accounts:
         click.echo("Chưa có tài khoản cán bộ nào.")
-    places = Gazetteer()
     for account in accounts:
-        names = [(p.label if (p := places.place_by_code(c)) else f"mã {c}") for c in account.communes]
+        names = _commune_names(account.communes)
         click.echo(f"{account.name}: {'mọi xã' if account.all_communes else '; '.join(names) or 'chưa có xã'}")
+
+
+def _commune_names(codes: Iterable[int]) -> list[str]:
+    """Communes as an officer reads them ('Xã Vĩnh Thủy, Quảng Trị'), not as codes."""
+    from bot.places import Gazetteer
+
+    places = Gazetteer()
+    return [(p.label if (p := places.place_by_code(c)) else f"xã không rõ (mã {c})") for c in codes]
 
 
 @contextmanager

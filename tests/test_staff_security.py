@@ -309,3 +309,15 @@ async def test_a_password_typed_into_the_name_box_is_not_logged(
     assert typed not in logged and "MatKhau" not in logged
     assert f"unknown account, from {STRANGER}" in logged  # what an operator needs: that, and where from
     assert f"failed sign-in for lan from {STRANGER}" in logged
+
+
+def test_staff_commands_name_communes_and_refuse_unknown_ones(tmp_path: Path) -> None:
+    """An officer reads communes by name, never as codes; a code that is no commune is refused, nothing stored."""
+    db = ["--db", str(tmp_path / "k.db")]
+    code, out, _ = cli(["staff", "add", "lan", "--commune", "19405", *db], f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 0 and "Vĩnh Thủy" in out and "19405" not in out
+    code, out, _ = cli(["staff", "list", *db])
+    assert code == 0 and "Vĩnh Thủy" in out and "19405" not in out
+    code, out, err = cli(["staff", "add", "ai", "--commune", "1", *db], f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 2 and err.strip().count("\n") == 0 and "mã 1" in err
+    assert StaffStore(SqliteRepository(tmp_path / "k.db")).account("ai") is None
