@@ -398,6 +398,11 @@ class Assessor:
         text = f" {expand(fold(need), self._abbr)} "
         return {ln.code for ln in lines if any(f" {fold(k)} " in text for k in ln.keywords)}
 
+    def lines_described(self, text: str) -> list[str]:
+        """The codes of the support lines whose keywords the text uses, in the order of the knowledge."""
+        found = self._described(text, self.kb.support_lines.lines)
+        return [ln.code for ln in self.kb.support_lines.lines if ln.code in found]
+
     def names_support(self, need: str) -> bool:
         """Whether typed words describe some support line ('mua máy sấy' does, 'quảng trị' does not)."""
         return bool(self._described(need, self.kb.support_lines.lines))

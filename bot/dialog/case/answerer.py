@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.dialog.case.base import Kit, Part
@@ -42,6 +42,8 @@ class CaseAnswers:
         """The answer from the person's own case, or None to let the FAQ answer."""
         kit = Kit(self.kb, self.assessor, today or vn_today())
         case = case_of(u, slots or {}, self.assessor.gazetteer)
+        if not case.needs and case.cue("amount"):  # 'thành lập doanh nghiệp … bao nhiêu': the line, not the form
+            case = replace(case, needs=tuple(self.assessor.lines_described(u.text)))
         parts = [p for p in self._parts(kit, case) if p is not None]
         if not parts:
             return None
@@ -54,6 +56,9 @@ class CaseAnswers:
 
     def _parts(self, kit: Kit, case: Case) -> list[Part | None]:
         t, asked = self.texts, case.asked
+        topical = any(case.cue(c) for c in ("support", "eligible", "plan"))
+        if topical and case.product and self._outside(case.product):
+            return [product_part(kit, t, case.product)]  # no line or plan answer may suggest it is covered
         place_asked = bool(asked & {"commune", "province"}) or bool(case.candidates)
         about_place = case.needs or any(case.cue(c) for c in ("office", "forms", "support_what"))
         if case.cue("plan") or (place_asked and about_place):
@@ -61,13 +66,14 @@ class CaseAnswers:
                 return [place_part(kit, t, case)]
             return [plan_part(kit, t, case)]
         # Only questions about support or eligibility: 'xe tải đi Lạng Sơn mất mấy tiếng' is not ours.
-        if not (case.cue("support") or case.cue("eligible")):
+        if not topical:
             return []
-        if case.needs and not case.cue("forms"):
+        if case.needs and not case.cue("forms") and not (case.product and case.cue("eligible")):
             return [self._lines(kit, case)]
         parts: list[Part | None] = []
-        if case.product:
+        if case.product:  # 'làm gốm có được hỗ trợ máy móc không': the product decides, then the line
             parts.append(product_part(kit, t, case.product))
+            parts += [Part(national_part(kit, t, code)) for code in case.needs[:1]]
         if asked & _SIZE_FACTS or (case.legal_form == "enterprise" and case.cue("size")):
             parts.append(size_part(kit, t, case))
         elif "legal_form" in asked and case.cue("eligible") and not case.product:
@@ -76,6 +82,10 @@ class CaseAnswers:
         if place_asked or (case.cue("ward") and case.province is not None):
             parts.append(place_part(kit, t, case))
         return parts
+
+    def _outside(self, product: str) -> bool:
+        """An activity outside industry, or excluded (brick kilns): it is never answered 'Có'."""
+        return self.assessor.classifier.classify(product).kind in ("non_industrial", "excluded")
 
     def _lines(self, kit: Kit, case: Case) -> Part:
         """The national share and cap of the lines named; the commune's own amount where its plan has one."""

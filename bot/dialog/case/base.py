@@ -57,4 +57,4 @@ class Kit:
 
 def day(date: dt.date | None) -> str:
     """'31/12/2026'."""
-    return date.strftime("%d/%m/%Y") if date else ""
+    return f"{date.day:02d}/{date.month:02d}/{date.year}" if date else ""

@@ -93,7 +93,7 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     return Case(
         said=said,
         asked=frozenset(asked),
-        cues=frozenset(name for name, words in _CUES.items() if any(w in said for w in words)),
+        cues=_cues(said),
         legal_form=value("legal_form", "legal_form"),
         product=facts["product"].value if "product" in facts else None,
         sector=value("sector", "sector") if "product" in facts else None,
@@ -107,6 +107,12 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         needs=tuple(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE),
         known=slots,
     )
+
+
+def _cues(said: str) -> frozenset[str]:
+    """The cues a question uses; 'lãi suất' (interest) is not 'suất' (a slot)."""
+    said = said.replace(" lai suat ", " ")
+    return frozenset(name for name, words in _CUES.items() if any(w in said for w in words))
 
 
 def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[Place, ...]]:
