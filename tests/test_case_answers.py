@@ -126,7 +126,13 @@ def test_the_set_is_large_and_half_without_diacritics() -> None:
     assert sum(q.text.isascii() for q in questions) >= 0.45 * len(questions)
 
 
-@pytest.mark.parametrize(("name", "floor"), [("case_questions.yaml", 0.98)])
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    [
+        ("case_questions.yaml", 0.98),  # the tuned set: 69/69
+        ("case_questions_blind.yaml", 0.89),  # written after tuning, run once: 27/30
+    ],
+)
 def test_evaluation_floors(
     answers: CaseAnswers, understander: Understander, assessor: Assessor, name: str, floor: float
 ) -> None:
