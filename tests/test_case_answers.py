@@ -98,6 +98,13 @@ def test_activities_outside_industry_are_never_answered_yes(
         assert "✅" not in got.text and "Có." not in got.text and "300 triệu" not in got.text
 
 
+def test_a_line_named_twice_is_answered_once(answers: CaseAnswers, understander: Understander) -> None:
+    """Was: 'thiết kế bao bì' read the packaging line twice and the answer said everything twice (3 messages)."""
+    slots = {"place": {"code": 19405}}
+    got = answers.answer(understander.understand("Xã mình hỗ trợ thiết kế bao bì bao nhiêu?"), slots, DAY)
+    assert got is not None and got.text.count("mục V, dòng 2") == 1 and len(got.text) <= 1000
+
+
 def test_an_expired_plan_says_so(answers: CaseAnswers, understander: Understander) -> None:
     got = answers.answer(understander.understand("Tỉnh Quảng Ngãi có kế hoạch khuyến công gì?"), {}, DAY)
     assert got is not None and "đã hết kỳ" in got.text and "Kế hoạch 98/KH-UBND" in got.text

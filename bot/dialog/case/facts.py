@@ -104,7 +104,7 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         revenue=value("revenue", "revenue_vnd"),
         capital=value("capital", "capital_vnd"),
         craft_village=value("craft_village", "craft_village"),
-        needs=tuple(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE),
+        needs=tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE)),
         known=slots,
     )
 
