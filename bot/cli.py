@@ -279,6 +279,34 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
         click.echo("\n".join(result.errors))
 
 
+@kb.command("eval-case")
+@click.argument("file", type=click.Path(path_type=Path), default=Path("tests/data/case_questions.yaml"))
+@click.option("--show-errors", is_flag=True, help="list each answer missing a fact or saying what it must not")
+@common_options
+def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Measure answers from the structured knowledge: the share holding every fact they must."""
+    from bot.case_eval import evaluate, load_questions
+    from bot.config import Settings
+    from bot.dialog.case import CaseAnswers
+    from bot.eligibility import Assessor
+    from bot.flows import load_dialogs
+    from bot.understanding import Understander
+
+    try:
+        today, questions = load_questions(file)
+    except ValueError as exc:
+        _fail(str(exc))
+    loaded = _load(knowledge)
+    dialogs = load_dialogs(Settings().khuyencong_dialogs)
+    assessor = Assessor(loaded)
+    understander = Understander(loaded, dialogs, assessor.gazetteer, assessor.classifier)
+    answers = CaseAnswers(loaded, assessor, dialogs.texts.case)
+    result = evaluate(answers, understander, assessor.gazetteer, today, questions)
+    click.echo(result.summary())
+    if show_errors:
+        click.echo("\n".join(result.errors))
+
+
 # --- chat ------------------------------------------------------------------------------
 
 

@@ -167,7 +167,7 @@ class Assessor:
         self._legal_form(profile, verdict)
         cls = self._sector(profile, verdict)
         where = self.gazetteer.resolve(profile.commune, profile.province)
-        locals_ = self._localities(where)
+        locals_ = self.localities(where)
         area_flags = self._area_flags(profile, locals_)
         size = self._size(profile, cls, verdict)
         self._sector_conditions(cls, area_flags, verdict)
@@ -297,13 +297,13 @@ class Assessor:
                 "location_ok",
                 place=province.name,
                 unit="xã, phường hay đặc khu",
-                province_kind=_province_kind(province),
+                province_kind=province_kind(province),
             )
         )
 
     def _location_ok(self, place: Place, verdict: _Verdict) -> None:
         unit = self.rules.labels.unit_types[place.type]
-        kind = _province_kind(place.province)
+        kind = province_kind(place.province)
         verdict.passes.append(self._reason("location_ok", place=place.label, unit=unit, province_kind=kind))
 
     # --- what follows from the decision -----------------------------------------------
@@ -315,7 +315,7 @@ class Assessor:
             return local or None
         return set(profile.area_flags) | local
 
-    def _localities(self, where: Resolution) -> list[Locality]:
+    def localities(self, where: Resolution) -> list[Locality]:
         """The locality plans for the place: the commune's own first, then its province's."""
         place = where.place
         province = place.province if place else where.province
@@ -376,14 +376,14 @@ class Assessor:
         current = [loc for loc in locals_ if loc.valid_on(today)]
         planned = {code for loc in current for code in loc.contents}
         out = [
-            _local_line(b)
+            local_line(b)
             for loc in current
             for b in loc.budget_lines
             if any(ln.code == b.code for ln in national) and (wanted is None or b.code in wanted)
         ]
         chosen = [ln for ln in national if wanted is None or ln.code in wanted]
         chosen.sort(key=lambda ln: ln.code not in planned)  # the locality's planned contents first
-        return out + [_national_line(ln) for ln in chosen]
+        return out + [national_line(ln) for ln in chosen]
 
     @staticmethod
     def _line_applies(
@@ -408,6 +408,11 @@ class Assessor:
     def _described(self, need: str, lines: list[SupportLine]) -> set[str]:
         text = f" {expand(fold(need), self._abbr)} "
         return {ln.code for ln in lines if any(f" {fold(k)} " in text for k in ln.keywords)}
+
+    def lines_described(self, text: str) -> list[str]:
+        """The codes of the support lines whose keywords the text uses, in the order of the knowledge."""
+        found = self._described(text, self.kb.support_lines.lines)
+        return [ln.code for ln in self.kb.support_lines.lines if ln.code in found]
 
     def names_support(self, need: str) -> bool:
         """Whether typed words describe some support line ('mua máy sấy' does, 'quảng trị' does not)."""
@@ -493,7 +498,7 @@ def _size_facts(workers: int | None, revenue: int | None, capital: int | None) -
     return ", ".join(parts)
 
 
-def _province_kind(province: ProvinceInfo) -> str:
+def province_kind(province: ProvinceInfo) -> str:
     """'tỉnh Quảng Trị' or 'Thành phố Hải Phòng (trực thuộc trung ương)'."""
     return f"{province.name} (trực thuộc trung ương)" if province.centrally_run else f"tỉnh {province.name}"
 
@@ -528,7 +533,8 @@ def _locality_out(where: Resolution) -> LocalityOut | None:
     return None
 
 
-def _national_line(line: SupportLine) -> LineOut:
+def national_line(line: SupportLine) -> LineOut:
+    """A national support line as offered."""
     return LineOut(
         code=line.code,
         name=line.name,
@@ -541,7 +547,8 @@ def _national_line(line: SupportLine) -> LineOut:
     )
 
 
-def _local_line(budget: BudgetLine) -> LineOut:
+def local_line(budget: BudgetLine) -> LineOut:
+    """A locality's own budget line as offered: its amount per facility and its slots."""
     slots = budget.slots_text or (f"{budget.slots} suất" if budget.slots else None)
     return LineOut(
         code=budget.code,

@@ -106,12 +106,43 @@ class MenuFile(Strict):
         return self
 
 
+class CaseTexts(Strict):
+    """What answers from the person's own case say around the figures of the knowledge (texts.yaml, case:)."""
+
+    plan_heading: NonEmpty  # fields: title, start, end
+    plan_lines: NonEmpty
+    plan_line: NonEmpty  # fields: name, figures, funding
+    plan_figures: NonEmpty  # fields: amount
+    plan_count: NonEmpty  # fields: slots
+    plan_sum: NonEmpty  # fields: total
+    plan_total: NonEmpty  # fields: total
+    plan_contents: NonEmpty
+    plan_no_amounts: NonEmpty
+    plan_forms: NonEmpty
+    plan_line_missing: NonEmpty  # fields: place, line
+    plan_line_unpriced: NonEmpty  # fields: place, line
+    no_plan: NonEmpty  # fields: place
+    ask_place: NonEmpty  # fields: question
+    national: NonEmpty
+    depends: NonEmpty  # fields: missing
+    missing: dict[str, NonEmpty]
+    covered: NonEmpty
+    not_covered: NonEmpty
+    ward_rule: NonEmpty  # fields: province
+    size_test: NonEmpty  # fields: group, micro, small, medium
+    size_ceiling: NonEmpty  # fields: workers, revenue, capital
+    size_groups: dict[str, NonEmpty]
+    size_not_enterprise: NonEmpty  # fields: form
+    funding: dict[str, NonEmpty]
+
+
 class Texts(Strict):
     """Every sentence the engine says that is not a step prompt (dialogs/texts.yaml)."""
 
     welcome: NonEmpty
     menu_prompt: NonEmpty
     help: NonEmpty
+    case: CaseTexts
     not_understood: NonEmpty
     too_long: NonEmpty
     idle_restart: NonEmpty

@@ -8,6 +8,8 @@
 - interview: the interview policy, which step to ask next, and misses;
 - pending: the yes/no question waiting (a guess, consent, the summary, erasure) and asking again;
 - questions: answers from the FAQ and the knowledge, then back to the step;
+- case/: answers from the person's own case (a commune's plan, a product, a place, a size, a support line),
+  tried before the FAQ; pure, one module per kind of answer;
 - result: the profile, the cited assessment, what a lead keeps of it;
 - registration: consent, the summary and the lead;
 - corrections: back, edit, restart;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.dialog.case import CaseAnswer, CaseAnswers
 from bot.dialog.context import Context
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
@@ -11,6 +12,7 @@ from bot.messages import Button
 from bot.render import cited
 from bot.storage import Conversation
 from bot.text import fold
+from bot.understanding import Understander, slots_of
 
 
 class Questions:
@@ -18,6 +20,20 @@ class Questions:
 
     def __init__(self, ctx: Context, pending: Pending) -> None:
         self.ctx, self.texts, self.faq, self.pending = ctx, ctx.texts, ctx.faq, pending
+        a = ctx.assessor
+        self.understander = Understander(ctx.kb, ctx.dialogs, a.gazetteer, a.classifier)
+        self.cases = CaseAnswers(ctx.kb, a, ctx.texts.case)
+
+    def case(self, conv: Conversation, text: str, step: Step | None = None) -> CaseAnswer | None:
+        """The answer from the person's own case (commune plan, product, place, size, line), before the FAQ.
+
+        A question that also answers the pending step ('hộ kinh doanh có được không?' at the legal form) is left
+        to the interview and the FAQ.
+        """
+        u = self.understander.understand(text, step)
+        if step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values:
+            return None
+        return self.cases.answer(u, conv.slots)
 
     def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""
@@ -30,6 +46,11 @@ class Questions:
 
     def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
         """A question asked mid-interview: answer it, then ask the pending question again."""
+        case = self.case(conv, text, step)
+        if case is not None:
+            turn.say(case.text)
+            self.ctx.ask(step, turn, self.texts.faq_then_back)
+            return True
         answer = self.faq.ask(text)
         if not (answer.matched or answer.out_of_scope):
             return False
@@ -47,7 +68,11 @@ class Questions:
         self.pending.reask(conv, turn)
 
     def answer(self, conv: Conversation, text: str, turn: Turn) -> None:
-        """A question outside any interview: the FAQ answer, its neighbours, or a miss kept for staff."""
+        """A question outside any interview: the case answer, the FAQ answer, its neighbours, or a miss for staff."""
+        case = self.case(conv, text)
+        if case is not None:
+            turn.say(case.text, self._check_or_menu())
+            return
         answer = self.faq.ask(text)
         if answer.matched:
             turn.say(

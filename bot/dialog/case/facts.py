@@ -1,0 +1,134 @@
+"""The case a question is about: the facts it names, completed by those the conversation already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.places import Gazetteer, Place, ProvinceInfo
+from bot.text import fold
+from bot.understanding import MIN_CONFIDENCE, Fact, Understanding
+
+# What a question asks about, by the words it uses (folded, padded with spaces).
+_CUES: dict[str, tuple[str, ...]] = {
+    "plan": (
+        " ke hoach ", " suat ", " xa minh ", " xa em ", " xa toi ", " xa nha ", " xa ta ", " phuong minh ",
+        " dia phuong minh ", " nam nay ", " may co so ", " bao nhieu co so ", " tong kinh phi ", " kinh phi xa ",
+        " ngan sach xa ", " xa ho tro ", " o xa ", " xa co ",
+    ),
+    "support_what": (
+        " ho tro gi ", " ho tro nhung gi ", " nhung ho tro ", " nhung khoan ", " khoan nao ", " noi dung nao ",
+        " ho tro nhung ", " duoc ho tro gi ", " co nhung gi ", " co gi ", " ho tro cai gi ",
+    ),
+    "office": (
+        " o dau ", " nop ", " lien he ", " dien thoai ", " sdt ", " so dt ", " goi ai ", " hoi ai ", " can bo nao ",
+        " co quan nao ", " dau moi ", " ai phu trach ",
+    ),
+    "forms": (" mau ", " giay to ", " ho so ", " thu tuc ", " bieu mau "),
+    "amount": (
+        " bao nhieu ", " toi da ", " muc ", " phan tram ", " bn ", " bao nhieu tien ", " may trieu ", " bao nhiu ",
+    ),
+    "ward": (" phuong ",),
+    "size": (
+        " quy mo ", " lon ", " nho va vua ", " sieu nho ", " doanh thu ", " nguon von ", " lao dong ", " nhan cong ",
+        " cong nhan ",
+    ),
+    "support": (
+        " ho tro ", " khuyen cong ", " dieu kien ", " xin ", " tai tro ", " kinh phi ", " chinh sach ", " uu tien ",
+        " huong ",
+    ),
+    "eligible": (" co duoc ", " duoc khong ", " duoc ho tro ", " co thuoc ", " thuoc dien ", " duoc ko ", " dc ko "),
+}  # fmt: skip
+_MINE = (" minh ", " em ", " toi ", " nha ", " chung toi ", " bac ", " chau ", " con ")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A question's facts (asked) and the conversation's (known); the question's win."""
+
+    said: str  # the question folded, padded with spaces
+    asked: frozenset[str]  # the fact kinds the question itself names
+    cues: frozenset[str]
+    legal_form: str | None = None
+    product: str | None = None
+    sector: str | None = None
+    place: Place | None = None
+    province: ProvinceInfo | None = None
+    candidates: tuple[Place, ...] = ()  # several communes of the name typed
+    workers: int | None = None
+    revenue: int | None = None
+    capital: int | None = None
+    craft_village: bool | None = None
+    needs: tuple[str, ...] = ()
+    known: Mapping[str, Any] = field(default_factory=dict)
+
+    def cue(self, name: str) -> bool:
+        """Whether the question uses the words of a cue."""
+        return name in self.cues
+
+    @property
+    def mine(self) -> bool:
+        """The person speaks of their own place or facility ('xã mình', 'bên em')."""
+        return any(w in self.said for w in _MINE)
+
+
+def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) -> Case:
+    """The case of a question: what it names, else what the conversation holds."""
+    said = f" {fold(u.text)} "
+    facts: dict[str, Fact] = {f.kind: f for f in u.facts if f.confidence >= MIN_CONFIDENCE or f.kind == "commune"}
+    asked = {k for k, f in facts.items() if f.value is not None}
+    known_place = slots.get("place") or {}
+    place, candidates = _place(u, gazetteer)
+    if place is None and not candidates and "commune" not in asked and known_place.get("code"):
+        place = gazetteer.place_by_code(int(known_place["code"]))
+    province = place.province if place else _province(u, gazetteer)
+    if province is None and not candidates and slots.get("province_hint"):
+        province = gazetteer.province(str(slots["province_hint"]))
+
+    def value(kind: str, slot: str) -> Any:
+        fact = facts.get(kind)
+        return fact.value if fact is not None and fact.value is not None else slots.get(slot)
+
+    return Case(
+        said=said,
+        asked=frozenset(asked),
+        cues=_cues(said),
+        legal_form=value("legal_form", "legal_form"),
+        product=facts["product"].value if "product" in facts else None,
+        sector=value("sector", "sector") if "product" in facts else None,
+        place=place,
+        province=province,
+        candidates=candidates,
+        workers=value("workers", "workers"),
+        revenue=value("revenue", "revenue_vnd"),
+        capital=value("capital", "capital_vnd"),
+        craft_village=value("craft_village", "craft_village"),
+        needs=tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE)),
+        known=slots,
+    )
+
+
+def _cues(said: str) -> frozenset[str]:
+    """The cues a question uses; 'lãi suất' (interest) is not 'suất' (a slot)."""
+    said = said.replace(" lai suat ", " ")
+    return frozenset(name for name, words in _CUES.items() if any(w in said for w in words))
+
+
+def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[Place, ...]]:
+    fact = u.fact("commune")
+    if fact is None:
+        return None, ()
+    if fact.value is None:
+        places = (gazetteer.place_by_code(int(c)) for c in fact.alternatives)
+        return None, tuple(p for p in places if p is not None)
+    if fact.confidence < MIN_CONFIDENCE:
+        return None, ()
+    return gazetteer.place_by_code(int(fact.value)), ()
+
+
+def _province(u: Understanding, gazetteer: Gazetteer) -> ProvinceInfo | None:
+    fact = u.fact("province")
+    if fact is None or fact.confidence < MIN_CONFIDENCE:
+        return None
+    return gazetteer.province(str(fact.value))
