@@ -164,6 +164,8 @@ class Texts(Strict):
     default_office: NonEmpty
     retention: NonEmpty
     duplicate: NonEmpty
+    paused: NonEmpty
+    understood: NonEmpty
 
 
 class Dialogs:

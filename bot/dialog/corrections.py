@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from bot.dialog.context import Context
 from bot.dialog.interview import Interview
+from bot.dialog.listening import DEPENDENT
 from bot.dialog.registration import Registration
 from bot.dialog.turn import Turn
 from bot.messages import Button
 from bot.storage import Conversation
-
-# Answers that depend on another: editing the key forgets them, so they are asked again where they apply.
-_DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",)}
 
 
 class Corrections:
@@ -69,7 +67,7 @@ class Corrections:
             return
         conv.flow, conv.flow_version, conv.step, conv.pending = flow_id, flow.version, step.id, {}
         conv.slots.pop(step.slot, None)
-        for slot in _DEPENDENT.get(step.slot, ()):  # e.g. the size questions depend on the legal form
+        for slot in DEPENDENT.get(step.slot, ()):  # e.g. the size questions depend on the legal form
             conv.slots.pop(slot, None)
         conv.slots["return_to"] = "summary" if flow_id == "registration" else "result"
         self.ctx.ask(step, turn)

@@ -28,26 +28,45 @@ class Questions:
         self.pending.reask(conv, turn)
         return True
 
-    def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
-        """A question asked mid-interview: answer it, then ask the pending question again."""
+    def case_answer(self, conv: Conversation, text: str) -> str | None:
+        """The answer from the person's own case and the structured knowledge, tried before the FAQ.
+
+        The one place where bot/dialog/case.py plugs in (commune plans, products, places, sizes, lines);
+        None until it does, and whenever the structured knowledge has nothing specific to say.
+        """
+        return None
+
+    def brief(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """Answer a question in passing (the person's case first, then the FAQ); False when nothing fits."""
+        own = self.case_answer(conv, text)
+        if own is not None:
+            turn.say(own)
+            return True
         answer = self.faq.ask(text)
         if not (answer.matched or answer.out_of_scope):
             return False
         turn.say(cited(answer.answer, answer.citation, answer.status))
-        self.ctx.ask(step, turn, self.texts.faq_then_back)
+        return True
+
+    def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
+        """A question asked mid-interview: answer it, then ask the pending question again (a re-ask counts)."""
+        if not self.brief(conv, text, turn):
+            return False
+        self.pending.reask(conv, turn)
         return True
 
     def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
-        matched = self.faq.ask(text)
-        if matched.matched or matched.out_of_scope:
-            turn.say(cited(matched.answer, matched.citation, matched.status))
-        else:
+        if not self.brief(conv, text, turn):
             turn.say(self.texts.not_understood)
         self.pending.reask(conv, turn)
 
     def answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         """A question outside any interview: the FAQ answer, its neighbours, or a miss kept for staff."""
+        own = self.case_answer(conv, text)
+        if own is not None:
+            turn.say(own, self.ctx.menu_buttons()[:2])
+            return
         answer = self.faq.ask(text)
         if answer.matched:
             turn.say(
@@ -71,9 +90,7 @@ class Questions:
             self.ctx.menu(turn, self.texts.not_understood)
             return
         turn.say(cited(entry.answer, entry.citation, entry.status))
-        step = self.ctx.current(conv)
-        if step is not None:
-            self.ctx.ask(step, turn, self.texts.faq_then_back)
+        self.pending.reask(conv, turn)
 
     def support_overview(self, conv: Conversation, turn: Turn) -> None:
         """The support lines anyone may ask for."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, yes_no
+from bot.answers import Parsed, accepted, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
 from bot.dialog.interview import Interview
+from bot.dialog.listening import FREE_TEXT
 from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
@@ -30,6 +31,7 @@ class Router:
         self.corrections = Corrections(ctx, interview, registration)
         self.pending = Pending(ctx, interview, registration, self.person, self.corrections)
         self.questions = Questions(ctx, self.pending)
+        self.listener = registration.listener
 
     def dispatch(self, conv: Conversation, text: str, button: str | None, turn: Turn) -> None:
         """One message, after the welcome and any restart."""
@@ -137,20 +139,65 @@ class Router:
         action = self.words.menu_item_of(text)
         if action:
             self._menu_action(conv, action, turn)
-        else:
+            return
+        heard, asked = self.listener.hear(text), looks_like_question(text)
+        if not self.listener.states_case(heard):
+            self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
             self.questions.answer(conv, text, turn)
+            return
+        # 'hkd lam nuoc mam o xa vinh thuy quang tri': the check starts with what was said, and a question
+        # asked with it is answered first.
+        if asked:
+            self.questions.brief(conv, text, turn)
+        conv.pending = {}
+        self.interview.begin(conv, "eligibility", Turn(), keep=False)  # forget an earlier check, ask nothing yet
+        conv.step = None
+        self.listener.take(conv, heard, asked=asked)
+        if heard.intent == "register" or any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
+            conv.slots["after"] = "registration"  # they came for support: consent follows the result
+        self.interview.advance(conv, turn)
 
     def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         step = self.ctx.current(conv)
         if step is None:
             self._free_text(conv, text, turn)
             return
-        if self.questions.small_talk(conv, text, turn) or self._menu_word(conv, text, turn):
+        if step.parser == "text":  # a note is what is typed, questions too; only a global command changes course
+            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
-        # A real question is answered first, even where its words could pass for an answer.
-        if looks_like_question(text) and self.questions.digress(conv, step, text, turn):
+        if self.questions.small_talk(conv, text, turn):
             return
-        self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
+        if step.parser in FREE_TEXT and not (
+            looks_like_question(text) and self.questions.digress(conv, step, text, turn)
+        ):
+            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)  # a name is what is typed
+            return
+        if step.parser in FREE_TEXT or self._menu_word(conv, text, turn):
+            return
+        heard = self.listener.hear(text, step) if conv.flow == "eligibility" else None
+        asked = looks_like_question(text)
+        changed = self.listener.take(conv, heard, skip=step.slot, asked=asked) if heard is not None else []
+        # A real question is answered first, even where its words could pass for an answer; facts said with
+        # it are kept, and the interview goes on from what is still missing.
+        if asked and self.questions.brief(conv, text, turn):
+            self._next(conv, step, changed, turn)
+            return
+        parsed = self.ctx.reader.read(step, text)
+        own = self.listener.slots(heard).values.get(step.slot) if heard is not None else None
+        useful = parsed.ok or parsed.guess is not None or bool(parsed.options) or parsed.hint is not None
+        if not useful and own is not None:
+            parsed, useful = accepted(own), True  # read from the whole message where the step's parser saw nothing
+        if useful or not changed:
+            self._take(conv, step, parsed, text, turn)
+        else:
+            self.interview.advance(conv, turn)
+
+    def _next(self, conv: Conversation, step: Step, changed: list[str], turn: Turn) -> None:
+        """After a question answered mid-interview: on from what is missing, or the same step (a re-ask)."""
+        if changed:
+            self.interview.advance(conv, turn)
+        else:
+            self.pending.reask(conv, turn)
 
     def _menu_word(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """A menu entry typed mid-interview ('đăng ký', 'giấy tờ') is that entry, not an answer."""
@@ -173,7 +220,7 @@ class Router:
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))
         elif not (looks_like_question(text) and self.questions.digress(conv, step, text, turn)):
-            self.interview.miss(conv, step, parsed.hint, turn)
+            self.interview.miss(conv, step, parsed.hint, turn, text)
 
     # --- pending decisions ----------------------------------------------------------------------
 
@@ -204,9 +251,32 @@ class Router:
             self._answer(conv, text, turn)
 
     def _unclear_pending(self, conv: Conversation, text: str, turn: Turn) -> None:
-        """Neither yes nor no: a new answer to the step, a question, or we ask again."""
-        if conv.pending.get("kind") == "guess" and self.ctx.current(conv) is not None:
+        """Neither yes nor no: a new answer to the step, a correction, a question, or we ask again."""
+        kind = conv.pending.get("kind")
+        if kind == "guess" and self.ctx.current(conv) is not None:
             conv.pending = {}
             self._answer(conv, text, turn)
+        elif kind == "understood" and self._corrected(conv, text, turn):
+            return
         else:
             self.questions.unclear(conv, text, turn)
+
+    def _corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'không phải, là hợp tác xã' after 'Tôi hiểu: …': the slot is replaced and the line shown again."""
+        heard = self.listener.hear(text)
+        if not self.listener.take(conv, heard, replace=True):
+            return False
+        conv.slots.pop("inferred", None)
+        if looks_like_question(text):
+            self.questions.brief(conv, text, turn)
+        if self._missing(conv):
+            conv.pending = {}
+            self.interview.advance(conv, turn)
+        else:
+            self.pending.reask(conv, turn)
+        return True
+
+    def _missing(self, conv: Conversation) -> bool:
+        """Whether the eligibility interview still lacks an answer (a correction may remove one)."""
+        flow = self.ctx.dialogs.flows["eligibility"]
+        return any(s.slot not in conv.slots and self.interview.applies(s, conv) and not s.optional for s in flow.steps)
