@@ -9,6 +9,7 @@ from bot.answers import place_slot
 from bot.dialog.context import Context
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
+from bot.messages import Button
 from bot.storage import Conversation
 from bot.text import ascii_int
 
@@ -30,12 +31,18 @@ class Interview:
         if not keep:
             for step in flow.steps:
                 conv.slots.pop(step.slot, None)
-            for slot in ("assessment", "sector", "inferred", "activity_said"):
+            for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices"):
                 conv.slots.pop(slot, None)
         conv.flow, conv.flow_version, conv.history, conv.misses, conv.pending = flow_id, flow.version, [], 0, {}
         conv.step = None
         conv.slots.pop("paused", None)
         self.advance(conv, turn)
+
+    def enter(self, conv: Conversation, flow_id: str) -> None:
+        """Be in a flow without asking anything yet (the facts of a message are kept first)."""
+        flow = self.ctx.dialogs.flows[flow_id]
+        conv.flow, conv.flow_version, conv.step, conv.history, conv.misses = flow_id, flow.version, None, [], 0
+        conv.slots.pop("paused", None)
 
     def advance(self, conv: Conversation, turn: Turn) -> None:
         """Ask the next unanswered step that applies (asking the same step again counts), or finish the flow."""
@@ -44,12 +51,22 @@ class Interview:
             if step.slot not in conv.slots and self.applies(step, conv) and self._worth_asking(step, conv):
                 if step.id == conv.step:
                     self.reask(conv, step, turn)
+                elif step.parser == "place" and conv.slots.get("place_choices"):
+                    conv.step, conv.misses = step.id, 0
+                    self._choose_place(conv, conv.slots.pop("place_choices"), turn)
                 else:
                     conv.step, conv.misses = step.id, 0
                     self.ctx.ask(step, turn)
                 return
         conv.step = None
         self._finish(conv, flow, turn)
+
+    def _choose_place(self, conv: Conversation, codes: list[int], turn: Turn) -> None:
+        """The communes a name said earlier could mean, as buttons ('which Bình Giang?')."""
+        gazetteer = self.ctx.assessor.gazetteer
+        places = [p for p in (gazetteer.place_by_code(int(c)) for c in codes) if p is not None]
+        conv.pending = {"kind": "choose_place", "codes": [p.code for p in places]}
+        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
 
     @staticmethod
     def _worth_asking(step: Step, conv: Conversation) -> bool:

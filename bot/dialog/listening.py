@@ -56,6 +56,8 @@ class Listener:
                     conv.slots.pop(dependent, None)
             conv.slots[slot] = value
             changed.append(slot)
+        if found.place_choices and "place" not in conv.slots:
+            conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
         if "province_hint" in found.values and "place" not in conv.slots:
             conv.slots["province_hint"] = found.values["province_hint"]
         if changed:
@@ -63,10 +65,16 @@ class Listener:
             conv.slots[INFERRED] = sorted({*conv.slots.get(INFERRED, []), *changed})
         return changed
 
-    def states_case(self, u: Understanding) -> bool:
-        """Whether the message describes the facility (two of legal form, product, place), enough to start a check."""
-        found = self.slots(u).values
-        return sum(1 for slot in ("legal_form", "activity", "place") if slot in found) >= 2
+    def states_case(self, u: Understanding) -> int:
+        """How many of legal form, product and place the message states: two are enough to start a check."""
+        found = self.slots(u)
+        said = {s for s in ("legal_form", "activity", "place") if s in found.values}
+        return len(said | ({"place"} if found.place_choices else set()))
+
+    def restated(self, conv: Conversation, u: Understanding) -> bool:
+        """Whether the message states facts, every one of them as already kept ('hộ kinh doanh' again)."""
+        found = {k: v for k, v in self.slots(u).values.items() if k in TAKEN}
+        return bool(found) and all(conv.slots.get(k) == v for k, v in found.items())
 
     def line(self, conv: Conversation) -> str:
         """What was understood, in one short line: 'hộ kinh doanh, làm nước mắm, xã Vĩnh Thủy (Quảng Trị)'."""

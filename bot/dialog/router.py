@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.answers import Parsed, accepted, yes_no
+from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
@@ -141,7 +142,7 @@ class Router:
             self._menu_action(conv, action, turn)
             return
         heard, asked = self.listener.hear(text), looks_like_question(text)
-        if not self.listener.states_case(heard):
+        if self.listener.states_case(heard) < 2:
             self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
             self.questions.answer(conv, text, turn)
             return
@@ -150,9 +151,8 @@ class Router:
         if asked:
             self.questions.brief(conv, text, turn)
         conv.pending = {}
-        self.interview.begin(conv, "eligibility", Turn(), keep=False)  # forget an earlier check, ask nothing yet
-        conv.step = None
-        self.listener.take(conv, heard, asked=asked)
+        self.interview.enter(conv, "eligibility")  # the facts kept stay, those said now replace them
+        self.listener.take(conv, heard, asked=asked, replace=True)
         if heard.intent == "register" or any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
             conv.slots["after"] = "registration"  # they came for support: consent follows the result
         self.interview.advance(conv, turn)
@@ -170,6 +170,7 @@ class Router:
         if step.parser in FREE_TEXT and not (
             looks_like_question(text) and self.questions.digress(conv, step, text, turn)
         ):
+            text = self._contact(conv, text) if step.id == "name" else text
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)  # a name is what is typed
             return
         if step.parser in FREE_TEXT or self._menu_word(conv, text, turn):
@@ -191,6 +192,19 @@ class Router:
             self._take(conv, step, parsed, text, turn)
         else:
             self.interview.advance(conv, turn)
+
+    def _contact(self, conv: Conversation, text: str) -> str:
+        """Name, phone and facility in one answer: the phone and facility are kept, the name part returned."""
+        contact = split_contact(text)
+        if not contact.phone:
+            return text
+        conv.slots["phone"] = contact.phone
+        facility = self.ctx.dialogs.flows["registration"].step("facility")
+        if contact.facility and facility is not None:
+            parsed = self.ctx.reader.read(facility, contact.facility)
+            if parsed.ok:
+                conv.slots[facility.slot] = parsed.value
+        return contact.name
 
     def _next(self, conv: Conversation, step: Step, changed: list[str], turn: Turn) -> None:
         """After a question answered mid-interview: on from what is missing, or the same step (a re-ask)."""
@@ -264,10 +278,13 @@ class Router:
     def _corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'không phải, là hợp tác xã' after 'Tôi hiểu: …': the slot is replaced and the line shown again."""
         heard = self.listener.hear(text)
+        if self.listener.restated(conv, heard):
+            self.pending.decide(conv, True, turn)  # 'hộ kinh doanh' again: what was understood is right
+            return True
         if not self.listener.take(conv, heard, replace=True):
             return False
         conv.slots.pop("inferred", None)
-        if looks_like_question(text):
+        if any(hit.intent == "ask_question" for hit in heard.intents):
             self.questions.brief(conv, text, turn)
         if self._missing(conv):
             conv.pending = {}
