@@ -33,8 +33,9 @@ class Interview:
                 conv.slots.pop(step.slot, None)
             for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices"):
                 conv.slots.pop(slot, None)
-        conv.flow, conv.flow_version, conv.history, conv.misses, conv.pending = flow_id, flow.version, [], 0, {}
-        conv.step = None
+        if conv.flow != flow_id:  # the same flow begun again: asking its current step again counts as a re-ask
+            conv.step, conv.misses = None, 0
+        conv.flow, conv.flow_version, conv.history, conv.pending = flow_id, flow.version, [], {}
         conv.slots.pop("paused", None)
         self.advance(conv, turn)
 
@@ -75,6 +76,14 @@ class Interview:
         A person whose own message gave everything the decision needs gets the result, not an extra question.
         """
         return not (step.optional and conv.flow == "eligibility" and not conv.history)
+
+    def ask_step(self, conv: Conversation, step: Step, turn: Turn, prefix: str = "") -> None:
+        """Ask a step chosen by the person (back, edit): a new step afresh, the one pending as a re-ask."""
+        if conv.step == step.id:
+            self.reask(conv, step, turn, prefix)
+        else:
+            conv.step, conv.misses = step.id, 0
+            self.ctx.ask(step, turn, prefix)
 
     def reask(self, conv: Conversation, step: Step, turn: Turn, prefix: str = "") -> None:
         """Ask the pending step again; every re-ask counts, and past the miss limit the interview pauses."""

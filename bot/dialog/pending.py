@@ -92,4 +92,4 @@ class Pending:
         elif yes:
             self.interview.fill(conv, step, guess, turn)
         else:
-            self.ctx.ask(step, turn, step.hint)
+            self.interview.reask(conv, step, turn, step.hint)  # 'no' to a guess: the step again, counted
