@@ -188,7 +188,7 @@ class AnswerReader:
 
     def _text(self, step: Step, text: str) -> Parsed:
         note = " ".join(text.split())
-        if step.optional and _skipped(self.normal(note)):
+        if step.optional and (_skipped(fold(note)) or _skipped(self.normal(note))):
             return accepted("")
         if _FORMULA.match(note):
             return Parsed(hint="formula_refused")
@@ -197,7 +197,7 @@ class AnswerReader:
     def _needs(self, step: Step, text: str) -> Parsed:
         found = self.match_choice(step.choices, text)
         value = found.value if found.ok else None
-        if value == "none" or (step.optional and _skipped(self.normal(text))):
+        if value == "none" or (step.optional and (_skipped(fold(text)) or _skipped(self.normal(text)))):
             return accepted([])
         if value:
             return accepted([value])

@@ -14,6 +14,7 @@ from bot.storage import Conversation
 from bot.text import ascii_int
 
 MAX_MISSES = 3
+SKIPPED = "optional_spared"  # the optional questions were not asked, the person's own message said enough
 
 Finish = Callable[[Conversation, Flow, Turn], None]
 
@@ -31,7 +32,7 @@ class Interview:
         if not keep:
             for step in flow.steps:
                 conv.slots.pop(step.slot, None)
-            for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices"):
+            for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices", SKIPPED):
                 conv.slots.pop(slot, None)
         if conv.flow != flow_id:  # the same flow begun again: asking its current step again counts as a re-ask
             conv.step, conv.misses = None, 0
@@ -75,7 +76,10 @@ class Interview:
 
         A person whose own message gave everything the decision needs gets the result, not an extra question.
         """
-        return not (step.optional and conv.flow == "eligibility" and not conv.history)
+        spared = step.optional and conv.flow == "eligibility" and not conv.history
+        if spared:
+            conv.slots[SKIPPED] = True
+        return not spared
 
     def ask_step(self, conv: Conversation, step: Step, turn: Turn, prefix: str = "") -> None:
         """Ask a step chosen by the person (back, edit): a new step afresh, the one pending as a re-ask."""
@@ -157,6 +161,8 @@ class Interview:
         """After an edit: ask what the change made necessary, then show the result or summary again."""
         flow = self.ctx.dialogs.flows[conv.flow or ""]
         missing = [s for s in flow.steps if s.slot not in conv.slots and self.applies(s, conv)]
+        if conv.slots.get(SKIPPED):  # the optional questions were spared before the result: an edit spares them too
+            missing = [s for s in missing if not s.optional]
         if missing:
             conv.slots["return_to"] = target
             conv.step = missing[0].id

@@ -186,8 +186,10 @@ class Router:
         parsed = self.ctx.reader.read(step, text)
         own = self.listener.slots(heard).values.get(step.slot) if heard is not None else None
         useful = parsed.ok or parsed.guess is not None or bool(parsed.options) or parsed.hint is not None
-        if not useful and own is not None:
-            parsed, useful = accepted(own), True  # read from the whole message where the step's parser saw nothing
+        if own is not None and (not useful or (parsed.ok and step.parser == "activity")):
+            # Read from the whole message where the step's parser saw nothing; a product is its own words,
+            # not the place said with it ('làm chiếu cói ở xã Vĩnh Thủy').
+            parsed, useful = accepted(own), True
         if useful or not changed:
             self._take(conv, step, parsed, text, turn)
         else:
