@@ -176,3 +176,23 @@ def test_garbage_forever_ends_in_the_menu_and_staff(kb, dialogs, assessor, faq) 
     offered = {b.payload for r in turns[MAX_MISSES] for b in r.buttons}
     assert "cmd:staff" in offered and "ans:household_business" in offered
     assert not asked[-1]
+
+
+def test_the_summary_shows_no_code_nor_iso_date(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Support lines read from the person's words lie outside the step's buttons: shown by name, never by code."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    opener = "hkd lam nuoc mam o xa vinh thuy quang tri, muốn hỗ trợ đăng ký nhãn hiệu và chuyển đổi số"
+    _, turns = _conversation(engine, [opener, "tap:yes:", "tap:yes:", "Lan, 0912345678, Cơ sở Lan", "không"])
+    summary = " ".join(r.text for r in turns[-1])
+    assert "kiểm tra lại thông tin đăng ký" in summary and "nhãn hiệu" in summary, summary
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", summary) and not re.search(r"\d{4}-\d{2}-\d{2}", summary), summary
+
+
+def test_the_lead_keeps_the_product_typed_beside_the_sector_chosen(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """What staff see (the lead's profile, shown as 'Sản phẩm' in the dashboard) is what the facility makes."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    messages = ["tap:menu:register", "hkd", "làm zzkhô qq", "làm zzkhô qq", "tap:sector:agro_food_processing"]
+    messages += ["xa vinh thuy quang tri", "tap:ans:none", "tap:yes:", "Lan, 0912345678, Cơ sở Lan", "tap:ans:none"]
+    _conversation(engine, [*messages, "không", "xác nhận"])
+    (lead,) = engine.repo.leads_of(KEY)
+    assert lead.profile["activity"] == "làm zzkhô qq" and lead.profile["sector"] == "agro_food_processing"

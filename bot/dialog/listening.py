@@ -17,7 +17,11 @@ TAKEN = frozenset(
 # Answers that depend on another: changing the key forgets them, so they are asked again where they apply.
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
-FREE_TEXT = ("text", "name")  # steps whose answer is whatever is typed
+FREE_TEXT = ("text", "name")
+_OWNERS = {
+    "women_owned": "chủ là phụ nữ",
+    "ethnic_minority_owned": "chủ là người dân tộc thiểu số",
+}  # steps whose answer is whatever is typed
 
 
 class Listener:
@@ -89,10 +93,15 @@ class Listener:
             parts.append(f"{slots['workers']} lao động")
         if isinstance(slots.get("revenue_vnd"), int):
             parts.append(f"doanh thu khoảng {vnd(slots['revenue_vnd'])}")
+        if isinstance(slots.get("capital_vnd"), int):
+            parts.append(f"vốn khoảng {vnd(slots['capital_vnd'])}")
         place = slots.get("place") or {}
         if place.get("commune"):
             commune = str(place["commune"])
             parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')})")
+        parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
+        if slots.get("export"):
+            parts.append("có xuất khẩu")
         needs = [self.need_name(n) for n in slots.get("needs") or [] if n]
         if needs:
             parts.append("cần " + ", ".join(n[:1].lower() + n[1:] for n in needs))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.answers import Parsed, accepted, yes_no
-from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
 from bot.dialog.interview import Interview
 from bot.dialog.listening import FREE_TEXT
+from bot.dialog.mixed import MixedInitiative
 from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
@@ -33,6 +33,7 @@ class Router:
         self.pending = Pending(ctx, interview, registration, self.person, self.corrections)
         self.questions = Questions(ctx, self.pending)
         self.listener = registration.listener
+        self.mixed = MixedInitiative(ctx, interview, self.listener, self.pending, self.questions)
 
     def dispatch(self, conv: Conversation, text: str, button: str | None, turn: Turn) -> None:
         """One message, after the welcome and any restart."""
@@ -141,21 +142,8 @@ class Router:
         if action:
             self._menu_action(conv, action, turn)
             return
-        heard, asked = self.listener.hear(text), looks_like_question(text)
-        if self.listener.states_case(heard) < 2:
-            self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
+        if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
-            return
-        # 'hkd lam nuoc mam o xa vinh thuy quang tri': the check starts with what was said, and a question
-        # asked with it is answered first.
-        if asked:
-            self.questions.brief(conv, text, turn)
-        conv.pending = {}
-        self.interview.enter(conv, "eligibility")  # the facts kept stay, those said now replace them
-        self.listener.take(conv, heard, asked=asked, replace=True)
-        if heard.intent == "register" or any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
-            conv.slots["after"] = "registration"  # they came for support: consent follows the result
-        self.interview.advance(conv, turn)
 
     def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         step = self.ctx.current(conv)
@@ -170,7 +158,7 @@ class Router:
         if step.parser in FREE_TEXT and not (
             looks_like_question(text) and self.questions.digress(conv, step, text, turn)
         ):
-            text = self._contact(conv, text) if step.id == "name" else text
+            text = self.mixed.contact(conv, text) if step.id == "name" else text
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)  # a name is what is typed
             return
         if step.parser in FREE_TEXT or self._menu_word(conv, text, turn):
@@ -194,19 +182,6 @@ class Router:
             self._take(conv, step, parsed, text, turn)
         else:
             self.interview.advance(conv, turn)
-
-    def _contact(self, conv: Conversation, text: str) -> str:
-        """Name, phone and facility in one answer: the phone and facility are kept, the name part returned."""
-        contact = split_contact(text)
-        if not contact.phone:
-            return text
-        conv.slots["phone"] = contact.phone
-        facility = self.ctx.dialogs.flows["registration"].step("facility")
-        if contact.facility and facility is not None:
-            parsed = self.ctx.reader.read(facility, contact.facility)
-            if parsed.ok:
-                conv.slots[facility.slot] = parsed.value
-        return contact.name
 
     def _next(self, conv: Conversation, step: Step, changed: list[str], turn: Turn) -> None:
         """After a question answered mid-interview: on from what is missing, or the same step (a re-ask)."""
@@ -272,30 +247,7 @@ class Router:
         if kind == "guess" and self.ctx.current(conv) is not None:
             conv.pending = {}
             self._answer(conv, text, turn)
-        elif kind == "understood" and self._corrected(conv, text, turn):
+        elif kind == "understood" and self.mixed.corrected(conv, text, turn):
             return
         else:
             self.questions.unclear(conv, text, turn)
-
-    def _corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:
-        """'không phải, là hợp tác xã' after 'Tôi hiểu: …': the slot is replaced and the line shown again."""
-        heard = self.listener.hear(text)
-        if self.listener.restated(conv, heard):
-            self.pending.decide(conv, True, turn)  # 'hộ kinh doanh' again: what was understood is right
-            return True
-        if not self.listener.take(conv, heard, replace=True):
-            return False
-        conv.slots.pop("inferred", None)
-        if any(hit.intent == "ask_question" for hit in heard.intents):
-            self.questions.brief(conv, text, turn)
-        if self._missing(conv):
-            conv.pending = {}
-            self.interview.advance(conv, turn)
-        else:
-            self.pending.reask(conv, turn)
-        return True
-
-    def _missing(self, conv: Conversation) -> bool:
-        """Whether the eligibility interview still lacks an answer (a correction may remove one)."""
-        flow = self.ctx.dialogs.flows["eligibility"]
-        return any(s.slot not in conv.slots and self.interview.applies(s, conv) and not s.optional for s in flow.steps)
