@@ -153,15 +153,13 @@ class Router:
         if step.parser == "text":  # a note is what is typed, questions too; only a global command changes course
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
-        if self.questions.small_talk(conv, text, turn):
+        if self.questions.small_talk(conv, text, turn):  # a lone 'cảm ơn' is no name: answered, the step re-asked
             return
-        if step.parser in FREE_TEXT and not (
-            looks_like_question(text) and self.questions.digress(conv, step, text, turn)
-        ):
+        if step.parser in FREE_TEXT:  # a name is what is typed, a question too (the summary shows it to correct)
             text = self.mixed.contact(conv, text) if step.id == "name" else text
-            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)  # a name is what is typed
+            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
-        if step.parser in FREE_TEXT or self._menu_word(conv, text, turn):
+        if self._menu_word(conv, text, turn):
             return
         heard = self.listener.hear(text, step) if conv.flow == "eligibility" else None
         asked = looks_like_question(text)
