@@ -125,7 +125,12 @@ NOISE = [
     "tap:sector:bogus",
     "tap:place:1",
     "tap:faq:none",
+    "binh giang",
+    "quang tri",
+    "2",
+    "999999999999 người",
 ]
+ENTERPRISE = "cty lam co khi o xa vinh thuy quang tri, 20 lao dong"
 _PENDING = (
     "Tôi hiểu:",
     "Ý bà con là",
@@ -142,10 +147,10 @@ def _questions(dialogs: Dialogs, replies: list[Reply]) -> set[str]:  # noqa: F81
     return prompts | {p for p in _PENDING if p in said}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    start=st.sampled_from(["tap:menu:eligibility", "tap:menu:register", OPENERS[1], "hkd lam nuoc mam"]),
-    messages=st.lists(st.sampled_from(NOISE), min_size=1, max_size=14),
+    start=st.sampled_from(["tap:menu:eligibility", "tap:menu:register", OPENERS[1], "hkd lam nuoc mam", ENTERPRISE]),
+    messages=st.lists(st.sampled_from(NOISE) | st.text(max_size=20), min_size=1, max_size=14),
 )
 def test_no_sequence_of_messages_repeats_a_question_without_end(
     kb,

@@ -8,7 +8,7 @@ from bot.answers import Parsed, accepted, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
-from bot.dialog.interview import Interview
+from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.listening import FREE_TEXT
 from bot.dialog.mixed import MixedInitiative
 from bot.dialog.pending import Pending
@@ -199,6 +199,12 @@ class Router:
     def _take(self, conv: Conversation, step: Step, parsed: Parsed, text: str, turn: Turn) -> None:
         if parsed.ok:
             self.interview.fill(conv, step, parsed.value, turn)
+            return
+        other = parsed.guess is not None or bool(parsed.options) or parsed.hint == "province_only"
+        if other:  # a guess, a choice of places, a province alone: each is the step asked again, and counts
+            conv.misses += 1
+        if other and conv.misses > MAX_MISSES:
+            self.interview.give_up(conv, step, turn)
         elif parsed.guess is not None:
             conv.pending = {"kind": "guess", "value": parsed.guess}
             turn.say(self.texts.confirm_guess.format(value=parsed.shown), self.ctx.yes_no_buttons())
