@@ -107,8 +107,12 @@ class Router:
         self.ctx.menu(turn)
 
     def _menu_action(self, conv: Conversation, action: str, turn: Turn) -> None:
-        midway = conv.flow == "eligibility" and conv.step is not None
-        if action == "eligibility" and midway:
+        understood = conv.pending.get("kind") == "understood"
+        midway = conv.flow == "eligibility" and (conv.step is not None or understood)
+        if action == "register" and understood:  # 'đăng ký' at 'Tôi hiểu: …': agreed, the result, then consent
+            conv.slots["after"] = "registration"
+            self.pending.decide(conv, True, turn)
+        elif action == "eligibility" and midway:
             self.pending.reask(conv, turn)  # already checking: carry on where we were
         elif action == "eligibility":
             conv.pending = {}
@@ -251,7 +255,7 @@ class Router:
         if kind == "guess" and self.ctx.current(conv) is not None:
             conv.pending = {}
             self._answer(conv, text, turn)
-        elif kind == "understood" and self.mixed.corrected(conv, text, turn):
+        elif kind == "understood" and (self._menu_word(conv, text, turn) or self.mixed.corrected(conv, text, turn)):
             return
         else:
             self.questions.unclear(conv, text, turn)
