@@ -36,12 +36,16 @@ class Pending:
 
     def _again(self, conv: Conversation, turn: Turn) -> None:
         """A pending yes/no asked once more, or, past the miss limit, the menu and the staff instead."""
-        asked = int(conv.pending.get("asked") or 0) + 1
         step = self.ctx.current(conv)
-        if asked > MAX_MISSES and conv.pending.get("kind") == "guess" and step is not None:
-            conv.pending = {}  # the guess is dropped; the step itself has its own limit
-            self.interview.reask(conv, step, turn)
+        if conv.pending.get("kind") == "guess" and step is not None:  # a guess shares its step's count
+            conv.misses += 1
+            if conv.misses > MAX_MISSES:
+                conv.pending = {}
+                self.interview.give_up(conv, step, turn)
+            else:
+                turn.say(self._question(conv), self.ctx.pending_buttons(conv))
             return
+        asked = int(conv.pending.get("asked") or 0) + 1
         if asked > MAX_MISSES:
             self.interview.pause(conv, turn)
             return
