@@ -166,6 +166,7 @@ class Texts(Strict):
     duplicate: NonEmpty
     paused: NonEmpty
     understood: NonEmpty
+    summary_note: NonEmpty
 
 
 class Dialogs:

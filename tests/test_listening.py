@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,7 +70,7 @@ def test_a_person_who_states_everything_is_registered_within_six_messages(kb, di
     """Was: every fact of the opener ignored, then legal form, product and place asked one by one (13 messages)."""
     for opener in OPENERS:
         engine = _engine(kb, dialogs, assessor, faq)
-        messages = [opener, "tap:yes:", "tap:yes:", "Nguyễn Thị Lan, 0912 345 678, Cơ sở Thu Hà", "không", "xác nhận"]
+        messages = [opener, "tap:yes:", "tap:yes:", "Nguyễn Thị Lan, 0912 345 678, Cơ sở Thu Hà", "xác nhận"]
         count, turns = _conversation(engine, messages)
         assert "Tôi hiểu" in turns[0][-1].text, opener
         assert _cited_result(turns[0]) or _cited_result(turns[1]), opener
@@ -77,6 +78,25 @@ def test_a_person_who_states_everything_is_registered_within_six_messages(kb, di
         assert count <= 6 and len(leads) == 1, (opener, [r.text for t in turns for r in t][-3:])
         assert leads[0].name == "Nguyễn Thị Lan" and leads[0].phone == "+84912345678"
         assert leads[0].facility_name == "Cơ sở Thu Hà" and leads[0].commune_code == 19405
+
+
+@pytest.mark.parametrize(
+    "opener", ["hkd lam nuoc mam o xa vinh thuy quang tri", "Hộ kinh doanh làm nước mắm ở xã Vĩnh Thủy, Quảng Trị"]
+)
+def test_legal_form_product_and_place_alone_are_registered_within_six_messages(
+    kb,
+    dialogs,  # noqa: F811
+    assessor,
+    faq,
+    opener: str,
+) -> None:
+    """The Done-when case exactly: an opener with the three facts and nothing else; the result in the 2nd reply."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    messages = [opener, "đúng", "tap:menu:register", "đồng ý", "Nguyễn Thị Lan, 0912 345 678, Cơ sở Thu Hà"]
+    count, turns = _conversation(engine, [*messages, "xác nhận"])
+    assert "Tôi hiểu" in turns[0][-1].text and _cited_result(turns[1])
+    (lead,) = engine.repo.leads_of(KEY)
+    assert count == 6 and lead.facility_name == "Cơ sở Thu Hà" and lead.profile["legal_form"] == "household_business"
 
 
 STEP_BY_STEP = ["xin chào", "tap:menu:register", "ho kinh doanh", "lam nuoc mam", "xa vinh thuy quang tri"]
@@ -197,7 +217,7 @@ def test_the_summary_shows_no_code_nor_iso_date(kb, dialogs, assessor, faq) -> N
     """Support lines read from the person's words lie outside the step's buttons: shown by name, never by code."""
     engine = _engine(kb, dialogs, assessor, faq)
     opener = "hkd lam nuoc mam o xa vinh thuy quang tri, muốn hỗ trợ đăng ký nhãn hiệu và chuyển đổi số"
-    _, turns = _conversation(engine, [opener, "tap:yes:", "tap:yes:", "Lan, 0912345678, Cơ sở Lan", "không"])
+    _, turns = _conversation(engine, [opener, "tap:yes:", "tap:yes:", "Lan, 0912345678, Cơ sở Lan"])
     summary = " ".join(r.text for r in turns[-1])
     assert "kiểm tra lại thông tin đăng ký" in summary and "nhãn hiệu" in summary, summary
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", summary) and not re.search(r"\d{4}-\d{2}-\d{2}", summary), summary
@@ -207,7 +227,7 @@ def test_the_lead_keeps_the_product_typed_beside_the_sector_chosen(kb, dialogs, 
     """What staff see (the lead's profile, shown as 'Sản phẩm' in the dashboard) is what the facility makes."""
     engine = _engine(kb, dialogs, assessor, faq)
     messages = ["tap:menu:register", "hkd", "làm zzkhô qq", "làm zzkhô qq", "tap:sector:agro_food_processing"]
-    messages += ["xa vinh thuy quang tri", "tap:ans:none", "tap:yes:", "Lan, 0912345678, Cơ sở Lan", "tap:ans:none"]
-    _conversation(engine, [*messages, "không", "xác nhận"])
+    messages += ["xa vinh thuy quang tri", "tap:ans:none", "tap:yes:", "Lan, 0912345678, Cơ sở Lan", "xác nhận"]
+    _conversation(engine, messages)
     (lead,) = engine.repo.leads_of(KEY)
     assert lead.profile["activity"] == "làm zzkhô qq" and lead.profile["sector"] == "agro_food_processing"

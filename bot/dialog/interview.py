@@ -72,11 +72,12 @@ class Interview:
 
     @staticmethod
     def _worth_asking(step: Step, conv: Conversation) -> bool:
-        """An optional eligibility question is asked only while the interview asks anyway.
+        """An optional question is asked only while the interview asks anyway.
 
-        A person whose own message gave everything the decision needs gets the result, not an extra question.
+        A person whose own message (or first answer) gave everything a flow needs is not asked an extra question:
+        the result follows, or the summary, where a note can still be typed.
         """
-        spared = step.optional and conv.flow == "eligibility" and not conv.history
+        spared = step.optional and len(conv.history) <= 1
         if spared:
             conv.slots[SKIPPED] = True
         return not spared

@@ -61,6 +61,18 @@ class MixedInitiative:
         flow = self.ctx.dialogs.flows["eligibility"]
         return any(s.slot not in conv.slots and self.interview.applies(s, conv) and not s.optional for s in flow.steps)
 
+    def late_note(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """Text typed at the summary, when the note was not asked, is the note; the summary is shown again."""
+        note = self.ctx.dialogs.flows["registration"].step("note")
+        if note is None or not self.pending.registration.note_spared(conv):
+            return False
+        parsed = self.ctx.reader.read(note, text)
+        if not parsed.ok:
+            return False
+        conv.slots[note.slot] = parsed.value
+        self.pending.registration.summary(conv, turn)
+        return True
+
     def contact(self, conv: Conversation, text: str) -> str:
         """Name, phone and facility in one answer: the phone and facility are kept, the name part returned."""
         contact = split_contact(text)

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
-from bot.dialog.interview import Interview
+from bot.dialog.interview import SKIPPED, Interview
 from bot.dialog.listening import INFERRED, Listener
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
@@ -96,8 +96,15 @@ class Registration:
                     if (step.parser, shown) not in said:  # the needs carried into the registration: once
                         lines.append(f"• {step.label}: {shown}")
                     said.add((step.parser, shown))
+        if self.note_spared(conv):
+            lines.append(self.texts.summary_note)
         conv.pending = {"kind": "summary"}
         turn.say("\n".join(lines), self.ctx.pending_buttons(conv))
+
+    def note_spared(self, conv: Conversation) -> bool:
+        """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
+        note = self.ctx.dialogs.flows["registration"].step("note")
+        return note is not None and note.slot not in conv.slots and bool(conv.slots.get(SKIPPED))
 
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":

@@ -255,7 +255,11 @@ class Router:
         if kind == "guess" and self.ctx.current(conv) is not None:
             conv.pending = {}
             self._answer(conv, text, turn)
-        elif kind == "understood" and (self._menu_word(conv, text, turn) or self.mixed.corrected(conv, text, turn)):
-            return
-        else:
+        elif not self._unclear_taken(conv, kind, text, turn):
             self.questions.unclear(conv, text, turn)
+
+    def _unclear_taken(self, conv: Conversation, kind: object, text: str, turn: Turn) -> bool:
+        """At 'Tôi hiểu': a menu word or a correction; at the summary: the note, when it was not asked."""
+        if kind == "understood":
+            return self._menu_word(conv, text, turn) or self.mixed.corrected(conv, text, turn)
+        return kind == "summary" and self.mixed.late_note(conv, text, turn)
