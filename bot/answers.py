@@ -42,7 +42,10 @@ _YES = {
 }
 _NO = {"khong", "ko", "k", "sai", "no", "n", "chua", "khong phai", "khong dong y", "khong a", "sai roi", "hong"}
 _UNKNOWN = {"khong biet", "khong ro", "chua ro", "chua biet", "ko biet", "k biet", "ko ro"}
-_SKIP = {"bo qua", "khong", "ko", "k", "khong co", "thoi", "khong can", "skip", "chua"}
+_SKIP = {"bo qua", "khong", "ko", "k", "khong co", "thoi", "khong can", "skip", "chua", "khong a", "ko a", "thoi a"}
+_SKIP |= {"khong co gi", "ko co gi", "k co gi", "khong co gi a", "khong co gi them", "khong them gi", "khong nhan gi"}
+_SKIP |= {"thoi khong can", "khong can dau", "khong can a", "de sau", "bo qua nhe", "bo qua a", "het roi", "vay thoi"}
+_SKIP |= {"khong co gi dau", "khong co gi ca", "khong nhe", "ko nhe", "thoi khoi", "khoi", "no", "none"}
 _FORMULA = re.compile(r"^\s*[=+\-@]")
 _MARKUP = re.compile(r"[<>{}\[\]\\|^~`$]|https?:|www\.")  # a name or a facility holds none of these
 _OLD_MOBILE = re.compile(r"^0?1\d{9}$")
@@ -185,7 +188,7 @@ class AnswerReader:
 
     def _text(self, step: Step, text: str) -> Parsed:
         note = " ".join(text.split())
-        if step.optional and self.normal(note) in _SKIP:
+        if step.optional and (_skipped(fold(note)) or _skipped(self.normal(note))):
             return accepted("")
         if _FORMULA.match(note):
             return Parsed(hint="formula_refused")
@@ -194,7 +197,7 @@ class AnswerReader:
     def _needs(self, step: Step, text: str) -> Parsed:
         found = self.match_choice(step.choices, text)
         value = found.value if found.ok else None
-        if value == "none" or (step.optional and self.normal(text) in _SKIP):
+        if value == "none" or (step.optional and (_skipped(fold(text)) or _skipped(self.normal(text)))):
             return accepted([])
         if value:
             return accepted([value])
@@ -202,6 +205,11 @@ class AnswerReader:
         if not _FORMULA.match(words) and self._names_support(words):
             return accepted([words[:200]])  # 'mua máy sấy mới': the assessment matches it against line keywords
         return Parsed()
+
+
+def _skipped(said: str) -> bool:
+    """'bỏ qua', 'không có gì ạ.', 'thôi không cần': an optional step left empty."""
+    return said.strip(" .!,~") in _SKIP
 
 
 def yes_no(text: str) -> bool | None:

@@ -195,6 +195,9 @@ class Texts(Strict):
     default_office: NonEmpty
     retention: NonEmpty
     duplicate: NonEmpty
+    paused: NonEmpty
+    understood: NonEmpty
+    summary_note: NonEmpty
 
 
 class Dialogs:

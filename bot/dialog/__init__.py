@@ -5,9 +5,13 @@
 - context: what every part is given (knowledge, flows, texts, storage) and the shared buttons;
 - words: commands, menu entries and questions as people type them;
 - router: where a message goes (button, command, menu entry, pending yes/no, step answer, question);
-- interview: the interview policy, which step to ask next, and misses;
+- listening: the facts of a whole message (bot/understanding) kept in the interview's slots, and the
+  'Tôi hiểu: …' line shown once before the result;
+- mixed: where the person leads: a check started by their own words, a correction by a word, contact in one go;
+- contact: name, phone and facility split out of one answer;
+- interview: the interview policy, which step to ask next, and misses (every re-ask counts);
 - pending: the yes/no question waiting (a guess, consent, the summary, erasure) and asking again;
-- questions: answers from the FAQ and the knowledge, then back to the step;
+- questions: answers from the person's case (case/), the FAQ and the knowledge, then back to the step;
 - case/: answers from the person's own case (a commune's plan, a product, a place, a size, a support line),
   tried before the FAQ; pure, one module per kind of answer;
 - result: the profile, the cited assessment, what a lead keeps of it;

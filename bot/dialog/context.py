@@ -13,6 +13,7 @@ from bot.flows import Dialogs, Step, Texts
 from bot.knowledge import Knowledge
 from bot.messages import Button
 from bot.storage import Conversation, Repository
+from bot.understanding import Understander
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class Context:
         """Reads a typed answer with the parser its step names."""
         a = self.assessor
         return AnswerReader(a.gazetteer, a.classifier, a.abbreviations, a.names_support)
+
+    @cached_property
+    def understander(self) -> Understander:
+        """Reads a whole message into intents and facts."""
+        a = self.assessor
+        return Understander(self.kb, self.dialogs, a.gazetteer, a.classifier)
 
     @property
     def texts(self) -> Texts:
@@ -93,6 +100,8 @@ class Context:
         kind = conv.pending.get("kind")
         if kind == "consent":
             return [Button("Đồng ý", "yes:"), Button("Không đồng ý", "no:")]
+        if kind == "understood":
+            return [Button(self.texts.yes_label, "yes:"), Button(self.texts.summary_edit, "no:")]
         if kind == "summary":
             return [Button(self.texts.summary_confirm, "yes:"), Button(self.texts.summary_edit, "no:")]
         return self.yes_no_buttons()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from bot.dialog.context import Context
 from bot.dialog.interview import Interview
+from bot.dialog.listening import DEPENDENT
 from bot.dialog.registration import Registration
 from bot.dialog.turn import Turn
 from bot.messages import Button
 from bot.storage import Conversation
-
-# Answers that depend on another: editing the key forgets them, so they are asked again where they apply.
-_DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",)}
 
 
 class Corrections:
@@ -33,7 +31,7 @@ class Corrections:
         if not conv.history:
             turn.say(self.texts.back_nothing)
             if current is not None:
-                self.ctx.ask(current, turn)
+                self.interview.reask(conv, current, turn)
             else:
                 self.ctx.menu(turn)
             return
@@ -42,8 +40,7 @@ class Corrections:
             self.ctx.menu(turn)
             return
         conv.slots.pop(previous.slot, None)
-        conv.step = previous.id
-        self.ctx.ask(previous, turn)
+        self.interview.ask_step(conv, previous, turn)
 
     def edit(self, conv: Conversation, turn: Turn) -> None:
         """One button per answer given in the flow, to change it."""
@@ -67,12 +64,14 @@ class Corrections:
         if flow_id == "registration" and not conv.slots.get("consent_id"):
             self.registration.register(conv, turn)  # contact details are asked only once consent is given
             return
-        conv.flow, conv.flow_version, conv.step, conv.pending = flow_id, flow.version, step.id, {}
+        if conv.flow != flow_id:
+            conv.step = None
+        conv.flow, conv.flow_version, conv.pending = flow_id, flow.version, {}
         conv.slots.pop(step.slot, None)
-        for slot in _DEPENDENT.get(step.slot, ()):  # e.g. the size questions depend on the legal form
+        for slot in DEPENDENT.get(step.slot, ()):  # e.g. the size questions depend on the legal form
             conv.slots.pop(slot, None)
         conv.slots["return_to"] = "summary" if flow_id == "registration" else "result"
-        self.ctx.ask(step, turn)
+        self.interview.ask_step(conv, step, turn)
 
     def restart(self, conv: Conversation, turn: Turn) -> None:
         """Start the flow under way again, forgetting its answers; else the menu."""

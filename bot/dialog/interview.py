@@ -9,10 +9,12 @@ from bot.answers import place_slot
 from bot.dialog.context import Context
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
+from bot.messages import Button
 from bot.storage import Conversation
 from bot.text import ascii_int
 
 MAX_MISSES = 3
+SKIPPED = "optional_spared"  # the optional questions were not asked, the person's own message said enough
 
 Finish = Callable[[Conversation, Flow, Turn], None]
 
@@ -30,21 +32,97 @@ class Interview:
         if not keep:
             for step in flow.steps:
                 conv.slots.pop(step.slot, None)
-            conv.slots.pop("assessment", None)
-        conv.flow, conv.flow_version, conv.history, conv.misses, conv.pending = flow_id, flow.version, [], 0, {}
-        conv.step = None
+            for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices", SKIPPED):
+                conv.slots.pop(slot, None)
+        if conv.flow != flow_id:  # the same flow begun again: asking its current step again counts as a re-ask
+            conv.step, conv.misses = None, 0
+        conv.flow, conv.flow_version, conv.history, conv.pending = flow_id, flow.version, [], {}
+        conv.slots.pop("paused", None)
         self.advance(conv, turn)
 
+    def enter(self, conv: Conversation, flow_id: str) -> None:
+        """Be in a flow without asking anything yet (the facts of a message are kept first)."""
+        flow = self.ctx.dialogs.flows[flow_id]
+        conv.flow, conv.flow_version, conv.step, conv.history, conv.misses = flow_id, flow.version, None, [], 0
+        conv.slots.pop("paused", None)
+
     def advance(self, conv: Conversation, turn: Turn) -> None:
-        """Ask the next unanswered step that applies, or finish the flow."""
+        """Ask the next unanswered step that applies (asking the same step again counts), or finish the flow."""
         flow = self.ctx.dialogs.flows[conv.flow or ""]
         for step in flow.steps:
-            if step.slot not in conv.slots and self.applies(step, conv):
-                conv.step, conv.misses = step.id, 0
-                self.ctx.ask(step, turn)
+            if step.slot not in conv.slots and self.applies(step, conv) and self._worth_asking(step, conv):
+                if step.id == conv.step:
+                    self.reask(conv, step, turn)
+                elif step.parser == "place" and conv.slots.get("place_choices"):
+                    conv.step, conv.misses = step.id, 0
+                    self._choose_place(conv, conv.slots.pop("place_choices"), turn)
+                else:
+                    conv.step, conv.misses = step.id, 0
+                    self.ctx.ask(step, turn)
                 return
         conv.step = None
         self._finish(conv, flow, turn)
+
+    def _choose_place(self, conv: Conversation, codes: list[int], turn: Turn) -> None:
+        """The communes a name said earlier could mean, as buttons ('which Bình Giang?')."""
+        gazetteer = self.ctx.assessor.gazetteer
+        places = [p for p in (gazetteer.place_by_code(int(c)) for c in codes) if p is not None]
+        conv.pending = {"kind": "choose_place", "codes": [p.code for p in places]}
+        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
+
+    @staticmethod
+    def _worth_asking(step: Step, conv: Conversation) -> bool:
+        """An optional question is asked only while the interview asks anyway.
+
+        A person whose own message (or first answer) gave everything a flow needs is not asked an extra question:
+        the result follows, or the summary, where a note can still be typed.
+        """
+        spared = step.optional and len(conv.history) <= 1
+        if spared:
+            conv.slots[SKIPPED] = True
+        return not spared
+
+    def ask_step(self, conv: Conversation, step: Step, turn: Turn, prefix: str = "") -> None:
+        """Ask a step chosen by the person (back, edit): a new step afresh, the one pending as a re-ask."""
+        if conv.step == step.id:
+            self.reask(conv, step, turn, prefix)
+        else:
+            conv.step, conv.misses = step.id, 0
+            self.ctx.ask(step, turn, prefix)
+
+    def reask(self, conv: Conversation, step: Step, turn: Turn, prefix: str = "") -> None:
+        """Ask the pending step again; every re-ask counts, and past the miss limit the interview pauses."""
+        conv.misses += 1
+        if conv.misses > MAX_MISSES:
+            self.give_up(conv, step, turn)
+        elif conv.misses == MAX_MISSES:
+            self._offer(step, turn)
+        else:
+            self.ctx.ask(step, turn, prefix)
+
+    def give_up(self, conv: Conversation, step: Step, turn: Turn) -> None:
+        """Past the miss limit: an optional step is skipped; otherwise the interview pauses with the menu and staff."""
+        if step.optional:
+            self.fill(conv, step, [] if step.parser == "needs" else "", turn)
+            return
+        self.pause(conv, turn)
+
+    def pause(self, conv: Conversation, turn: Turn) -> None:
+        """Stop asking (the answers stay): the menu and the staff, never the same question once more.
+
+        The buttons offered with the step still answer it: a tap resumes the interview where it paused.
+        """
+        where = {"flow": conv.flow, "step": conv.step} if conv.flow and conv.step else None
+        self.reset(conv)
+        if where:
+            conv.slots["paused"] = where
+        turn.say(self.texts.paused, [*self.ctx.menu_buttons(), self.ctx.command_button("staff")])
+
+    def _offer(self, step: Step, turn: Turn) -> None:
+        buttons = [*self.ctx.step_buttons(step), self.ctx.command_button("staff")]
+        if step.parser == "activity":
+            buttons = self.ctx.sector_buttons() + buttons
+        turn.say(self.texts.offer_staff + "\n" + step.prompt, buttons)
 
     def applies(self, step: Step, conv: Conversation) -> bool:
         """Whether the step's condition holds for the answers so far."""
@@ -59,6 +137,7 @@ class Interview:
 
     def reset(self, conv: Conversation) -> None:
         """Leave any flow; the answers stay."""
+        conv.slots.pop("paused", None)
         conv.flow = conv.step = None
         conv.history, conv.misses, conv.pending = [], 0, {}
         conv.slots.pop("return_to", None)
@@ -67,6 +146,10 @@ class Interview:
         """Keep an answer, then ask the next step (or return to the result or summary after an edit)."""
         conv.slots[step.slot] = value
         conv.pending, conv.misses = {}, 0
+        if step.parser == "activity":
+            conv.slots.pop("activity_said", None)
+            if conv.slots.pop("sector_of", None) != value:  # a sector chosen for another product is stale
+                conv.slots.pop("sector", None)
         if step.id not in conv.history:
             conv.history.append(step.id)
         returning = conv.slots.pop("return_to", None)
@@ -79,6 +162,8 @@ class Interview:
         """After an edit: ask what the change made necessary, then show the result or summary again."""
         flow = self.ctx.dialogs.flows[conv.flow or ""]
         missing = [s for s in flow.steps if s.slot not in conv.slots and self.applies(s, conv)]
+        if conv.slots.get(SKIPPED):  # the optional questions were spared before the result: an edit spares them too
+            missing = [s for s in missing if not s.optional]
         if missing:
             conv.slots["return_to"] = target
             conv.step = missing[0].id
@@ -87,25 +172,31 @@ class Interview:
             conv.step = None
             self._finish(conv, flow, turn)
 
-    def miss(self, conv: Conversation, step: Step, hint: str | None, turn: Turn) -> None:
+    def miss(self, conv: Conversation, step: Step, hint: str | None, turn: Turn, said: str = "") -> None:
         """An answer we could not read: a hint, the sectors for a product, then the staff after the miss limit."""
-        conv.misses += 1
-        text = getattr(self.texts, hint) if hint else step.hint
-        if conv.misses >= MAX_MISSES:
-            buttons = [*self.ctx.step_buttons(step), self.ctx.command_button("staff")]
-            if step.parser == "activity":
-                buttons = self.ctx.sector_buttons() + buttons
-            turn.say(self.texts.offer_staff + "\n" + step.prompt, buttons)
-        elif step.parser == "activity" and conv.misses == 2:
+        if step.parser == "activity" and said:
+            conv.slots["activity_said"] = said[:200]  # kept, so a sector chosen by button does not replace it
+        if step.parser == "activity" and conv.misses == 1:
+            conv.misses += 1
             turn.say(self.texts.activity_unknown_sector, self.ctx.sector_buttons())
-        else:
-            turn.say(text + "\n" + step.prompt, self.ctx.step_buttons(step))
+            return
+        self.reask(conv, step, turn, getattr(self.texts, hint) if hint else step.hint)
 
     # --- answers given by a button ---------------------------------------------------------
 
+    def current(self, conv: Conversation) -> Step | None:
+        """The step being asked, or the one paused at the miss limit, resumed by a tap on one of its buttons."""
+        step = self.ctx.current(conv)
+        paused = conv.slots.pop("paused", None) if step is None and not conv.flow else None
+        flow = self.ctx.dialogs.flows.get(str((paused or {}).get("flow")))
+        if paused and flow is not None and flow.step(paused.get("step")) is not None:
+            conv.flow, conv.flow_version, conv.step, conv.misses = flow.id, flow.version, paused["step"], 0
+            return flow.step(paused["step"])
+        return step
+
     def button_answer(self, conv: Conversation, value: str, turn: Turn) -> None:
         """A step's button ('ans:…'): the value it carries, if it belongs to the step being asked."""
-        step = self.ctx.current(conv)
+        step = self.current(conv)
         if step is None:
             self.ctx.menu(turn, self.texts.not_understood)
             return
@@ -120,20 +211,22 @@ class Interview:
         elif any(c.value == value for c in step.choices):
             self.fill(conv, step, value, turn)
         else:
-            self.ctx.ask(step, turn, self.texts.not_understood)
+            self.reask(conv, step, turn, self.texts.not_understood)
 
     def sector_chosen(self, conv: Conversation, code: str, turn: Turn) -> None:
         """A sector button offered for a product we could not place."""
-        kb, step = self.ctx.kb, self.ctx.current(conv)
+        kb, step = self.ctx.kb, self.current(conv)
         if step is None or step.parser != "activity" or code not in {s.code for s in kb.sectors.sectors}:
             self.ctx.menu(turn, self.texts.not_understood)
             return
-        conv.slots["sector"] = code
-        self.fill(conv, step, kb.sector(code).name, turn)
+        conv.slots["sector"] = code  # beside the product as typed, never over it
+        product = str(conv.slots.pop("activity_said", "") or "") or kb.sector(code).name
+        conv.slots["sector_of"] = product
+        self.fill(conv, step, product, turn)
 
     def place_chosen(self, conv: Conversation, code: str, turn: Turn) -> None:
         """A place button, among the communes a name could mean."""
-        step = self.ctx.current(conv)
+        step = self.current(conv)
         number = ascii_int(code, 9)
         place = self.ctx.assessor.gazetteer.place_by_code(number) if number is not None else None
         if step is None or step.parser != "place" or place is None:

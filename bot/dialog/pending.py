@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
-from bot.dialog.interview import Interview
+from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.person import PersonData
 from bot.dialog.registration import Registration
 from bot.dialog.turn import Turn
@@ -26,14 +26,37 @@ class Pending:
         self.registration, self.person, self.corrections = registration, person, corrections
 
     def reask(self, conv: Conversation, turn: Turn) -> None:
-        """Ask again what the person was in the middle of: a step, or a pending yes/no."""
+        """Ask again what the person was in the middle of; every re-ask counts towards the miss limit."""
         step = self.ctx.current(conv)
-        if conv.pending.get("kind") == "summary":
-            self.registration.summary(conv, turn)
-        elif conv.pending.get("kind") in ("consent", "delete", "guess"):
-            turn.say(self._question(conv), self.ctx.pending_buttons(conv))
+        kind = conv.pending.get("kind")
+        if kind in ("summary", "consent", "delete", "guess", "understood"):
+            self._again(conv, turn)
         elif step is not None:
-            self.ctx.ask(step, turn, self.texts.faq_then_back)
+            self.interview.reask(conv, step, turn, self.texts.faq_then_back)
+
+    def _again(self, conv: Conversation, turn: Turn) -> None:
+        """A pending yes/no asked once more, or, past the miss limit, the menu and the staff instead."""
+        step = self.ctx.current(conv)
+        if conv.pending.get("kind") == "guess" and step is not None:  # a guess shares its step's count
+            conv.misses += 1
+            if conv.misses > MAX_MISSES:
+                conv.pending = {}
+                self.interview.give_up(conv, step, turn)
+            else:
+                turn.say(self._question(conv), self.ctx.pending_buttons(conv))
+            return
+        asked = int(conv.pending.get("asked") or 0) + 1
+        if asked > MAX_MISSES:
+            self.interview.pause(conv, turn)
+            return
+        kind = conv.pending.get("kind")
+        if kind == "summary":
+            self.registration.summary(conv, turn)
+        elif kind == "understood":
+            self.registration.understood(conv, turn)
+        else:
+            turn.say(self._question(conv), self.ctx.pending_buttons(conv))
+        conv.pending["asked"] = asked
 
     def _question(self, conv: Conversation) -> str:
         kind = conv.pending.get("kind")
@@ -48,6 +71,10 @@ class Pending:
         kind = conv.pending.get("kind")
         if kind == "guess":
             self._guess_decided(conv, yes, turn)
+        elif kind == "understood" and yes:
+            self.registration.result(conv, turn)
+        elif kind == "understood":
+            self.corrections.edit(conv, turn)  # 'Sửa': which answer to change, then straight to the result
         elif kind == "consent":
             self.registration.consent_decided(conv, yes, turn)
         elif kind == "summary" and yes:
@@ -69,4 +96,4 @@ class Pending:
         elif yes:
             self.interview.fill(conv, step, guess, turn)
         else:
-            self.ctx.ask(step, turn, step.hint)
+            self.interview.reask(conv, step, turn, step.hint)  # 'no' to a guess: the step again, counted

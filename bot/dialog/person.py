@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.dialog.context import Context
 from bot.dialog.turn import Turn
+from bot.knowledge import VN_TIME
 from bot.messages import Button
 from bot.storage import Conversation
 from bot.text import national_phone
+
+
+def vn_date(stamp: str) -> str:
+    """An ISO timestamp as a person reads it: the day in Vietnam, dd/mm/yyyy."""
+    try:
+        at = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return "-"
+    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return at.astimezone(VN_TIME).strftime("%d/%m/%Y")
 
 
 class PersonData:
@@ -26,7 +39,7 @@ class PersonData:
             place = ", ".join(x for x in (lead.commune, lead.province) if x)
             lines.append(
                 f"• Mã {lead.ref}: {lead.name}, {national_phone(lead.phone)}, {lead.facility_name}, {place}; "
-                f"đăng ký ngày {lead.created_at[:10]}"
+                f"đăng ký ngày {vn_date(lead.created_at)}"
             )
         turn.say("\n".join(lines), [self.ctx.command_button("delete"), Button("Menu", "cmd:menu")])
 

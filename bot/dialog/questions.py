@@ -12,7 +12,7 @@ from bot.messages import Button
 from bot.render import cited
 from bot.storage import Conversation
 from bot.text import fold
-from bot.understanding import Understander, slots_of
+from bot.understanding import slots_of
 
 
 class Questions:
@@ -20,9 +20,7 @@ class Questions:
 
     def __init__(self, ctx: Context, pending: Pending) -> None:
         self.ctx, self.texts, self.faq, self.pending = ctx, ctx.texts, ctx.faq, pending
-        a = ctx.assessor
-        self.understander = Understander(ctx.kb, ctx.dialogs, a.gazetteer, a.classifier)
-        self.cases = CaseAnswers(ctx.kb, a, ctx.texts.case)
+        self.cases = CaseAnswers(ctx.kb, ctx.assessor, ctx.texts.case)
 
     def case(self, conv: Conversation, text: str, step: Step | None = None) -> CaseAnswer | None:
         """The answer from the person's own case (commune plan, product, place, size, line), before the FAQ.
@@ -30,7 +28,7 @@ class Questions:
         A question that also answers the pending step ('hộ kinh doanh có được không?' at the legal form) is left
         to the interview and the FAQ.
         """
-        u = self.understander.understand(text, step)
+        u = self.ctx.understander.understand(text, step)
         if step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values:
             return None
         return self.cases.answer(u, conv.slots)
@@ -44,34 +42,41 @@ class Questions:
         self.pending.reask(conv, turn)
         return True
 
-    def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
-        """A question asked mid-interview: answer it, then ask the pending question again."""
-        case = self.case(conv, text, step)
-        if case is not None:
-            turn.say(case.text)
-            self.ctx.ask(step, turn, self.texts.faq_then_back)
+    def case_answer(self, conv: Conversation, text: str) -> str | None:
+        """The text of the case answer at the step under way, if the structured knowledge has one."""
+        found = self.case(conv, text, self.ctx.current(conv))
+        return found.text if found is not None else None
+
+    def brief(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """Answer a question in passing (the person's case first, then the FAQ); False when nothing fits."""
+        own = self.case_answer(conv, text)
+        if own is not None:
+            turn.say(own)
             return True
         answer = self.faq.ask(text)
         if not (answer.matched or answer.out_of_scope):
             return False
         turn.say(cited(answer.answer, answer.citation, answer.status))
-        self.ctx.ask(step, turn, self.texts.faq_then_back)
+        return True
+
+    def digress(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
+        """A question asked mid-interview: answer it, then ask the pending question again (a re-ask counts)."""
+        if not self.brief(conv, text, turn):
+            return False
+        self.pending.reask(conv, turn)
         return True
 
     def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
-        matched = self.faq.ask(text)
-        if matched.matched or matched.out_of_scope:
-            turn.say(cited(matched.answer, matched.citation, matched.status))
-        else:
+        if not self.brief(conv, text, turn):
             turn.say(self.texts.not_understood)
         self.pending.reask(conv, turn)
 
     def answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         """A question outside any interview: the case answer, the FAQ answer, its neighbours, or a miss for staff."""
-        case = self.case(conv, text)
-        if case is not None:
-            turn.say(case.text, self._check_or_menu())
+        own = self.case(conv, text)
+        if own is not None:
+            turn.say(own.text, self._check_or_menu())
             return
         answer = self.faq.ask(text)
         if answer.matched:
@@ -96,9 +101,7 @@ class Questions:
             self.ctx.menu(turn, self.texts.not_understood)
             return
         turn.say(cited(entry.answer, entry.citation, entry.status))
-        step = self.ctx.current(conv)
-        if step is not None:
-            self.ctx.ask(step, turn, self.texts.faq_then_back)
+        self.pending.reask(conv, turn)
 
     def support_overview(self, conv: Conversation, turn: Turn) -> None:
         """The support lines anyone may ask for."""

@@ -6,7 +6,8 @@ from typing import Any
 
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
-from bot.dialog.interview import Interview
+from bot.dialog.interview import SKIPPED, Interview
+from bot.dialog.listening import INFERRED, Listener
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
 from bot.eligibility import vnd
@@ -20,17 +21,31 @@ class Registration:
 
     def __init__(self, ctx: Context, interview: Interview) -> None:
         self.ctx, self.texts, self.interview = ctx, ctx.texts, interview
+        self.listener = Listener(ctx)
 
     def finish(self, conv: Conversation, flow: Flow, turn: Turn) -> None:
         """A flow is complete: the result after the interview, else consent or the summary."""
         conv.slots.pop("return_to", None)
-        if flow.id == "eligibility":
-            if show_result(self.ctx, conv, turn):
-                self.ask_consent(conv, turn)
+        if flow.id == "eligibility" and conv.slots.pop(INFERRED, None):
+            self.understood(conv, turn)  # once, before the result: what we read from the person's own words
+        elif flow.id == "eligibility":
+            self.result(conv, turn)
         elif not conv.slots.get("consent_id"):  # e.g. 'làm lại' while the consent question waits
             self.register(conv, turn)
         else:
             self.summary(conv, turn)
+
+    def understood(self, conv: Conversation, turn: Turn) -> None:
+        """'Tôi hiểu: hộ kinh doanh, làm nước mắm, xã Vĩnh Thủy (Quảng Trị). Đúng không ạ?' with Đúng / Sửa."""
+        conv.flow, conv.step = "eligibility", None
+        conv.pending = {"kind": "understood"}
+        turn.say(self.texts.understood.format(facts=self.listener.line(conv)), self.ctx.pending_buttons(conv))
+
+    def result(self, conv: Conversation, turn: Turn) -> None:
+        """The cited result; then consent when the person asked to register."""
+        conv.pending = {}
+        if show_result(self.ctx, conv, turn):
+            self.ask_consent(conv, turn)
 
     def register(self, conv: Conversation, turn: Turn) -> None:
         """Ask consent, or first the interview when there is no result yet."""
@@ -81,8 +96,15 @@ class Registration:
                     if (step.parser, shown) not in said:  # the needs carried into the registration: once
                         lines.append(f"• {step.label}: {shown}")
                     said.add((step.parser, shown))
+        if self.note_spared(conv):
+            lines.append(self.texts.summary_note)
         conv.pending = {"kind": "summary"}
         turn.say("\n".join(lines), self.ctx.pending_buttons(conv))
+
+    def note_spared(self, conv: Conversation) -> bool:
+        """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
+        note = self.ctx.dialogs.flows["registration"].step("note")
+        return note is not None and note.slot not in conv.slots and bool(conv.slots.get(SKIPPED))
 
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":
@@ -94,8 +116,8 @@ class Registration:
         if step.parser == "money" and isinstance(value, int):
             return vnd(value)
         labels = {c.value: c.label for c in step.choices}
-        if isinstance(value, list):
-            return ", ".join(labels.get(str(v), str(v)) for v in value) or "-"
+        if isinstance(value, list):  # support lines read from a message may lie outside the step's buttons
+            return ", ".join(labels.get(str(v)) or self.listener.need_name(str(v)) for v in value) or "-"
         return labels.get(str(value), str(value)) if value not in ("", None) else "-"
 
     def confirmed(self, conv: Conversation, turn: Turn) -> None:

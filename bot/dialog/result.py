@@ -12,6 +12,8 @@ from bot.messages import Button
 from bot.render import assessment_messages
 from bot.storage import Conversation
 
+OWNER_FLAGS = ("women_owned", "ethnic_minority_owned")
+
 
 def profile_of(conv: Conversation) -> Profile:
     """The eligibility profile built from the answers so far."""
@@ -27,6 +29,10 @@ def profile_of(conv: Conversation) -> Profile:
         commune=place.get("commune"),
         craft_village=slots.get("craft_village"),
         needs=[n for n in slots.get("needs") or [] if n][:20],
+        # Said unasked in the person's own words (understanding): they weigh in the size and the priority.
+        capital_vnd=slots.get("capital_vnd"),
+        export=slots.get("export"),
+        owner_flags=[f for f in slots.get("owner_flags") or [] if f in OWNER_FLAGS],
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, yes_no
+from bot.answers import Parsed, accepted, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
-from bot.dialog.interview import Interview
+from bot.dialog.interview import MAX_MISSES, Interview
+from bot.dialog.listening import FREE_TEXT
+from bot.dialog.mixed import MixedInitiative
 from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
@@ -30,6 +32,8 @@ class Router:
         self.corrections = Corrections(ctx, interview, registration)
         self.pending = Pending(ctx, interview, registration, self.person, self.corrections)
         self.questions = Questions(ctx, self.pending)
+        self.listener = registration.listener
+        self.mixed = MixedInitiative(ctx, interview, self.listener, self.pending, self.questions)
 
     def dispatch(self, conv: Conversation, text: str, button: str | None, turn: Turn) -> None:
         """One message, after the welcome and any restart."""
@@ -103,8 +107,12 @@ class Router:
         self.ctx.menu(turn)
 
     def _menu_action(self, conv: Conversation, action: str, turn: Turn) -> None:
-        midway = conv.flow == "eligibility" and conv.step is not None
-        if action == "eligibility" and midway:
+        understood = conv.pending.get("kind") == "understood"
+        midway = conv.flow == "eligibility" and (conv.step is not None or understood)
+        if action == "register" and understood:  # 'đăng ký' at 'Tôi hiểu: …': agreed, the result, then consent
+            conv.slots["after"] = "registration"
+            self.pending.decide(conv, True, turn)
+        elif action == "eligibility" and midway:
             self.pending.reask(conv, turn)  # already checking: carry on where we were
         elif action == "eligibility":
             conv.pending = {}
@@ -137,7 +145,8 @@ class Router:
         action = self.words.menu_item_of(text)
         if action:
             self._menu_action(conv, action, turn)
-        else:
+            return
+        if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
 
     def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
@@ -145,12 +154,43 @@ class Router:
         if step is None:
             self._free_text(conv, text, turn)
             return
-        if self.questions.small_talk(conv, text, turn) or self._menu_word(conv, text, turn):
+        if step.parser == "text":  # a note is what is typed, questions too; only a global command changes course
+            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
-        # A real question is answered first, even where its words could pass for an answer.
-        if looks_like_question(text) and self.questions.digress(conv, step, text, turn):
+        if self.questions.small_talk(conv, text, turn):  # a lone 'cảm ơn' is no name: answered, the step re-asked
             return
-        self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
+        if step.parser in FREE_TEXT:  # a name is what is typed, a question too (the summary shows it to correct)
+            text = self.mixed.contact(conv, text) if step.id == "name" else text
+            self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
+            return
+        if self._menu_word(conv, text, turn):
+            return
+        heard = self.listener.hear(text, step) if conv.flow == "eligibility" else None
+        asked = looks_like_question(text)
+        changed = self.listener.take(conv, heard, skip=step.slot, asked=asked) if heard is not None else []
+        # A real question is answered first, even where its words could pass for an answer; facts said with
+        # it are kept, and the interview goes on from what is still missing.
+        if asked and self.questions.brief(conv, text, turn):
+            self._next(conv, step, changed, turn)
+            return
+        parsed = self.ctx.reader.read(step, text)
+        own = self.listener.slots(heard).values.get(step.slot) if heard is not None else None
+        useful = parsed.ok or parsed.guess is not None or bool(parsed.options) or parsed.hint is not None
+        if own is not None and (not useful or (parsed.ok and step.parser == "activity")):
+            # Read from the whole message where the step's parser saw nothing; a product is its own words,
+            # not the place said with it ('làm chiếu cói ở xã Vĩnh Thủy').
+            parsed, useful = accepted(own), True
+        if useful or not changed:
+            self._take(conv, step, parsed, text, turn)
+        else:
+            self.interview.advance(conv, turn)
+
+    def _next(self, conv: Conversation, step: Step, changed: list[str], turn: Turn) -> None:
+        """After a question answered mid-interview: on from what is missing, or the same step (a re-ask)."""
+        if changed:
+            self.interview.advance(conv, turn)
+        else:
+            self.pending.reask(conv, turn)
 
     def _menu_word(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """A menu entry typed mid-interview ('đăng ký', 'giấy tờ') is that entry, not an answer."""
@@ -163,6 +203,12 @@ class Router:
     def _take(self, conv: Conversation, step: Step, parsed: Parsed, text: str, turn: Turn) -> None:
         if parsed.ok:
             self.interview.fill(conv, step, parsed.value, turn)
+            return
+        other = parsed.guess is not None or bool(parsed.options) or parsed.hint == "province_only"
+        if other:  # a guess, a choice of places, a province alone: each is the step asked again, and counts
+            conv.misses += 1
+        if other and conv.misses > MAX_MISSES:
+            self.interview.give_up(conv, step, turn)
         elif parsed.guess is not None:
             conv.pending = {"kind": "guess", "value": parsed.guess}
             turn.say(self.texts.confirm_guess.format(value=parsed.shown), self.ctx.yes_no_buttons())
@@ -173,7 +219,7 @@ class Router:
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))
         elif not (looks_like_question(text) and self.questions.digress(conv, step, text, turn)):
-            self.interview.miss(conv, step, parsed.hint, turn)
+            self.interview.miss(conv, step, parsed.hint, turn, text)
 
     # --- pending decisions ----------------------------------------------------------------------
 
@@ -204,9 +250,16 @@ class Router:
             self._answer(conv, text, turn)
 
     def _unclear_pending(self, conv: Conversation, text: str, turn: Turn) -> None:
-        """Neither yes nor no: a new answer to the step, a question, or we ask again."""
-        if conv.pending.get("kind") == "guess" and self.ctx.current(conv) is not None:
+        """Neither yes nor no: a new answer to the step, a correction, a question, or we ask again."""
+        kind = conv.pending.get("kind")
+        if kind == "guess" and self.ctx.current(conv) is not None:
             conv.pending = {}
             self._answer(conv, text, turn)
-        else:
+        elif not self._unclear_taken(conv, kind, text, turn):
             self.questions.unclear(conv, text, turn)
+
+    def _unclear_taken(self, conv: Conversation, kind: object, text: str, turn: Turn) -> bool:
+        """At 'Tôi hiểu': a menu word or a correction; at the summary: the note, when it was not asked."""
+        if kind == "understood":
+            return self._menu_word(conv, text, turn) or self.mixed.corrected(conv, text, turn)
+        return kind == "summary" and self.mixed.late_note(conv, text, turn)

@@ -1,0 +1,131 @@
+"""Listening: the facts of a whole message fill the interview's slots, whichever step is pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dialog.context import Context
+from bot.eligibility import vnd
+from bot.flows import Step
+from bot.storage import Conversation
+from bot.understanding import Slots, Understanding, slots_of
+
+# Slots of the eligibility interview (and of the profile) a message may fill at any point.
+TAKEN = frozenset(
+    ("legal_form", "activity", "workers", "revenue_vnd", "capital_vnd", "place", "craft_village", "needs")
+) | {"export", "owner_flags"}
+# Answers that depend on another: changing the key forgets them, so they are asked again where they apply.
+DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
+INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
+FREE_TEXT = ("text", "name")
+_OWNERS = {
+    "women_owned": "chủ là phụ nữ",
+    "ethnic_minority_owned": "chủ là người dân tộc thiểu số",
+}  # steps whose answer is whatever is typed
+
+
+class Listener:
+    """Reads a message whole and keeps every fact it states in the conversation's slots."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def hear(self, text: str, step: Step | None = None) -> Understanding:
+        """What the message says, read for the step pending (if any)."""
+        return self.ctx.understander.understand(text, step)
+
+    def slots(self, u: Understanding) -> Slots:
+        """The slot values the message states."""
+        return slots_of(u, self.ctx.assessor.gazetteer)
+
+    def take(
+        self, conv: Conversation, u: Understanding, skip: str | None = None, replace: bool = False, asked: bool = False
+    ) -> list[str]:
+        """Keep the facts stated (all but the `skip` slot); return the slots that changed.
+
+        An empty slot is filled; one already answered changes only on a correction ('không phải, là HTX'),
+        so a word read by chance later on never overwrites an answer. In a question (`asked`) a support line
+        is the topic asked about ('hỗ trợ máy móc được bao nhiêu?'), not a need stated.
+        """
+        found = self.slots(u)
+        replace = replace or u.intent == "correction" or any(i.intent == "correction" for i in u.intents)
+        changed = []
+        for slot, value in found.values.items():
+            if slot not in TAKEN or slot == skip or conv.slots.get(slot) == value or (asked and slot == "needs"):
+                continue
+            if slot in conv.slots and not replace:
+                continue
+            if slot in conv.slots:
+                for dependent in DEPENDENT.get(slot, ()):
+                    conv.slots.pop(dependent, None)
+            conv.slots[slot] = value
+            changed.append(slot)
+        if found.place_choices and "place" not in conv.slots:
+            conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
+        if "province_hint" in found.values and "place" not in conv.slots:
+            conv.slots["province_hint"] = found.values["province_hint"]
+        if changed:
+            conv.slots.pop("assessment", None)
+            conv.slots[INFERRED] = sorted({*conv.slots.get(INFERRED, []), *changed})
+        return changed
+
+    def states_case(self, u: Understanding) -> int:
+        """How many of legal form, product and place the message states: two are enough to start a check."""
+        found = self.slots(u)
+        said = {s for s in ("legal_form", "activity", "place") if s in found.values}
+        return len(said | ({"place"} if found.place_choices else set()))
+
+    def restated(self, conv: Conversation, u: Understanding) -> bool:
+        """Whether the message states facts, every one of them as already kept ('hộ kinh doanh' again)."""
+        found = {k: v for k, v in self.slots(u).values.items() if k in TAKEN}
+        return bool(found) and all(conv.slots.get(k) == v for k, v in found.items())
+
+    def line(self, conv: Conversation) -> str:
+        """What was understood, in one short line: 'hộ kinh doanh, làm nước mắm, xã Vĩnh Thủy (Quảng Trị)'."""
+        slots, steps = conv.slots, {s.slot: s for s in self.ctx.dialogs.flows["eligibility"].steps}
+        parts = []
+        form = _label(steps["legal_form"], slots.get("legal_form"))
+        if form:
+            parts.append(form.lower() if form != "Liên hiệp HTX" else form)
+        if slots.get("activity"):
+            parts.append(self._product(str(slots["activity"])))
+        if slots.get("workers") is not None:
+            parts.append(f"{slots['workers']} lao động")
+        if isinstance(slots.get("revenue_vnd"), int):
+            parts.append(f"doanh thu khoảng {vnd(slots['revenue_vnd'])}")
+        if isinstance(slots.get("capital_vnd"), int):
+            parts.append(f"vốn khoảng {vnd(slots['capital_vnd'])}")
+        place = slots.get("place") or {}
+        if place.get("commune"):
+            commune = str(place["commune"])
+            parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')})")
+        parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
+        if slots.get("export"):
+            parts.append("có xuất khẩu")
+        needs = [self.need_name(n) for n in slots.get("needs") or [] if n]
+        if needs:
+            parts.append("cần " + ", ".join(n[:1].lower() + n[1:] for n in needs))
+        return ", ".join(parts)
+
+    def need_name(self, code: str) -> str:
+        """A support line as a person reads it: the step's own label, else the line's name."""
+        step = self.ctx.dialogs.flows["eligibility"].step("needs")
+        label = _label(step, code) if step else None
+        if label:
+            return label
+        line = next((ln for ln in self.ctx.kb.support_lines.lines if ln.code == code), None)
+        return line.name if line else "khác"
+
+    def _product(self, activity: str) -> str:
+        """The product as typed, shown with the lexicon's spelling when the person typed without diacritics."""
+        found = self.ctx.assessor.classifier.classify(activity)
+        shown = activity.strip()
+        if found.matched and shown.isascii():
+            shown = found.matched
+        return shown if shown.lower().startswith(("làm", "sản xuất", "chế biến")) else f"làm {shown}"
+
+
+def _label(step: Step | None, value: Any) -> str | None:
+    if step is None:
+        return None
+    return next((c.label for c in step.choices if c.value == value), None)

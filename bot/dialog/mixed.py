@@ -1,0 +1,87 @@
+"""Mixed initiative: a check started by the person's own words, 'Tôi hiểu' corrected by a word, contact in one go."""
+
+from __future__ import annotations
+
+from bot.dialog.contact import split_contact
+from bot.dialog.context import Context
+from bot.dialog.interview import Interview
+from bot.dialog.listening import INFERRED, Listener
+from bot.dialog.pending import Pending
+from bot.dialog.questions import Questions
+from bot.dialog.turn import Turn
+from bot.dialog.words import looks_like_question
+from bot.storage import Conversation
+
+
+class MixedInitiative:
+    """Where the person leads: facts said unasked start or change the check."""
+
+    def __init__(self, ctx: Context, interview: Interview, listener: Listener, pending: Pending, q: Questions) -> None:
+        self.ctx, self.interview, self.listener, self.pending, self.questions = ctx, interview, listener, pending, q
+
+    def opener(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'hkd lam nuoc mam o xa vinh thuy quang tri' outside an interview starts the check with those facts.
+
+        A question asked with them is answered first. False (facts kept, nothing said) when the message
+        describes too little of the facility to start a check.
+        """
+        heard, asked = self.listener.hear(text), looks_like_question(text)
+        if self.listener.states_case(heard) < 2:
+            self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
+            return False
+        if asked:
+            self.questions.brief(conv, text, turn)
+        conv.pending = {}
+        self.interview.enter(conv, "eligibility")  # the facts kept stay, those said now replace them
+        self.listener.take(conv, heard, asked=asked, replace=True)
+        if any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
+            conv.slots["after"] = "registration"  # they came for support: consent follows the result
+        self.interview.advance(conv, turn)
+        return True
+
+    def corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'không phải, là hợp tác xã' after 'Tôi hiểu: …': the slot is replaced and the line shown again."""
+        heard = self.listener.hear(text)
+        if self.listener.restated(conv, heard):
+            self.pending.decide(conv, True, turn)  # 'hộ kinh doanh' again: what was understood is right
+            return True
+        if not self.listener.take(conv, heard, replace=True):
+            return False
+        conv.slots.pop(INFERRED, None)
+        if any(hit.intent == "ask_question" for hit in heard.intents):
+            self.questions.brief(conv, text, turn)
+        if self._missing(conv):  # e.g. now an enterprise: its size is asked, then the result
+            conv.pending = {}
+            self.interview.advance(conv, turn)
+        else:
+            self.pending.reask(conv, turn)
+        return True
+
+    def _missing(self, conv: Conversation) -> bool:
+        flow = self.ctx.dialogs.flows["eligibility"]
+        return any(s.slot not in conv.slots and self.interview.applies(s, conv) and not s.optional for s in flow.steps)
+
+    def late_note(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """Text typed at the summary, when the note was not asked, is the note; the summary is shown again."""
+        note = self.ctx.dialogs.flows["registration"].step("note")
+        if note is None or not self.pending.registration.note_spared(conv):
+            return False
+        parsed = self.ctx.reader.read(note, text)
+        if not parsed.ok:
+            return False
+        conv.slots[note.slot] = parsed.value
+        self.pending.registration.summary(conv, turn)
+        return True
+
+    def contact(self, conv: Conversation, text: str) -> str:
+        """Name, phone and facility in one answer: the phone and facility are kept, the name part returned."""
+        contact = split_contact(text)
+        if not contact.phone:
+            return text
+        conv.slots["phone"] = contact.phone
+        facility = self.ctx.dialogs.flows["registration"].step("facility")
+        if contact.facility and facility is not None:
+            parsed = self.ctx.reader.read(facility, contact.facility)
+            if parsed.ok:
+                conv.slots[facility.slot] = parsed.value
+        return contact.name
