@@ -46,6 +46,15 @@ _SKIP = {"bo qua", "khong", "ko", "k", "khong co", "thoi", "khong can", "skip", 
 _SKIP |= {"khong co gi", "ko co gi", "k co gi", "khong co gi a", "khong co gi them", "khong them gi", "khong nhan gi"}
 _SKIP |= {"thoi khong can", "khong can dau", "khong can a", "de sau", "bo qua nhe", "bo qua a", "het roi", "vay thoi"}
 _SKIP |= {"khong co gi dau", "khong co gi ca", "khong nhe", "ko nhe", "thoi khoi", "khoi", "no", "none"}
+# 'Not now': a no at consent, a skip at an optional step; at the summary only a 'later' leaves it unsaved
+# ('thôi', 'thôi không cần' there is nothing to add: a registration is not dropped on a word that may mean that).
+_POSTPONE = {"de sau", "de sau a", "de sau nhe", "thoi de sau", "luc khac", "de luc khac", "luc khac nhe", "khi khac"}
+_POSTPONE |= {"de khi khac", "hom khac", "de hom khac"}
+_LATER = _POSTPONE | {"thoi", "thoi a", "thoi nhe", "thoi khong can", "thoi khong can a", "thoi khong can dau"}
+_LATER |= {"thoi khoi", "khong can nua", "thoi khong dang ky", "chua can", "vay thoi"}
+_SKIP |= _LATER
+_NOT_A_NAME = _SKIP - {"khoi", "no", "n"}  # 'Khôi' may be a name; a skip word alone at a name step is not
+_DONE = {"xac nhan", "xac nhan dang ky", "xac nhan a", "ok", "oke", "xong", "xong roi"}  # at the note: nothing to add
 _FORMULA = re.compile(r"^\s*[=+\-@]")
 _MARKUP = re.compile(r"[<>{}\[\]\\|^~`$]|https?:|www\.")  # a name or a facility holds none of these
 _OLD_MOBILE = re.compile(r"^0?1\d{9}$")
@@ -171,6 +180,8 @@ class AnswerReader:
         return accepted(answer) if answer is not None else Parsed()
 
     def _phone(self, step: Step, text: str) -> Parsed:
+        if _said(self.normal(text), _NOT_A_NAME):
+            return Parsed(hint="contact_needed")  # 'không', 'bỏ qua': a required step asked again, politely
         phone = parse_phone(text) or find_phone(text)
         if phone:
             return accepted(phone)
@@ -182,6 +193,8 @@ class AnswerReader:
         name = " ".join(text.split())
         if _FORMULA.match(name) or _MARKUP.search(name):
             return Parsed(hint="formula_refused")
+        if _said(self.normal(name), _NOT_A_NAME) or _said(fold(name), _NOT_A_NAME):  # 'không', 'bỏ qua'
+            return accepted("") if step.optional else Parsed(hint="contact_needed")
         if not 2 <= len(name) <= 100 or not any(ch.isalpha() for ch in name):
             return Parsed()
         return accepted(name)
@@ -189,6 +202,8 @@ class AnswerReader:
     def _text(self, step: Step, text: str) -> Parsed:
         note = " ".join(text.split())
         if step.optional and (_skipped(fold(note)) or _skipped(self.normal(note))):
+            return accepted("")
+        if step.optional and _said(fold(note), _DONE):  # 'xác nhận' at the note: nothing to add, on to the summary
             return accepted("")
         if _FORMULA.match(note):
             return Parsed(hint="formula_refused")
@@ -207,9 +222,29 @@ class AnswerReader:
         return Parsed()
 
 
+def _said(said: str, words: set[str]) -> bool:
+    """Whether the folded answer, without its trailing punctuation, is one of the words."""
+    return said.strip(" .!,~") in words
+
+
 def _skipped(said: str) -> bool:
     """'bỏ qua', 'không có gì ạ.', 'thôi không cần': an optional step left empty."""
-    return said.strip(" .!,~") in _SKIP
+    return _said(said, _SKIP)
+
+
+def skipped(text: str) -> bool:
+    """'không', 'không có gì', 'bỏ qua' typed as a whole answer: nothing to give."""
+    return _skipped(fold(text))
+
+
+def later(text: str) -> bool:
+    """'thôi (không cần)', 'để sau', 'lúc khác': not now."""
+    return _said(fold(text), _LATER)
+
+
+def postponed(text: str) -> bool:
+    """'để sau', 'lúc khác': not now, said of something already under way."""
+    return _said(fold(text), _POSTPONE)
 
 
 def yes_no(text: str) -> bool | None:

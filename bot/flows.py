@@ -198,6 +198,9 @@ class Texts(Strict):
     paused: NonEmpty
     understood: NonEmpty
     summary_note: NonEmpty
+    summary_nothing_more: NonEmpty
+    registration_later: NonEmpty
+    contact_needed: NonEmpty
 
 
 class Dialogs:

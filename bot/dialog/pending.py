@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.answers import later, postponed, skipped, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.interview import MAX_MISSES, Interview
@@ -57,6 +58,28 @@ class Pending:
         else:
             turn.say(self._question(conv), self.ctx.pending_buttons(conv))
         conv.pending["asked"] = asked
+
+    def typed(self, conv: Conversation, text: str) -> bool | None:
+        """A typed yes or no; at consent (and erasure) 'thôi', 'để sau', 'không cần' are a no."""
+        answer = yes_no(text)
+        if answer is None and conv.pending.get("kind") in ("consent", "delete") and (later(text) or skipped(text)):
+            return False
+        return answer
+
+    def at_summary(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'để sau' leaves the registration unsaved; 'không', 'không có gì' is nothing to add, the summary waits."""
+        if postponed(text):
+            self.registration.postpone(conv, turn)
+        elif skipped(text) or yes_no(text) is False:
+            asked = int(conv.pending.get("asked") or 0) + 1
+            if asked > MAX_MISSES:  # the same summary is not offered without end
+                self.interview.pause(conv, turn)
+                return True
+            self.registration.nothing_to_add(conv, turn)
+            conv.pending["asked"] = asked
+        else:
+            return False
+        return True
 
     def _question(self, conv: Conversation) -> str:
         kind = conv.pending.get("kind")

@@ -49,6 +49,9 @@ class Registration:
 
     def register(self, conv: Conversation, turn: Turn) -> None:
         """Ask consent, or first the interview when there is no result yet."""
+        if conv.slots.pop("postponed", None) and self._consented(conv):
+            self.interview.begin(conv, "registration", turn)  # 'đăng ký' after 'để sau': the summary again
+            return
         if "assessment" not in conv.slots:
             turn.say(self.texts.need_interview_first)
             conv.slots["after"] = "registration"
@@ -86,7 +89,14 @@ class Registration:
             conv.slots["lines_wanted"] = needs
         self.interview.begin(conv, "registration", turn)
 
-    def summary(self, conv: Conversation, turn: Turn) -> None:
+    def nothing_to_add(self, conv: Conversation, turn: Turn) -> None:
+        """'không', 'không có gì' at the summary: no note; the summary again, waiting for Xác nhận or Sửa."""
+        note = self.ctx.dialogs.flows["registration"].step("note")
+        if note is not None and self.note_spared(conv):
+            conv.slots[note.slot] = ""
+        self.summary(conv, turn, self.texts.summary_nothing_more)
+
+    def summary(self, conv: Conversation, turn: Turn, ending: str = "") -> None:
         """Every answer of both flows, once each, to confirm or edit."""
         lines, said = [self.texts.summary], set()
         for flow_id in ("eligibility", "registration"):
@@ -96,10 +106,20 @@ class Registration:
                     if (step.parser, shown) not in said:  # the needs carried into the registration: once
                         lines.append(f"• {step.label}: {shown}")
                     said.add((step.parser, shown))
-        if self.note_spared(conv):
-            lines.append(self.texts.summary_note)
+        if ending or self.note_spared(conv):
+            lines.append(ending or self.texts.summary_note)
         conv.pending = {"kind": "summary"}
         turn.say("\n".join(lines), self.ctx.pending_buttons(conv))
+
+    def postpone(self, conv: Conversation, turn: Turn) -> None:
+        """'để sau' at the summary: nothing stored; the answers wait for 'đăng ký'."""
+        conv.pending = {}
+        conv.flow = conv.step = None
+        conv.slots["postponed"] = True
+        turn.say(self.texts.registration_later, self.ctx.menu_buttons())
+
+    def _consented(self, conv: Conversation) -> bool:
+        return self.ctx.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0))
 
     def note_spared(self, conv: Conversation) -> bool:
         """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
@@ -123,7 +143,7 @@ class Registration:
     def confirmed(self, conv: Conversation, turn: Turn) -> None:
         """The summary confirmed: the lead goes with the turn, if the consent still stands."""
         conv.pending = {}
-        if not self.ctx.repo.consent_given(conv.key, int(conv.slots.get("consent_id") or 0)):
+        if not self._consented(conv):
             conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
             self.register(conv, turn)
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, accepted, yes_no
+from bot.answers import Parsed, accepted
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
@@ -218,19 +218,21 @@ class Router:
         elif parsed.hint == "province_only":
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))
-        elif not (looks_like_question(text) and self.questions.digress(conv, step, text, turn)):
+        elif not (parsed.hint is None and looks_like_question(text) and self.questions.digress(conv, step, text, turn)):
             self.interview.miss(conv, step, parsed.hint, turn, text)
 
     # --- pending decisions ----------------------------------------------------------------------
 
     def _pending_text(self, conv: Conversation, text: str, turn: Turn, decided: bool | None = None) -> None:
         kind = conv.pending.get("kind")
-        answer = decided if decided is not None else yes_no(text)
+        answer = decided if decided is not None else self.pending.typed(conv, text)
         if kind == "ask":
             conv.pending = {}
             self._free_text(conv, text, turn)
         elif kind == "choose_place":
             self._place_among(conv, text, turn)
+        elif kind == "summary" and decided is None and self.pending.at_summary(conv, text, turn):
+            return
         elif answer is None:
             self._unclear_pending(conv, text, turn)
         else:
