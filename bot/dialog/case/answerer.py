@@ -20,6 +20,9 @@ from bot.knowledge import Knowledge, vn_today
 from bot.understanding import Understanding
 
 _SIZE_FACTS = frozenset({"workers", "revenue", "capital"})
+# The one line about loans: the interest on a loan taken to relocate a polluting workshop. Khuyến công lends
+# nothing; a question about borrowing is answered by the FAQ ('không cho vay'), not by this line's figures.
+_RELOCATION_INTEREST = "relocation_interest"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class CaseAnswers:
         """The answer from the person's own case, or None to let the FAQ answer."""
         kit = Kit(self.kb, self.assessor, today or vn_today())
         case = case_of(u, slots or {}, self.assessor.gazetteer)
+        if case.cue("loan") and not case.cue("relocation"):
+            case = replace(case, needs=tuple(n for n in case.needs if n != _RELOCATION_INTEREST))
         if not case.needs and case.cue("amount"):  # 'thành lập doanh nghiệp … bao nhiêu': the line, not the form
             case = replace(case, needs=tuple(self.assessor.lines_described(u.text)))
         parts = [p for p in self._parts(kit, case) if p is not None]
