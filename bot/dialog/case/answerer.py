@@ -45,10 +45,10 @@ class CaseAnswers:
         """The answer from the person's own case, or None to let the FAQ answer."""
         kit = Kit(self.kb, self.assessor, today or vn_today())
         case = case_of(u, slots or {}, self.assessor.gazetteer)
-        if case.cue("loan") and not case.cue("relocation"):
-            case = replace(case, needs=tuple(n for n in case.needs if n != _RELOCATION_INTEREST))
         if not case.needs and case.cue("amount"):  # 'thành lập doanh nghiệp … bao nhiêu': the line, not the form
             case = replace(case, needs=tuple(self.assessor.lines_described(u.text)))
+        if case.cue("loan") and not case.cue("relocation"):
+            case = replace(case, needs=tuple(n for n in case.needs if n != _RELOCATION_INTEREST))
         parts = [p for p in self._parts(kit, case) if p is not None]
         if not parts:
             return None
@@ -87,6 +87,10 @@ class CaseAnswers:
         if place_asked or (case.cue("ward") and case.province is not None):
             parts.append(place_part(kit, t, case))
         return parts
+
+    def names_outside(self, u: Understanding) -> bool:
+        """Whether the message names an activity outside industry, or excluded: its 'Không' always wins."""
+        return any(f.kind == "product" and self._outside(str(f.value)) for f in u.facts)
 
     def _outside(self, product: str) -> bool:
         """An activity outside industry, or excluded (brick kilns): it is never answered 'Có'."""
