@@ -26,10 +26,11 @@ class Questions:
         """The answer from the person's own case (commune plan, product, place, size, line), before the FAQ.
 
         A question that also answers the pending step ('hộ kinh doanh có được không?' at the legal form) is left
-        to the interview and the FAQ.
+        to the interview and the FAQ, unless it names an activity outside industry: that is never answered 'Có'.
         """
         u = self.ctx.understander.understand(text, step)
-        if step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values:
+        answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
+        if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
 
