@@ -6,6 +6,7 @@ from bot.dialog.case import CaseAnswer, CaseAnswers
 from bot.dialog.context import Context
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
+from bot.dialog.words import looks_like_question
 from bot.faq import Answer
 from bot.flows import Step
 from bot.messages import Button
@@ -69,7 +70,9 @@ class Questions:
 
     def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
-        if not self.brief(conv, text, turn):
+        if conv.pending.get("kind") == "consent" and not looks_like_question(text):
+            turn.say(self.texts.consent_hint)  # 'Nguyễn Văn Bình' typed before consenting: no FAQ entry fits it
+        elif not self.brief(conv, text, turn):
             turn.say(self.texts.not_understood)
         self.pending.reask(conv, turn)
 
