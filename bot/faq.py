@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 from bot.faq_subjects import build_subjects
 from bot.files import owner_only, private_dir
 from bot.knowledge_types import FaqLike, OutOfScopeLike
+from bot.person_names import looks_like_name
 from bot.text import PhraseRewriter, Speller, canonical, expand, fold, fold_abbreviations
 
 _PLEASANTRY_EXTRA_WORDS = 3  # 'cảm ơn bạn nhiều nha' is still only thanks
@@ -269,6 +270,9 @@ class FaqIndex:
         """Answer a question, refuse it politely, or say we are not sure and offer alternatives."""
         ranked = self.search(question)
         best_id, best = ranked[0] if ranked else (None, 0.0)
+        if looks_like_name(question) and not self.in_domain(question):
+            # 'Nguyễn Văn Bình': the words of a name ('nguyên' liệu, tư 'vấn') are no question to answer.
+            return Answer(False, None, best, NO_MATCH_ANSWER, None)
         topic = self.topic(question)
         if topic and best < _TOPIC_OVERRIDE:
             return Answer(False, None, best, topic[1], None, out_of_scope=topic[0])
@@ -311,7 +315,7 @@ def _bm25_weights(
 
 
 _CACHED_FILES = ("faq.yaml", "out_of_scope.yaml", "abbreviations.yaml")
-_CODE = (Path(__file__), Path(__file__).with_name("text.py"), Path(__file__).with_name("faq_subjects.py"))
+_CODE = tuple(Path(__file__).with_name(n) for n in ("faq.py", "text.py", "faq_subjects.py", "person_names.py"))
 
 
 def load_index(knowledge: Path, cache_dir: Path | None = None) -> FaqIndex:

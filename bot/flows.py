@@ -144,6 +144,7 @@ class Texts(Strict):
     help: NonEmpty
     case: CaseTexts
     not_understood: NonEmpty
+    consent_hint: NonEmpty  # anything but yes or no typed at the consent question (a name, most often)
     too_long: NonEmpty
     idle_restart: NonEmpty
     flow_changed: NonEmpty

@@ -66,6 +66,44 @@ def test_the_communes_own_slots_answer_a_question_once_the_commune_is_known(kb, 
 
 
 @pytest.mark.parametrize(
+    "messages",
+    [
+        ("hkd lam dich vu cay bua co dc khuyen cong ko",),
+        ("kiem tra", "hkd lam homestay co dc khuyen cong ko"),  # at the legal-form step, which it also answers
+        ("kiem tra", "hkd lam dich vu cay bua co dc khuyen cong ko"),
+    ],
+)
+def test_an_activity_outside_industry_is_answered_no_even_beside_a_legal_form(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, messages: tuple[str, ...]
+) -> None:
+    """Was: the household-business entry ('Có. Hộ kinh doanh …') answered; the activity was ignored."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, *messages))
+    assert "Không." in text and "không phải sản xuất công nghiệp" in text
+    assert "Nghị định 45/2012/NĐ-CP, Điều 1 khoản 2" in text
+    assert "Có. Hộ kinh doanh" not in text
+
+
+@pytest.mark.parametrize("question", ["khuyen cong co cho vay von ko", "vay von bao nhieu"])
+def test_a_question_about_loans_says_khuyen_cong_lends_nothing(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, question: str
+) -> None:
+    """Was: only the relocation-interest line (50 %, 500 triệu) answered 'khuyến công có cho vay vốn không'."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, question))
+    assert text.count("Khuyến công không cho vay tiền") == 1 and "di dời" in text
+    assert "500 triệu" not in text
+
+
+def test_relocation_interest_is_still_answered_with_its_figures(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, "di doi xuong vao cum cong nghiep co ho tro lai suat vay khong"))
+    assert "50 %" in text and "500 triệu đồng" in text
+
+
+@pytest.mark.parametrize(
     ("question", "must"),
     [
         ("làm gốm có được hỗ trợ không", ["thủ công mỹ nghệ", "Căn cứ: Nghị định 45/2012/NĐ-CP, Điều 5"]),

@@ -180,3 +180,18 @@ def test_blind_subject_set_stays_answered(kb: Knowledge, faq: FaqIndex) -> None:
     assert len(data.in_scope) >= 20 and not [q for q, _ in data.in_scope if fold(q) in phrasings]
     result = evaluate(faq, data)
     assert result.accuracy >= 0.9, result.summary() + "\n" + "\n".join(result.errors)
+
+
+@pytest.mark.parametrize(
+    "name", ["Nguyen Van Binh", "Nguyễn Văn Bình", "Trần Thị Lan", "le van hung", "Phạm Minh Tuấn"]
+)
+def test_a_personal_name_is_no_question_for_the_faq(faq: FaqIndex, name: str) -> None:
+    """Was: 'Nguyen Van Binh' got 'Có. Sản xuất sạch hơn là…' ('nguyên' liệu, tư 'vấn' share its words)."""
+    answer = faq.ask(name)
+    assert not answer.matched and answer.faq_id is None
+    assert "Sản xuất sạch hơn" not in answer.answer
+
+
+@pytest.mark.parametrize("question", ["Lê phí đăng ký bao nhiêu", "hồ sơ gồm những gì", "Hà Nội có hỗ trợ không"])
+def test_a_question_starting_like_a_surname_is_still_answered(faq: FaqIndex, question: str) -> None:
+    assert faq.ask(question).matched or faq.ask(question).alternatives

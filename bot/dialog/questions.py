@@ -6,6 +6,7 @@ from bot.dialog.case import CaseAnswer, CaseAnswers
 from bot.dialog.context import Context
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
+from bot.dialog.words import looks_like_question
 from bot.faq import Answer
 from bot.flows import Step
 from bot.messages import Button
@@ -26,10 +27,11 @@ class Questions:
         """The answer from the person's own case (commune plan, product, place, size, line), before the FAQ.
 
         A question that also answers the pending step ('hộ kinh doanh có được không?' at the legal form) is left
-        to the interview and the FAQ.
+        to the interview and the FAQ, unless it names an activity outside industry: that is never answered 'Có'.
         """
         u = self.ctx.understander.understand(text, step)
-        if step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values:
+        answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
+        if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
 
@@ -68,7 +70,9 @@ class Questions:
 
     def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
-        if not self.brief(conv, text, turn):
+        if conv.pending.get("kind") == "consent" and not looks_like_question(text):
+            turn.say(self.texts.consent_hint)  # 'Nguyễn Văn Bình' typed before consenting: no FAQ entry fits it
+        elif not self.brief(conv, text, turn):
             turn.say(self.texts.not_understood)
         self.pending.reask(conv, turn)
 

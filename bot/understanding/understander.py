@@ -39,7 +39,8 @@ class Understander:
         self._product = ProductReader(classifier or SectorClassifier(kb.sectors, self._abbr))
         self._sizes = SizeReader()
         self._flags = FlagReader(self._abbr)
-        self._needs = NeedReader(kb.support_lines.lines, steps.get("needs"), self._abbr)
+        forms = [p for c in steps["legal_form"].choices for p in [c.label, *c.synonyms]]
+        self._needs = NeedReader(kb.support_lines.lines, steps.get("needs"), self._abbr, forms)
         self._intents = IntentReader(dialogs.menu, self._abbr)
 
     def understand(self, text: str, step: Step | str | None = None) -> Understanding:

@@ -20,6 +20,9 @@ from bot.knowledge import Knowledge, vn_today
 from bot.understanding import Understanding
 
 _SIZE_FACTS = frozenset({"workers", "revenue", "capital"})
+# The one line about loans: the interest on a loan taken to relocate a polluting workshop. Khuyến công lends
+# nothing; a question about borrowing is answered by the FAQ ('không cho vay'), not by this line's figures.
+_RELOCATION_INTEREST = "relocation_interest"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class CaseAnswers:
         case = case_of(u, slots or {}, self.assessor.gazetteer)
         if not case.needs and case.cue("amount"):  # 'thành lập doanh nghiệp … bao nhiêu': the line, not the form
             case = replace(case, needs=tuple(self.assessor.lines_described(u.text)))
+        if case.cue("loan") and not case.cue("relocation"):
+            case = replace(case, needs=tuple(n for n in case.needs if n != _RELOCATION_INTEREST))
         parts = [p for p in self._parts(kit, case) if p is not None]
         if not parts:
             return None
@@ -82,6 +87,10 @@ class CaseAnswers:
         if place_asked or (case.cue("ward") and case.province is not None):
             parts.append(place_part(kit, t, case))
         return parts
+
+    def names_outside(self, u: Understanding) -> bool:
+        """Whether the message names an activity outside industry, or excluded: its 'Không' always wins."""
+        return any(f.kind == "product" and self._outside(str(f.value)) for f in u.facts)
 
     def _outside(self, product: str) -> bool:
         """An activity outside industry, or excluded (brick kilns): it is never answered 'Có'."""

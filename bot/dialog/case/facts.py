@@ -39,6 +39,10 @@ _CUES: dict[str, tuple[str, ...]] = {
         " huong ",
     ),
     "eligible": (" co duoc ", " duoc khong ", " duoc ho tro ", " co thuoc ", " thuoc dien ", " duoc ko ", " dc ko "),
+    "loan": (" cho vay ", " vay von ", " vay tien ", " di vay ", " vay ngan hang ", " vay uu dai ", " muon tien "),
+    "relocation": (
+        " di doi ", " doi xuong ", " chuyen xuong ", " cum cong nghiep ", " khu cong nghiep ", " di chuyen ",
+    ),
 }  # fmt: skip
 _MINE = (" minh ", " em ", " toi ", " nha ", " chung toi ", " bac ", " chau ", " con ")
 
