@@ -12,6 +12,7 @@ from bot.dialog.result import show_result
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
 from bot.messages import Button
+from bot.places import Place
 from bot.storage import Conversation
 from bot.text import ascii_int
 
@@ -27,6 +28,8 @@ class Interview:
     def __init__(self, ctx: Context, finish: Finish) -> None:
         self.ctx, self.texts = ctx, ctx.texts
         self._finish = finish  # what follows a complete flow (the result, consent, the summary)
+        # Outside any flow, a place chosen answers the question that waited for it (bound by MixedInitiative).
+        self.place_settled: Callable[[Conversation, Place, Turn], bool] = lambda conv, place, turn: False
 
     def begin(self, conv: Conversation, flow_id: str, turn: Turn, keep: bool = True) -> None:
         """Start a flow at its first step that applies; keep=False forgets earlier answers of that flow."""
@@ -247,6 +250,8 @@ class Interview:
         step = self.current(conv)
         number = ascii_int(code, 9)
         place = self.ctx.assessor.gazetteer.place_by_code(number) if number is not None else None
+        if step is None and place is not None and self.place_settled(conv, place, turn):
+            return
         if step is None or step.parser != "place" or place is None:
             self.ctx.menu(turn, self.texts.not_understood)
             return
