@@ -231,3 +231,16 @@ def test_the_lead_keeps_the_product_typed_beside_the_sector_chosen(kb, dialogs, 
     _conversation(engine, messages)
     (lead,) = engine.repo.leads_of(KEY)
     assert lead.profile["activity"] == "làm zzkhô qq" and lead.profile["sector"] == "agro_food_processing"
+
+
+def test_a_product_typed_without_diacritics_is_shown_as_the_lexicon_spells_it(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: 'Sản phẩm: lam chieu coi' in the summary; the lead keeps what was typed."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    messages = ["tap:menu:register", "hkd", "lam chieu coi", "xa vinh thuy quang tri", "tap:ans:none"]
+    messages += ["tap:yes:", "Lan, 0912345678, Cơ sở Lan"]
+    _, turns = _conversation(engine, messages)
+    summary = " ".join(r.text for r in turns[-1])
+    assert "Sản phẩm: làm chiếu cói" in summary, summary
+    _send(engine, 20, text="xác nhận")
+    (lead,) = engine.repo.leads_of(KEY)
+    assert lead.profile["activity"] == "lam chieu coi"

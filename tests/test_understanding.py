@@ -261,3 +261,40 @@ def test_a_commune_in_several_provinces_offers_them(understander: Understander, 
     slots = slots_of(understander.understand("em ở xã Vĩnh Tuy"), gazetteer)
     assert "place" not in slots.values
     assert len(slots.place_choices) >= 2
+
+
+# --- a commune named without 'xã' (review of issue 11) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["vinh thuy nam nay co bao nhieu tien khuyen cong", "vĩnh thủy có hỗ trợ đào tạo nghề không", "em làm ở vinh thủy"],
+)
+def test_a_commune_named_without_xa_is_read_less_surely_than_with_it(understander: Understander, text: str) -> None:
+    u = understander.understand(text)
+    bare, marked = u.fact("commune"), understander.understand("xã Vĩnh Thủy").fact("commune")
+    assert bare is not None and marked is not None, text
+    assert bare.value == 19405 and u.fact("province").value == "Quảng Trị"  # type: ignore[union-attr]
+    assert 0.5 <= bare.confidence < marked.confidence
+
+
+def test_an_ambiguous_bare_commune_name_is_offered_as_choices(understander: Understander) -> None:
+    u = understander.understand("binh giang co ho tro ban hang online ko")
+    fact = u.fact("commune")
+    assert fact is not None and fact.value is None and len(fact.alternatives) == 3
+    assert u.text[fact.start : fact.end] == "binh giang"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "là gì",  # La Gi
+        "trung tam khuyen cong o dau",  # Trung Tâm
+        "htx ben e o quang tri",  # the province, not Phường Quảng Trị
+        "lam son mai co duoc ho tro khong",  # a craft before a commune
+        "nha em o tien tien",  # ordinary words
+        "vinh",  # one word alone
+    ],
+)
+def test_ordinary_words_are_not_read_as_a_bare_commune(understander: Understander, text: str) -> None:
+    assert understander.understand(text).fact("commune") is None, text

@@ -7,9 +7,12 @@ from typing import Any
 
 from bot.answers import place_slot
 from bot.dialog.context import Context
+from bot.dialog.listening import INFERRED
+from bot.dialog.result import show_result
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
 from bot.messages import Button
+from bot.places import Place
 from bot.storage import Conversation
 from bot.text import ascii_int
 
@@ -25,6 +28,8 @@ class Interview:
     def __init__(self, ctx: Context, finish: Finish) -> None:
         self.ctx, self.texts = ctx, ctx.texts
         self._finish = finish  # what follows a complete flow (the result, consent, the summary)
+        # Outside any flow, a place chosen answers the question that waited for it (bound by MixedInitiative).
+        self.place_settled: Callable[[Conversation, Place, Turn], bool] = lambda conv, place, turn: False
 
     def begin(self, conv: Conversation, flow_id: str, turn: Turn, keep: bool = True) -> None:
         """Start a flow at its first step that applies; keep=False forgets earlier answers of that flow."""
@@ -51,7 +56,9 @@ class Interview:
         flow = self.ctx.dialogs.flows[conv.flow or ""]
         for step in flow.steps:
             if step.slot not in conv.slots and self.applies(step, conv) and self._worth_asking(step, conv):
-                if step.id == conv.step:
+                if flow.id == "eligibility" and self._outside(conv):  # no answer can change 'not covered'
+                    self.decided(conv, turn)
+                elif step.id == conv.step:
                     self.reask(conv, step, turn)
                 elif step.parser == "place" and conv.slots.get("place_choices"):
                     conv.step, conv.misses = step.id, 0
@@ -62,6 +69,20 @@ class Interview:
                 return
         conv.step = None
         self._finish(conv, flow, turn)
+
+    def _outside(self, conv: Conversation) -> bool:
+        """The activity alone decides 'not covered' (a homestay, a repair shop, a brick kiln): nothing else matters."""
+        activity = conv.slots.get("activity")
+        if not activity or conv.slots.get("sector"):
+            return False
+        return self.ctx.assessor.classifier.classify(str(activity)).kind in ("non_industrial", "excluded")
+
+    def decided(self, conv: Conversation, turn: Turn) -> None:
+        """End the interview with the cited result, its next steps and the menu, instead of asking more."""
+        conv.pending, conv.misses, conv.history = {}, 0, []
+        conv.slots.pop(INFERRED, None)
+        conv.slots.pop("return_to", None)
+        show_result(self.ctx, conv, turn)
 
     def _choose_place(self, conv: Conversation, codes: list[int], turn: Turn) -> None:
         """The communes a name said earlier could mean, as buttons ('which Bình Giang?')."""
@@ -229,6 +250,8 @@ class Interview:
         step = self.current(conv)
         number = ascii_int(code, 9)
         place = self.ctx.assessor.gazetteer.place_by_code(number) if number is not None else None
+        if step is None and place is not None and self.place_settled(conv, place, turn):
+            return
         if step is None or step.parser != "place" or place is None:
             self.ctx.menu(turn, self.texts.not_understood)
             return

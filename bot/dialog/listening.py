@@ -88,7 +88,7 @@ class Listener:
         if form:
             parts.append(form.lower() if form != "Liên hiệp HTX" else form)
         if slots.get("activity"):
-            parts.append(self._product(str(slots["activity"])))
+            parts.append(self.product(str(slots["activity"])))
         if slots.get("workers") is not None:
             parts.append(f"{slots['workers']} lao động")
         if isinstance(slots.get("revenue_vnd"), int):
@@ -116,7 +116,7 @@ class Listener:
         line = next((ln for ln in self.ctx.kb.support_lines.lines if ln.code == code), None)
         return line.name if line else "khác"
 
-    def _product(self, activity: str) -> str:
+    def product(self, activity: str) -> str:
         """The product as typed, shown with the lexicon's spelling when the person typed without diacritics."""
         found = self.ctx.assessor.classifier.classify(activity)
         shown = activity.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.answers import place_slot
 from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.interview import Interview
@@ -10,7 +11,12 @@ from bot.dialog.pending import Pending
 from bot.dialog.questions import Questions
 from bot.dialog.turn import Turn
 from bot.dialog.words import looks_like_question
+from bot.messages import Button
+from bot.places import Place
 from bot.storage import Conversation
+from bot.understanding import Understanding
+
+PLACE_QUESTION = "place_question"  # a question waiting for its commune to be chosen among those of its name
 
 
 class MixedInitiative:
@@ -18,6 +24,8 @@ class MixedInitiative:
 
     def __init__(self, ctx: Context, interview: Interview, listener: Listener, pending: Pending, q: Questions) -> None:
         self.ctx, self.interview, self.listener, self.pending, self.questions = ctx, interview, listener, pending, q
+        self.texts = ctx.texts
+        interview.place_settled = self.place_settled  # bound late: the interview is built before the questions
 
     def opener(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'hkd lam nuoc mam o xa vinh thuy quang tri' outside an interview starts the check with those facts.
@@ -26,6 +34,9 @@ class MixedInitiative:
         describes too little of the facility to start a check.
         """
         heard, asked = self.listener.hear(text), looks_like_question(text)
+        conv.slots.pop(PLACE_QUESTION, None)
+        if asked and self._which_place(conv, heard, turn):
+            return True
         if self.listener.states_case(heard) < 2:
             self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
             return False
@@ -37,6 +48,31 @@ class MixedInitiative:
         if any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
             conv.slots["after"] = "registration"  # they came for support: consent follows the result
         self.interview.advance(conv, turn)
+        return True
+
+    def _which_place(self, conv: Conversation, heard: Understanding, turn: Turn) -> bool:
+        """'xã bình giang có hỗ trợ …' names a commune of three provinces: which one, as buttons; the question waits."""
+        fact = heard.fact("commune")
+        if fact is None or fact.value is not None or not fact.alternatives:
+            return False
+        gazetteer = self.ctx.assessor.gazetteer
+        places = [p for p in (gazetteer.place_by_code(int(c)) for c in fact.alternatives[:8]) if p is not None]
+        codes = [p.code for p in places]
+        conv.pending = {"kind": "choose_place", "codes": codes}
+        conv.slots[PLACE_QUESTION] = {"text": heard.text, "start": fact.start, "end": fact.end, "codes": codes}
+        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
+        return True
+
+    def place_settled(self, conv: Conversation, place: Place, turn: Turn) -> bool:
+        """The place of a waiting question chosen: the question is answered for that place; False if none waits."""
+        waiting = conv.slots.pop(PLACE_QUESTION, None)
+        if not waiting or place.code not in waiting.get("codes", []):
+            return False
+        conv.slots.setdefault("place", place_slot(place))  # a question about another commune keeps the person's own
+        text, start, end = str(waiting["text"]), int(waiting["start"]), int(waiting["end"])
+        # The name as it was typed, now with its province: the question reads as if it had been asked so.
+        named = f"{place.name}, {place.province.name}"
+        self.questions.answer(conv, f"{text[:start]}{named}{text[end:]}", turn)
         return True
 
     def corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:

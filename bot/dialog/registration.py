@@ -129,6 +129,8 @@ class Registration:
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":
             return ", ".join(str(x) for x in (value.get("commune"), value.get("province")) if x) or "-"
+        if step.parser == "activity" and value:  # 'lam chieu coi' as the lexicon spells it; stored as typed
+            return self.listener.product(str(value))
         if step.parser == "phone":
             return national_phone(str(value))
         if step.parser == "yes_no":

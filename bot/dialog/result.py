@@ -42,6 +42,9 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     conv.slots["assessment"] = summary_of(assessment)
     conv.flow = conv.step = None
     messages = assessment_messages(assessment, ctx.texts, office_of(ctx, conv))
+    said_no = any(r.text.startswith(ctx.texts.case.not_covered) for r in turn.replies)
+    if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
+        messages = messages[-1:]
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
         buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.places import Gazetteer, Place, ProvinceInfo
+from bot.text import canonical
 from bot.understanding.model import Fact
 from bot.understanding.tokens import Reading
 
@@ -14,6 +16,17 @@ _PROVINCE_WORDS = (("thanh", "pho"), ("tinh",), ("tp",))
 _NOT_A_NAME = {
     "minh", "em", "toi", "nay", "nao", "do", "qua", "khong", "co", "la", "o", "thi", "ben", "nha", "chung",
     "duoc", "ta", "anh", "chi", "chu", "bac", "con", "va", "hoi", "vien", "ho", "tro", "can", "nhung",
+}  # fmt: skip
+# Everyday words that are also commune names ('là gì' = La Gi, 'trung tâm', 'mẫu', 'tiền', 'năm'): a name typed
+# without 'xã' is read only when none of its words is one of these.
+_COMMON = _NOT_A_NAME | {
+    "gi", "ban", "nhan", "mau", "van", "che", "tao", "an", "toan", "trung", "tam", "lien", "hiep", "hop", "ly",
+    "trach", "may", "duong", "noi", "go", "cong", "to", "mo", "cu", "bo", "de", "sinh", "kinh", "doanh", "san",
+    "xuat", "bien", "hang", "dien", "thoai", "tien", "khuyen", "nam", "dang", "ky", "nghe", "dao", "moi", "cac",
+    "mot", "hai", "ba", "bon", "sau", "bay", "chin", "muoi", "tram", "trieu", "nghin", "ngan", "dong", "vay",
+    "von", "thue", "dat", "nuoc", "lam", "muon", "xin", "di", "den", "ve", "cho", "voi", "cua", "tai", "ai",
+    "dau", "bao", "nhieu", "sao", "hay", "ma", "nhu", "the", "trong", "ngoai", "gia", "dinh", "phu", "hoi",
+    "xa", "tinh", "phuong", "tp", "p", "dac", "khu", "tran", "giay", "ho", "so",
 }  # fmt: skip
 _MAX_NAME = 4
 _MAX_ANCHORS = 6  # 'xã xã xã …' must not cost a fuzzy search per word: a real message names a few places
@@ -30,13 +43,16 @@ class _Prov:
 class PlaceReader:
     """Reads the commune and province a message names."""
 
-    def __init__(self, gazetteer: Gazetteer) -> None:
+    def __init__(self, gazetteer: Gazetteer, is_product: Callable[[str], bool] | None = None) -> None:
         self._gaz = gazetteer
+        self._is_product = is_product or (lambda _: False)  # 'sơn mài' is a craft before it is a commune
 
     def read(self, reading: Reading, at_step: bool) -> list[Fact]:
         """A commune fact (its code) and a province fact (its name), each where it was typed."""
         prov = self._province(reading)
         facts = self._anchored(reading, prov) or self._before_province(reading, prov)
+        if not facts and not at_step:
+            facts = self._bare(reading, prov)
         if not facts and prov is not None:
             facts = [self._province_fact(reading, prov)]
         if not facts and at_step and reading.tokens:
@@ -139,6 +155,24 @@ class PlaceReader:
                 return self._commune_facts(reading, i, prov.i, places, prov, 0.8)
         return []
 
+    def _bare(self, reading: Reading, prov: _Prov | None) -> list[Fact]:
+        """'vinh thuy nam nay …': a commune named without 'xã', only when its whole name matches exactly."""
+        words, free = reading.words, reading.free
+        for i in range(len(words)):
+            for n in range(min(3, len(words) - i), 1, -1):  # one word alone is too often an ordinary word
+                name = words[i : i + n]
+                if not all(free[i : i + n]) or any(w in _COMMON or w.isdigit() for w in name):
+                    continue
+                if (prov and i < prov.j and prov.i < i + n) or self._gaz.province_code(" ".join(name)) is not None:
+                    continue  # 'ở Quảng Trị' is the province, not its ward of that name
+                places = self._gaz.communes(" ".join(name), prov.info if prov else None, fuzzy=False)
+                start, end = reading.span(i, i + n)
+                typed = reading.text[start:end]
+                places = [p for p in places if _spelled_as(typed, p.name)]
+                if places and not self._is_product(typed):
+                    return self._commune_facts(reading, i, i + n, places, prov, 0.7)
+        return []
+
     def _commune_facts(
         self, reading: Reading, i: int, j: int, places: list[Place], prov: _Prov | None, confidence: float
     ) -> list[Fact]:
@@ -170,6 +204,13 @@ class PlaceReader:
         if result.province is not None:
             return [Fact("province", result.province.name, start, end, 0.7, "province name")]
         return []
+
+
+def _spelled_as(typed: str, name: str) -> bool:
+    """Each word typed with diacritics has the name's ('là gì' is not La Gi); words without any may be either."""
+    bare = canonical(name).lower().removeprefix("xã ").removeprefix("phường ").removeprefix("đặc khu ").split()
+    said = canonical(typed).lower().split()
+    return len(said) == len(bare) and all(w.isascii() or w == b for w, b in zip(said, bare, strict=True))
 
 
 def _prefix(words: list[str], i: int, prefixes: tuple[tuple[str, ...], ...]) -> int:

@@ -35,8 +35,9 @@ class Understander:
         steps = {s.id: s for flow in dialogs.flows.values() for s in flow.steps}
         self._steps = steps
         self._legal = LegalFormReader(steps["legal_form"], self._abbr)
-        self._places = PlaceReader(gazetteer)
-        self._product = ProductReader(classifier or SectorClassifier(kb.sectors, self._abbr))
+        classifier = classifier or SectorClassifier(kb.sectors, self._abbr)
+        self._places = PlaceReader(gazetteer, lambda text: _is_product(classifier, text))
+        self._product = ProductReader(classifier)
         self._sizes = SizeReader()
         self._flags = FlagReader(self._abbr)
         forms = [p for c in steps["legal_form"].choices for p in [c.label, *c.synonyms]]
@@ -73,6 +74,12 @@ class Understander:
         facts += self._product.read(reading, parser == "activity")
         facts += self._needs.read(reading, parser == "needs")
         return facts
+
+
+def _is_product(classifier: SectorClassifier, text: str) -> bool:
+    """Whether the words are a term of the lexicon as typed (not after a typo fix)."""
+    found = classifier.classify(text)
+    return found.kind is not None and not found.corrected
 
 
 _DENIALS = (("chu", "khong", "phai"), ("khong", "phai", "la"), ("khong", "phai"))
