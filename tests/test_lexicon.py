@@ -253,3 +253,10 @@ def test_a_phrase_that_folds_like_a_product_names_no_activity(assessor: Assessor
 def test_a_question_about_lodging_is_never_answered_yes(faq: FaqIndex, question: str) -> None:
     answer = faq.ask(question)
     assert answer.matched and answer.answer.startswith("Không.") and "Homestay" in answer.answer
+
+
+@pytest.mark.parametrize("text", ["cty e lam go xuat khau", "xưởng gỗ của gia đình", "làm gỗ"])
+def test_wood_work_typed_plainly_is_wood_processing(kb: Knowledge, text: str) -> None:
+    """Was (second user review): 'làm gỗ xuất khẩu' typed without diacritics was no product at all."""
+    found = Assessor(kb).classifier.classify(text)
+    assert found.kind == "sector" and found.code == "agro_food_processing"

@@ -298,3 +298,20 @@ def test_an_ambiguous_bare_commune_name_is_offered_as_choices(understander: Unde
 )
 def test_ordinary_words_are_not_read_as_a_bare_commune(understander: Understander, text: str) -> None:
     assert understander.understand(text).fact("commune") is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("doanh thu 50000000000", "revenue", 50_000_000_000),
+        ("dt 3.000.000.000", "revenue", 3_000_000_000),
+        ("doanh thu 50.000.000.000, 20 lao động", "revenue", 50_000_000_000),
+        ("vốn 800.000.000", "capital", 800_000_000),
+    ],
+)
+def test_a_sum_written_out_in_dong_after_its_cue_is_read(
+    understander: Understander, text: str, kind: str, value: int
+) -> None:
+    """Was (second user review): 'doanh thu 50000000000' was not read, and the revenue was asked again."""
+    found = understander.understand(text)
+    assert [f.value for f in found.facts if f.kind == kind] == [value]

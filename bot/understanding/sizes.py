@@ -55,7 +55,7 @@ class SizeReader:
 
     def _money(self, reading: Reading, i: int, j: int, step: str | None) -> Fact | None:
         if j >= len(reading.tokens) or _raw(reading, j) not in _MONEY_UNITS:
-            return None
+            return _plain_amount(reading, i, j)
         end = j + 1
         while end < len(reading.tokens) and not reading.tokens[end].comma_before and _more_money(reading, end):
             end += 1
@@ -89,6 +89,28 @@ class SizeReader:
         if money < 10_000:  # '2' or '2,5' with no unit: almost surely tỷ, to confirm
             return [Fact("revenue", money * 10**9, start, end, 0.6, "a bare number read as tỷ")]
         return [Fact("revenue", money, start, end, 0.85, "the answer to the revenue step")]
+
+
+def _plain_amount(reading: Reading, i: int, j: int) -> Fact | None:
+    """'doanh thu 50000000000', 'vốn 800.000.000': a sum in đồng written out, no unit, after its cue."""
+    k = j
+    while k < len(reading.words) and reading.words[k][:1].isdigit() and not reading.tokens[k].comma_before:
+        k += 1
+    if k < len(reading.tokens) and _raw(reading, k) in _MONEY_UNITS:
+        return None  # '800.000.000 đồng': the amount with its unit is read where the unit stands
+    value = parse_money(reading.original(i, k))
+    if value is None or not 1_000_000 <= value <= _MAX_VND:
+        return None  # '12' after 'doanh thu' is too small to be a sum in đồng: left to the revenue step
+    before = set(reading.words[max(0, i - 3) : i])
+    if before & _CAPITAL_CUES:
+        kind = "capital"
+    elif {"doanh", "thu"} <= before or _typed_dt(reading, i):
+        kind = "revenue"
+    else:
+        return None
+    reading.claim(i, k)  # the whole written-out sum, '50.000.000.000'
+    start, stop = reading.span(i, k)
+    return Fact(kind, value, start, stop, 0.8, "a sum in đồng after its cue")  # type: ignore[arg-type]
 
 
 def _raw(reading: Reading, i: int) -> str:
