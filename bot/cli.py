@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import click
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.staff.store import StaffStore
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def common_options(func: F) -> F:
@@ -249,9 +250,7 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
     from bot.evaluation import evaluate, load_eval_set
 
     result = evaluate(faq_index(knowledge, db), load_eval_set(file))
-    click.echo(result.summary())
-    if show_errors:
-        click.echo("\n".join(result.errors))
+    _report(result, show_errors)
 
 
 @kb.command("eval-understanding")
@@ -266,17 +265,12 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
     from bot.understanding import Understander
     from bot.understanding_eval import evaluate, load_cases
 
-    try:
-        cases = load_cases(file)
-    except ValueError as exc:
-        _fail(str(exc))
+    cases = _read_set(load_cases, file)
     loaded = _load(knowledge)
     gazetteer = Gazetteer({a.old: a.new for a in loaded.province_aliases.aliases})
     understander = Understander(loaded, load_dialogs(Settings().khuyencong_dialogs), gazetteer)
     result = evaluate(understander, gazetteer, cases)
-    click.echo(result.summary())
-    if show_errors:
-        click.echo("\n".join(result.errors))
+    _report(result, show_errors)
 
 
 @kb.command("eval-case")
@@ -292,19 +286,40 @@ def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path
     from bot.flows import load_dialogs
     from bot.understanding import Understander
 
-    try:
-        today, questions = load_questions(file)
-    except ValueError as exc:
-        _fail(str(exc))
+    today, questions = _read_set(load_questions, file)
     loaded = _load(knowledge)
     dialogs = load_dialogs(Settings().khuyencong_dialogs)
     assessor = Assessor(loaded)
     understander = Understander(loaded, dialogs, assessor.gazetteer, assessor.classifier)
     answers = CaseAnswers(loaded, assessor, dialogs.texts.case)
     result = evaluate(answers, understander, assessor.gazetteer, today, questions)
+    _report(result, show_errors)
+
+
+class _Measured(Protocol):
+    """What an evaluation run gives: a summary and the cases it got wrong."""
+
+    errors: list[str]
+
+    def summary(self) -> str:
+        """The figures, one per line."""
+
+
+def _report(result: _Measured, show_errors: bool) -> None:
+    """Print an evaluation's figures, then (when asked) each case it got wrong."""
     click.echo(result.summary())
     if show_errors:
         click.echo("\n".join(result.errors))
+
+
+def _read_set(loader: Callable[[Path], T], file: Path) -> T:
+    """An evaluation set, or exit 2 with the one line that says what is wrong with it."""
+    try:
+        return loader(file)
+    except OSError:
+        _fail(f"không mở được tệp {file}")
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 # --- chat ------------------------------------------------------------------------------
