@@ -314,10 +314,10 @@ def _report(result: _Measured, show_errors: bool) -> None:
 
 def _read_set(loader: Callable[[Path], T], file: Path) -> T:
     """An evaluation set, or exit 2 with the one line that says what is wrong with it."""
+    if not file.is_file():
+        _fail(f"không thấy tệp {file}")
     try:
         return loader(file)
-    except OSError:
-        _fail(f"không mở được tệp {file}")
     except ValueError as exc:
         _fail(str(exc))
 
