@@ -6,10 +6,10 @@ from bot.dialog.case import CaseAnswer, CaseAnswers
 from bot.dialog.context import Context
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
-from bot.dialog.words import looks_like_question
 from bot.faq import Answer
 from bot.flows import Step
 from bot.messages import Button
+from bot.person_names import looks_like_name
 from bot.render import cited
 from bot.storage import Conversation
 from bot.text import fold
@@ -70,10 +70,11 @@ class Questions:
 
     def unclear(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no to a pending question: an answer if it was a question, then the question again."""
-        if conv.pending.get("kind") == "consent" and not looks_like_question(text):
+        consent = conv.pending.get("kind") == "consent"
+        if consent and looks_like_name(text):
             turn.say(self.texts.consent_hint)  # 'Nguyễn Văn Bình' typed before consenting: no FAQ entry fits it
-        elif not self.brief(conv, text, turn):
-            turn.say(self.texts.not_understood)
+        elif not self.brief(conv, text, turn):  # a question, with or without its '?': answered first
+            turn.say(self.texts.consent_hint if consent else self.texts.not_understood)
         self.pending.reask(conv, turn)
 
     def answer(self, conv: Conversation, text: str, turn: Turn) -> None:
