@@ -336,6 +336,8 @@ class Office(Strict):
     name: NonEmpty
     phone: str | None = None
     address: str | None = None
+    hours: str | None = None  # as people read them, e.g. "Sáng 7:30–11:30, chiều 13:30–17:00, thứ Hai–thứ Sáu"
+    zalo: str | None = None  # the OA's name or link
     note: str | None = None
 
 
@@ -391,6 +393,7 @@ class Locality(Cited, Dated):
     historical: bool = False
     office: Office
     other_contacts: list[Office] = Field(default_factory=list)
+    staff_chat_id: str | None = None  # Telegram chat of the commune's staff for notices and handoffs
     area_flags: list[AreaFlag] = Field(default_factory=list)
     budget_lines: list[BudgetLine] = Field(default_factory=list)
     other_items: list[OtherItem] = Field(default_factory=list)
