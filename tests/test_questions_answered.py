@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.staff.store import StaffStore
+import aiohttp
+
+from bot.staff.local_faq import Draft, LocalFaqStore, entry_of
+from bot.staff.store import Staff, StaffStore
+from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, ask_from, csrf_of, questions_seen_by, seed, sign_in
 from tests.test_local_faq import LOCAL_ANSWER, LOCAL_QUESTION, UNANSWERABLE, VINH_THUY
+from tests.test_serve import ProcessEnv, platforms, served
 
 TRA_GIANG = 21244
 ASKED = "lop tap huan dong goi bao bi cua xa hoc o dau vay, goi em 0912 345 678 nhe"
@@ -146,3 +151,14 @@ async def test_marking_answered_editing_and_removing_are_audited_and_scoped(tmp_
             ("staff:lan", "removed"),
         ]
         assert "bộ phận một cửa" in actions[1][2] and "Trung tâm Dịch vụ" in actions[1][2]  # old → new
+
+
+@run
+async def test_a_running_serve_uses_an_entry_another_process_wrote_without_a_restart(tmp_path: Path) -> None:
+    async with platforms() as fakes, served(tmp_path, fakes) as server, aiohttp.ClientSession() as http:
+        env = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+        await ask_from(env, "a" * 32, "xa vinh thuy quang tri", ASKED)  # the local index of Vĩnh Thủy: empty
+        officer = Staff(1, "lan", (VINH_THUY,), False)
+        draft = Draft(LOCAL_QUESTION, "lop bao bi hoc cho nao", LOCAL_ANSWER)
+        LocalFaqStore(SqliteRepository(tmp_path / "k.db")).add(officer, entry_of(draft, VINH_THUY, "lan"))
+        assert LOCAL_ANSWER in await chat(env, "a" * 32, "lop bao bi hoc cho nao")

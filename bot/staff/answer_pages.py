@@ -18,6 +18,7 @@ from bot.staff.store import Session, Staff
 
 Route = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
 Render = Callable[..., web.Response]
+UNKNOWN_COMMUNE = "Chưa rõ xã"
 NOT_YOURS = "Không có câu trả lời này, hoặc không thuộc xã của bạn."
 DONE = {
     "answered": "Đã đánh dấu là đã trả lời.",
@@ -52,7 +53,7 @@ class AnswerPages:
     def commune_name(self, code: int | None) -> str:
         """A commune as staff read it ('Xã Vĩnh Thủy, Quảng Trị'); unknown ones plainly so."""
         place = self.app.engine.assessor.gazetteer.place_by_code(code) if code else None
-        return place.label if place is not None else "Chưa rõ xã"
+        return place.label if place is not None else UNKNOWN_COMMUNE
 
     async def local_entries(self, staff: Staff) -> list[dict[str, Any]]:
         """The local entries this account sees, with their commune's name, for the knowledge page."""
@@ -96,11 +97,10 @@ class AnswerPages:
         """Add the answer as a local FAQ entry of one of her communes; the question is answered with it."""
         form = await forms.posted(request)
         commune = forms.number(forms.clean(form.get("commune"), 20))
-        if not self._allowed(session.staff, commune) or self.commune_name(commune) == "Chưa rõ xã":
+        if not self._allowed(session.staff, commune) or self.commune_name(commune) == UNKNOWN_COMMUNE:
             return await self.questions(request, session, NOT_YOURS, 404)
-        assert commune is not None
         try:
-            entry = entry_of(_draft(form), commune, session.staff.name)
+            entry = entry_of(_draft(form), commune or 0, session.staff.name)
         except Refused as exc:
             return await self.questions(request, session, str(exc), 400)
         key = forms.clean(form.get("key"), 300) or None
