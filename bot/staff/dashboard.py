@@ -17,6 +17,7 @@ from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
+from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
@@ -96,6 +97,7 @@ class Dashboard:
         self.store = StaffStore(app.repo)
         self.sign_in, self.refusals = SignIn(self.store, handler), RefusalLog()
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
+        self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -112,7 +114,7 @@ class Dashboard:
             web.post("/staff/leads/{ref}", self.signed_in(self.update)),
             web.get("/staff/export/{fmt}", self.signed_in(self.export)),
             web.get("/staff/stats", self.signed_in(self.stats)),
-            web.get("/staff/questions", self.signed_in(self.questions)),
+            *self.answers.routes(self.signed_in),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
@@ -294,11 +296,6 @@ class Dashboard:
             per_line=bars([(names.get(code, code), n) for code, n in per_line]),
         )
 
-    async def questions(self, request: web.Request, session: Session) -> web.Response:
-        """What people asked that the FAQ could not answer, most asked first."""
-        misses = await self.handler.call(self.app.repo.misses, session.staff.scope)  # only her communes' people
-        return render("questions.html", session=session, misses=misses)
-
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:
         """The knowledge check, and every entry still resting on a secondary or unverified source."""
         from bot.checks import dialog_problems
@@ -315,7 +312,9 @@ class Dashboard:
         ]
         weak += [("Hỏi đáp", e.question, e.status, e.citation) for e in kb.faq.entries if e.status != "P"]
         weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
-        return render("knowledge.html", session=session, problems=problems, weak=weak)
+        local = await self.answers.local_entries(session.staff)
+        done = DONE.get(forms.query(request).get("done", ""), "")
+        return render("knowledge.html", session=session, problems=problems, weak=weak, local=local, done=done)
 
     async def export(self, request: web.Request, session: Session) -> web.StreamResponse:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""
