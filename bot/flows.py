@@ -136,6 +136,26 @@ class CaseTexts(Strict):
     funding: dict[str, NonEmpty]
 
 
+class ResultTexts(Strict):
+    """The eligibility result as a phone shows it (texts.yaml, result:)."""
+
+    eligible: NonEmpty  # fields: checks
+    not_eligible: NonEmpty  # fields: why
+    unknown: NonEmpty  # fields: why
+    checks: dict[str, NonEmpty]  # reason code -> what it checked ("loại hình")
+    checks_default: NonEmpty
+    and_word: NonEmpty
+    because: dict[str, NonEmpty]  # blocking reason code -> the one-line reason
+    why: NonEmpty
+    questions: NonEmpty
+    sources: NonEmpty
+    lines: NonEmpty
+    lines_local: NonEmpty
+    all_button: NonEmpty
+    all_lines: NonEmpty
+    gone: NonEmpty
+
+
 class Texts(Strict):
     """Every sentence the engine says that is not a step prompt (dialogs/texts.yaml)."""
 
@@ -143,6 +163,7 @@ class Texts(Strict):
     menu_prompt: NonEmpty
     help: NonEmpty
     case: CaseTexts
+    result: ResultTexts
     not_understood: NonEmpty
     consent_hint: NonEmpty  # anything but yes or no typed at the consent question (a name, most often)
     too_long: NonEmpty
@@ -168,8 +189,6 @@ class Texts(Strict):
     old_phone: NonEmpty
     formula_refused: NonEmpty
     result_intro: NonEmpty
-    result_lines: NonEmpty
-    result_lines_local_first: NonEmpty
     result_no_lines: NonEmpty
     result_documents: NonEmpty
     result_next: NonEmpty

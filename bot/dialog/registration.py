@@ -102,10 +102,13 @@ class Registration:
         for flow_id in ("eligibility", "registration"):
             for step in self.ctx.dialogs.flows[flow_id].steps:
                 if step.slot in conv.slots and self.interview.applies(step, conv):
-                    shown = self._shown(step, conv.slots[step.slot])
-                    if (step.parser, shown) not in said:  # the needs carried into the registration: once
-                        lines.append(f"• {step.label}: {shown}")
-                    said.add((step.parser, shown))
+                    # The needs of the interview and the lines wanted at registration are one thing: shown
+                    # once, as the lead keeps them, under the first label ("Cần hỗ trợ").
+                    if step.parser != "needs":
+                        lines.append(f"• {step.label}: {self._shown(step, conv.slots[step.slot])}")
+                    elif "needs" not in said:
+                        lines.append(f"• {step.label}: {self._wanted_shown(conv)}")
+                    said.add(step.parser)
         if ending or self.note_spared(conv):
             lines.append(ending or self.texts.summary_note)
         conv.pending = {"kind": "summary"}
@@ -125,6 +128,13 @@ class Registration:
         """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
         note = self.ctx.dialogs.flows["registration"].step("note")
         return note is not None and note.slot not in conv.slots and bool(conv.slots.get(SKIPPED))
+
+    def _wanted_shown(self, conv: Conversation) -> str:
+        """The support wanted, named as the buttons of the step where it was chosen name it."""
+        wanted = self.ctx.dialogs.flows["registration"].step("wanted")
+        chosen_here = wanted is not None and any(w for w in conv.slots.get(wanted.slot) or [])
+        step = wanted if wanted is not None and chosen_here else self.ctx.dialogs.flows["eligibility"].step("needs")
+        return self._shown(step, wanted_of(conv.slots)) if step is not None else "-"
 
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":
@@ -156,7 +166,7 @@ class Registration:
     def _lead(self, conv: Conversation) -> Lead:
         slots = conv.slots
         place = slots.get("place") or {}
-        wanted = [w for w in slots.get("lines_wanted") or [] if w] or [n for n in slots.get("needs") or [] if n]
+        wanted = wanted_of(slots)
         return Lead(
             ref="",
             channel=conv.key.channel,
@@ -181,3 +191,8 @@ class Registration:
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
         turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])
+
+
+def wanted_of(slots: dict[str, Any]) -> list[str]:
+    """The support the person wants, as the lead keeps it: chosen at registration, else said in the interview."""
+    return [w for w in slots.get("lines_wanted") or [] if w] or [n for n in slots.get("needs") or [] if n]

@@ -15,6 +15,7 @@ from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
 from bot.dialog.registration import Registration
+from bot.dialog.result import RESULT, show_everything
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words, looks_like_question
 from bot.flows import Step
@@ -66,6 +67,7 @@ class Router:
             "edit": self.corrections.edit_step,
             "faq": self.questions.entry,
             "sector": self.interview.sector_chosen,
+            RESULT: lambda c, v, t: show_everything(self.ctx, c, v, t),
         }
         if kind in handlers:
             handlers[kind](conv, value, turn)
