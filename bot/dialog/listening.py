@@ -13,7 +13,7 @@ from bot.understanding import Slots, Understanding, slots_of
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
 TAKEN = frozenset(
     ("legal_form", "activity", "workers", "revenue_vnd", "capital_vnd", "place", "craft_village", "needs")
-) | {"export", "owner_flags"}
+) | {"export", "owner_flags", "local_raw_material"}
 # Answers that depend on another: changing the key forgets them, so they are asked again where they apply.
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
@@ -102,6 +102,8 @@ class Listener:
         parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
         if slots.get("export"):
             parts.append("có xuất khẩu")
+        if slots.get("local_raw_material"):
+            parts.append("dùng nguyên liệu địa phương")
         needs = [self.need_name(n) for n in slots.get("needs") or [] if n]
         if needs:
             parts.append("cần " + ", ".join(n[:1].lower() + n[1:] for n in needs))

@@ -148,6 +148,7 @@ class Router:
             return
         if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
+            self.mixed.ask_area(conv, text, turn)
 
     def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         step = self.ctx.current(conv)

@@ -22,6 +22,7 @@ _SLOTS: dict[FactKind, str] = {
     "capital": "capital_vnd",
     "craft_village": "craft_village",
     "export": "export",
+    "local_material": "local_raw_material",
     "phone": "phone",
     "name": "name",
     "facility": "facility",
