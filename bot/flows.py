@@ -203,6 +203,9 @@ class Texts(Strict):
     duplicate: NonEmpty
     paused: NonEmpty
     understood: NonEmpty
+    place_renamed_province: NonEmpty  # fields: old, new
+    place_renamed_unit: NonEmpty  # fields: typed, now
+    place_renamed: NonEmpty  # fields: note
     summary_note: NonEmpty
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty

@@ -7,6 +7,7 @@ from typing import Any
 from bot.dialog.context import Context
 from bot.eligibility import vnd
 from bot.flows import Step
+from bot.places import province_title, unit_word
 from bot.storage import Conversation
 from bot.understanding import Slots, Understanding, slots_of
 
@@ -60,6 +61,8 @@ class Listener:
                     conv.slots.pop(dependent, None)
             conv.slots[slot] = value
             changed.append(slot)
+        if "place" in changed:  # the old unit word or province typed, said back with the place (or forgotten)
+            conv.slots["place_was"] = found.values.get("place_was") or {}
         if found.place_choices and "place" not in conv.slots:
             conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
         if "province_hint" in found.values and "place" not in conv.slots:
@@ -98,7 +101,8 @@ class Listener:
         place = slots.get("place") or {}
         if place.get("commune"):
             commune = str(place["commune"])
-            parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')})")
+            note = self.renamed(conv)
+            parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')}{'; ' + note if note else ''})")
         parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
         if slots.get("export"):
             parts.append("có xuất khẩu")
@@ -107,6 +111,22 @@ class Listener:
         needs = [self.need_name(n) for n in slots.get("needs") or [] if n]
         if needs:
             parts.append("cần " + ", ".join(n[:1].lower() + n[1:] for n in needs))
+        return ", ".join(parts)
+
+    def renamed(self, conv: Conversation) -> str:
+        """'Quảng Nam nay thuộc TP Đà Nẵng, xã Điện Bàn nay là phường Điện Bàn', or '' when nothing changed."""
+        was, place = conv.slots.get("place_was") or {}, conv.slots.get("place") or {}
+        found = self.ctx.assessor.gazetteer.place_by_code(int(place["code"])) if place.get("code") else None
+        if found is None or was.get("code") != found.code:  # said of another place than the one kept now
+            return ""
+        texts, parts = self.ctx.texts, []
+        if was.get("province"):
+            new = province_title(found.province)
+            parts.append(texts.place_renamed_province.format(old=was["province"], new=new))
+        if was.get("unit"):
+            bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
+            now = f"{unit_word(found)} {bare}"
+            parts.append(texts.place_renamed_unit.format(typed=f"{was['unit']} {bare}", now=now))
         return ", ".join(parts)
 
     def need_name(self, code: str) -> str:
