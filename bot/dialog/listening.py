@@ -17,6 +17,8 @@ TAKEN = frozenset(
 ) | {"export", "owner_flags", "local_raw_material"}
 # Answers that depend on another: changing the key forgets them, so they are asked again where they apply.
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
+# A product said with its own verb is shown as said ('trồng nấm', 'sấy tiêu'), others after 'làm' ('làm gốm').
+_VERBS = ("làm", "sản xuất", "chế biến", "trồng", "nuôi", "sấy", "đóng gói", "khai thác", "dệt", "đan", "rang", "xay")
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
 FREE_TEXT = ("text", "name")
 _OWNERS = {
@@ -144,7 +146,7 @@ class Listener:
         shown = activity.strip()
         if found.matched and shown.isascii():
             shown = found.matched
-        return shown if shown.lower().startswith(("làm", "sản xuất", "chế biến")) else f"làm {shown}"
+        return shown if shown.lower().startswith(_VERBS) else f"làm {shown}"
 
 
 def _label(step: Step | None, value: Any) -> str | None:
