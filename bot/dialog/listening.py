@@ -27,6 +27,9 @@ _OWNERS = {
 }  # steps whose answer is whatever is typed
 
 
+_AREA = {True: "xã thuộc địa bàn khó khăn", False: "xã không thuộc địa bàn khó khăn", None: "chưa rõ địa bàn khó khăn"}
+
+
 class Listener:
     """Reads a message whole and keeps every fact it states in the conversation's slots."""
 
@@ -105,6 +108,8 @@ class Listener:
             commune = str(place["commune"])
             note = self.renamed(conv)
             parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')}{'; ' + note if note else ''})")
+        if "difficult_area" in slots:  # asked for mining only: the answer decides, so it is shown to correct
+            parts.append(_AREA[slots["difficult_area"]])
         parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
         if slots.get("export"):
             parts.append("có xuất khẩu")
