@@ -169,13 +169,14 @@ class Interview:
 
     def applies(self, step: Step, conv: Conversation) -> bool:
         """Whether the step's condition holds for the answers so far."""
+        if step.when == "mining":  # read only where asked: it classifies the product
+            return self._restricted(conv)
         place = conv.slots.get("place") or {}
         conditions = {
             None: True,
             "enterprise": conv.slots.get("legal_form") == "enterprise",
             "city_ward": place.get("type") == "phuong" and bool(place.get("centrally_run")),
             "consent_given": bool(conv.slots.get("consent_id")),
-            "mining": self._restricted(conv),
         }
         return conditions[step.when]
 
