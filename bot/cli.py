@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from bot.eligibility import Assessment
+    from bot.evaluation.shared import Measured
     from bot.faq import Answer, FaqIndex
     from bot.knowledge import Knowledge
     from bot.staff.store import StaffStore
@@ -247,7 +248,7 @@ def kb_check(db: Path | None, knowledge: Path | None) -> None:
 @common_options
 def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure FAQ top-1 accuracy and the out-of-scope refusal rate on an evaluation set."""
-    from bot.evaluation import evaluate, load_eval_set
+    from bot.evaluation.faq import evaluate, load_eval_set
 
     result = evaluate(faq_index(knowledge, db), load_eval_set(file))
     _report(result, show_errors)
@@ -260,10 +261,10 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
 def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure understanding of single messages: intent accuracy, precision and recall per fact kind."""
     from bot.config import Settings
+    from bot.evaluation.understanding import evaluate, load_cases
     from bot.flows import load_dialogs
     from bot.places import Gazetteer
     from bot.understanding import Understander
-    from bot.understanding_eval import evaluate, load_cases
 
     cases = _read_set(load_cases, file)
     loaded = _load(knowledge)
@@ -279,10 +280,10 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
 @common_options
 def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure answers from the structured knowledge: the share holding every fact they must."""
-    from bot.case_eval import evaluate, load_questions
     from bot.config import Settings
     from bot.dialog.case import CaseAnswers
     from bot.eligibility import Assessor
+    from bot.evaluation.case import evaluate, load_questions
     from bot.flows import load_dialogs
     from bot.understanding import Understander
 
@@ -296,16 +297,7 @@ def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path
     _report(result, show_errors)
 
 
-class _Measured(Protocol):
-    """What an evaluation run gives: a summary and the cases it got wrong."""
-
-    errors: list[str]
-
-    def summary(self) -> str:
-        """The figures, one per line."""
-
-
-def _report(result: _Measured, show_errors: bool) -> None:
+def _report(result: Measured, show_errors: bool) -> None:
     """Print an evaluation's figures, then (when asked) each case it got wrong."""
     click.echo(result.summary())
     if show_errors:

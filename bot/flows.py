@@ -14,7 +14,7 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Parser = Literal["choice", "activity", "count", "money", "place", "yes_no", "phone", "name", "text", "needs"]
 # Named conditions the engine knows how to test; a step is asked only when its condition holds.
-Condition = Literal["enterprise", "city_ward", "consent_given"]
+Condition = Literal["enterprise", "city_ward", "consent_given", "mining"]
 CommandId = Literal["menu", "back", "edit", "restart", "help", "staff", "delete", "my_data"]
 Action = Literal["eligibility", "support", "documents", "register", "ask", "staff", "my_data"]
 
@@ -133,6 +133,11 @@ class CaseTexts(Strict):
     size_ceiling: NonEmpty  # fields: workers, revenue, capital
     size_groups: dict[str, NonEmpty]
     size_not_enterprise: NonEmpty  # fields: form
+    restricted_sector: NonEmpty  # fields: matched, sector
+    priority_met: NonEmpty
+    priority_none: NonEmpty
+    priority_if: NonEmpty  # fields: items
+    priority_items: dict[str, NonEmpty]  # fields: share (local_raw_material*), workers (labour_intensive)
     funding: dict[str, NonEmpty]
 
 
@@ -217,6 +222,9 @@ class Texts(Strict):
     duplicate: NonEmpty
     paused: NonEmpty
     understood: NonEmpty
+    place_renamed_province: NonEmpty  # fields: old, new
+    place_renamed_unit: NonEmpty  # fields: typed, now
+    place_renamed: NonEmpty  # fields: note
     summary_note: NonEmpty
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty

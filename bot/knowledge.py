@@ -539,6 +539,8 @@ StepCode = Literal[
     "register_business",
     "cleaner_production_hint",
     "other_programmes",
+    "line_needs_area",
+    "line_not_here",
 ]
 
 

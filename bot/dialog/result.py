@@ -8,6 +8,7 @@ from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
+from bot.knowledge import AreaFlag
 from bot.messages import Button
 from bot.result_text import everything, lines_for_person, reasons, verdict
 from bot.storage import Conversation
@@ -33,7 +34,13 @@ def profile_of(conv: Conversation) -> Profile:
         capital_vnd=slots.get("capital_vnd"),
         export=slots.get("export"),
         owner_flags=[f for f in slots.get("owner_flags") or [] if f in OWNER_FLAGS],
+        area_flags=_area_flags(slots.get("difficult_area", "unasked")),
     )
+
+
+def _area_flags(said: object) -> list[AreaFlag] | None:
+    """The person's answer about a difficult area (asked for mining): yes, no, or unknown (None)."""
+    return ["difficult"] if said is True else [] if said is False else None
 
 
 def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
