@@ -39,6 +39,7 @@ class DialogEngine:
         self.texts = dialogs.texts
         self.config = config or EngineConfig()
         self.on_lead: Callable[[Lead], None] | None = None  # told of each stored registration (staff notices)
+        self.before_turn: Callable[[], None] | None = None  # e.g. re-merge commune profiles another process saved
         self.ctx = Context(kb, dialogs, repo, assessor, faq, self.config)
         self.reader = self.ctx.reader
         self.words = Words(dialogs, self.reader, faq)
@@ -52,6 +53,8 @@ class DialogEngine:
         if msg.message_id and self.repo.seen(msg.key, msg.message_id):
             return []  # a redelivery: it was handled once already
         now = now or dt.datetime.now(dt.UTC)
+        if self.before_turn is not None:
+            self.before_turn()
         known = self.repo.load(msg.key)
         conv = known or Conversation(msg.key)
         text = (msg.text or "").strip()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dialog.case import CaseAnswer, CaseAnswers
+from bot.dialog.case.facts import case_of
 from bot.dialog.context import Context
+from bot.dialog.office import asks_how_to_reach, contact_text, reach
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
 from bot.faq import Answer
@@ -13,7 +17,7 @@ from bot.person_names import looks_like_name
 from bot.render import cited
 from bot.storage import Conversation
 from bot.text import fold
-from bot.understanding import slots_of
+from bot.understanding import Understanding, slots_of
 
 
 class Questions:
@@ -30,10 +34,22 @@ class Questions:
         to the interview and the FAQ, unless it names an activity outside industry: that is never answered 'Có'.
         """
         u = self.ctx.understander.understand(text, step)
+        if asks_how_to_reach(text):
+            return self._reach(conv, u)
         answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
         if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
+
+    def _reach(self, conv: Conversation, u: Understanding) -> CaseAnswer:
+        """The office of the commune the question names (else the person's): phone, address, hours."""
+        case = case_of(u, conv.slots, self.ctx.assessor.gazetteer)
+        place: dict[str, Any] = conv.slots.get("place") or {}
+        if case.place is not None:
+            place = {"code": case.place.code, "commune": case.place.name, "province": case.place.province.name}
+        elif case.province is not None:
+            place = {"province": case.province.name}
+        return CaseAnswer(contact_text(self.ctx, reach(self.ctx, place)), check=False)
 
     def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
-from bot.dialog.handoff import office_of
+from bot.dialog.office import contact_text, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
 from bot.messages import Button
@@ -41,7 +41,10 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     assessment = ctx.assessor.assess(profile_of(conv))
     conv.slots["assessment"] = summary_of(assessment)
     conv.flow = conv.step = None
-    messages = assessment_messages(assessment, ctx.texts, office_of(ctx, conv))
+    found = reach_of(ctx, conv)
+    messages = assessment_messages(assessment, ctx.texts, found.office)
+    if not found.own or not found.office.phone:  # no number of their own office: said plainly, and whom to call
+        messages[-1] += "\n" + contact_text(ctx, found)
     said_no = any(r.text.startswith(ctx.texts.case.not_covered) for r in turn.replies)
     if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
         messages = messages[-1:]

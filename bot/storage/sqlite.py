@@ -200,6 +200,20 @@ def m009_outbox(db: Database) -> None:
     db.execute("CREATE INDEX outbox_person ON outbox (channel, user, id)")
 
 
+@MIGRATIONS()
+def m012_commune_profiles(db: Database) -> None:
+    """Commune profiles saved by staff (a whole Locality as JSON) and who changed what, when."""
+    db.table("commune_profiles").create(
+        {"ward_code": int, "locality": str, "updated_at": str, "updated_by": str}, pk="ward_code"
+    )
+    # AUTOINCREMENT: the newest id is the profiles' version stamp; it never goes back after a delete.
+    db.execute(
+        "CREATE TABLE commune_profile_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ward_code INTEGER NOT NULL, "
+        "at TEXT NOT NULL, actor TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX commune_profile_audit_unit ON commune_profile_audit (ward_code, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
