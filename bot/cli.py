@@ -239,6 +239,21 @@ def kb_check(db: Path | None, knowledge: Path | None) -> None:
         f"{len(loaded.documents.documents)} giấy tờ, {len(loaded.faq.entries)} câu hỏi, "
         f"{len(loaded.localities)} kế hoạch địa phương; hội thoại hợp lệ."
     )
+    _profile_warnings(loaded, db)
+
+
+def _profile_warnings(loaded: Knowledge, db: Path | None) -> None:
+    """Communes whose profile (file, or saved on the dashboard in --db) lacks a phone or whose plan expired."""
+    from bot.knowledge import vn_today
+    from bot.profiles import merged, profile_warnings
+    from bot.storage.profiles import read_saved
+
+    saved = read_saved(_db_path(db))
+    loaded.localities = merged(loaded.localities, saved)
+    found = profile_warnings(loaded, vn_today(), [s.ward_code for s in saved if s.ward_code is not None])
+    if found:
+        click.echo(f"Cảnh báo ({len(found)}, không phải lỗi):")
+        click.echo("\n".join(f"• {w}" for w in found))
 
 
 @kb.command("eval")

@@ -64,6 +64,7 @@ class Warning:
 
     where: str  # the file, or the dashboard for a saved profile
     text: str
+    ward_code: int | None = None  # the commune's, for showing an officer only her own
 
     def __str__(self) -> str:
         return f"{self.where}: {self.text}"
@@ -89,7 +90,17 @@ def profile_warnings(kb: Knowledge, today: dt.date, saved: Iterable[int] = ()) -
         db = loc.ward_code in from_db and loc.level == "commune"
         where = "hồ sơ trên trang cán bộ" if db else kb.locality_files.get(loc.id, loc.id)
         if not (loc.office.phone or "").strip():
-            found.append(Warning(where, f"{place_name(loc)} chưa có số điện thoại liên hệ."))
+            found.append(Warning(where, f"{place_name(loc)} chưa có số điện thoại liên hệ.", loc.ward_code))
         if loc.valid_to is not None and loc.valid_to < today:
-            found.append(Warning(where, f"kế hoạch của {place_name(loc)} đã hết hạn ngày {vn_day(loc.valid_to)}."))
+            expired = f"kế hoạch của {place_name(loc)} đã hết hạn ngày {vn_day(loc.valid_to)}."
+            found.append(Warning(where, expired, loc.ward_code))
     return found
+
+
+def staff_chat_for(localities: Iterable[Locality], commune_code: int | None, fallback: str | None) -> str | None:
+    """The Telegram chat for a commune's notices: its profile's own staff chat, else the unit's global one."""
+    if commune_code is not None:
+        for loc in localities:
+            if not loc.historical and loc.level == "commune" and loc.ward_code == commune_code and loc.staff_chat_id:
+                return loc.staff_chat_id
+    return (fallback or "").strip() or None

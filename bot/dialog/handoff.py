@@ -18,6 +18,7 @@ def hand_over(ctx: Context, conv: Conversation, turn: Turn) -> None:
     """Record a request for staff (with the step and commune) and tell the person who will call."""
     place = conv.slots.get("place") or {}
     ctx.repo.add_handoff(conv.key, conv.step or "", place.get("code"))
+    turn.handed_over = dict(place)
     found = reach_of(ctx, conv)
     text = reach_text(ctx, found)
     turn.say(text, ctx.menu_buttons()[:2])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -74,6 +76,21 @@ class ProfileStore:
             [ward_code, limit],
         ).fetchall()
         return [ProfileChange(str(at), str(actor), json.loads(changes)) for at, actor, changes in rows]
+
+
+def read_saved(path: Path) -> list[Locality]:
+    """The saved profiles of a database file, read only (no migration, no lock): for `kb check`."""
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT ward_code, locality FROM commune_profiles").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # an older database without the table, or no database at all
+        return []
+    return [loc for loc in (_parse(int(code), str(text)) for code, text in rows) if loc is not None]
 
 
 def _parse(code: int, text: str) -> Locality | None:
