@@ -14,11 +14,12 @@ from bot.app import App, build
 from bot.cli import main
 from bot.knowledge import Locality, Office
 from bot.messages import ConversationKey, Incoming
+from bot.staff.store import StaffStore
 from bot.storage.profiles import ProfileStore
 from tests.conftest import KNOWLEDGE
 from tests.fakes import wait_for
 from tests.test_channels import INTERVIEW, REGISTER, Env, run, running, settings_for, web_say
-from tests.test_dashboard import csrf_of, seed, sign_in
+from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 
 VINH_THUY, BINH_GIANG, TAM_DAO = 19405, 13531, 8911
 PHONE, HOURS = "0233 3826 123", "Sáng 7:30–11:30, chiều 13:30–17:00, thứ Hai–thứ Sáu"
@@ -302,3 +303,36 @@ async def _notices(tmp_path: Path, with_chat: bool) -> None:
         if with_chat:
             assert not any("Vĩnh Thủy" in t for t in elsewhere)
         assert not any("0912" in t or "Nguyen Thi Lan" in t for _, p in env.telegram.calls for t in [str(p)])
+
+
+@run
+async def test_done_when_an_officer_saves_on_a_real_serve_and_the_next_chats_show_it(tmp_path: Path) -> None:
+    """Over real HTTP against `khuyencong serve`, whose webhook turns run in its worker, another process."""
+    import aiohttp
+
+    from bot.storage.sqlite import SqliteRepository
+    from tests import test_channels as ch
+    from tests.test_serve import ProcessEnv, platforms, served
+
+    repo = SqliteRepository(tmp_path / "k.db")
+    StaffStore(repo).add("lan", PASSWORD, [VINH_THUY], False)
+    repo.close()
+    async with (
+        platforms() as fakes,
+        served(tmp_path, fakes) as server,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+    ):
+        env = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
+        before = await ch.zalo_say(env, "so dien thoai xa vinh thuy")
+        assert not any(PHONE in m["text"] for m in before)
+        await sign_in(env)
+        status, saved = await save_profile(env)
+        assert status == 200 and "Đã lưu" in saved
+        zalo = " ".join(m["text"] for m in await ch.zalo_say(env, "so dien thoai xa vinh thuy"))
+        assert PHONE in zalo and HOURS in zalo  # the worker process, no restart, no file edited
+        plan = " ".join(m["text"] for m in await ch.zalo_say(env, "xa vinh thuy nam nay ho tro may moc bao nhieu"))
+        assert "25 triệu" in plan
+        web = await chat(env, "9" * 32, "so dien thoai xa vinh thuy")  # type: ignore[arg-type]
+        assert PHONE in web and HOURS in web
+    assert server.proc.returncode == 0, server.output
+    assert not (KNOWLEDGE / "localities" / "quang-tri" / "vinh-thuy.yaml").read_text("utf-8").count(PHONE)
