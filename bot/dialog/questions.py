@@ -16,7 +16,7 @@ from bot.messages import Button
 from bot.person_names import looks_like_name
 from bot.render import cited
 from bot.storage import Conversation
-from bot.text import fold
+from bot.text import find_phone, fold
 from bot.understanding import Understanding, slots_of
 
 
@@ -34,9 +34,9 @@ class Questions:
         to the interview and the FAQ, unless it names an activity outside industry: that is never answered 'Có'.
         """
         u = self.ctx.understander.understand(text, step)
-        if asks_how_to_reach(text):
-            return self._reach(conv, u)
         answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
+        if asks_how_to_reach(text) and not answers_step and find_phone(text) is None:  # not 'sđt xã tôi: 09…'
+            return self._reach(conv, u)
         if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
