@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,16 @@ async def save_profile(env: Env, code: int = VINH_THUY, **over: str) -> tuple[in
         return resp.status, await resp.text()
 
 
+@asynccontextmanager
+async def saved_by_lan(tmp: Path) -> AsyncIterator[Env]:
+    """A server where the officer of Vĩnh Thủy has saved the profile of `profile_form`."""
+    async with running(tmp) as env:
+        seed(env)
+        await sign_in(env)
+        await save_profile(env)
+        yield env
+
+
 async def chat(env: Env, user: str, *texts: str) -> str:
     out = ""
     for text in texts:
@@ -106,10 +118,7 @@ async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them
 
 @run
 async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env)
-        await save_profile(env)
+    async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
         consent = await chat(env, user, *INTERVIEW, "dang ky")
         assert f"Ai giữ: Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy (điện thoại {PHONE})" in consent
@@ -195,10 +204,7 @@ async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one
 
 @run
 async def test_the_exported_yaml_goes_back_into_knowledge_and_passes_kb_check(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env)
-        await save_profile(env)
+    async with saved_by_lan(tmp_path) as env:
         async with env.http.get(f"{env.url}/staff/profiles/{VINH_THUY}/yaml") as resp:
             assert resp.status == 200 and 'filename="vinh-thuy.yaml"' in resp.headers["Content-Disposition"]
             text = await resp.text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,18 @@ _CHAT = re.compile(r"^-?\d{5,16}$")
 _FORMULA = tuple("=+-@\t\r")
 
 
+_SINGLE: list[tuple[str, str, Callable[[Locality], str]]] = [  # form field, label in the audit, value shown
+    ("office_name", "Tên cơ quan đầu mối", lambda x: x.office.name),
+    ("office_phone", "Số điện thoại", lambda x: x.office.phone or ""),
+    ("office_address", "Địa chỉ", lambda x: x.office.address or ""),
+    ("office_hours", "Giờ làm việc", lambda x: x.office.hours or ""),
+    ("office_zalo", "Zalo OA", lambda x: x.office.zalo or ""),
+    ("staff_chat_id", "Nhóm Telegram của cán bộ", lambda x: x.staff_chat_id or ""),
+    ("valid_from", "Hiệu lực từ ngày", lambda x: vn_day(x.valid_from)),
+    ("valid_to", "Hiệu lực đến ngày", lambda x: vn_day(x.valid_to)),
+]
+
+
 @dataclass
 class Posted:
     """The form as posted, kept to show it again with the refusals; `errors` empty when it can be saved."""
@@ -60,17 +72,7 @@ def values_of(loc: Locality | None) -> dict[str, str]:
     """The form's fields filled from a profile (empty for a commune without one)."""
     if loc is None:
         return {}
-    o = loc.office
-    out = {
-        "office_name": o.name,
-        "office_phone": o.phone or "",
-        "office_address": o.address or "",
-        "office_hours": o.hours or "",
-        "office_zalo": o.zalo or "",
-        "staff_chat_id": loc.staff_chat_id or "",
-        "valid_from": vn_day(loc.valid_from),
-        "valid_to": vn_day(loc.valid_to),
-    }
+    out = {key: get(loc) for key, _, get in _SINGLE}
     for i, b in enumerate(loc.budget_lines[:LINE_ROWS]):
         out |= {
             f"line-{i}-code": b.code,
@@ -332,17 +334,7 @@ def shown(kb: Knowledge, loc: Locality | None) -> dict[str, str]:
     """A profile's fields as the page shows them: labels and values in Vietnamese, no codes."""
     if loc is None:
         return {}
-    o = loc.office
-    out = {
-        "Tên cơ quan đầu mối": o.name,
-        "Số điện thoại": o.phone or "",
-        "Địa chỉ": o.address or "",
-        "Giờ làm việc": o.hours or "",
-        "Zalo OA": o.zalo or "",
-        "Nhóm Telegram của cán bộ": loc.staff_chat_id or "",
-        "Hiệu lực từ ngày": vn_day(loc.valid_from),
-        "Hiệu lực đến ngày": vn_day(loc.valid_to),
-    }
+    out = {label: get(loc) for _, label, get in _SINGLE}
     for i, b in enumerate(loc.budget_lines):
         out[f"Dòng {i + 1}"] = line_text(kb, b)
     for i, f in enumerate(loc.forms):
