@@ -94,7 +94,7 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
         profile = Profile.model_validate(data)
     except ValidationError as exc:
         _fail(validation_message(exc))
-    assessment = _assessor(knowledge).assess(profile, on_date.date() if on_date else None)
+    assessment = _assessor(knowledge, db).assess(profile, on_date.date() if on_date else None)
     if as_json:
         click.echo(json.dumps(assessment.model_dump(exclude_none=False), ensure_ascii=False, indent=2))
     else:
@@ -136,10 +136,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _assessor(knowledge: Path | None) -> Any:
+def _assessor(knowledge: Path | None, db: Path | None = None) -> Any:
+    """The Assessor over the knowledge, with the commune profiles staff saved in --db over its files."""
     from bot.eligibility import Assessor
+    from bot.profiles import merged
+    from bot.storage.profiles import read_saved
 
-    return Assessor(_load(knowledge))
+    loaded = _load(knowledge)
+    loaded.localities = merged(loaded.localities, read_saved(_db_path(db)))
+    return Assessor(loaded)
 
 
 def _load(knowledge: Path | None, cross_check: bool = True) -> Knowledge:

@@ -342,3 +342,22 @@ async def test_done_when_an_officer_saves_on_a_real_serve_and_the_next_chats_sho
         assert PHONE in web and HOURS in web
     assert server.proc.returncode == 0, server.output
     assert not (KNOWLEDGE / "localities" / "quang-tri" / "vinh-thuy.yaml").read_text("utf-8").count(PHONE)
+
+
+def test_the_check_command_sees_the_profiles_saved_in_its_database(tmp_path: Path) -> None:
+    import json
+
+    from bot.knowledge import load_knowledge
+    from bot.storage.sqlite import SqliteRepository
+    from tests.test_cli import PROFILE
+
+    bundled = next(x for x in load_knowledge(KNOWLEDGE).localities if x.ward_code == VINH_THUY)
+    line = bundled.budget_lines[0].model_copy(update={"amount_per_facility_vnd": 25_000_000, "total_vnd": 75_000_000})
+    repo = SqliteRepository(tmp_path / "k.db")
+    saved = bundled.model_copy(update={"budget_lines": [line], "budget_total_vnd": None})
+    ProfileStore(repo).save(saved, "lan", {"Dòng 1": ["…", "…"]})
+    repo.close()
+    args = ["check", "-", "--json", "--date", "2026-06-01", "--knowledge", str(KNOWLEDGE)]
+    result = CliRunner().invoke(main, [*args, "--db", str(tmp_path / "k.db")], input=json.dumps(PROFILE))
+    lines = json.loads(result.stdout)["support_lines"]
+    assert result.exit_code == 0 and any(x["funding"] == "commune" and x["cap_vnd"] == 25_000_000 for x in lines)
