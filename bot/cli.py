@@ -95,7 +95,7 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
         profile = Profile.model_validate(data)
     except ValidationError as exc:
         _fail(validation_message(exc))
-    assessment = _assessor(knowledge).assess(profile, on_date.date() if on_date else None)
+    assessment = _assessor(knowledge, db).assess(profile, on_date.date() if on_date else None)
     if as_json:
         click.echo(json.dumps(assessment.model_dump(exclude_none=False), ensure_ascii=False, indent=2))
     else:
@@ -137,10 +137,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _assessor(knowledge: Path | None) -> Any:
+def _assessor(knowledge: Path | None, db: Path | None = None) -> Any:
+    """The Assessor over the knowledge, with the commune profiles staff saved in --db over its files."""
     from bot.eligibility import Assessor
+    from bot.profiles import merged
+    from bot.storage.profiles import read_saved
 
-    return Assessor(_load(knowledge))
+    loaded = _load(knowledge)
+    loaded.localities = merged(loaded.localities, read_saved(_db_path(db)))
+    return Assessor(loaded)
 
 
 def _load(knowledge: Path | None, cross_check: bool = True) -> Knowledge:
@@ -240,6 +245,21 @@ def kb_check(db: Path | None, knowledge: Path | None) -> None:
         f"{len(loaded.documents.documents)} giấy tờ, {len(loaded.faq.entries)} câu hỏi, "
         f"{len(loaded.localities)} kế hoạch địa phương; hội thoại hợp lệ."
     )
+    _profile_warnings(loaded, db)
+
+
+def _profile_warnings(loaded: Knowledge, db: Path | None) -> None:
+    """Communes whose profile (file, or saved on the dashboard in --db) lacks a phone or whose plan expired."""
+    from bot.knowledge import vn_today
+    from bot.profiles import merged, profile_warnings
+    from bot.storage.profiles import read_saved
+
+    saved = read_saved(_db_path(db))
+    loaded.localities = merged(loaded.localities, saved)
+    found = profile_warnings(loaded, vn_today(), [s.ward_code for s in saved if s.ward_code is not None])
+    if found:
+        click.echo(f"Cảnh báo ({len(found)}, không phải lỗi):")
+        click.echo("\n".join(f"• {w}" for w in found))
 
 
 @kb.command("eval")

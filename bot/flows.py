@@ -217,7 +217,15 @@ class Texts(Strict):
     delete_cancelled: NonEmpty
     staff: NonEmpty
     staff_phone: NonEmpty
+    staff_recorded: NonEmpty
     default_office: NonEmpty
+    office_with_phone: NonEmpty  # fields: office, phone
+    contact_address: NonEmpty  # fields: address
+    contact_hours: NonEmpty  # fields: hours
+    contact_zalo: NonEmpty  # fields: zalo
+    contact_unknown: NonEmpty  # fields: place (no profile for the person's commune)
+    contact_no_phone: NonEmpty  # fields: office (a profile without a phone)
+    contact_fallback: NonEmpty  # fields: office (the deploying unit's own contact)
     retention: NonEmpty
     duplicate: NonEmpty
     paused: NonEmpty

@@ -366,6 +366,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m009_outbox",
         "m010_token_state",
         "m011_staff_telegram",
+        "m012_commune_profiles",
         "m014_local_faq",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dialog.case import CaseAnswer, CaseAnswers
+from bot.dialog.case.facts import case_of
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.local_answers import LocalAnswers
+from bot.dialog.office import asks_how_to_reach, contact_text, reach
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
 from bot.faq import Answer
@@ -15,8 +19,8 @@ from bot.messages import Button
 from bot.person_names import looks_like_name
 from bot.render import cited
 from bot.storage import Conversation
-from bot.text import fold
-from bot.understanding import slots_of
+from bot.text import find_phone, fold
+from bot.understanding import Understanding, slots_of
 
 
 class Questions:
@@ -41,9 +45,21 @@ class Questions:
         """
         u = self.ctx.understander.understand(text, step)
         answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
+        if asks_how_to_reach(text) and not answers_step and find_phone(text) is None:  # not 'sđt xã tôi: 09…'
+            return self._reach(conv, u)
         if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
+
+    def _reach(self, conv: Conversation, u: Understanding) -> CaseAnswer:
+        """The office of the commune the question names (else the person's): phone, address, hours."""
+        case = case_of(u, conv.slots, self.ctx.assessor.gazetteer)
+        place: dict[str, Any] = conv.slots.get("place") or {}
+        if case.place is not None:
+            place = {"code": case.place.code, "commune": case.place.name, "province": case.place.province.name}
+        elif case.province is not None:
+            place = {"province": case.province.name}
+        return CaseAnswer(contact_text(self.ctx, reach(self.ctx, place)), check=False)
 
     def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""

@@ -8,6 +8,7 @@ from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
 from bot.dialog.listening import INFERRED, Listener
+from bot.dialog.office import office_label
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
 from bot.eligibility import vnd
@@ -69,7 +70,8 @@ class Registration:
     def consent_text(self, conv: Conversation) -> str:
         """The exact consent text shown (and stored with the person's answer)."""
         retention = self.texts.retention.format(months=self.ctx.config.retention_months)
-        return self.texts.consent.format(office=office_of(self.ctx, conv).name, retention=retention)
+        office = office_label(self.ctx, office_of(self.ctx, conv))
+        return self.texts.consent.format(office=office, retention=retention)
 
     def consent_decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
         """Record the answer; on yes, ask the contact steps."""
@@ -160,7 +162,7 @@ class Registration:
             self.register(conv, turn)
             return
         turn.lead = self._lead(conv)
-        turn.registered_office = office_of(self.ctx, conv).name
+        turn.registered_office = office_label(self.ctx, office_of(self.ctx, conv))
         conv.flow = conv.step = None
 
     def _lead(self, conv: Conversation) -> Lead:

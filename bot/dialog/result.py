@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
-from bot.dialog.handoff import office_of
+from bot.dialog.office import contact_text, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
 from bot.knowledge import AreaFlag
@@ -49,8 +49,10 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     assessment = ctx.assessor.assess(profile)
     conv.slots["assessment"] = summary_of(assessment)
     conv.flow = conv.step = None
-    office, texts = office_of(ctx, conv), ctx.texts
-    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), office)
+    found, texts = reach_of(ctx, conv), ctx.texts
+    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), found.office)
+    if not found.own or not found.office.phone:  # no number of their own office: said plainly, and whom to call
+        last += "\n" + contact_text(ctx, found)
     messages = [verdict(assessment, texts.result), reasons(assessment, texts.result), last]
     said_no = any(r.text.startswith(texts.case.not_covered) for r in turn.replies)
     if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
@@ -75,7 +77,7 @@ def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> Non
         turn.say(ctx.texts.result.gone, ctx.menu_buttons())
         return
     assessment = ctx.assessor.assess(profile_of(conv))
-    messages = everything(assessment, ctx.texts, assessment.next_steps, office_of(ctx, conv))
+    messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
         buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))

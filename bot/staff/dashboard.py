@@ -116,9 +116,20 @@ class Dashboard:
             web.get("/staff/stats", self.signed_in(self.stats)),
             *self.answers.routes(self.signed_in),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
+            *self._profile_routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
+
+    def _profile_routes(self) -> list[web.RouteDef]:
+        from bot.staff.profile_pages import ProfilePages  # it renders through this module's templates
+
+        return ProfilePages(self).routes()
+
+    @staticmethod
+    def render(name: str, **context: Any) -> web.Response:
+        """A page from templates/ (for the pages kept in their own modules)."""
+        return render(name, **context)
 
     # --- access ---------------------------------------------------------------------------------
 
@@ -303,6 +314,7 @@ class Dashboard:
         from bot.knowledge_errors import KnowledgeError
 
         kb = self.app.engine.kb
+        profiles = await self._profile_warnings(session)
         try:
             problems = [str(p) for p in dialog_problems(load_knowledge(kb.root), self.app.engine.dialogs)]
         except KnowledgeError as exc:
@@ -314,7 +326,21 @@ class Dashboard:
         weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
         local = await self.answers.local_entries(session.staff)
         done = DONE.get(forms.query(request).get("done", ""), "")
-        return render("knowledge.html", session=session, problems=problems, weak=weak, local=local, done=done)
+        return render(
+            "knowledge.html", session=session, problems=problems, weak=weak, local=local, done=done, profiles=profiles
+        )
+
+    async def _profile_warnings(self, session: Session) -> list[str]:
+        """Communes (of this account) whose profile lacks a phone or whose plan has expired."""
+        from bot.profiles import profile_warnings
+        from bot.storage.profiles import ProfileStore
+
+        if self.app.profiles is not None:
+            await self.handler.call(self.app.profiles.refresh)
+        saved = await self.handler.call(ProfileStore(self.app.repo).codes)
+        scope = session.staff.scope
+        found = profile_warnings(self.app.engine.kb, vn_today(), saved)
+        return [w.text for w in found if scope is None or w.ward_code in scope]
 
     async def export(self, request: web.Request, session: Session) -> web.StreamResponse:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""

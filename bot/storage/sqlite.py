@@ -202,6 +202,20 @@ def m009_outbox(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m012_commune_profiles(db: Database) -> None:
+    """Commune profiles saved by staff (a whole Locality as JSON) and who changed what, when."""
+    db.table("commune_profiles").create(
+        {"ward_code": int, "locality": str, "updated_at": str, "updated_by": str}, pk="ward_code"
+    )
+    # AUTOINCREMENT: the newest id is the profiles' version stamp; it never goes back after a delete.
+    db.execute(
+        "CREATE TABLE commune_profile_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ward_code INTEGER NOT NULL, "
+        "at TEXT NOT NULL, actor TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX commune_profile_audit_unit ON commune_profile_audit (ward_code, id)")
+
+
+@MIGRATIONS()
 def m014_local_faq(db: Database) -> None:
     """Questions masked and markable as answered; a commune's own FAQ entries, written by its staff, audited.
 
