@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
+from bot.dialog.demand import demand_note
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
 from bot.dialog.listening import INFERRED, Listener
@@ -192,6 +193,7 @@ class Registration:
         text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=phone)
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
+        text += demand_note(self.ctx, lead)  # honest when the commune's planned slots are all asked for
         turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])
 
 

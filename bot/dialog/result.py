@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
+from bot.dialog.demand import with_demand
 from bot.dialog.office import phone_gap, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
@@ -48,6 +49,7 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     profile = profile_of(conv)
     assessment = ctx.assessor.assess(profile)
     conv.slots["assessment"] = summary_of(assessment)
+    assessment = with_demand(ctx, assessment, profile.needs, (conv.slots.get("place") or {}).get("code"))
     conv.flow = conv.step = None
     found, texts = reach_of(ctx, conv), ctx.texts
     gap = phone_gap(ctx, found)  # no number of their own office: said plainly, and whom to call
