@@ -83,3 +83,38 @@ def line_slots(
     """The commune's plan lines with their demand; empty when it has no plan of its own."""
     plan = commune_plan(localities, commune_code)
     return plan_slots(plan, demand) if plan is not None else []
+
+
+@dataclass(frozen=True)
+class CommuneSlots:
+    """A commune's name and its plan lines with their demand, for the dashboard's box and the workbook."""
+
+    code: int
+    name: str
+    lines: list[LineSlots]
+
+
+def communes_slots(
+    localities: Iterable[Locality], scope: list[int] | None, demand: Mapping[int, Mapping[str, Demand]]
+) -> list[CommuneSlots]:
+    """Every commune of `scope` (None: all) that has a plan of its own, by name."""
+    plans = [
+        loc
+        for loc in localities
+        if not loc.historical
+        and loc.level == "commune"
+        and loc.ward_code is not None
+        and loc.budget_lines
+        and (scope is None or loc.ward_code in scope)
+    ]
+    return sorted(
+        (
+            CommuneSlots(
+                loc.ward_code or 0,
+                f"{loc.commune} ({loc.province})",
+                plan_slots(loc, demand.get(loc.ward_code or 0, {})),
+            )
+            for loc in plans
+        ),
+        key=lambda c: c.name,
+    )

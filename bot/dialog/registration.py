@@ -162,11 +162,12 @@ class Registration:
             conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
             self.register(conv, turn)
             return
-        turn.lead = self._lead(conv)
+        turn.lead = self.lead_of(conv)
         turn.registered_office = office_label(self.ctx, office_of(self.ctx, conv))
         conv.flow = conv.step = None
 
-    def _lead(self, conv: Conversation) -> Lead:
+    def lead_of(self, conv: Conversation) -> Lead:
+        """The lead the answers make (no reference yet): the chat's and the office's registrations alike."""
         slots = conv.slots
         place = slots.get("place") or {}
         wanted = wanted_of(slots)
