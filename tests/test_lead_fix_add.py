@@ -28,6 +28,7 @@ WALK_IN = {
     "facility_name": "Cơ sở nước mắm Mai",
     "note": "Gọi điện sáng thứ hai",
     "consent": "yes",
+    "consent_for": "19405",  # the commune whose office the text read out names
 }
 
 
@@ -141,6 +142,7 @@ async def test_a_walk_in_without_consent_or_outside_her_communes_is_refused_and_
             ({"contact_name": "=1+1"}, "không dùng ký hiệu"),
             ({"legal_form": "household"}, "Loại hình: hãy chọn"),
             ({"place": "Quảng Trị"}, "Địa chỉ"),
+            ({"consent_for": "13531"}, "xin đọc lại nội dung"),  # the text read out named another office
         ):
             status, _, shown = await post(env, "/staff/add", WALK_IN | change, csrf_of(form))
             assert status == 400 and "Chưa lưu" in shown and said in shown, (change, shown[-3000:])
@@ -180,3 +182,16 @@ async def test_the_slots_of_her_plan_show_on_the_list_the_statistics_and_the_sum
         assert machinery["Kinh phí kế hoạch (đồng)"] == 60_000_000 and machinery["Đã duyệt"] == 1
         assert machinery["Suất còn lại"] == 2
         assert refs
+
+
+@run
+async def test_a_provincial_admin_reads_out_the_text_naming_the_office_of_the_commune_given(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env, "tinh")
+        form = await page(env, "/staff/add")
+        walk_in = WALK_IN | {"place": "xã Bình Giang, Ninh Bình", "consent_for": ""}
+        status, _, again = await post(env, "/staff/add", walk_in, csrf_of(form))
+        assert status == 400 and "xin đọc lại nội dung" in again and 'name="consent_for" value="13531"' in again
+        status, url, shown = await post(env, "/staff/add", walk_in | {"consent_for": "13531"}, csrf_of(form))
+        assert status == 200 and "/staff/leads/KC-" in url and "Tại văn phòng / qua điện thoại" in shown

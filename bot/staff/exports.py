@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.knowledge import VN_TIME, Knowledge
-from bot.slots import APPROVED, commune_plan
+from bot.slots import APPROVED, Demand, commune_plan, plan_slots
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
 from bot.text import national_phone
@@ -236,14 +236,13 @@ SLOT_HEADERS = ["Số suất kế hoạch", "Kinh phí kế hoạch (đồng)", 
 def _slots(kb: Knowledge, counted: dict[str, Counter[Any]], key: tuple[str, str, str]) -> list[int | None]:
     """Beside a commune line's registrations: its plan's slots and amount, the approved, and what remains."""
     province, commune, code = key
-    plan = commune_plan(kb.localities, counted["commune_code"][(province, commune)] or None)
-    line = next((b for b in plan.budget_lines if b.code == code), None) if plan is not None else None
-    if line is None:
-        return [None, None, counted["approved"][key] or None, None]
-    total = line.total_vnd or ((line.amount_per_facility_vnd or 0) * (line.slots or 0)) or None
     approved = counted["approved"][key]
-    remaining = max((line.slots or 0) - approved, 0) if line.slots else None
-    return [line.slots, total, approved, remaining]
+    plan = commune_plan(kb.localities, counted["commune_code"][(province, commune)] or None)
+    lines = plan_slots(plan, {code: Demand(0, approved)}) if plan is not None else []
+    line = next((ln for ln in lines if ln.code == code), None)
+    if line is None:
+        return [None, None, approved or None, None]
+    return [line.planned, line.total_vnd, approved, line.remaining]
 
 
 def _ticking(leads: Iterable[Lead], tick: Callable[[int], None]) -> Iterator[Lead]:

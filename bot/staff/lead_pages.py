@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.answers import place_slot
 from bot.dialog.result import profile_of, summary_of
 from bot.messages import ConversationKey
 from bot.places import Place
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 NOT_YOURS = "Không có đăng ký này, hoặc không thuộc xã của bạn."
 OUTSIDE = "Xã/phường: xã này không thuộc các xã bạn phụ trách."
 NO_CONSENT = "Cần đánh dấu “Người đăng ký đã đồng ý sau khi nghe đọc” sau khi đọc nội dung cho người đăng ký."
+READ_AGAIN = "Xã của cơ sở khác với xã trong nội dung đã đọc: xin đọc lại nội dung bên dưới rồi đánh dấu lại."
 FIELD_LIMIT = 600  # characters read of a field: every answer the chat keeps is shorter
 ADD_FIELDS = (
     "legal_form",
@@ -117,15 +119,18 @@ class LeadPages:
         """The officer's first commune: the form starts there, and the consent names its office."""
         return self.app.engine.assessor.gazetteer.place_by_code(staff.communes[0]) if staff.communes else None
 
-    async def _consent_text(self, staff: Staff, conv: Conversation) -> str:
-        """The consent text as the chat shows it, naming the office of the commune given (else the officer's)."""
+    async def _consent(self, staff: Staff, conv: Conversation) -> tuple[str, str]:
+        """The consent text as the chat shows it for the commune given (else the officer's), and that commune's code."""
         shown = Conversation(conv.key, slots=dict(conv.slots))
         home = self._home(staff)
         if "place" not in shown.slots and home is not None:
-            shown.slots["place"] = {"code": home.code, "commune": home.name, "province": home.province.name}
-        return await self.handler.call(self.app.engine.registration.consent_text, shown)
+            shown.slots["place"] = place_slot(home)
+        text = await self.handler.call(self.app.engine.registration.consent_text, shown)
+        return text, str((shown.slots.get("place") or {}).get("code") or "")
 
-    def _add_form(self, session: Session, values: dict[str, Any], errors: list[str], consent: str) -> web.Response:
+    def _add_form(
+        self, session: Session, values: dict[str, Any], errors: list[str], consent: tuple[str, str]
+    ) -> web.Response:
         engine = self.app.engine
         flows = engine.dialogs.flows
         return self.dash.render(
@@ -133,7 +138,8 @@ class LeadPages:
             session=session,
             values=values,
             errors=errors,
-            consent_text=consent,
+            consent_text=consent[0],
+            consent_for=consent[1],
             consent_version=engine.texts.consent_version,
             eligibility={step.id: step for step in flows["eligibility"].steps},
             sectors=engine.kb.sector_names,
@@ -144,8 +150,7 @@ class LeadPages:
         await self._refresh()
         home = self._home(session.staff)
         values: dict[str, Any] = dict.fromkeys(ADD_FIELDS, "") | {"needs": [], "place": home.label if home else ""}
-        consent = await self._consent_text(session.staff, Conversation(self._key()))
-        return self._add_form(session, values, [], consent)
+        return self._add_form(session, values, [], await self._consent(session.staff, Conversation(self._key())))
 
     async def add(self, request: web.Request, session: Session) -> web.Response:
         """Read the answers as the chat would, assess them, and store the lead with the verbal consent."""
@@ -161,8 +166,10 @@ class LeadPages:
         self._check_scope(session.staff, reading)
         if forms.clean(form.get("consent"), 10) != "yes":
             reading.errors.append(NO_CONSENT)
+        consent = await self._consent(session.staff, conv)
+        if not reading.errors and forms.clean(form.get("consent_for"), 20) != consent[1]:
+            reading.errors.append(READ_AGAIN)  # the text read out named another commune's office
         if reading.errors:
-            consent = await self._consent_text(session.staff, conv)
             page = self._add_form(session, values, reading.errors, consent)
             page.set_status(400)
             return page
