@@ -13,6 +13,7 @@ from bot.storage.memory import MemoryRepository
 from tests.conftest import ROOT
 from tests.test_engine import REGISTRATION, engine_on, say
 from tests.test_exports import add_lead
+from tests.test_result_shape import talk
 
 VINH_THUY = 19405  # its plan funds 3 facilities for machinery (knowledge/localities/quang-tri/vinh-thuy.yaml)
 OVER = "đã có 5 đăng ký cho 3 suất; xã xét theo thứ tự ưu tiên; bà con vẫn đăng ký được"
@@ -41,6 +42,8 @@ def test_the_result_tells_the_sixth_applicant_that_five_registered_for_three_slo
     replies = [say(engine, "six", text, minute=i) for i, text in enumerate(REGISTRATION[:5])]
     result = replies[-1]
     assert OVER in result and "3 suất" not in result.replace(OVER, "")
+    everything = talk(engine, ["kiem tra", "hkd", "lam nuoc mam", "xa vinh thuy quang tri", "may moc", "@result:all"])
+    assert OVER in " ".join(r.text for r in everything)  # "Xem tất cả nội dung hỗ trợ" says it too
     confirmed = [say(engine, "six", text, minute=9 + i) for i, text in enumerate(REGISTRATION[5:])][-1]
     assert "Mã đăng ký" in confirmed
     assert "Khoản “Hỗ trợ ứng dụng máy móc, thiết bị tiên tiến vào sản xuất”: đã có 6 đăng ký cho 3 suất" in confirmed

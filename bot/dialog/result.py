@@ -77,7 +77,10 @@ def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> Non
     if "assessment" not in conv.slots:  # started over since: the old result's answers are gone
         turn.say(ctx.texts.result.gone, ctx.menu_buttons())
         return
-    assessment = ctx.assessor.assess(profile_of(conv))
+    profile = profile_of(conv)
+    assessment = with_demand(
+        ctx, ctx.assessor.assess(profile), profile.needs, (conv.slots.get("place") or {}).get("code")
+    )
     messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
