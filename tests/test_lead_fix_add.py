@@ -124,6 +124,14 @@ async def test_a_walk_in_registration_is_assessed_flagged_and_keeps_the_verbal_c
         assert consent[:4] == ("registration", env.app.engine.texts.consent_version, 1, "lan")
         assert "Để đăng ký, tôi cần lưu" in consent[4]
         assert [(h["actor"], h["action"]) for h in repo.audit(ref)] == [("staff:lan", "registered at the office")]
+        async with env.http.get(f"{env.url}/staff/export/xlsx") as resp:
+            sheet = openpyxl.load_workbook(io.BytesIO(await resp.read())).active
+        assert sheet is not None
+        header = [c.value for c in sheet[1]]
+        row = next(
+            dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == ref
+        )
+        assert row["Kênh"] == "Tại văn phòng / qua điện thoại"  # in the Excel list too, no internal code
 
 
 @run

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.knowledge import VN_TIME, Knowledge
 from bot.slots import APPROVED, Demand, commune_plan, plan_slots
+from bot.staff.lead_edits import channel_label
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
 from bot.text import national_phone
@@ -108,7 +109,7 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             "; ".join([lines.get(c, c) for c in x.lines_wanted]),
             expected_amount(x) or None,
             x.note,
-            x.channel,
+            channel_label(x.channel),
             local_time(x.updated_at),
             duplicate_text(x),
         ]
