@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.dialog.result import summary_of  # the same summary a chat registration keeps
 from bot.eligibility import Assessor, Profile, vnd
 from bot.storage import Consent, Lead
 from bot.storage.sqlite import SqliteRepository, now
@@ -45,8 +46,6 @@ def changes_of(lead: Lead, new: Contact) -> dict[str, list[str]]:
 
 def reassessed(assessor: Assessor, lead: Lead, activity: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The lead's profile with the corrected product, and its assessment made again as the chat makes it."""
-    from bot.dialog.result import summary_of  # the same summary a chat registration keeps
-
     profile = dict(lead.profile, activity=activity)
     try:
         fresh = Profile.model_validate_json(json.dumps(profile))
