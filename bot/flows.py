@@ -136,6 +136,28 @@ class CaseTexts(Strict):
     funding: dict[str, NonEmpty]
 
 
+class HandoffTexts(Strict):
+    """What is said around a handoff to staff (dialogs/texts.yaml, handoff:)."""
+
+    opened: NonEmpty  # fields: office
+    failed: NonEmpty  # fields: office
+    hours: NonEmpty  # fields: hours
+    no_hours: NonEmpty
+    phone: NonEmpty  # fields: phone
+    callback: NonEmpty  # the consent text; fields: office, retention
+    callback_version: NonEmpty
+    callback_yes: NonEmpty
+    callback_no: NonEmpty
+    callback_phone: NonEmpty
+    callback_saved: NonEmpty  # fields: phone
+    callback_declined: NonEmpty
+    passed_on: NonEmpty
+    back: NonEmpty
+    idle: NonEmpty
+    staff_says: NonEmpty  # fields: name, place, text
+    button: NonEmpty  # a button pressed, as the transcript shows it when its label is not known
+
+
 class Texts(Strict):
     """Every sentence the engine says that is not a step prompt (dialogs/texts.yaml)."""
 
@@ -202,6 +224,7 @@ class Texts(Strict):
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty
     contact_needed: NonEmpty
+    handoff: HandoffTexts
 
 
 class Dialogs:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dialog.context import Context
 from bot.dialog.turn import Turn
 from bot.knowledge import Locality, Office
-from bot.storage import Conversation
+from bot.messages import Button
+from bot.storage import Conversation, HandoffReason
 
 
 def office_of(ctx: Context, conv: Conversation) -> Office:
@@ -26,12 +29,37 @@ def office_of(ctx: Context, conv: Conversation) -> Office:
     return chosen.office if chosen else Office(name=ctx.texts.default_office)
 
 
-def hand_over(ctx: Context, conv: Conversation, turn: Turn) -> None:
-    """Record a request for staff (with the step and commune) and tell the person who will call."""
+def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReason = "asked") -> None:
+    """Open a handoff (the chat then waits for staff) and tell the person who answers, when, and the phone."""
     place = conv.slots.get("place") or {}
-    ctx.repo.add_handoff(conv.key, conv.step or "", place.get("code"))
+    ctx.repo.handoffs.open(conv.key, reason, conv.step or "", place.get("code"), commune_label(place))
     office = office_of(ctx, conv)
-    text = ctx.texts.staff.format(office=office.name)
+    said = ctx.texts.handoff
+    lines = [(said.failed if reason == "failed" else said.opened).format(office=office.name)]
+    lines.append(said.hours.format(hours=office.hours) if office.hours else said.no_hours)
     if office.phone:
-        text += " " + ctx.texts.staff_phone.format(phone=office.phone)
-    turn.say(text, ctx.menu_buttons()[:2])
+        lines.append(said.phone.format(phone=office.phone))
+    turn.say(" ".join(lines))
+    if not ctx.repo.leads_of(conv.key):  # staff have no number to call: ask for one, with consent
+        conv.pending = {"kind": "callback"}
+        turn.say(callback_text(ctx, conv), callback_buttons(ctx))
+
+
+def callback_text(ctx: Context, conv: Conversation) -> str:
+    """The consent text for a call back: who keeps the number, why, how long, and the person's rights."""
+    retention = ctx.texts.retention.format(months=ctx.config.retention_months)
+    return ctx.texts.handoff.callback.format(office=office_of(ctx, conv).name, retention=retention)
+
+
+def callback_buttons(ctx: Context) -> list[Button]:
+    """'Đồng ý, gọi cho tôi' and 'Không cần gọi'."""
+    return [Button(ctx.texts.handoff.callback_yes, "yes:"), Button(ctx.texts.handoff.callback_no, "no:")]
+
+
+def commune_label(place: dict[str, Any]) -> str:
+    """The commune as staff sign with it: 'xã Vĩnh Thủy'; empty when unknown."""
+    name = str(place.get("commune") or "")
+    kind = {"xa": "xã", "phuong": "phường", "dac_khu": "đặc khu"}.get(str(place.get("type") or ""), "")
+    if not name or name.lower().startswith(("xã", "phường", "đặc khu")):
+        return name[:1].lower() + name[1:] if name else ""
+    return f"{kind} {name}".strip()

@@ -94,6 +94,7 @@ class Questions:
             # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
             commune = (conv.slots.get("place") or {}).get("code")
             self.ctx.repo.record_miss(fold(text), text.strip(), conv.key, commune)
+            turn.failed = True
             if answer.alternatives:
                 turn.say(answer.answer, _neighbours(answer))
             else:
