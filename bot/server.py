@@ -12,6 +12,7 @@ from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.limits import AddressLimit
+from bot.channels.updates import Updates
 from bot.channels.web import WebChat
 from bot.config import Settings
 from bot.health import Health
@@ -19,12 +20,15 @@ from bot.logs import setup_logging
 from bot.proxy import trusted_networks
 from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
+from bot.staff.handoffs import Handoffs
+from bot.staff.inbox import InboxPages
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
 
 log = logging.getLogger("khuyencong.server")
 APP_KEY = web.AppKey("khuyencong", App)
 PURGE_EVERY = 24 * 3600  # seconds
+SWEEP_EVERY = 60.0  # seconds between looks for chats held by staff and idle too long
 PURGE_FIRST = 60  # seconds after start: start-up stays quick, and a crash loop does not purge each time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,7 +62,9 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
+    updates = _mount_handoffs(server, settings, app, handler, limit)
     dashboard = Dashboard(app, handler)
+    server.router.add_routes(InboxPages(app, handler, dashboard, updates.replied).routes())  # before the catch-all
     server.router.add_routes(dashboard.routes())
     notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
     server.on_startup.append(lambda _: notices.start())
@@ -114,6 +120,49 @@ class DailyPurge:
             except Exception:  # a busy database today is retried tomorrow; serving goes on
                 log.exception("retention: purge failed")
             await asyncio.sleep(PURGE_EVERY)
+
+
+def _mount_handoffs(
+    server: web.Application, settings: Settings, app: App, handler: OrderedHandler, limit: AddressLimit
+) -> Updates:
+    """The web widget's long poll for staff replies, and the sweep giving idle chats back to the assistant."""
+    trusted = trusted_networks(settings.web_trusted_proxies)
+    updates = Updates(
+        handler, app.repo.handoffs, limit, trusted, settings.web_long_poll_seconds, settings.web_long_polls_max
+    )
+    server.router.add_get("/api/chat/updates", updates.handle)
+    sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, settings), handler, updates.replied)
+    server.on_startup.append(sweep.start)
+    server.on_shutdown.insert(0, lambda _: updates.close())  # waiting polls answer before the listener closes
+    server.on_shutdown.append(sweep.stop)
+    return updates
+
+
+class HandoffSweep:
+    """Every minute: chats held by staff with nothing said for the idle time go back to the assistant."""
+
+    def __init__(self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None]) -> None:
+        self.handoffs, self.handler, self.told = handoffs, handler, told
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, _: web.Application) -> None:
+        """Start the task."""
+        self.task = asyncio.create_task(self._loop())
+
+    async def stop(self, _: web.Application) -> None:
+        """Stop it."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if await self.handler.call(self.handoffs.sweep):
+                    self.told()
+            except Exception:  # a busy database now: the next round gives them back
+                log.exception("handoffs: idle sweep failed")
+            await asyncio.sleep(SWEEP_EVERY)
 
 
 def _mount_worker(

@@ -21,6 +21,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.channels.common import Delivery, EventClaims, NotDelivered, Outbox, Outcome, same_secret
 from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
+from bot.storage.handoffs import nudged
 from bot.storage.sqlite import SqliteRepository
 
 if TYPE_CHECKING:
@@ -109,14 +110,14 @@ class Handler:
         if chat.type != chat.PRIVATE:  # a group: every member would read the person's answers and data
             await _quietly(bot.send_message(chat_id=chat.id, text=IN_PRIVATE_ONLY))
             return
-        await self._outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
+        await self.outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
 
-    def _outbox(self, bot: Bot) -> Outbox:
+    def outbox(self, bot: Bot) -> Outbox:
         return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
 
     async def catch_up(self, app: Application) -> None:  # type: ignore[type-arg]
         """Deliver the replies a stopped or killed process left in the outbox (long polling)."""
-        outbox = self._outbox(app.bot)
+        outbox = self.outbox(app.bot)
         for key in await self.delivery.handler.call(self.repo.outbox_people, CHANNEL):
             async with self.delivery.turn(key):
                 try:
@@ -227,4 +228,8 @@ class TelegramProcessor:
 
     async def process(self, payload: str) -> None:
         """One update, straight to our handler (PTB's dispatcher would swallow a failure we must retry)."""
+        waiting = nudged(payload)
+        if waiting is not None:  # a staff reply or notice queued for this person: deliver it, in order
+            await self.handler.outbox(self.app.bot).deliver(ConversationKey(CHANNEL, waiting))
+            return
         await self.handler.handle(Update.de_json(json.loads(payload), self.app.bot), self.app.bot)

@@ -74,7 +74,8 @@ class DialogEngine:
             else:
                 self.router.dispatch(conv, text, msg.button, turn)
             self.held.after(conv, turn)
-        conv.said = [("person", "", text or self._label(msg.button)), *(("bot", "", r.text) for r in turn.replies)]
+        if not any(r.erased for r in turn.replies):  # the erasing turn leaves nothing of what was said
+            conv.said = [("person", "", text or self._label(msg.button)), *(("bot", "", r.text) for r in turn.replies)]
         conv.updated_at = now.isoformat(timespec="seconds")
         # A newcomer who only greeted or asked for the menu leaves nothing to keep: a flood of new ids stores
         # nothing. Anything else is kept, so what the person said counts and the welcome is not said again.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.answers import place_slot
 from bot.dialog.context import Context
 from bot.dialog.turn import Turn
 from bot.knowledge import Locality, Office
@@ -31,7 +32,7 @@ def office_of(ctx: Context, conv: Conversation) -> Office:
 
 def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReason = "asked") -> None:
     """Open a handoff (the chat then waits for staff) and tell the person who answers, when, and the phone."""
-    place = conv.slots.get("place") or {}
+    place = conv.slots.get("place") or _deploying_commune(ctx)  # staff of some commune must see it
     ctx.repo.handoffs.open(conv.key, reason, conv.step or "", place.get("code"), commune_label(place))
     office = office_of(ctx, conv)
     said = ctx.texts.handoff
@@ -63,3 +64,10 @@ def commune_label(place: dict[str, Any]) -> str:
     if not name or name.lower().startswith(("xã", "phường", "đặc khu")):
         return name[:1].lower() + name[1:] if name else ""
     return f"{kind} {name}".strip()
+
+
+def _deploying_commune(ctx: Context) -> dict[str, Any]:
+    """The deploying unit's commune, as a place slot, for a person who has not said theirs ({} if none)."""
+    default = next((loc for loc in ctx.kb.localities if loc.id == ctx.config.default_locality), None)
+    found = ctx.assessor.gazetteer.place_by_code(default.ward_code) if default and default.ward_code else None
+    return place_slot(found) if found is not None else {}

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.answers import yes_no
+from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.handoff import callback_text, hand_over
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words
 from bot.storage import Consent, Conversation
 from bot.storage.handoffs import Handoff
-from bot.answers import yes_no
-from bot.dialog.contact import split_contact
 from bot.text import national_phone
 
 OWN_DATA = ("delete", "my_data")  # the global commands answered whatever the mode

@@ -22,7 +22,6 @@ from bot.messages import Button
 from bot.storage import Conversation
 from bot.text import fold
 
-
 STAFF_STEMS = ("can bo", "goi", "nguoi that", "truc tiep", "gap")  # folded words every staff request contains
 MAX_STAFF_WORDS = 10  # longer messages asking for staff are questions for the FAQ first ('gọi điện cho ai để …')
 

@@ -106,4 +106,30 @@
 
   if (!state.items.length) { send({ text: "" }, null); } else { render(); }  // the welcome, unasked
   input.focus();
+
+  // --- Staff replies: a long poll of GET /api/chat/updates (design §4.7) -------------------------------
+  // The server answers at once when something newer than `after` exists, else within 25 s; `next` is kept
+  // with the transcript, so a reload shows each staff reply once, and a missed one is fetched again.
+  function listen() {
+    var asked = state;
+    var started = Date.now();
+    var url = "/api/chat/updates?user=" + encodeURIComponent(asked.user) + "&after=" + (asked.next || 0);
+    fetch(url, { cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        var replies = data.replies || [];
+        if (state === asked && replies.length) {
+          replies.forEach(function (r) { state.items.push({ who: r.from === "staff" ? "staff" : "bot", text: r.text, buttons: [] }); });
+          state.next = data.next;
+          save();
+          render();
+        } else if (state === asked && typeof data.next === "number") {
+          state.next = Math.max(state.next || 0, data.next);
+        }
+        // An empty answer that came at once (the server is full): wait before asking again.
+        setTimeout(listen, !replies.length && Date.now() - started < 1000 ? 5000 : 0);
+      })
+      .catch(function () { setTimeout(listen, 10000); });  // offline or refused: try again a little later
+  }
+  listen();
 })();
