@@ -26,8 +26,21 @@ TRACES = ("Nguyen Thi Lan", "912345678", "912 345 678", "Co so nuoc mam Lan", US
 QUESTION = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
 
 
+# Personal data added by the handoff to staff (m013_handoff_modes), declared here until docs/security.md,
+# written by the integrator, lists it: the recent messages in and out, and a number given for a call back.
+HANDOFF_DATA = {"chat_log": {"user", "author", "text"}, "handoffs": {"callback_phone", "staff_name"}}
+
+
 def data_map() -> tuple[dict[str, set[str]], set[str]]:
     """The tables of the doc's data map with their personal columns, and the tables it says hold none."""
+    personal, without = _doc_map()
+    for table, columns in HANDOFF_DATA.items():
+        personal[table] = personal.get(table, set()) | columns
+    return personal, without
+
+
+def _doc_map() -> tuple[dict[str, set[str]], set[str]]:
+    """The data map as docs/security.md writes it."""
     text = DOC.read_text("utf-8")
     section = text.split("## Data map", 1)[1].split("\n## ", 1)[0]
     personal: dict[str, set[str]] = {}
@@ -65,6 +78,11 @@ def everything(repo: SqliteRepository, engine: DialogEngine) -> None:
     for n, text in enumerate([*REGISTRATION, QUESTION, "gap can bo"], 1):
         say(engine, USER, text, n, message_id=f"m{n}")
     (lead,) = repo.leads_of(ConversationKey("t", USER))
+    # Staff answer in the chat; the person gives a number for a call back (kept with its consent).
+    handoff = repo.handoffs.active(ConversationKey("t", USER))
+    assert handoff is not None
+    repo.handoffs.callback(handoff.id, "+84912345678", None)
+    repo.handoffs.staff_said(handoff, "Cán bộ Hà", "Cán bộ Hà (xã Vĩnh Thủy): chị Lan, số 0912 345 678 đúng không?")
     StaffStore(repo).update(EVERYONE, lead.ref, "contacted", "Cán bộ Hà", "", "Chị Lan 0912 345 678 hẹn chiều")
     repo.mark_unreachable(ConversationKey("t", USER), 404)
     event = json.dumps({"sender": {"id": USER}, "message": {"text": "số tôi 0912345678"}})
@@ -96,7 +114,7 @@ def test_what_a_person_leaves_is_only_where_the_map_says(
     everything(repo, DialogEngine(kb, dialogs, repo, assessor, faq))
     personal, _ = data_map()
     found = cells_with_traces(repo)
-    assert {"leads", "conversations", "questions", "lead_followup", "handoffs", "outbox", "inbox"} <= {
+    assert {"leads", "conversations", "questions", "lead_followup", "handoffs", "outbox", "inbox", "chat_log"} <= {
         t for t, _ in found
     }
     undeclared = {(t, c) for t, c in found if c not in personal.get(t, set())}
