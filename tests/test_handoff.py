@@ -15,9 +15,11 @@ from bot.app import App, build
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.handoffs import Handoffs, ReplyRefused
-from bot.staff.store import Staff
+from bot.staff.store import Staff, StaffStore
 from bot.storage.handoffs import nudged
 from tests.conftest import KNOWLEDGE, ROOT
+from tests.test_channels import run, running
+from tests.test_dashboard import PASSWORD, csrf_of, sign_in
 
 PHONE, HOURS = "0233 3821 456", "Sáng 7:30–11:30, chiều 13:30–17:00, thứ Hai–thứ Sáu"
 LAN = Staff(7, "lan", (19405,), False)
@@ -247,3 +249,35 @@ def test_the_handoff_commands_list_and_reply_and_refuse_bad_input_writing_nothin
     closed = cli("reply", str(handoff.id), "Chào chị", db=db)
     assert closed.returncode == 2 and "7 ngày" in closed.stderr and "gọi" in closed.stderr
     assert len(repo.outbox_of(ConversationKey("zalo", "z5"))) == 1  # nothing more queued
+
+
+@run
+async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_to_call(tmp_path: Path) -> None:
+    async with running(tmp_path, khuyencong_knowledge=knowledge_with_phone(tmp_path)) as env:
+        app = env.app
+        to_vinh_thuy(app, "z6", "zalo")
+        say(app, "gặp cán bộ", "z6", "zalo", minute=5)
+        handoff = app.repo.handoffs.active(ConversationKey("zalo", "z6"))
+        assert handoff is not None
+        StaffStore(app.repo).add("lan", PASSWORD, [19405], False)
+        StaffStore(app.repo).add("binh", PASSWORD, [13531], False)
+        await sign_in(env, "binh")
+        async with env.http.get(f"{env.url}/staff/handoffs/{handoff.id}") as resp:
+            assert resp.status == 404  # another commune's officer
+        async with env.http.get(f"{env.url}/staff/handoffs") as resp:
+            assert f"/staff/handoffs/{handoff.id}" not in await resp.text()
+        env.http.cookie_jar.clear()
+        await sign_in(env, "lan")
+        page_url = f"{env.url}/staff/handoffs/{handoff.id}"
+        async with env.http.get(page_url) as resp:
+            page = await resp.text()
+        assert "để trả lời miễn phí trên Zalo" in page and "Trả lại cho trợ lý" in page and "gặp cán bộ" in page
+        old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat(timespec="seconds")
+        app.repo.db.execute("UPDATE handoffs SET last_person_at = ?", [old])
+        async with env.http.get(page_url) as resp:
+            page = await resp.text()
+        assert "hãy gọi điện cho bà con" in page and "reply-text" not in page
+        form = {"csrf": csrf_of(page), "text": "Chào chị", "name": "Lan"}
+        async with env.http.post(page_url + "/reply", data=form) as resp:
+            assert resp.status == 409 and "7 ngày" in await resp.text()
+        assert app.repo.outbox_of(ConversationKey("zalo", "z6")) == []
