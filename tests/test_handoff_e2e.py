@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +17,11 @@ import aiohttp
 from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
 from tests import test_channels as ch
+from tests.conftest import ROOT
 from tests.fakes import wait_for
 from tests.test_dashboard import PASSWORD, csrf_of, sign_in
 from tests.test_handoff import PHONE, knowledge_with_phone
-from tests.test_serve import ProcessEnv, platforms, served, wait_for_empty_inbox
+from tests.test_serve import ProcessEnv, _spawn, _stop, free_port, platforms, served, wait_for_empty_inbox
 
 TO_VINH_THUY = ["kiem tra", "hkd", "lam nuoc mam", "xa vinh thuy quang tri"]
 SIGNED = "Cán bộ Nguyễn Thị Lan (xã Vĩnh Thủy): "
@@ -127,3 +131,32 @@ async def test_a_chat_held_by_staff_returns_to_the_assistant_after_the_idle_time
         await asyncio.sleep(2.5)
         said = " ".join(m["text"] for m in await ch.tg_say(env, user.message("menu")))
         assert "Đã lâu không có tin nhắn mới" in said and "Bà con cần gì" in said
+
+
+@ch.run
+async def test_long_polling_telegram_relays_a_reply_written_by_the_handoff_command(tmp_path: Path) -> None:
+    async with platforms() as fakes:
+        telegram, user = fakes.telegram, ch.TelegramUser()
+        env = fakes.environment(tmp_path, free_port(), **officer(tmp_path))
+        telegram.updates.append(user.message("gặp cán bộ"))
+        proc = await _spawn("telegram", env)
+        try:
+            await wait_for(lambda: any("gọi điện lại" in m["text"] for m in telegram.sent(ch.CHAT)), timeout=30)
+            listed = await _command(env, "handoff", "list", "--json")
+            (row,) = json.loads(listed)
+            await _command(env, "handoff", "reply", str(row["id"]), "Chào anh, em gọi lại ngay.", "--as", "Lan")
+            await wait_for(lambda: any(m["text"].startswith("Cán bộ Lan (") for m in telegram.sent(ch.CHAT)), 15)
+        finally:
+            output = await _stop(proc, signal.SIGINT)
+    assert "Chào anh, em gọi lại ngay." in telegram.sent(ch.CHAT)[-1]["text"], output
+
+
+async def _command(env: dict[str, str], *args: str) -> str:
+    """`khuyencong …` as a separate process (an officer at a shell), its output; it must succeed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()

@@ -35,6 +35,7 @@ IN_PRIVATE_ONLY = (
 )
 MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes, ASCII
+RELAY_SECONDS = 1.0  # long polling: how often staff replies written by another process are looked for
 
 
 def build_application(
@@ -59,7 +60,7 @@ def _application(token: str, api_base: str, polling: bool, handler: Handler | No
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
     elif handler is not None:  # a redelivered update is dropped as a duplicate: what it owes goes out at start
-        builder = builder.post_init(handler.catch_up)
+        builder = builder.post_init(handler.start_polling)
     return builder.build()
 
 
@@ -114,6 +115,26 @@ class Handler:
 
     def outbox(self, bot: Bot) -> Outbox:
         return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
+
+    async def start_polling(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Long polling: deliver what a stopped run left, then relay staff replies as they are written."""
+        await self.catch_up(app)
+        app.create_task(self._relay(app))
+
+    async def _relay(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Staff replies queued by the dashboard or `khuyencong handoff reply` (no webhook worker runs here)."""
+        outbox, call = self.outbox(app.bot), self.delivery.handler.call
+        while True:
+            await asyncio.sleep(RELAY_SECONDS)
+            try:
+                events = await call(self.repo.inbox_after, 0, 100)
+                for event in events:
+                    user = nudged(event.payload) if event.channel == CHANNEL else None
+                    if user is not None:
+                        await outbox.deliver(ConversationKey(CHANNEL, user))
+                        await call(self.repo.inbox_done, [event.id])
+            except Exception:  # the database or Telegram is busy now: the rows wait for the next round
+                log.warning("telegram: staff replies not relayed now; trying again shortly")
 
     async def catch_up(self, app: Application) -> None:  # type: ignore[type-arg]
         """Deliver the replies a stopped or killed process left in the outbox (long polling)."""
