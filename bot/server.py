@@ -94,15 +94,17 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     return server
 
 
-class DailyPurge:
-    """Erase data past the retention period a minute after start, then once a day."""
+class Repeating:
+    """Background work run `first` seconds after start, then every `every` seconds, until shutdown."""
 
-    def __init__(self, app: App, handler: OrderedHandler, first: float = PURGE_FIRST) -> None:
-        self.app, self.handler, self.first = app, handler, first
+    failure = "background work failed"  # logged when one round fails; the next round tries again
+
+    def __init__(self, first: float, every: float) -> None:
+        self.first, self.every = first, every
         self.task: asyncio.Task[None] | None = None
 
     async def start(self, _: web.Application) -> None:
-        """Start the daily task."""
+        """Start the task."""
         self.task = asyncio.create_task(self._loop())
 
     async def stop(self, _: web.Application) -> None:
@@ -111,15 +113,32 @@ class DailyPurge:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
+    async def once(self) -> None:
+        """One round of the work."""
+
     async def _loop(self) -> None:
         await asyncio.sleep(self.first)
         while True:
             try:
-                done = await self.handler.call(self.app.purge)
-                log.info("retention: erased %s", done)
-            except Exception:  # a busy database today is retried tomorrow; serving goes on
-                log.exception("retention: purge failed")
-            await asyncio.sleep(PURGE_EVERY)
+                await self.once()
+            except Exception:  # a busy database now is retried next round; serving goes on
+                log.exception(self.failure)
+            await asyncio.sleep(self.every)
+
+
+class DailyPurge(Repeating):
+    """Erase data past the retention period a minute after start, then once a day."""
+
+    failure = "retention: purge failed"
+
+    def __init__(self, app: App, handler: OrderedHandler, first: float = PURGE_FIRST) -> None:
+        super().__init__(first, PURGE_EVERY)
+        self.app, self.handler = app, handler
+
+    async def once(self) -> None:
+        """Purge now."""
+        done = await self.handler.call(self.app.purge)
+        log.info("retention: erased %s", done)
 
 
 def _mount_handoffs(
@@ -138,31 +157,19 @@ def _mount_handoffs(
     return updates
 
 
-class HandoffSweep:
+class HandoffSweep(Repeating):
     """Every minute: chats held by staff with nothing said for the idle time go back to the assistant."""
 
+    failure = "handoffs: idle sweep failed"
+
     def __init__(self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None]) -> None:
+        super().__init__(SWEEP_EVERY, SWEEP_EVERY)
         self.handoffs, self.handler, self.told = handoffs, handler, told
-        self.task: asyncio.Task[None] | None = None
 
-    async def start(self, _: web.Application) -> None:
-        """Start the task."""
-        self.task = asyncio.create_task(self._loop())
-
-    async def stop(self, _: web.Application) -> None:
-        """Stop it."""
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                if await self.handler.call(self.handoffs.sweep):
-                    self.told()
-            except Exception:  # a busy database now: the next round gives them back
-                log.exception("handoffs: idle sweep failed")
-            await asyncio.sleep(SWEEP_EVERY)
+    async def once(self) -> None:
+        """Give back the idle ones; the people told (web chats waiting for updates woken)."""
+        if await self.handler.call(self.handoffs.sweep):
+            self.told()
 
 
 def _mount_worker(

@@ -22,6 +22,7 @@ from bot.channels.web import _SECURITY, BUSY
 from bot.proxy import Network, bucket, client_address
 from bot.storage.handoffs import HandoffStore, Line
 
+log = logging.getLogger("khuyencong.updates")
 _USER = re.compile(r"^[A-Za-z0-9_-]{16,100}\Z")
 _AFTER = re.compile(r"^\d{1,15}\Z")
 WATCH_SECONDS = 1.0  # how often the watcher looks for replies written by another process
@@ -130,9 +131,6 @@ class Updates:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
-
-
-log = logging.getLogger("khuyencong.updates")
 
 
 def _answer(lines: list[Line], after: int) -> web.Response:
