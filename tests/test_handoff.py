@@ -246,6 +246,7 @@ def test_the_handoff_commands_list_and_reply_and_refuse_bad_input_writing_nothin
     (queued,) = [r.text for _, _, r in repo.outbox_of(ConversationKey("zalo", "z5"))]
     assert queued == "Cán bộ Nguyễn Thị Lan (xã Vĩnh Thủy): Chị mang sổ lên xã nhé."
     repo.db.execute("UPDATE handoffs SET last_person_at = ?", [old])
+    repo.db.execute("UPDATE chat_log SET at = ?", [old])
     closed = cli("reply", str(handoff.id), "Chào chị", db=db)
     assert closed.returncode == 2 and "7 ngày" in closed.stderr and "gọi" in closed.stderr
     assert len(repo.outbox_of(ConversationKey("zalo", "z5"))) == 1  # nothing more queued
@@ -274,6 +275,7 @@ async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_t
         assert "để trả lời miễn phí trên Zalo" in page and "Trả lại cho trợ lý" in page and "gặp cán bộ" in page
         old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat(timespec="seconds")
         app.repo.db.execute("UPDATE handoffs SET last_person_at = ?", [old])
+        app.repo.db.execute("UPDATE chat_log SET at = ?", [old])
         async with env.http.get(page_url) as resp:
             page = await resp.text()
         assert "hãy gọi điện cho bà con" in page and "reply-text" not in page

@@ -47,7 +47,8 @@ class Window:
         if self.closed:
             return "Đã quá hạn Zalo cho phép nhắn lại: hãy gọi điện cho bà con."
         if self.free:
-            return f"Còn {_span(self.free_until - self.now)} để trả lời miễn phí trên Zalo."
+            free, total = _span(self.free_until - self.now), _span(self.open_until - self.now)
+            return f"Còn {free} để trả lời miễn phí trên Zalo; còn {total} để nhắn được (sau đó tính phí)."
         return f"Hết thời gian miễn phí; còn {_span(self.open_until - self.now)} để nhắn (tính phí) trên Zalo."
 
 
@@ -133,7 +134,10 @@ class Handoffs:
         """Zalo's reply window for this chat (None for a channel without one)."""
         if handoff.channel != "zalo":
             return None
-        last = dt.datetime.fromisoformat(handoff.last_person_at or handoff.at)
+        # The person's last message, held or not (a reply to a chat given back counts from it too).
+        last = dt.datetime.fromisoformat(
+            max(handoff.last_person_at or handoff.at, self.store.last_said_at(handoff.key))
+        )
         return Window(
             last + dt.timedelta(hours=self.settings.zalo_free_reply_hours),
             last + dt.timedelta(days=self.settings.zalo_reply_days),

@@ -175,6 +175,14 @@ class HandoffStore:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def last_said_at(self, key: ConversationKey) -> str:
+        """When the person last wrote, as far as the transcript keeps it (ISO 8601; empty if nothing kept)."""
+        row = self.db.execute(
+            "SELECT at FROM chat_log WHERE channel = ? AND user = ? AND role = 'person' ORDER BY id DESC LIMIT 1",
+            [key.channel, key.user],
+        ).fetchone()
+        return str(row[0]) if row else ""
+
     def staff_said(self, handoff: Handoff, author: str, text: str) -> int:
         """A staff reply: in the transcript, queued for the person's platform, the chat held by staff; its id."""
         stamp = now()
