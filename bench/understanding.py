@@ -11,10 +11,10 @@ EVAL = ROOT / "tests" / "data" / "understanding_eval.yaml"
 def main() -> list[str]:
     """One table row: the messages of the evaluation set, each read many times, caches warm."""
     from bench.run import percentiles, timed
+    from bot.evaluation.understanding import load_cases
     from bot.flows import load_dialogs
     from bot.knowledge import load_knowledge
     from bot.understanding import Understander
-    from bot.understanding_eval import load_cases
 
     understander = Understander(load_knowledge(ROOT / "knowledge"), load_dialogs(ROOT / "dialogs"))
     cases = load_cases(EVAL)

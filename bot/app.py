@@ -17,6 +17,8 @@ from bot.faq import load_index
 from bot.flows import load_dialogs
 from bot.knowledge import load_knowledge
 from bot.messages import ConversationKey, Incoming, Reply
+from bot.profiles import LiveProfiles
+from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import SqliteRepository
 
 T = TypeVar("T")
@@ -32,6 +34,7 @@ class App:
     engine: DialogEngine
     db_path: Path | None = None  # None for an in-memory database
     knowledge: Path | None = None  # the knowledge/ folder in use (a worker process loads the same)
+    profiles: LiveProfiles | None = None  # the commune profiles staff saved, merged into engine.kb.localities
 
     def close(self) -> None:
         """Release the database."""
@@ -62,7 +65,11 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     on_disk = str(db_path) != ":memory:"
     cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db has no folder
     engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, cache), config)
-    return App(settings, repo, engine, Path(db_path) if on_disk else None, Path(root))
+    store = ProfileStore(repo)
+    profiles = LiveProfiles(kb, store.version, store.saved)
+    profiles.refresh()
+    engine.before_turn = profiles.refresh  # one cheap read per turn: a save in any process is seen next turn
+    return App(settings, repo, engine, Path(db_path) if on_disk else None, Path(root), profiles)
 
 
 class OrderedHandler:

@@ -107,7 +107,7 @@ def place_problems(kb: Knowledge, gazetteer: Gazetteer) -> list[Problem]:
 
 def _locality_problems(kb: Knowledge, loc_id: str, gazetteer: Gazetteer) -> list[Problem]:
     loc = next(x for x in kb.localities if x.id == loc_id)
-    file = kb.locality_files[loc_id]
+    file = kb.locality_files.get(loc_id, "hồ sơ trên trang cán bộ")  # a saved profile has no file
     problems = []
     if gazetteer.province_by_code(loc.province_code) is None:
         problems.append(Problem(file, "province_code", f"no province has code {loc.province_code}"))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from bot.eligibility import Assessment
+    from bot.evaluation.shared import Measured
     from bot.faq import Answer, FaqIndex
     from bot.knowledge import Knowledge
     from bot.staff.store import StaffStore
@@ -94,7 +95,7 @@ def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None
         profile = Profile.model_validate(data)
     except ValidationError as exc:
         _fail(validation_message(exc))
-    assessment = _assessor(knowledge).assess(profile, on_date.date() if on_date else None)
+    assessment = _assessor(knowledge, db).assess(profile, on_date.date() if on_date else None)
     if as_json:
         click.echo(json.dumps(assessment.model_dump(exclude_none=False), ensure_ascii=False, indent=2))
     else:
@@ -136,10 +137,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _assessor(knowledge: Path | None) -> Any:
+def _assessor(knowledge: Path | None, db: Path | None = None) -> Any:
+    """The Assessor over the knowledge, with the commune profiles staff saved in --db over its files."""
     from bot.eligibility import Assessor
+    from bot.profiles import merged
+    from bot.storage.profiles import read_saved
 
-    return Assessor(_load(knowledge))
+    loaded = _load(knowledge)
+    loaded.localities = merged(loaded.localities, read_saved(_db_path(db)))
+    return Assessor(loaded)
 
 
 def _load(knowledge: Path | None, cross_check: bool = True) -> Knowledge:
@@ -239,6 +245,21 @@ def kb_check(db: Path | None, knowledge: Path | None) -> None:
         f"{len(loaded.documents.documents)} giấy tờ, {len(loaded.faq.entries)} câu hỏi, "
         f"{len(loaded.localities)} kế hoạch địa phương; hội thoại hợp lệ."
     )
+    _profile_warnings(loaded, db)
+
+
+def _profile_warnings(loaded: Knowledge, db: Path | None) -> None:
+    """Communes whose profile (file, or saved on the dashboard in --db) lacks a phone or whose plan expired."""
+    from bot.knowledge import vn_today
+    from bot.profiles import merged, profile_warnings
+    from bot.storage.profiles import read_saved
+
+    saved = read_saved(_db_path(db))
+    loaded.localities = merged(loaded.localities, saved)
+    found = profile_warnings(loaded, vn_today(), [s.ward_code for s in saved if s.ward_code is not None])
+    if found:
+        click.echo(f"Cảnh báo ({len(found)}, không phải lỗi):")
+        click.echo("\n".join(f"• {w}" for w in found))
 
 
 @kb.command("eval")
@@ -247,7 +268,7 @@ def kb_check(db: Path | None, knowledge: Path | None) -> None:
 @common_options
 def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure FAQ top-1 accuracy and the out-of-scope refusal rate on an evaluation set."""
-    from bot.evaluation import evaluate, load_eval_set
+    from bot.evaluation.faq import evaluate, load_eval_set
 
     result = evaluate(faq_index(knowledge, db), load_eval_set(file))
     _report(result, show_errors)
@@ -260,10 +281,10 @@ def kb_eval(file: Path, show_errors: bool, db: Path | None, knowledge: Path | No
 def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure understanding of single messages: intent accuracy, precision and recall per fact kind."""
     from bot.config import Settings
+    from bot.evaluation.understanding import evaluate, load_cases
     from bot.flows import load_dialogs
     from bot.places import Gazetteer
     from bot.understanding import Understander
-    from bot.understanding_eval import evaluate, load_cases
 
     cases = _read_set(load_cases, file)
     loaded = _load(knowledge)
@@ -279,10 +300,10 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
 @common_options
 def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path | None) -> None:
     """Measure answers from the structured knowledge: the share holding every fact they must."""
-    from bot.case_eval import evaluate, load_questions
     from bot.config import Settings
     from bot.dialog.case import CaseAnswers
     from bot.eligibility import Assessor
+    from bot.evaluation.case import evaluate, load_questions
     from bot.flows import load_dialogs
     from bot.understanding import Understander
 
@@ -296,16 +317,7 @@ def kb_eval_case(file: Path, show_errors: bool, db: Path | None, knowledge: Path
     _report(result, show_errors)
 
 
-class _Measured(Protocol):
-    """What an evaluation run gives: a summary and the cases it got wrong."""
-
-    errors: list[str]
-
-    def summary(self) -> str:
-        """The figures, one per line."""
-
-
-def _report(result: _Measured, show_errors: bool) -> None:
+def _report(result: Measured, show_errors: bool) -> None:
     """Print an evaluation's figures, then (when asked) each case it got wrong."""
     click.echo(result.summary())
     if show_errors:

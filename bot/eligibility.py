@@ -188,7 +188,7 @@ class Assessor:
             reasons=verdict.blocks + verdict.passes,
             support_lines=lines,
             documents=self._documents(profile, size, lines, locals_) if eligible is not False else [],
-            next_steps=self._next_steps(verdict, locals_, today, cls),
+            next_steps=self._next_steps(verdict, locals_, today, cls) + self._area_lines(profile, area_flags, verdict),
             questions=list(dict.fromkeys(verdict.questions)) if eligible is None else [],
         )
 
@@ -466,6 +466,20 @@ class Assessor:
         if not verdict.blocks:
             steps += [self._step("documents"), self._step("register"), self._step("local_levels")]
         return steps
+
+    def _area_lines(self, profile: Profile, flags: set[str] | None, verdict: _Verdict) -> list[str]:
+        """A line asked for that only a difficult area gets ('lên doanh nghiệp'): said, not silently left out."""
+        if verdict.blocks or not profile.needs:
+            return []
+        asked = self._wanted(profile.needs, self.kb.support_lines.lines) or set()
+        out = []
+        for line in self.kb.support_lines.lines:
+            needed = set(line.requires_area_flags or ())
+            if line.code not in asked or not needed or (flags or set()) & needed:
+                continue
+            if line.legal_forms is None or profile.legal_form in line.legal_forms:
+                out.append(self._step("line_needs_area" if flags is None else "line_not_here", line=line.name))
+        return out
 
     def _sector_out(self, cls: Classification) -> SectorOut | None:
         if cls.kind == "sector" and cls.code:

@@ -14,7 +14,7 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Parser = Literal["choice", "activity", "count", "money", "place", "yes_no", "phone", "name", "text", "needs"]
 # Named conditions the engine knows how to test; a step is asked only when its condition holds.
-Condition = Literal["enterprise", "city_ward", "consent_given"]
+Condition = Literal["enterprise", "city_ward", "consent_given", "mining"]
 CommandId = Literal["menu", "back", "edit", "restart", "help", "staff", "delete", "my_data"]
 Action = Literal["eligibility", "support", "documents", "register", "ask", "staff", "my_data"]
 
@@ -133,6 +133,11 @@ class CaseTexts(Strict):
     size_ceiling: NonEmpty  # fields: workers, revenue, capital
     size_groups: dict[str, NonEmpty]
     size_not_enterprise: NonEmpty  # fields: form
+    restricted_sector: NonEmpty  # fields: matched, sector
+    priority_met: NonEmpty
+    priority_none: NonEmpty
+    priority_if: NonEmpty  # fields: items
+    priority_items: dict[str, NonEmpty]  # fields: share (local_raw_material*), workers (labour_intensive)
     funding: dict[str, NonEmpty]
 
 
@@ -141,9 +146,7 @@ class HandoffTexts(Strict):
 
     opened: NonEmpty  # fields: office
     failed: NonEmpty  # fields: office
-    hours: NonEmpty  # fields: hours
     no_hours: NonEmpty
-    phone: NonEmpty  # fields: phone
     callback: NonEmpty  # the consent text; fields: office, retention
     callback_version: NonEmpty
     callback_yes: NonEmpty
@@ -158,6 +161,26 @@ class HandoffTexts(Strict):
     button: NonEmpty  # a button pressed, as the transcript shows it when its label is not known
 
 
+class ResultTexts(Strict):
+    """The eligibility result as a phone shows it (texts.yaml, result:)."""
+
+    eligible: NonEmpty  # fields: checks
+    not_eligible: NonEmpty  # fields: why
+    unknown: NonEmpty  # fields: why
+    checks: dict[str, NonEmpty]  # reason code -> what it checked ("loại hình")
+    checks_default: NonEmpty
+    and_word: NonEmpty
+    because: dict[str, NonEmpty]  # blocking reason code -> the one-line reason
+    why: NonEmpty
+    questions: NonEmpty
+    sources: NonEmpty
+    lines: NonEmpty
+    lines_local: NonEmpty
+    all_button: NonEmpty
+    all_lines: NonEmpty
+    gone: NonEmpty
+
+
 class Texts(Strict):
     """Every sentence the engine says that is not a step prompt (dialogs/texts.yaml)."""
 
@@ -165,6 +188,7 @@ class Texts(Strict):
     menu_prompt: NonEmpty
     help: NonEmpty
     case: CaseTexts
+    result: ResultTexts
     not_understood: NonEmpty
     consent_hint: NonEmpty  # anything but yes or no typed at the consent question (a name, most often)
     too_long: NonEmpty
@@ -190,8 +214,6 @@ class Texts(Strict):
     old_phone: NonEmpty
     formula_refused: NonEmpty
     result_intro: NonEmpty
-    result_lines: NonEmpty
-    result_lines_local_first: NonEmpty
     result_no_lines: NonEmpty
     result_documents: NonEmpty
     result_next: NonEmpty
@@ -215,11 +237,22 @@ class Texts(Strict):
     delete_cancelled: NonEmpty
     staff: NonEmpty
     staff_phone: NonEmpty
+    staff_recorded: NonEmpty
     default_office: NonEmpty
+    office_with_phone: NonEmpty  # fields: office, phone
+    contact_address: NonEmpty  # fields: address
+    contact_hours: NonEmpty  # fields: hours
+    contact_zalo: NonEmpty  # fields: zalo
+    contact_unknown: NonEmpty  # fields: place (no profile for the person's commune)
+    contact_no_phone: NonEmpty  # fields: office (a profile without a phone)
+    contact_fallback: NonEmpty  # fields: office (the deploying unit's own contact)
     retention: NonEmpty
     duplicate: NonEmpty
     paused: NonEmpty
     understood: NonEmpty
+    place_renamed_province: NonEmpty  # fields: old, new
+    place_renamed_unit: NonEmpty  # fields: typed, now
+    place_renamed: NonEmpty  # fields: note
     summary_note: NonEmpty
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -252,6 +253,39 @@ class FaqEntry(Cited):
     variants: list[NonEmpty] = Field(min_length=4)
     answer: NonEmpty
     tags: list[NonEmpty] = Field(default_factory=list)
+
+
+_MARKUP = re.compile(r"<\s*[a-zA-Z/!?]|&#?\w+;|javascript:", re.I)  # a tag, an entity, a script link
+_FORMULA = re.compile(r"^\s*(?:[=+@]|-(?!\s))")  # a spreadsheet reads these as a formula; '- Mẫu 01a' is a bullet
+Short = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class LocalFaqEntry(Strict):
+    """A commune's own FAQ entry, written by its staff in the dashboard (stored in the database, not in YAML).
+
+    Cited at answer time as the commune office's answer with its date, status S.
+    """
+
+    commune_code: int = Field(gt=0)
+    question: Short
+    variants: list[Short] = Field(default_factory=list, max_length=20)
+    answer: Annotated[str, Field(min_length=1, max_length=2000)]
+    author: Annotated[str, Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _plain_text(self) -> LocalFaqEntry:
+        for name, text in [
+            ("question", self.question),
+            ("answer", self.answer),
+            *(("variants", v) for v in self.variants),
+        ]:
+            if not text.strip():
+                raise ValueError(f"{name}: empty")
+            if _MARKUP.search(text):
+                raise ValueError(f"{name}: markup")
+            if _FORMULA.match(text):
+                raise ValueError(f"{name}: formula")
+        return self
 
 
 SubjectKind = Literal["legal_form", "sector", "line", "step", "programme", "qualifier", "topic"]
@@ -505,6 +539,8 @@ StepCode = Literal[
     "register_business",
     "cleaner_production_hint",
     "other_programmes",
+    "line_needs_area",
+    "line_not_here",
 ]
 
 

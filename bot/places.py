@@ -70,6 +70,30 @@ class Resolution:
         return tuple(dict.fromkeys(c.province for c in self.candidates))
 
 
+@dataclass(frozen=True)
+class Renamed:
+    """How what was typed differs from the unit chosen: a unit word of another type, a pre-2025 province."""
+
+    unit: str | None  # the unit word typed ('phường') where the unit is now of another type ('xã')
+    province: str | None  # the pre-2025 province typed ('Quảng Nam') that merged into the unit's province
+
+
+# The unit words people type before a commune's name, as they read (pre-2025 ones included).
+_UNIT_WORDS = {"xa": "xã", "phuong": "phường", "dac khu": "đặc khu", "p": "phường", "thi tran": "thị trấn"}
+_TYPE_WORDS: dict[UnitType, str] = {"xa": "xã", "phuong": "phường", "dac_khu": "đặc khu"}
+
+
+def unit_word(place: Place) -> str:
+    """'xã', 'phường' or 'đặc khu'."""
+    return _TYPE_WORDS[place.type]
+
+
+def province_title(province: ProvinceInfo) -> str:
+    """'TP Đà Nẵng' for a centrally-run city, 'tỉnh Quảng Trị' otherwise."""
+    name = province.name.removeprefix("Thành phố ").removeprefix("Tỉnh ")
+    return f"{'TP' if province.centrally_run else 'tỉnh'} {name}"
+
+
 def _strip_prefix(folded: str, prefixes: Iterable[str]) -> tuple[str, str | None]:
     for prefix in prefixes:
         if folded.startswith(prefix + " "):
@@ -87,6 +111,21 @@ class Gazetteer:
 
     def __init__(self, province_aliases: Mapping[str, str] | None = None) -> None:
         self._aliases = {fold(k): fold(v) for k, v in (province_aliases or {}).items()}
+        self._old_names = {fold(k): canonical(k) for k in province_aliases or {}}
+
+    def renamed(self, place: Place, commune_typed: str, province_typed: str | None = None) -> Renamed | None:
+        """What the person typed that the 2025 reform changed: 'phường Ba Đình' now a xã, 'Quảng Nam' now Đà Nẵng.
+
+        None when the typed words name the unit as it is (or name no unit word and no old province).
+        """
+        folded = fold(commune_typed)
+        word = next((w for w in sorted(_UNIT_WORDS, key=len, reverse=True) if folded.startswith(w + " ")), None)
+        unit = _UNIT_WORDS[word] if word and _UNIT_WORDS[word] != unit_word(place) else None
+        key = _strip_prefix(fold(province_typed or ""), _PROVINCE_PREFIXES)[0]
+        old = self._old_names.get(key) if self._aliases.get(key) else None
+        if old is not None and self.province_code(key) != place.province.code:
+            old = None  # an old name of another province than the unit's: not what was chosen
+        return Renamed(unit, old) if unit or old else None
 
     @cached_property
     def _provinces(self) -> dict[int, ProvinceInfo]:
@@ -195,14 +234,24 @@ class Gazetteer:
         key, prefix = _strip_prefix(folded, _UNIT_PREFIXES)
         wanted = _UNIT_PREFIXES.get(prefix) if prefix else None
         found = self._matches(key, prov, fuzzy)
+        successors = False
         if wanted:
             typed = [p for p in found if p.type == wanted]
+            if not typed and prov is not None and found:
+                # 'xã Điện Bàn, Quảng Nam': no xã of that name now; the old unit's name lives on in several
+                # ('phường Điện Bàn', 'phường Điện Bàn Đông', 'xã Điện Bàn Tây'…): the person chooses, we do not guess.
+                found, successors = self._successors(key, prov) or found, True
             found = typed or found
-        if len(found) > 1 and fold(text) != text.lower():
+        if len(found) > 1 and fold(text) != text.lower() and not successors:
             # The person typed diacritics: prefer the unit spelled exactly so (tone placement aside).
             typed_name = _bare(text)
             found = [p for p in found if _bare(p.name) == typed_name] or found
         return found
+
+    def _successors(self, key: str, prov: ProvinceInfo) -> list[Place]:
+        """The units of a province named `key` or `key` followed by more words ('Điện Bàn Đông')."""
+        keys = [k for k in self._ward_keys if k == key or k.startswith(key + " ")]
+        return [p for k in keys for p in self._wards[k] if p.province == prov]
 
     def _matches(self, key: str, prov: ProvinceInfo | None, fuzzy: bool) -> list[Place]:
         def within(places: list[Place]) -> list[Place]:

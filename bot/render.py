@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from bot.eligibility import Assessment, LineOut, vnd
-from bot.flows import Texts
-from bot.knowledge import Office
 
 _VERDICT = {
     True: "✅ Cơ sở đủ điều kiện hưởng khuyến công.",
@@ -81,24 +79,3 @@ def split_text(text: str, limit: int = MAX_REPLY) -> list[str]:
     if current:
         parts.append(current)
     return [p for p in parts if p.strip()]
-
-
-def assessment_messages(a: Assessment, texts: Texts, office: Office) -> list[str]:
-    """The result of an interview as a few short messages: verdict and why, lines, documents, next steps."""
-    why = [_VERDICT[a.eligible]] + [f"• {r.text} ({r.citation})" for r in a.reasons]
-    why += [f"• {q}" for q in a.questions]
-    messages = ["\n".join(why)]
-    if a.eligible is not False:
-        lines = [f"• {line_text(ln)}" for ln in a.support_lines]
-        local = any(ln.funding != "national" for ln in a.support_lines)
-        heading = texts.result_lines_local_first if local else texts.result_lines
-        messages.append("\n".join([heading, *lines]) if lines else texts.result_no_lines)
-        if a.documents:
-            messages.append("\n".join([texts.result_documents, *(f"• {d.name}" for d in a.documents)]))
-    steps = [f"• {s}" for s in a.next_steps]
-    if office.phone and not any(office.phone in s for s in a.next_steps):
-        steps.append(f"• Điện thoại {office.name}: {office.phone}")
-    if not any("HĐND" in s for s in a.next_steps):
-        steps.append(texts.result_reference)
-    messages.append("\n".join([texts.result_next, *steps]))
-    return messages

@@ -11,6 +11,19 @@ from bot.text import Speller, expand, fold
 
 Kind = Literal["sector", "non_industrial", "excluded"]
 
+# Terms whose folded words are an everyday phrase: 'trồng nấm' = 'trong năm' (in the year), 'trồng tiêu' =
+# 'trong tiêu thụ'. They count only where a verb can stand: first, or after who does it ('hkd', 'nhà em',
+# 'chuyên'), and not before a word that makes the everyday phrase ('trong năm nay', 'trong tiêu thụ').
+_HOMOGRAPHS = {("trong", "nam"), ("trong", "tieu")}
+_DOERS = {
+    "doanh", "xa", "tac", "em", "e", "toi", "minh", "nha", "ben", "chuyen", "nghe", "la", "lam", "dang", "di",
+    "chi", "anh", "co", "so", "va", "dinh", "chung", "ta", "ho", "nguoi", "moi", "them", "thu",
+}  # fmt: skip
+_EVERYDAY_NEXT = {
+    "nay", "qua", "toi", "truoc", "sau", "ngoai", "hoc", "tai", "ke", "thu", "dung", "chuan", "chi", "bieu", "hao",
+    "diem", "de", "do", "roi", "nua", "dau", "cuoi", "giua",
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Term:
@@ -73,11 +86,11 @@ class SectorClassifier:
         if found.kind is None:
             corrected = self._speller.correct(tokens)
             if corrected != tokens:
-                found = replace(self._classify(corrected), corrected=True)
+                found = replace(self._classify(corrected, fixed=True), corrected=True)
         return found
 
-    def _classify(self, tokens: list[str]) -> Classification:
-        best = self._best(tokens)
+    def _classify(self, tokens: list[str], fixed: bool = False) -> Classification:
+        best = self._best(tokens, fixed)
         return self._result(best) if best else Classification(None)
 
     def locate(self, tokens: list[str]) -> tuple[Classification, int, int] | None:
@@ -85,14 +98,15 @@ class SectorClassifier:
         best = self._best(tokens)
         if best is None:
             corrected = self._speller.correct(tokens)
-            best = self._best(corrected) if corrected != tokens else None
+            best = self._best(corrected, fixed=True) if corrected != tokens else None
             if best is None:
                 return None
             return replace(self._result(best), corrected=True), best.start, best.end
         return self._result(best), best.start, best.end
 
-    def _best(self, tokens: list[str]) -> _Hit | None:
-        hits = self._hits(tokens)
+    def _best(self, tokens: list[str], fixed: bool = False) -> _Hit | None:
+        """The deciding hit; `fixed` tokens went through the speller, where a homograph is never read."""
+        hits = self._hits(tokens, fixed)
         excluded = [h for h in hits if h.term.kind == "excluded"]
         if excluded:
             return max(excluded, key=_length)
@@ -118,12 +132,12 @@ class SectorClassifier:
             return True
         return any(tuple(tokens[i : i + len(word)]) == word for word in self._making for i in range(start, hit.start))
 
-    def _hits(self, tokens: list[str]) -> list[_Hit]:
+    def _hits(self, tokens: list[str], fixed: bool = False) -> list[_Hit]:
         hits = []
         for i, tok in enumerate(tokens):
             for term in self._by_first.get(tok, ()):
                 n = len(term.tokens)
-                if tuple(tokens[i : i + n]) == term.tokens:
+                if tuple(tokens[i : i + n]) == term.tokens and _as_meant(term, tokens, i, n, fixed):
                     hits.append(_Hit(i, i + n, term))
         return hits
 
@@ -138,3 +152,14 @@ class SectorClassifier:
 def _length(hit: _Hit) -> tuple[int, int]:
     # Equal lengths: the later term wins, the object follows its verb ('chế biến | quặng titan').
     return (hit.end - hit.start, hit.start)
+
+
+def _as_meant(term: Term, tokens: list[str], i: int, n: int, fixed: bool) -> bool:
+    """A homograph term ('trồng nấm') is read only where it cannot be the everyday phrase ('trong năm nay')."""
+    if term.tokens[:2] not in _HOMOGRAPHS:
+        return True
+    if fixed:  # 'trong năm nay' spell-fixed to 'trong nam ngay': the words around it are no longer the person's
+        return False
+    after = tokens[i + n] if i + n < len(tokens) else ""
+    # A word hidden by the reader ('\x00': a legal form, a place) is a boundary, as the start is: 'hkd | trong nam'.
+    return (i == 0 or tokens[i - 1] in _DOERS or tokens[i - 1] == "\x00") and after not in _EVERYDAY_NEXT

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.case_eval import evaluate, load_questions
 from bot.cli import main
 from bot.dialog import DialogEngine
 from bot.dialog.case import CaseAnswers
 from bot.eligibility import Assessor
+from bot.evaluation.case import evaluate, load_questions
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge

@@ -89,7 +89,7 @@ def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(tmp_path: Pat
     done = app.purge(dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
     assert done == {"leads": 1, "consents": 1, "handoffs": 0, "questions": 1, "chats": 1, "event_ids": 1, "replies": 1}
     assert repo.db.execute("SELECT count(*) FROM lead_followup").fetchone()[0] == 0  # the staff note went too
-    assert [m["question"] for m in repo.misses()] == ["số của tôi 0912 345 678 (fresh)"]
+    assert [m["question"] for m in repo.misses()] == ["số của tôi 09xx xxx xxx (fresh)"]  # stored masked
     refs = [r[0] for r in repo.db.execute("SELECT ref FROM leads")]
     assert refs == [fresh.ref]
     assert repo.db.execute("SELECT count(*) FROM consents").fetchone()[0] == 1  # the fresh lead's proof stays

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.evaluation import evaluate, load_eval_set
+from bot.evaluation.faq import evaluate, load_eval_set
 from bot.faq import FaqIndex
 from bot.knowledge import FaqFile, Knowledge
 from bot.text import fold

@@ -114,6 +114,10 @@ PRODUCTS: list[tuple[str, str]] = [
 
 # Services, tourism, trade, transport and farming without processing: never eligible.
 SERVICES: list[str] = [
+    # growing is farming, whoever does it (a new-user review: pepper and mushroom growers were not read)
+    "nhà em trồng tiêu ở Gia Lai",
+    "hkd trong nam",
+    "nha minh chuyen trong nam rom",
     "homestay",
     "kinh doanh homestay ở Hội An",
     "nha nghi binh dan gan cho",
@@ -150,6 +154,8 @@ MIXED: list[tuple[str, str | None]] = [
     ("homestay, nha co lam them mat ong", "agro_food_processing"),
     ("nhà nghỉ và sản xuất nước mắm", "agro_food_processing"),
     ("nuôi heo và làm giò chả", "agro_food_processing"),
+    ("trồng tiêu, sấy tiêu và đóng gói bán", "agro_food_processing"),
+    ("hkd trong nam va say nam huong", "agro_food_processing"),
     ("quán cà phê, sửa máy pha cà phê", None),
     ("cửa hàng bán máy xay xát", None),
     ("bán đồ gỗ, đóng bàn ghế theo đơn", "consumer_export_goods"),
@@ -232,6 +238,10 @@ FOLD_TRAPS: list[str] = [
     "giờ thu hoạch",
     "khai thác mô hình mới",
     "đoàn về tham quan học tập",
+    "được hỗ trợ mấy lần trong năm",
+    "trong nam nay xa co ho tro khong",
+    "kho khan trong tieu thu san pham",
+    "em trong nam nay muon xin them",
 ]
 
 

@@ -86,3 +86,32 @@ def test_province_names_new_old_and_short(gazetteer: Gazetteer, text: str, name:
 @pytest.mark.parametrize("text", ["xa abcxyz", "qwertyuiop", ""])
 def test_unknown_places_are_not_found(gazetteer: Gazetteer, text: str) -> None:
     assert gazetteer.resolve(text).status == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("commune", "province", "unit", "old"),
+    [
+        ("phường Ba Đình", "Thanh Hóa", "phường", None),  # now a xã of that name
+        ("Phường Điện Bàn Đông", "Quảng Nam", None, "Quảng Nam"),  # the province merged into Đà Nẵng
+        ("thị trấn Ba Đình", "tỉnh Thanh Hóa", "thị trấn", None),  # a pre-2025 unit word
+    ],
+)
+def test_what_the_2025_reform_changed_in_a_typed_place_is_reported(
+    gazetteer: Gazetteer, commune: str, province: str, unit: str | None, old: str | None
+) -> None:
+    place = gazetteer.resolve(commune, province).place
+    assert place is not None
+    was = gazetteer.renamed(place, commune, province)
+    assert was is not None and (was.unit, was.province) == (unit, old)
+
+
+def test_a_place_typed_as_it_is_now_is_not_reported(gazetteer: Gazetteer) -> None:
+    place = gazetteer.resolve("xã Vĩnh Thủy", "Quảng Trị").place
+    assert place is not None and gazetteer.renamed(place, "xã Vĩnh Thủy", "Quảng Trị") is None
+
+
+def test_an_old_unit_whose_name_lives_on_in_several_is_a_choice_not_a_guess(gazetteer: Gazetteer) -> None:
+    # No xã Điện Bàn today: phường Điện Bàn, Điện Bàn Đông, Điện Bàn Bắc and xã Điện Bàn Tây carry the name.
+    result = gazetteer.resolve("xã Điện Bàn", "Quảng Nam")
+    assert result.status == "ambiguous"
+    assert {p.name for p in result.candidates} >= {"Phường Điện Bàn", "Phường Điện Bàn Đông", "Xã Điện Bàn Tây"}

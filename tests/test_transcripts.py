@@ -2,7 +2,8 @@
 
 Each turn either says text or taps a button payload; `expect` lists phrases that must appear in the
 replies (compared without diacritics or case), `absent` phrases that must not, `buttons` payloads that
-must be offered. `lead` checks the stored registration after the last turn; `no_lead` that none exists.
+must be offered, `no_buttons` payloads that must not. `lead` checks the stored registration after the last
+turn; `no_lead` that none exists.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def play(engine: DialogEngine, turns: list[dict[str, Any]], user: str = "u1") ->
         problems += [
             f"{where}: no button {b!r} in {sorted(offered)}" for b in turn.get("buttons", []) if b not in offered
         ]
+        problems += [f"{where}: unexpected button {b!r}" for b in turn.get("no_buttons", []) if b in offered]
         if not replies and not turn.get("silent"):
             problems.append(f"{where}: no reply")
         if replies and turn.get("silent"):  # staff hold the chat: the assistant must say nothing

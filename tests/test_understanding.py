@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
+from bot.evaluation.understanding import evaluate, load_cases
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
 from bot.places import Gazetteer
 from bot.understanding import Understander, Understanding, slots_of
-from bot.understanding_eval import evaluate, load_cases
 from tests.conftest import DATA, KNOWLEDGE, ROOT
 
 EVAL = DATA / "understanding_eval.yaml"

@@ -9,8 +9,11 @@ from aiohttp import web
 
 from bot.channels.common import Delivery
 from bot.channels.limits import AddressLimit
-from bot.messages import Incoming, incoming_from_json
+from bot.dialog import DialogEngine
+from bot.dialog.handoff import office_of
+from bot.messages import ConversationKey, Incoming, incoming_from_json
 from bot.proxy import Network, client_address
+from bot.storage import Conversation
 
 CHANNEL = "web"
 # The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
@@ -31,6 +34,12 @@ def _bad(message: str, status: int = 400) -> web.Response:
 def parse(raw: bytes) -> Incoming | str:
     """The message of a request body, or a polite Vietnamese error."""
     return incoming_from_json(raw, CHANNEL, _USER, "mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)")
+
+
+def office_card(engine: DialogEngine, key: ConversationKey) -> dict[str, str]:
+    """The office the page shows in its header: the person's commune once known, else the deployment's."""
+    office = office_of(engine.ctx, engine.repo.load(key) or Conversation(key))
+    return {"name": office.name, **({"phone": office.phone} if office.phone else {})}
 
 
 class WebChat:
@@ -54,6 +63,8 @@ class WebChat:
         body: dict[str, object] = {"replies": [r.as_json() for r in replies]}
         if any(r.erased for r in replies):
             body["erased"] = True  # the page then forgets its copy of the chat and takes a new id
+        handler = self.delivery.handler
+        body["office"] = await handler.call(office_card, handler.engine, msg.key)  # an extra field (design §4.7)
         return web.json_response(body, headers=_SECURITY)
 
     async def page(self, request: web.Request) -> web.Response:

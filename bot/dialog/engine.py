@@ -40,6 +40,8 @@ class DialogEngine:
         self.texts = dialogs.texts
         self.config = config or EngineConfig()
         self.on_lead: Callable[[Lead], None] | None = None  # told of each stored registration (staff notices)
+        self.on_handoff: Callable[[dict[str, object]], None] | None = None  # told of a request for staff (its place)
+        self.before_turn: Callable[[], None] | None = None  # e.g. re-merge commune profiles another process saved
         self.ctx = Context(kb, dialogs, repo, assessor, faq, self.config)
         self.reader = self.ctx.reader
         self.words = Words(dialogs, self.reader, faq)
@@ -54,6 +56,8 @@ class DialogEngine:
         if msg.message_id and self.repo.seen(msg.key, msg.message_id):
             return []  # a redelivery: it was handled once already
         now = now or dt.datetime.now(dt.UTC)
+        if self.before_turn is not None:
+            self.before_turn()
         known = self.repo.load(msg.key)
         conv = known or Conversation(msg.key)
         text = (msg.text or "").strip()
@@ -86,6 +90,8 @@ class DialogEngine:
         self.welcomed.remember(msg.key, now, welcomed=not keep)
         if stored is not None and self.on_lead is not None:
             self.on_lead(stored)
+        if turn.handed_over is not None and self.on_handoff is not None:
+            self.on_handoff(turn.handed_over)
         return outbox.replies if outbox is not None else self._final(stored, turn)
 
     def _label(self, payload: str | None) -> str:

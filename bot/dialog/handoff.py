@@ -6,41 +6,31 @@ from typing import Any
 
 from bot.answers import place_slot
 from bot.dialog.context import Context
+from bot.dialog.office import contact_text, reach_of
 from bot.dialog.turn import Turn
-from bot.knowledge import Locality, Office
+from bot.knowledge import Office
 from bot.messages import Button
 from bot.storage import Conversation, HandoffReason
 
 
 def office_of(ctx: Context, conv: Conversation) -> Office:
-    """The office of the person's commune (or province) plan, else the deployment's, else a generic one."""
-    place = conv.slots.get("place") or {}
-    plans: list[Locality] = [
-        loc
-        for loc in ctx.kb.localities
-        if not loc.historical
-        and (
-            (place.get("code") and loc.ward_code == place.get("code"))
-            or (loc.level == "province" and loc.province == place.get("province"))
-        )
-    ]
-    plans.sort(key=lambda loc: loc.level != "commune")
-    default = next((loc for loc in ctx.kb.localities if loc.id == ctx.config.default_locality), None)
-    chosen = plans[0] if plans else default
-    return chosen.office if chosen else Office(name=ctx.texts.default_office)
+    """The office of the person's commune (or province) profile, else the deployment's, else a generic one."""
+    return reach_of(ctx, conv).office
 
 
 def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReason = "asked") -> None:
     """Open a handoff (the chat then waits for staff) and tell the person who answers, when, and the phone."""
     place = conv.slots.get("place") or _deploying_commune(ctx)  # staff of some commune must see it
     ctx.repo.handoffs.open(conv.key, reason, conv.step or "", place.get("code"), commune_label(place))
-    office = office_of(ctx, conv)
+    turn.handed_over = dict(place)  # for the notice to the commune's staff chat
+    found = reach_of(ctx, conv)
     said = ctx.texts.handoff
-    lines = [(said.failed if reason == "failed" else said.opened).format(office=office.name)]
-    lines.append(said.hours.format(hours=office.hours) if office.hours else said.no_hours)
-    if office.phone:
-        lines.append(said.phone.format(phone=office.phone))
-    turn.say(" ".join(lines))
+    first = (said.failed if reason == "failed" else said.opened).format(office=found.office.name)
+    first += "" if found.office.hours else " " + said.no_hours  # else the hours are among the office's details
+    if not found.own and found.place:  # no profile for their commune: said plainly, and whom to call
+        turn.say(first + "\n" + contact_text(ctx, found))
+    else:
+        turn.say(contact_text(ctx, found, first))
     if not ctx.repo.leads_of(conv.key):  # staff have no number to call: ask for one, with consent
         conv.pending = {"kind": "callback"}
         turn.say(callback_text(ctx, conv), callback_buttons(ctx))

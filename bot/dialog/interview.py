@@ -8,7 +8,7 @@ from typing import Any
 from bot.answers import place_slot
 from bot.dialog.context import Context
 from bot.dialog.listening import INFERRED
-from bot.dialog.result import show_result
+from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
 from bot.messages import Button
@@ -71,11 +71,33 @@ class Interview:
         self._finish(conv, flow, turn)
 
     def _outside(self, conv: Conversation) -> bool:
-        """The activity alone decides 'not covered' (a homestay, a repair shop, a brick kiln): nothing else matters."""
+        """What is known already decides 'not covered', so no answer can change it.
+
+        The activity alone (a homestay, a repair shop, a brick kiln); an enterprise over the medium size
+        (Nghị định 80/2021: only cleaner production remains, which the interview does not ask); mining outside
+        a difficult area.
+        """
         activity = conv.slots.get("activity")
-        if not activity or conv.slots.get("sector"):
+        kind = self.ctx.assessor.classifier.classify(str(activity)).kind if activity else None
+        if not conv.slots.get("sector") and kind in ("non_industrial", "excluded"):
+            return True
+        if conv.slots.get("difficult_area") is False and self._restricted(conv):
+            return True
+        return self._large(conv)
+
+    def _large(self, conv: Conversation) -> bool:
+        """An enterprise whose figures said so far already pass the medium size."""
+        slots = conv.slots
+        if slots.get("legal_form") != "enterprise" or (slots.get("workers") is None and "revenue_vnd" not in slots):
             return False
-        return self.ctx.assessor.classifier.classify(str(activity)).kind in ("non_industrial", "excluded")
+        return self.ctx.assessor.assess(profile_of(conv)).size == "large"
+
+    def _restricted(self, conv: Conversation) -> bool:
+        """The activity is of a sector covered only in a difficult area (mining), and the place's plan says nothing."""
+        sector = conv.slots.get("sector")
+        if not sector and conv.slots.get("activity"):
+            sector = self.ctx.assessor.classifier.classify(str(conv.slots["activity"])).code
+        return any(r.sector == sector and r.requires_area_flags for r in self.ctx.kb.sectors.restrictions)
 
     def decided(self, conv: Conversation, turn: Turn) -> None:
         """End the interview with the cited result, its next steps and the menu, instead of asking more."""
@@ -147,6 +169,8 @@ class Interview:
 
     def applies(self, step: Step, conv: Conversation) -> bool:
         """Whether the step's condition holds for the answers so far."""
+        if step.when == "mining":  # read only where asked: it classifies the product
+            return self._restricted(conv)
         place = conv.slots.get("place") or {}
         conditions = {
             None: True,

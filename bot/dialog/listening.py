@@ -7,21 +7,27 @@ from typing import Any
 from bot.dialog.context import Context
 from bot.eligibility import vnd
 from bot.flows import Step
+from bot.places import province_title, unit_word
 from bot.storage import Conversation
 from bot.understanding import Slots, Understanding, slots_of
 
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
 TAKEN = frozenset(
     ("legal_form", "activity", "workers", "revenue_vnd", "capital_vnd", "place", "craft_village", "needs")
-) | {"export", "owner_flags"}
+) | {"export", "owner_flags", "local_raw_material"}
 # Answers that depend on another: changing the key forgets them, so they are asked again where they apply.
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
+# A product said with its own verb is shown as said ('trồng nấm', 'sấy tiêu'), others after 'làm' ('làm gốm').
+_VERBS = ("làm", "sản xuất", "chế biến", "trồng", "nuôi", "sấy", "đóng gói", "khai thác", "dệt", "đan", "rang", "xay")
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
 FREE_TEXT = ("text", "name")
 _OWNERS = {
     "women_owned": "chủ là phụ nữ",
     "ethnic_minority_owned": "chủ là người dân tộc thiểu số",
 }  # steps whose answer is whatever is typed
+
+
+_AREA = {True: "xã thuộc địa bàn khó khăn", False: "xã không thuộc địa bàn khó khăn", None: "chưa rõ địa bàn khó khăn"}
 
 
 class Listener:
@@ -60,6 +66,8 @@ class Listener:
                     conv.slots.pop(dependent, None)
             conv.slots[slot] = value
             changed.append(slot)
+        if "place" in changed:  # the old unit word or province typed, said back with the place (or forgotten)
+            conv.slots["place_was"] = found.values.get("place_was") or {}
         if found.place_choices and "place" not in conv.slots:
             conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
         if "province_hint" in found.values and "place" not in conv.slots:
@@ -98,13 +106,34 @@ class Listener:
         place = slots.get("place") or {}
         if place.get("commune"):
             commune = str(place["commune"])
-            parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')})")
+            note = self.renamed(conv)
+            parts.append(f"{commune[:1].lower()}{commune[1:]} ({place.get('province')}{'; ' + note if note else ''})")
+        if "difficult_area" in slots:  # asked for mining only: the answer decides, so it is shown to correct
+            parts.append(_AREA[slots["difficult_area"]])
         parts += [_OWNERS[f] for f in slots.get("owner_flags") or [] if f in _OWNERS]
         if slots.get("export"):
             parts.append("có xuất khẩu")
+        if slots.get("local_raw_material"):
+            parts.append("dùng nguyên liệu địa phương")
         needs = [self.need_name(n) for n in slots.get("needs") or [] if n]
         if needs:
             parts.append("cần " + ", ".join(n[:1].lower() + n[1:] for n in needs))
+        return ", ".join(parts)
+
+    def renamed(self, conv: Conversation) -> str:
+        """'Quảng Nam nay thuộc TP Đà Nẵng, xã Điện Bàn nay là phường Điện Bàn', or '' when nothing changed."""
+        was, place = conv.slots.get("place_was") or {}, conv.slots.get("place") or {}
+        found = self.ctx.assessor.gazetteer.place_by_code(int(place["code"])) if place.get("code") else None
+        if found is None or was.get("code") != found.code:  # said of another place than the one kept now
+            return ""
+        texts, parts = self.ctx.texts, []
+        if was.get("province"):
+            new = province_title(found.province)
+            parts.append(texts.place_renamed_province.format(old=was["province"], new=new))
+        if was.get("unit"):
+            bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
+            now = f"{unit_word(found)} {bare}"
+            parts.append(texts.place_renamed_unit.format(typed=f"{was['unit']} {bare}", now=now))
         return ", ".join(parts)
 
     def need_name(self, code: str) -> str:
@@ -122,7 +151,7 @@ class Listener:
         shown = activity.strip()
         if found.matched and shown.isascii():
             shown = found.matched
-        return shown if shown.lower().startswith(("làm", "sản xuất", "chế biến")) else f"làm {shown}"
+        return shown if shown.lower().startswith(_VERBS) else f"làm {shown}"
 
 
 def _label(step: Step | None, value: Any) -> str | None:

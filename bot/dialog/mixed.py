@@ -50,6 +50,21 @@ class MixedInitiative:
         self.interview.advance(conv, turn)
         return True
 
+    def ask_area(self, conv: Conversation, text: str, turn: Turn) -> None:
+        """'khai thác cát có được hỗ trợ không': covered only in a difficult area, so that one question, as buttons.
+
+        The check begins there, with the product kept; 'Không' then gives the cited 'not covered' at once.
+        """
+        product = self.listener.slots(self.listener.hear(text)).values.get("activity")
+        step = self.ctx.dialogs.flows["eligibility"].step("difficult_area")
+        if conv.flow or step is None or not product or conv.slots.get("activity") != product:
+            return
+        if not self.interview.applies(step, conv) or step.slot in conv.slots:
+            return
+        self.interview.enter(conv, "eligibility")
+        conv.step, conv.misses = step.id, 0
+        self.ctx.ask(step, turn)
+
     def _which_place(self, conv: Conversation, heard: Understanding, turn: Turn) -> bool:
         """'xã bình giang có hỗ trợ …' names a commune of three provinces: which one, as buttons; the question waits."""
         fact = heard.fact("commune")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dialog.case import CaseAnswer, CaseAnswers
+from bot.dialog.case.facts import case_of
 from bot.dialog.context import Context
+from bot.dialog.handoff import office_of
+from bot.dialog.local_answers import LocalAnswers
+from bot.dialog.office import asks_how_to_reach, contact_text, reach
 from bot.dialog.pending import Pending
 from bot.dialog.turn import Turn
 from bot.faq import Answer
 from bot.flows import Step
+from bot.masking import mask_personal
 from bot.messages import Button
 from bot.person_names import looks_like_name
 from bot.render import cited
 from bot.storage import Conversation
-from bot.text import fold
-from bot.understanding import slots_of
+from bot.text import find_phone, fold
+from bot.understanding import Understanding, slots_of
 
 
 class Questions:
@@ -22,6 +29,13 @@ class Questions:
     def __init__(self, ctx: Context, pending: Pending) -> None:
         self.ctx, self.texts, self.faq, self.pending = ctx, ctx.texts, ctx.faq, pending
         self.cases = CaseAnswers(ctx.kb, ctx.assessor, ctx.texts.case)
+        self.local = LocalAnswers(ctx.kb, ctx.repo)
+
+    def ask(self, conv: Conversation, text: str) -> Answer:
+        """The FAQ's answer; the person's own commune's entry first when it matches at least as well."""
+        national = self.faq.ask(text)
+        local = self.local.ask(commune_of(self.ctx, conv), text, lambda: office_of(self.ctx, conv).name)
+        return local if local is not None and local.score >= national.score else national
 
     def case(self, conv: Conversation, text: str, step: Step | None = None) -> CaseAnswer | None:
         """The answer from the person's own case (commune plan, product, place, size, line), before the FAQ.
@@ -31,9 +45,21 @@ class Questions:
         """
         u = self.ctx.understander.understand(text, step)
         answers_step = step is not None and step.slot in slots_of(u, self.ctx.assessor.gazetteer).values
+        if asks_how_to_reach(text) and not answers_step and find_phone(text) is None:  # not 'sđt xã tôi: 09…'
+            return self._reach(conv, u)
         if answers_step and not self.cases.names_outside(u):
             return None
         return self.cases.answer(u, conv.slots)
+
+    def _reach(self, conv: Conversation, u: Understanding) -> CaseAnswer:
+        """The office of the commune the question names (else the person's): phone, address, hours."""
+        case = case_of(u, conv.slots, self.ctx.assessor.gazetteer)
+        place: dict[str, Any] = conv.slots.get("place") or {}
+        if case.place is not None:
+            place = {"code": case.place.code, "commune": case.place.name, "province": case.place.province.name}
+        elif case.province is not None:
+            place = {"province": case.province.name}
+        return CaseAnswer(contact_text(self.ctx, reach(self.ctx, place)), check=False)
 
     def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""
@@ -55,7 +81,7 @@ class Questions:
         if own is not None:
             turn.say(own)
             return True
-        answer = self.faq.ask(text)
+        answer = self.ask(conv, text)
         if not (answer.matched or answer.out_of_scope):
             return False
         turn.say(cited(answer.answer, answer.citation, answer.status))
@@ -83,7 +109,7 @@ class Questions:
         if own is not None:
             turn.say(own.text, self._check_or_menu())
             return
-        answer = self.faq.ask(text)
+        answer = self.ask(conv, text)
         if answer.matched:
             turn.say(
                 cited(answer.answer, answer.citation, answer.status), _neighbours(answer) + self.ctx.menu_buttons()[:2]
@@ -91,9 +117,10 @@ class Questions:
         elif answer.out_of_scope:
             turn.say(answer.answer, self.ctx.menu_buttons())
         else:
-            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure.
-            commune = (conv.slots.get("place") or {}).get("code")
-            self.ctx.repo.record_miss(fold(text), text.strip(), conv.key, commune)
+            # Staff of the person's commune see what we could not answer; kept with the asker, for erasure,
+            # without the phone or ID number typed in it.
+            masked = mask_personal(text.strip())
+            self.ctx.repo.record_miss(fold(masked), masked, conv.key, commune_of(self.ctx, conv))
             turn.failed = True
             if answer.alternatives:
                 turn.say(answer.answer, _neighbours(answer))
@@ -123,6 +150,15 @@ class Questions:
 
     def _check_or_menu(self) -> list[Button]:
         return [Button(self.ctx.dialogs.menu.items[0].label, "menu:eligibility"), Button("Menu", "cmd:menu")]
+
+
+def commune_of(ctx: Context, conv: Conversation) -> int | None:
+    """The person's commune: the place they gave, else the deploying unit's own commune (if it is one)."""
+    code = (conv.slots.get("place") or {}).get("code")
+    if code:
+        return int(code)
+    default = next((loc for loc in ctx.kb.localities if loc.id == ctx.config.default_locality), None)
+    return default.ward_code if default is not None else None
 
 
 def _neighbours(answer: Answer) -> list[Button]:

@@ -8,6 +8,7 @@ from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
 from bot.dialog.listening import INFERRED, Listener
+from bot.dialog.office import office_label
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
 from bot.eligibility import vnd
@@ -69,7 +70,8 @@ class Registration:
     def consent_text(self, conv: Conversation) -> str:
         """The exact consent text shown (and stored with the person's answer)."""
         retention = self.texts.retention.format(months=self.ctx.config.retention_months)
-        return self.texts.consent.format(office=office_of(self.ctx, conv).name, retention=retention)
+        office = office_label(self.ctx, office_of(self.ctx, conv))
+        return self.texts.consent.format(office=office, retention=retention)
 
     def consent_decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
         """Record the answer; on yes, ask the contact steps."""
@@ -102,10 +104,13 @@ class Registration:
         for flow_id in ("eligibility", "registration"):
             for step in self.ctx.dialogs.flows[flow_id].steps:
                 if step.slot in conv.slots and self.interview.applies(step, conv):
-                    shown = self._shown(step, conv.slots[step.slot])
-                    if (step.parser, shown) not in said:  # the needs carried into the registration: once
-                        lines.append(f"• {step.label}: {shown}")
-                    said.add((step.parser, shown))
+                    # The needs of the interview and the lines wanted at registration are one thing: shown
+                    # once, as the lead keeps them, under the first label ("Cần hỗ trợ").
+                    if step.parser != "needs":
+                        lines.append(f"• {step.label}: {self._shown(step, conv.slots[step.slot])}")
+                    elif "needs" not in said:
+                        lines.append(f"• {step.label}: {self._wanted_shown(conv)}")
+                    said.add(step.parser)
         if ending or self.note_spared(conv):
             lines.append(ending or self.texts.summary_note)
         conv.pending = {"kind": "summary"}
@@ -125,6 +130,13 @@ class Registration:
         """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
         note = self.ctx.dialogs.flows["registration"].step("note")
         return note is not None and note.slot not in conv.slots and bool(conv.slots.get(SKIPPED))
+
+    def _wanted_shown(self, conv: Conversation) -> str:
+        """The support wanted, named as the buttons of the step where it was chosen name it."""
+        wanted = self.ctx.dialogs.flows["registration"].step("wanted")
+        chosen_here = wanted is not None and any(w for w in conv.slots.get(wanted.slot) or [])
+        step = wanted if wanted is not None and chosen_here else self.ctx.dialogs.flows["eligibility"].step("needs")
+        return self._shown(step, wanted_of(conv.slots)) if step is not None else "-"
 
     def _shown(self, step: Step, value: Any) -> str:
         if step.parser == "place":
@@ -150,13 +162,13 @@ class Registration:
             self.register(conv, turn)
             return
         turn.lead = self._lead(conv)
-        turn.registered_office = office_of(self.ctx, conv).name
+        turn.registered_office = office_label(self.ctx, office_of(self.ctx, conv))
         conv.flow = conv.step = None
 
     def _lead(self, conv: Conversation) -> Lead:
         slots = conv.slots
         place = slots.get("place") or {}
-        wanted = [w for w in slots.get("lines_wanted") or [] if w] or [n for n in slots.get("needs") or [] if n]
+        wanted = wanted_of(slots)
         return Lead(
             ref="",
             channel=conv.key.channel,
@@ -181,3 +193,8 @@ class Registration:
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
         turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])
+
+
+def wanted_of(slots: dict[str, Any]) -> list[str]:
+    """The support the person wants, as the lead keeps it: chosen at registration, else said in the interview."""
+    return [w for w in slots.get("lines_wanted") or [] if w] or [n for n in slots.get("needs") or [] if n]

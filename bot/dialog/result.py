@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
-from bot.dialog.handoff import office_of
+from bot.dialog.office import contact_text, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
+from bot.knowledge import AreaFlag
 from bot.messages import Button
-from bot.render import assessment_messages
+from bot.result_text import everything, lines_for_person, reasons, verdict
 from bot.storage import Conversation
 
 OWNER_FLAGS = ("women_owned", "ethnic_minority_owned")
@@ -33,24 +34,61 @@ def profile_of(conv: Conversation) -> Profile:
         capital_vnd=slots.get("capital_vnd"),
         export=slots.get("export"),
         owner_flags=[f for f in slots.get("owner_flags") or [] if f in OWNER_FLAGS],
+        area_flags=_area_flags(slots.get("difficult_area", "unasked")),
     )
+
+
+def _area_flags(said: object) -> list[AreaFlag] | None:
+    """The person's answer about a difficult area (asked for mining): yes, no, or unknown (None)."""
+    return ["difficult"] if said is True else [] if said is False else None
 
 
 def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     """Assess, keep the summary, say the result; True when registration was asked for and may follow."""
-    assessment = ctx.assessor.assess(profile_of(conv))
+    profile = profile_of(conv)
+    assessment = ctx.assessor.assess(profile)
     conv.slots["assessment"] = summary_of(assessment)
     conv.flow = conv.step = None
-    messages = assessment_messages(assessment, ctx.texts, office_of(ctx, conv))
-    said_no = any(r.text.startswith(ctx.texts.case.not_covered) for r in turn.replies)
+    found, texts = reach_of(ctx, conv), ctx.texts
+    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), found.office)
+    if not found.own or not found.office.phone:  # no number of their own office: said plainly, and whom to call
+        last += "\n" + contact_text(ctx, found)
+    messages = [verdict(assessment, texts.result), reasons(assessment, texts.result), last]
+    said_no = any(r.text.startswith(texts.case.not_covered) for r in turn.replies)
     if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
         messages = messages[-1:]
+    buttons = ctx.edit_or_menu()
+    if assessment.eligible is not False:
+        buttons[:0] = [
+            Button(texts.result_buttons_register, "menu:register"),
+            Button(texts.result.all_button, f"{RESULT}:all"),
+        ]
+    for i, text in enumerate(messages):
+        turn.say(text, buttons if i == len(messages) - 1 else ())
+    return conv.slots.pop("after", None) == "registration" and assessment.eligible is not False
+
+
+RESULT = "result"  # the payload kind of the result's own buttons
+
+
+def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> None:
+    """ "Xem tất cả nội dung hỗ trợ": every line, the documents and every step of the last result."""
+    if "assessment" not in conv.slots:  # started over since: the old result's answers are gone
+        turn.say(ctx.texts.result.gone, ctx.menu_buttons())
+        return
+    assessment = ctx.assessor.assess(profile_of(conv))
+    messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
         buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))
     for i, text in enumerate(messages):
         turn.say(text, buttons if i == len(messages) - 1 else ())
-    return conv.slots.pop("after", None) == "registration" and assessment.eligible is not False
+
+
+def _steps_shown(ctx: Context, a: Assessment) -> list[str]:
+    """The next steps said with the result: those a button or the full view does not already cover."""
+    covered = {ctx.assessor.rules.next_steps[code] for code in ("documents", "register", "local_levels")}
+    return [s for s in a.next_steps if s not in covered]
 
 
 def summary_of(a: Assessment) -> dict[str, Any]:

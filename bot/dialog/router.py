@@ -15,12 +15,14 @@ from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
 from bot.dialog.registration import Registration
+from bot.dialog.result import RESULT, show_everything
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words, looks_like_question
 from bot.flows import Step
 from bot.messages import Button
 from bot.storage import Conversation
 from bot.text import fold
+from bot.understanding import Understanding
 
 STAFF_STEMS = ("can bo", "goi", "nguoi that", "truc tiep", "gap")  # folded words every staff request contains
 MAX_STAFF_WORDS = 10  # longer messages asking for staff are questions for the FAQ first ('gọi điện cho ai để …')
@@ -82,6 +84,7 @@ class Router:
             "edit": self.corrections.edit_step,
             "faq": self.questions.entry,
             "sector": self.interview.sector_chosen,
+            RESULT: lambda c, v, t: show_everything(self.ctx, c, v, t),
         }
         if kind in handlers:
             handlers[kind](conv, value, turn)
@@ -163,6 +166,7 @@ class Router:
             return
         if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
+            self.mixed.ask_area(conv, text, turn)
 
     def _answer(self, conv: Conversation, text: str, turn: Turn) -> None:
         step = self.ctx.current(conv)
@@ -195,10 +199,22 @@ class Router:
             # Read from the whole message where the step's parser saw nothing; a product is its own words,
             # not the place said with it ('làm chiếu cói ở xã Vĩnh Thủy').
             parsed, useful = accepted(own), True
+        if parsed.ok and step.parser == "place" and heard is not None:
+            self._renamed(conv, parsed.value, heard, turn)
         if useful or not changed:
             self._take(conv, step, parsed, text, turn)
         else:
             self.interview.advance(conv, turn)
+
+    def _renamed(self, conv: Conversation, place: dict[str, object], heard: Understanding, turn: Turn) -> None:
+        """A place typed with its pre-2025 unit word or province: the change said in one line, to correct it."""
+        found = self.listener.slots(heard).values
+        same = (found.get("place") or {}).get("code") == place.get("code")
+        conv.slots["place_was"] = found.get("place_was") or {} if same else {}
+        conv.slots["place"] = place  # read by the note; the step's answer keeps it
+        note = self.listener.renamed(conv)
+        if note:
+            turn.say(self.texts.place_renamed.format(note=note))
 
     def _next(self, conv: Conversation, step: Step, changed: list[str], turn: Turn) -> None:
         """After a question answered mid-interview: on from what is missing, or the same step (a re-ask)."""

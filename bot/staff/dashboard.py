@@ -17,6 +17,7 @@ from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
+from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
@@ -96,6 +97,7 @@ class Dashboard:
         self.store = StaffStore(app.repo)
         self.sign_in, self.refusals = SignIn(self.store, handler), RefusalLog()
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
+        self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -112,11 +114,22 @@ class Dashboard:
             web.post("/staff/leads/{ref}", self.signed_in(self.update)),
             web.get("/staff/export/{fmt}", self.signed_in(self.export)),
             web.get("/staff/stats", self.signed_in(self.stats)),
-            web.get("/staff/questions", self.signed_in(self.questions)),
+            *self.answers.routes(self.signed_in),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
+            *self._profile_routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
+
+    def _profile_routes(self) -> list[web.RouteDef]:
+        from bot.staff.profile_pages import ProfilePages  # it renders through this module's templates
+
+        return ProfilePages(self).routes()
+
+    @staticmethod
+    def render(name: str, **context: Any) -> web.Response:
+        """A page from templates/ (for the pages kept in their own modules)."""
+        return render(name, **context)
 
     # --- access ---------------------------------------------------------------------------------
 
@@ -294,11 +307,6 @@ class Dashboard:
             per_line=bars([(names.get(code, code), n) for code, n in per_line]),
         )
 
-    async def questions(self, request: web.Request, session: Session) -> web.Response:
-        """What people asked that the FAQ could not answer, most asked first."""
-        misses = await self.handler.call(self.app.repo.misses, session.staff.scope)  # only her communes' people
-        return render("questions.html", session=session, misses=misses)
-
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:
         """The knowledge check, and every entry still resting on a secondary or unverified source."""
         from bot.checks import dialog_problems
@@ -306,6 +314,7 @@ class Dashboard:
         from bot.knowledge_errors import KnowledgeError
 
         kb = self.app.engine.kb
+        profiles = await self._profile_warnings(session)
         try:
             problems = [str(p) for p in dialog_problems(load_knowledge(kb.root), self.app.engine.dialogs)]
         except KnowledgeError as exc:
@@ -315,7 +324,23 @@ class Dashboard:
         ]
         weak += [("Hỏi đáp", e.question, e.status, e.citation) for e in kb.faq.entries if e.status != "P"]
         weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
-        return render("knowledge.html", session=session, problems=problems, weak=weak)
+        local = await self.answers.local_entries(session.staff)
+        done = DONE.get(forms.query(request).get("done", ""), "")
+        return render(
+            "knowledge.html", session=session, problems=problems, weak=weak, local=local, done=done, profiles=profiles
+        )
+
+    async def _profile_warnings(self, session: Session) -> list[str]:
+        """Communes (of this account) whose profile lacks a phone or whose plan has expired."""
+        from bot.profiles import profile_warnings
+        from bot.storage.profiles import ProfileStore
+
+        if self.app.profiles is not None:
+            await self.handler.call(self.app.profiles.refresh)
+        saved = await self.handler.call(ProfileStore(self.app.repo).codes)
+        scope = session.staff.scope
+        found = profile_warnings(self.app.engine.kb, vn_today(), saved)
+        return [w.text for w in found if scope is None or w.ward_code in scope]
 
     async def export(self, request: web.Request, session: Session) -> web.StreamResponse:
         """The leads this account sees (with the list's filters) as CSV, XLSX or the summary."""

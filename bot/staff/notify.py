@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.config import Settings
+from bot.profiles import staff_chat_for
 from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
 from bot.staff.store import LeadQuery, Staff, StaffStore
 from bot.storage import Lead
@@ -42,6 +43,12 @@ def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     return f"{kind} {lead.ref}{flag}\n{_product(lead)}, {place}\nMuốn hỗ trợ: {wanted}\n{CONTACT_ON_DASHBOARD}"
 
 
+def handoff_notice(place: dict[str, object]) -> str:
+    """A request for staff, for the staff chat: where from, never who (see lead_notice)."""
+    where = ", ".join(str(x) for x in (place.get("commune"), place.get("province")) if x) or "chưa rõ xã"
+    return f"Có người nhờ gặp cán bộ ({where}). Xem và liên hệ trên trang cán bộ."
+
+
 def _product(lead: Lead) -> str:
     return str(lead.profile.get("activity") or "").strip() or "chưa rõ sản phẩm"
 
@@ -60,50 +67,71 @@ async def tell_staff(settings: Settings, text: str) -> None:
 
 
 class StaffNotifier:
-    """Sends registration notices to the staff chat from the engine's thread, without blocking it."""
+    """Sends registration notices from the engine's thread, without blocking it, to the commune's own staff chat
+    (its profile's `staff_chat_id`), else to the unit's TELEGRAM_STAFF_CHAT_ID."""
 
-    def __init__(self, bot: Bot, chat_id: str, loop: asyncio.AbstractEventLoop, app: App) -> None:
-        self.bot, self.chat_id, self.loop = bot, chat_id, loop
+    def __init__(self, bot: Bot, chat_id: str | None, loop: asyncio.AbstractEventLoop, app: App) -> None:
+        self.bot, self.chat_id, self.loop, self.app = bot, chat_id, loop, app
         self.lines = app.engine.kb.line_names
         self.pending: set[concurrent.futures.Future[None]] = set()
 
+    def chat_for(self, commune_code: int | None) -> str | None:
+        """Where a notice about that commune goes (the profiles as the engine saw them this turn)."""
+        return staff_chat_for(self.app.engine.kb.localities, commune_code, self.chat_id)
+
     def lead_stored(self, lead: Lead) -> None:
         """Called by the engine (on its thread) after a registration is stored."""
-        future = asyncio.run_coroutine_threadsafe(self._send(lead_notice(lead, self.lines)), self.loop)
+        self.tell(lead.commune_code, lead_notice(lead, self.lines))
+
+    def handed_over(self, place: dict[str, object]) -> None:
+        """Called by the engine (on its thread) after a person asked for staff."""
+        code = place.get("code")
+        self.tell(code if isinstance(code, int) else None, handoff_notice(place))
+
+    def tell(self, commune_code: int | None, text: str) -> None:
+        """Send a notice about a commune's person, from any thread (a handoff's, too)."""
+        chat = self.chat_for(commune_code)
+        if chat is None:
+            log.info("staff notice not sent: no staff chat for commune %s", commune_code)
+            return
+        future = asyncio.run_coroutine_threadsafe(self._send(chat, text), self.loop)
         self.pending.add(future)
         future.add_done_callback(self.pending.discard)
 
-    async def _send(self, text: str) -> None:
+    async def _send(self, chat: str, text: str) -> None:
         try:
-            await self.bot.send_message(chat_id=self.chat_id, text=text)
+            await self.bot.send_message(chat_id=chat, text=text)
         except TelegramError as exc:
             log.error("staff notice not sent: %s", exc)
 
 
 class StaffNotices:
-    """The notices of one process's engine: on when TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID are set."""
+    """The notices of one process's engine: on when TELEGRAM_BOT_TOKEN is set (a commune's profile may name its
+    own staff chat at any time; TELEGRAM_STAFF_CHAT_ID is the fallback)."""
 
     def __init__(self, settings: Settings, app: App) -> None:
         self.settings, self.app = settings, app
-        self.enabled = bool(settings.telegram_bot_token and settings.telegram_staff_chat_id)
+        self.enabled = bool(settings.telegram_bot_token)
         self._bot: Bot | None = None
         self._notifier: StaffNotifier | None = None
 
     async def start(self) -> None:
         """Connect the bot and hook the engine."""
         if not self.enabled:
-            log.info("Staff notices on Telegram: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_CHAT_ID)")
+            log.info("Staff notices on Telegram: off (set TELEGRAM_BOT_TOKEN; chats come from profiles or settings)")
             return
-        chat = self.settings.telegram_staff_chat_id or ""
+        chat = self.settings.telegram_staff_chat_id or None
         self._bot = Bot(self.settings.telegram_bot_token or "", base_url=self.settings.telegram_api_base)
         await self._bot.initialize()
         self._notifier = StaffNotifier(self._bot, chat, asyncio.get_running_loop(), self.app)
         self.app.engine.on_lead = self._notifier.lead_stored
-        log.info("Staff notices on Telegram: on (chat %s)", chat)
+        self.app.engine.on_handoff = self._notifier.handed_over
+        log.info("Staff notices on Telegram: on (communes' own chats, else %s)", chat or "none")
 
     async def stop(self) -> None:
         """Unhook the engine, let the notices in flight go out, close the bot."""
         self.app.engine.on_lead = None
+        self.app.engine.on_handoff = None
         if self._notifier is not None and self._notifier.pending:
             await asyncio.wait([asyncio.wrap_future(f) for f in list(self._notifier.pending)], timeout=10)
         if self._bot is not None:

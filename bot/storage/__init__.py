@@ -134,5 +134,11 @@ class Repository(Protocol):
     ) -> None:
         """Keep a question the FAQ could not answer, with who asked and their commune then (if known)."""
 
+    def local_faq_version(self, commune_code: int) -> int:
+        """The newest change of a commune's own FAQ entries (0: never any)."""
+
+    def local_faq(self, communes: list[int] | None = None) -> list[dict[str, Any]]:
+        """A commune's own FAQ entries (all when None), oldest first."""
+
     def count_conversations(self) -> int:
         """How many conversations are stored."""

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.files import owner_only, private_dir
+from bot.masking import mask_personal
 from bot.messages import Button, ConversationKey, Reply
 from bot.storage import Consent, Conversation, Lead, Outbox
 
@@ -202,6 +203,52 @@ def m009_outbox(db: Database) -> None:
         "address TEXT NOT NULL, reply TEXT NOT NULL, at TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX outbox_person ON outbox (channel, user, id)")
+
+
+@MIGRATIONS()
+def m012_commune_profiles(db: Database) -> None:
+    """Commune profiles saved by staff (a whole Locality as JSON) and who changed what, when."""
+    db.table("commune_profiles").create(
+        {"ward_code": int, "locality": str, "updated_at": str, "updated_by": str}, pk="ward_code"
+    )
+    # AUTOINCREMENT: the newest id is the profiles' version stamp; it never goes back after a delete.
+    db.execute(
+        "CREATE TABLE commune_profile_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ward_code INTEGER NOT NULL, "
+        "at TEXT NOT NULL, actor TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX commune_profile_audit_unit ON commune_profile_audit (ward_code, id)")
+
+
+@MIGRATIONS()
+def m014_local_faq(db: Database) -> None:
+    """Questions masked and markable as answered; a commune's own FAQ entries, written by its staff, audited.
+
+    Phones, e-mail addresses and ID or account numbers typed in a stored question are masked, as new ones are;
+    the key is folded again from the masked text so that old and new askings still group together.
+    Each change of a local entry is an audit row; its id orders the changes, and the newest id of a commune is
+    the version any process compares to know its cached entries are stale.
+    """
+    from bot.text import fold  # the fold of today: the same as new rows get
+
+    rows = db.execute("SELECT id, example FROM questions").fetchall()
+    masked = [(mask_personal(example or ""), row_id) for row_id, example in rows]
+    db.conn.executemany(
+        "UPDATE questions SET example = ?, key = ? WHERE id = ?", [(m, fold(m)[:300], i) for m, i in masked]
+    )
+    db.execute("ALTER TABLE questions ADD COLUMN answered_at TEXT")
+    db.execute("ALTER TABLE questions ADD COLUMN answered_by TEXT")
+    db.execute(
+        "CREATE TABLE local_faq (id INTEGER PRIMARY KEY AUTOINCREMENT, commune_code INTEGER NOT NULL, "
+        "question TEXT NOT NULL, variants TEXT NOT NULL, answer TEXT NOT NULL, author TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX local_faq_commune ON local_faq (commune_code)")
+    db.execute(
+        "CREATE TABLE local_faq_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, entry_id INTEGER NOT NULL, "
+        "commune_code INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+        "changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX local_faq_audit_commune ON local_faq_audit (commune_code, id)")
 
 
 @MIGRATIONS()
@@ -755,7 +802,10 @@ class SqliteRepository:
     def record_miss(
         self, key: str, example: str, asker: ConversationKey | None = None, commune_code: int | None = None
     ) -> None:
-        """Keep a question the FAQ could not answer (key: its folded text), with who asked and their commune."""
+        """Keep a question the FAQ could not answer (key: its folded text), with who asked and their commune.
+
+        Phones, e-mail addresses and ID or account numbers in it are masked here too, whoever calls.
+        """
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO questions (channel, user, commune_code, key, example, at) VALUES (?,?,?,?,?,?)",
@@ -763,29 +813,59 @@ class SqliteRepository:
                     asker.channel if asker else None,
                     asker.user if asker else None,
                     commune_code,
-                    key[:300],
-                    example[:300],
+                    mask_personal(key[:300]),
+                    mask_personal(example[:300]),
                     now(),
                 ],
             )
 
-    def misses(self, communes: list[int] | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """The most asked unanswered questions, grouped by folded text: all, or those asked in `communes`.
+    def misses(
+        self, communes: list[int] | None = None, limit: int = 200, answered: bool = False
+    ) -> list[dict[str, Any]]:
+        """The most asked questions not yet answered (or answered), grouped by folded text and commune.
 
-        A question asked before the person's commune was known belongs to no commune: only `None` (every
-        commune) shows it.
+        `communes`: all (None), or those asked in these communes. A question asked before the person's commune
+        was known belongs to no commune: only `None` (every commune) shows it.
         """
-        where, args = "", []
+        where, args = [f"answered_at IS {'NOT ' if answered else ''}NULL"], []
         if communes is not None:
-            where = f"WHERE commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
+            where.append(f"commune_code IN ({','.join('?' * len(communes)) or 'NULL'})")
             args = list(communes)
         # SQLite takes a bare column from the row that gave max(): the example is the latest asking's text.
         rows = self.db.execute(
-            f"SELECT example, count(*) AS n, max(at) AS last_at FROM questions {where} GROUP BY key "
-            "ORDER BY n DESC, last_at DESC LIMIT ?",
+            "SELECT example, count(*) AS n, max(at) AS last_at, key, commune_code, answered_by, id FROM questions "
+            f"WHERE {' AND '.join(where)} GROUP BY key, commune_code ORDER BY n DESC, last_at DESC LIMIT ?",
             [*args, limit],
         ).fetchall()
-        return [{"question": q, "count": n, "last_at": at} for q, n, at in rows]
+        keys = ("question", "count", "last_at", "key", "commune_code", "answered_by", "id")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def mark_answered(self, key: str, commune_code: int | None, actor: str) -> int:
+        """Every asking of a question (folded text) in one commune marked answered by `actor`; how many."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE questions SET answered_at = ?, answered_by = ? "
+                "WHERE key = ? AND commune_code IS ? AND answered_at IS NULL",
+                [now(), actor, key, commune_code],
+            )
+            return int(cur.rowcount)
+
+    def local_faq_version(self, commune_code: int) -> int:
+        """The newest change of a commune's own FAQ entries (0: never any): a cache is stale when this moved."""
+        row = self.db.execute("SELECT max(id) FROM local_faq_audit WHERE commune_code = ?", [commune_code]).fetchone()
+        return int(row[0] or 0)
+
+    def local_faq(self, communes: list[int] | None = None) -> list[dict[str, Any]]:
+        """A commune's own FAQ entries (all when None), oldest first, their variants decoded."""
+        where, args = "", []
+        if communes is not None:
+            where, args = f"WHERE commune_code IN ({','.join('?' * len(communes)) or 'NULL'})", list(communes)
+        cur = self.db.execute(f"SELECT * FROM local_faq {where} ORDER BY commune_code, id", args)
+        names = [c[0] for c in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        for row in rows:
+            row["variants"] = json.loads(row["variants"])
+        return rows
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

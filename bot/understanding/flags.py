@@ -1,4 +1,4 @@
-"""Craft village, export and the owner flags a person volunteers (women-owned, ethnic minority owner)."""
+"""Craft village, export, local raw material and the owner flags a person volunteers (women-owned, ethnic owner)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,12 @@ _PHRASES: list[tuple[str, tuple[FactKind, object]]] = [
 ]
 
 
+# 'dùng gạo địa phương', 'mua nguyên liệu trong tỉnh': raw material from the province, a priority of Thông tư
+# 46/2012 Art. 6 once over half the value (a share people rarely say; the answer tells them the threshold).
+_USING = {"dung", "mua", "lay"}
+_LOCAL = (("dia", "phuong"), ("tai", "cho"), ("trong", "tinh"))
+
+
 class FlagReader:
     """Reads the yes/no facts of a profile that people state in passing."""
 
@@ -98,4 +104,19 @@ class FlagReader:
             start, end = reading.span(m.i, m.j)
             confidence = 0.9 if m.j - m.i > 1 else 0.7
             facts.append(Fact(kind, value, start, end, confidence, m.phrase))
-        return facts
+        local = _local_material(reading)
+        return facts + ([local] if local else [])
+
+
+def _local_material(reading: Reading) -> Fact | None:
+    """'dùng gạo địa phương': a word of using, at most three words, then a word of 'local' (all unclaimed)."""
+    words = reading.words
+    for i, word in enumerate(words):
+        if word not in _USING:
+            continue
+        for j in range(i + 2, min(i + 6, len(words) - 1)):
+            if (words[j], words[j + 1]) in _LOCAL and all(reading.free[i : j + 2]):
+                reading.claim(i, j)  # 'địa phương', 'trong tỉnh' stay free: 'trong tỉnh Quảng Trị' is a place
+                start, end = reading.span(i, j + 2)
+                return Fact("local_material", True, start, end, 0.8, " ".join(words[i : j + 2]))
+    return None

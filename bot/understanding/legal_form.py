@@ -12,6 +12,9 @@ from bot.understanding.tokens import Phrases, Reading
 # 'cá nhân' is also the person speaking. They count only as the whole answer or at the legal-form step.
 _WEAK = {"ho", "ca nhan", "lien hiep", "lam tu do"}
 _NEGATION = ("khong phai", "ko phai", "chu khong phai", "khong con la")
+# 'muốn lên doanh nghiệp', 'thành lập công ty': the form the facility wants to become, not the one it has; the
+# words are left to the support line of setting up an enterprise.
+_BECOMING = ("len", "lap", "chuyen thanh", "tro thanh", "chuyen doi thanh", "mo", "mo them")
 
 
 class LegalFormReader:
@@ -38,6 +41,8 @@ class LegalFormReader:
             if words in _WEAK:
                 confidence = 0.6
             before = " ".join(reading.words[max(0, m.i - 3) : m.i])
+            if any(f" {before}".endswith(f" {w}") for w in _BECOMING):
+                continue
             if before.endswith(_NEGATION):
                 confidence = 0.2  # 'không phải hộ kinh doanh': the form it is not
             reading.claim(m.i, m.j)

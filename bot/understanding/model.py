@@ -37,6 +37,7 @@ FactKind = Literal[
     "craft_village",
     "export",
     "owner_flag",
+    "local_material",
     "need",
     "phone",
     "name",

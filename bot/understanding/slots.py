@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answers import place_slot
-from bot.places import Gazetteer
+from bot.places import Gazetteer, Place
 from bot.understanding.model import Fact, FactKind, Understanding
 
 MIN_CONFIDENCE = 0.5  # below this a fact explains, it fills nothing
@@ -22,6 +22,7 @@ _SLOTS: dict[FactKind, str] = {
     "capital": "capital_vnd",
     "craft_village": "craft_village",
     "export": "export",
+    "local_material": "local_raw_material",
     "phone": "phone",
     "name": "name",
     "facility": "facility",
@@ -61,10 +62,21 @@ def slots_of(understanding: Understanding, gazetteer: Gazetteer) -> Slots:
         if place is not None:
             values["place"] = place_slot(place)
             _mark(unsure, "place", commune)
+            was = _renamed(understanding, commune, place, gazetteer)
+            if was:
+                values["place_was"] = was
     province = understanding.fact("province")
     if "place" not in values and province is not None and province.confidence >= MIN_CONFIDENCE:
         values["province_hint"] = province.value  # the interview still asks the commune
     return Slots(values, frozenset(unsure), choices)
+
+
+def _renamed(u: Understanding, commune: Fact, place: Place, gazetteer: Gazetteer) -> dict[str, Any] | None:
+    """The unit word or pre-2025 province typed where the reform changed it, to be said back to the person."""
+    province = u.fact("province")
+    typed = u.text[province.start : province.end] if province and province.why == "province name" else None
+    was = gazetteer.renamed(place, u.text[commune.start : commune.end], typed)
+    return {"code": place.code, "unit": was.unit, "province": was.province} if was else None
 
 
 def _mark(unsure: set[str], slot: str, fact: Fact) -> None:

@@ -12,9 +12,10 @@ from bot.dialog.case.facts import Case, case_of
 from bot.dialog.case.lines import national_part
 from bot.dialog.case.place import place_part
 from bot.dialog.case.plan import plan_part
+from bot.dialog.case.priority import priority_part
 from bot.dialog.case.product import product_part
 from bot.dialog.case.size import legal_form_part, size_part
-from bot.eligibility import Assessor
+from bot.eligibility import Assessor, Profile
 from bot.flows import CaseTexts
 from bot.knowledge import Knowledge, vn_today
 from bot.understanding import Understanding
@@ -62,8 +63,13 @@ class CaseAnswers:
     def _parts(self, kit: Kit, case: Case) -> list[Part | None]:
         t, asked = self.texts, case.asked
         topical = any(case.cue(c) for c in ("support", "eligible", "plan"))
-        if topical and case.product and self._outside(case.product):
-            return [product_part(kit, t, case.product)]  # no line or plan answer may suggest it is covered
+        if topical and case.product and (self._outside(case.product) or self._limited(case.product)):
+            # No line or plan answer may suggest it is covered: the product's 'Không', or its limit (mining), first.
+            return [product_part(kit, t, case.product)]
+        if case.cue("priority") and not case.cue("priority_list") and _described(case):
+            return [priority_part(kit, t, case)]  # 'có được ưu tiên không': from what the person said of the facility
+        if topical and self._large(kit, case):
+            return [size_part(kit, t, case)]  # a large enterprise: the size decides, no line it cannot get
         place_asked = bool(asked & {"commune", "province"}) or bool(case.candidates)
         about_place = case.needs or any(case.cue(c) for c in ("office", "forms", "support_what"))
         if case.cue("plan") or (place_asked and about_place):
@@ -96,6 +102,25 @@ class CaseAnswers:
         """An activity outside industry, or excluded (brick kilns): it is never answered 'Có'."""
         return self.assessor.classifier.classify(product).kind in ("non_industrial", "excluded")
 
+    def _limited(self, product: str) -> bool:
+        """A sector covered only under a condition of place (mining: a difficult area)."""
+        code = self.assessor.classifier.classify(product).code
+        return any(r.sector == code and r.requires_area_flags for r in self.kb.sectors.restrictions)
+
+    @staticmethod
+    def _large(kit: Kit, case: Case) -> bool:
+        """An enterprise whose figures pass the medium size (Nghị định 80/2021)."""
+        if case.legal_form != "enterprise" or (case.workers is None and case.revenue is None and case.capital is None):
+            return False
+        profile = Profile(
+            legal_form="enterprise",
+            activity=case.product or "-",
+            workers=case.workers,
+            revenue_vnd=case.revenue,
+            capital_vnd=case.capital,
+        )
+        return kit.assessor.assess(profile, kit.today).size == "large"
+
     def _lines(self, kit: Kit, case: Case) -> Part:
         """The national share and cap of the lines named; the commune's own amount where its plan has one."""
         if case.place is not None or case.province is not None:
@@ -116,3 +141,10 @@ class CaseAnswers:
         if case.place is None and case.province is None:
             out.append("place")
         return [self.texts.missing[m] for m in out]
+
+
+def _described(case: Case) -> bool:
+    """Whether the question or the conversation says something of the facility itself."""
+    known = case.known
+    said = (case.product, case.workers, case.place, case.export, case.local_material, *case.owner_flags)
+    return any(v is not None for v in said) or bool(known.get("activity") or known.get("workers"))

@@ -38,6 +38,8 @@ _CUES: dict[str, tuple[str, ...]] = {
         " ho tro ", " khuyen cong ", " dieu kien ", " xin ", " tai tro ", " kinh phi ", " chinh sach ", " uu tien ",
         " huong ",
     ),
+    "priority": (" uu tien ", " duoc uu tien ", " dien uu tien "),
+    "priority_list": (" nganh nao ", " nhung nganh ", " nganh gi ", " linh vuc nao ", " nhung ai ", " doi tuong nao "),
     "eligible": (" co duoc ", " duoc khong ", " duoc ho tro ", " co thuoc ", " thuoc dien ", " duoc ko ", " dc ko "),
     "loan": (" cho vay ", " vay von ", " vay tien ", " di vay ", " vay ngan hang ", " vay uu dai ", " muon tien "),
     "relocation": (
@@ -65,6 +67,9 @@ class Case:
     capital: int | None = None
     craft_village: bool | None = None
     needs: tuple[str, ...] = ()
+    export: bool | None = None
+    owner_flags: tuple[str, ...] = ()
+    local_material: bool | None = None
     known: Mapping[str, Any] = field(default_factory=dict)
 
     def cue(self, name: str) -> bool:
@@ -109,6 +114,9 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         capital=value("capital", "capital_vnd"),
         craft_village=value("craft_village", "craft_village"),
         needs=tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE)),
+        export=value("export", "export"),
+        owner_flags=tuple(dict.fromkeys([*u.values("owner_flag"), *(slots.get("owner_flags") or [])])),
+        local_material=value("local_material", "local_raw_material"),
         known=slots,
     )
 

@@ -14,4 +14,6 @@ def national_part(kit: Kit, texts: CaseTexts, code: str) -> str:
     body = [texts.national, line_text(national_line(line))]
     if line.cap_note:
         body.append(line.cap_note)
+    if line.requires_area_flags:  # 'lên doanh nghiệp': only a difficult area gets it, said with the amount
+        body += ["⚠️ " + c for c in line.conditions]
     return cited("\n".join(body), line.citation, line.status)

@@ -23,10 +23,12 @@ def product_part(kit: Kit, texts: CaseTexts, product: str) -> Part | None:
     found = kit.kb.sectors
     limits = [(e.text, e.citation, str(e.status)) for e in found.exclusions if e.sector == cls.code]
     limits += [(r.text, r.citation, r.status) for r in found.restrictions if r.sector == cls.code]
-    # A sector with limits (brick kilns, mining) is not a plain 'Có': the limit decides.
-    yes = "" if limits else texts.covered
-    out: list[str] = [yes + kit.reason("sector_ok", sector=sector.name, matched=cls.matched or sector.name)]
-    out += [cited("⚠️ " + text, citation, status) for text, citation, status in limits]
+    matched = cls.matched or sector.name
+    out: list[str] = [texts.covered + kit.reason("sector_ok", sector=sector.name, matched=matched)]
+    if limits:  # a sector with limits (mining) is not a plain 'Có': the limit decides, so it comes first
+        ok = kit.kb.rules.reasons["sector_ok"]
+        out = [cited("⚠️ " + text, citation, status) for text, citation, status in limits]
+        out.append(cited(texts.restricted_sector.format(matched=matched, sector=sector.name), ok.citation, ok.status))
     if sector.priority:
         tpl = kit.kb.rules.priorities["priority_sector"]
         out.append(cited(tpl.text.format(sector=sector.name), tpl.citation, tpl.status))

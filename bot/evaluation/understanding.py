@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.evaluation.shared import read_set, share
 from bot.places import Gazetteer
 from bot.text import fold
 from bot.understanding import MIN_CONFIDENCE, Understander, Understanding
@@ -40,19 +39,18 @@ class Counts:
 
     def line(self, kind: str) -> str:
         """'commune     P 95.0%  R 90.0%  (tp 19, fp 1, fn 2)'."""
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        p, r = self.precision, self.recall
         return f"{kind:<14} P {p:6.1%}  R {r:6.1%}  (tp {self.tp}, fp {self.fp}, fn {self.fn})"
 
     @property
     def precision(self) -> float:
         """Share of the facts read that were right."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        return share(self.tp, self.tp + self.fp, empty=1.0)
 
     @property
     def recall(self) -> float:
         """Share of the facts stated that were read."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        return share(self.tp, self.tp + self.fn, empty=1.0)
 
 
 @dataclass
@@ -67,7 +65,7 @@ class Result:
     @property
     def intent_accuracy(self) -> float:
         """Share of messages whose most likely intent is the expected one."""
-        return self.intents_right / self.total if self.total else 0.0
+        return share(self.intents_right, self.total)
 
     def summary(self) -> str:
         """Intent accuracy, then precision and recall of each fact kind."""
@@ -80,10 +78,7 @@ class Result:
 
 def load_cases(path: Path) -> list[Case]:
     """Read an evaluation file; ValueError names the first bad entry."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read ({type(exc).__name__})") from None
+    data = read_set(path)
     items = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: expected a list under 'messages'")

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.answers import place_slot
 from bot.dialog.case import CaseAnswers
+from bot.evaluation.shared import read_set, share
 from bot.places import Gazetteer
 from bot.understanding import Understander
 
@@ -40,7 +39,7 @@ class Result:
     @property
     def rate(self) -> float:
         """Share of questions answered right."""
-        return self.passed / self.total if self.total else 0.0
+        return share(self.passed, self.total)
 
     def summary(self) -> str:
         """'case answers: 58/62 (93.5%)'."""
@@ -49,10 +48,7 @@ class Result:
 
 def load_questions(path: Path) -> tuple[dt.date, list[Question]]:
     """The day the set is asked on and its questions; ValueError naming the problem when malformed."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    data = read_set(path)
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise ValueError(f"{path}: expected 'today' and a list 'questions'")
     today = data.get("today")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from bot.evaluation.shared import read_set, share
 from bot.faq import FaqIndex
 
 
@@ -31,12 +30,12 @@ class EvalResult:
     @property
     def accuracy(self) -> float:
         """Top-1 accuracy in scope (a refusal counts as wrong)."""
-        return self.correct / self.total if self.total else 0.0
+        return share(self.correct, self.total)
 
     @property
     def refusal_rate(self) -> float:
         """Share of out-of-scope questions refused."""
-        return self.refused / self.total_out if self.total_out else 0.0
+        return share(self.refused, self.total_out)
 
     def summary(self) -> str:
         """Two lines of figures."""
@@ -48,7 +47,7 @@ class EvalResult:
 
 def load_eval_set(path: Path) -> EvalSet:
     """Read an evaluation file: {in_scope: [{q, id}], out_of_scope: [q]}."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_set(path)
     return EvalSet([(item["q"], item["id"]) for item in data["in_scope"]], list(data.get("out_of_scope", [])))
 
 
