@@ -91,9 +91,14 @@ def top_lines(lines: list[LineOut], needs: Iterable[str], limit: int = SHOWN_LIN
     return out
 
 
-def lines_for_person(a: Assessment, texts: Texts, needs: Iterable[str], steps: list[str], office: Office) -> str:
-    """The lines that matter most for this person, their sources, and the next step, in one bubble."""
-    tail = next_steps(steps, office, texts)
+def lines_for_person(
+    a: Assessment, texts: Texts, needs: Iterable[str], steps: list[str], office: Office, gap: Iterable[str] = ()
+) -> str:
+    """The lines that matter most for this person, their sources, and the next step, in one bubble.
+
+    `gap`: lines saying the office's number is not known and whom to call instead; they belong to the next step.
+    """
+    tail = [*next_steps(steps, office, texts), *gap]
     if a.eligible is False:
         return "\n".join(tail)
     if not a.support_lines:

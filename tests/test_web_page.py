@@ -213,6 +213,18 @@ ANSWER_TOP = """(() => {
   const first = bots.find(e => e.textContent.startsWith(%s));
   return first ? Math.round(first.getBoundingClientRect().top) : null;
 })()"""
+
+
+async def answer_top(page: Browser, start: str) -> int:
+    """Where the answer beginning with `start` sits on screen; waits out a redraw of the transcript."""
+    for _ in range(300):
+        top = await page.js(ANSWER_TOP % json.dumps(start))
+        if top is not None:
+            return int(top)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no answer starting with {start!r}")
+
+
 OFFLINE = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
 
@@ -291,8 +303,7 @@ async def test_an_answer_is_read_from_its_start_announced_once_and_old_buttons_a
         await tap(page, "Chưa rõ")
         await page.until(f"{bubbles()}.includes('Vì sao')")
         # The newest answer is read from its start (the verdict at the top of the screen), not from its end.
-        await page.until(f"{ANSWER_TOP % json.dumps('✅ Có')} !== null")
-        top = await page.js(ANSWER_TOP % json.dumps("✅ Có"))
+        top = await answer_top(page, "✅ Có")
         assert 0 <= top <= 60, top
         await page.until("document.getElementById('announce').textContent.includes('✅ Có')")
         announced = await page.js("document.getElementById('announce').textContent")
@@ -305,8 +316,7 @@ async def test_an_answer_is_read_from_its_start_announced_once_and_old_buttons_a
         await asyncio.sleep(0.5)
         assert await page.js(f"{bubbles()}.length") == shown
         await tap(page, "Xem tất cả nội dung hỗ trợ")  # a long answer, several screens: still read from its start
-        await page.until(f"{ANSWER_TOP % json.dumps('Tất cả nội dung')} !== null")
-        top = await page.js(ANSWER_TOP % json.dumps("Tất cả nội dung"))
+        top = await answer_top(page, "Tất cả nội dung")
         assert 0 <= top <= 60, top
 
 

@@ -89,6 +89,20 @@ def contact_text(ctx: Context, found: Reach, first: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def phone_gap(ctx: Context, found: Reach) -> list[str]:
+    """Said where the office is already named: that we know no number for it, and whom to call instead."""
+    t = ctx.texts
+    if not found.own and found.place:
+        fallback = t.contact_fallback.format(office=found.office.name)
+        return [t.contact_unknown.format(place=found.place), fallback, *details(ctx, found.office)]
+    if found.office.phone:
+        return []
+    lines = [t.contact_no_phone.format(office=found.office.name)]
+    if found.fallback is not None:
+        lines += [t.contact_fallback.format(office=found.fallback.name), *details(ctx, found.fallback)]
+    return lines
+
+
 def reach_text(ctx: Context, found: Reach) -> str:
     """The answer to "gặp cán bộ": the request is recorded, and who to call meanwhile."""
     if not found.own and found.place:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
-from bot.dialog.office import contact_text, reach_of
+from bot.dialog.office import phone_gap, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
 from bot.knowledge import AreaFlag
@@ -50,9 +50,8 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     conv.slots["assessment"] = summary_of(assessment)
     conv.flow = conv.step = None
     found, texts = reach_of(ctx, conv), ctx.texts
-    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), found.office)
-    if not found.own or not found.office.phone:  # no number of their own office: said plainly, and whom to call
-        last += "\n" + contact_text(ctx, found)
+    gap = phone_gap(ctx, found)  # no number of their own office: said plainly, and whom to call
+    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), found.office, gap)
     messages = [verdict(assessment, texts.result), reasons(assessment, texts.result), last]
     said_no = any(r.text.startswith(texts.case.not_covered) for r in turn.replies)
     if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
