@@ -211,7 +211,8 @@ PHONE = "0233 3 123 456"
 ANSWER_TOP = """(() => {
   const bots = Array.from(document.querySelectorAll('.msg.bot'));
   const first = bots.find(e => e.textContent.startsWith(%s));
-  return first ? Math.round(first.getBoundingClientRect().top) : null;
+  // + 0: a top just above the edge rounds to -0, which DevTools sends as no value at all (read as null).
+  return first ? Math.round(first.getBoundingClientRect().top) + 0 : null;
 })()"""
 
 
