@@ -230,6 +230,8 @@ class Texts(Strict):
     summary_edit: NonEmpty
     registered: NonEmpty
     registered_update: NonEmpty
+    slots_over: NonEmpty  # a line wanted whose registrations already fill the commune's planned slots
+    slots_over_registered: NonEmpty  # the same, said with the reference code
     my_data_none: NonEmpty
     my_data: NonEmpty
     delete_confirm: NonEmpty

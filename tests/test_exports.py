@@ -149,8 +149,21 @@ def test_summary_rolls_up_by_line_commune_sector_and_status(db: Path, tmp_path: 
     book = openpyxl.load_workbook(out)
     assert book.sheetnames == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
     lines = [[c.value for c in row] for row in book["Theo nội dung hỗ trợ"].iter_rows(min_row=2)]
-    assert ["Quảng Trị", "Xã Vĩnh Thủy", "Ứng dụng máy móc, thiết bị tiên tiến", 6, 120_000_000] in lines
-    assert ["Ninh Bình", "Xã Bình Giang", "Ứng dụng máy móc, thiết bị tiên tiến", 1, 20_000_000] in lines
+    # Beside the registered amounts, the commune plan's slots: planned, planned amount, approved, remaining.
+    assert [
+        "Quảng Trị",
+        "Xã Vĩnh Thủy",
+        "Ứng dụng máy móc, thiết bị tiên tiến",
+        6,
+        120_000_000,
+        3,
+        60_000_000,
+        0,
+        3,
+    ] in lines
+    assert ["Ninh Bình", "Xã Bình Giang", "Ứng dụng máy móc, thiết bị tiên tiến", 1, 20_000_000] in [
+        r[:5] for r in lines
+    ]
     assert lines[-1][0] == "Tổng cộng" and lines[-1][3] == 7 and lines[-1][4] == 140_000_000
     statuses = {r[0].value: r[1].value for r in book["Theo trạng thái"].iter_rows(min_row=2)}
     assert statuses["Mới"] == 6 and statuses["Đã liên hệ"] == 1 and statuses["Tổng cộng"] == 7

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
+from bot.dialog.demand import demand_note
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
 from bot.dialog.listening import INFERRED, Listener
@@ -161,11 +162,12 @@ class Registration:
             conv.slots.pop("consent_id", None)  # none, or one erased since (e.g. by the retention purge)
             self.register(conv, turn)
             return
-        turn.lead = self._lead(conv)
+        turn.lead = self.lead_of(conv)
         turn.registered_office = office_label(self.ctx, office_of(self.ctx, conv))
         conv.flow = conv.step = None
 
-    def _lead(self, conv: Conversation) -> Lead:
+    def lead_of(self, conv: Conversation) -> Lead:
+        """The lead the answers make (no reference yet): the chat's and the office's registrations alike."""
         slots = conv.slots
         place = slots.get("place") or {}
         wanted = wanted_of(slots)
@@ -192,6 +194,7 @@ class Registration:
         text = self.texts.registered.format(ref=lead.ref, office=turn.registered_office, phone=phone)
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
+        text += demand_note(self.ctx, lead)  # honest when the commune's planned slots are all asked for
         turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.context import Context
+from bot.dialog.demand import with_demand
 from bot.dialog.office import phone_gap, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
@@ -48,6 +49,7 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     profile = profile_of(conv)
     assessment = ctx.assessor.assess(profile)
     conv.slots["assessment"] = summary_of(assessment)
+    assessment = with_demand(ctx, assessment, profile.needs, (conv.slots.get("place") or {}).get("code"))
     conv.flow = conv.step = None
     found, texts = reach_of(ctx, conv), ctx.texts
     gap = phone_gap(ctx, found)  # no number of their own office: said plainly, and whom to call
@@ -75,7 +77,10 @@ def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> Non
     if "assessment" not in conv.slots:  # started over since: the old result's answers are gone
         turn.say(ctx.texts.result.gone, ctx.menu_buttons())
         return
-    assessment = ctx.assessor.assess(profile_of(conv))
+    profile = profile_of(conv)
+    assessment = with_demand(
+        ctx, ctx.assessor.assess(profile), profile.needs, (conv.slots.get("place") or {}).get("code")
+    )
     messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:

@@ -19,6 +19,8 @@ from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.lead_edits import LABELS as EDIT_LABELS
+from bot.staff.lead_pages import LeadPages
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
@@ -68,6 +70,7 @@ def _vn_time(stamp: str) -> str:
 
 _TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
 _TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text)
+_TEMPLATES.globals.update(EDIT_LABELS)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -98,6 +101,7 @@ class Dashboard:
         self.sign_in, self.refusals = SignIn(self.store, handler), RefusalLog()
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
         self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
+        self.lead_pages = LeadPages(self)  # a contact corrected, a registration taken at the office; slots
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -117,6 +121,7 @@ class Dashboard:
             *self.answers.routes(self.signed_in),
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
             *self._profile_routes(),
+            *self.lead_pages.routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -254,6 +259,7 @@ class Dashboard:
             lines=kb.line_names,
             sectors=kb.sector_names,
             zalo_notice=await self.handler.call(auth_notice, self.app.repo),
+            slots=await self.lead_pages.slots(session.staff),
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
@@ -305,6 +311,7 @@ class Dashboard:
             session=session,
             funnel=bars(funnel),
             per_line=bars([(names.get(code, code), n) for code, n in per_line]),
+            slots=await self.lead_pages.slots(session.staff),
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

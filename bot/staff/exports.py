@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.knowledge import VN_TIME, Knowledge
+from bot.slots import APPROVED, Demand, commune_plan, plan_slots
+from bot.staff.lead_edits import channel_label
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
 from bot.text import national_phone
@@ -107,7 +109,7 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             "; ".join([lines.get(c, c) for c in x.lines_wanted]),
             expected_amount(x) or None,
             x.note,
-            x.channel,
+            channel_label(x.channel),
             local_time(x.updated_at),
             duplicate_text(x),
         ]
@@ -169,7 +171,14 @@ def write_xlsx(leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[
 
 def summarise(leads: Iterable[Lead]) -> dict[str, Counter[Any]]:
     """Counts and amounts for the roll-up: per (province, commune, line), per sector, per status."""
-    sums: dict[str, Counter[Any]] = {"line": Counter(), "amount": Counter(), "sector": Counter(), "status": Counter()}
+    sums: dict[str, Counter[Any]] = {
+        "line": Counter(),
+        "amount": Counter(),
+        "sector": Counter(),
+        "status": Counter(),
+        "approved": Counter(),
+        "commune_code": Counter(),  # (province, commune) → its code, for the plan's slots
+    }
     for lead in leads:
         local = {
             ln["code"]: ln.get("cap_vnd") or 0
@@ -180,6 +189,8 @@ def summarise(leads: Iterable[Lead]) -> dict[str, Counter[Any]]:
             key = (lead.province or "", lead.commune or "", code)
             sums["line"][key] += 1
             sums["amount"][key] += local.get(code, 0)
+            sums["approved"][key] += lead.status == APPROVED
+        sums["commune_code"][(lead.province or "", lead.commune or "")] = lead.commune_code or 0
         sums["sector"][lead.assessment.get("sector") or ""] += 1
         sums["status"][lead.status] += 1
     return sums
@@ -193,10 +204,10 @@ def write_summary(
     lines: dict[str, str] = kb.line_names | {"none": "Chưa chọn nội dung"}
     sectors: dict[str, str] = kb.sector_names | {"": "Chưa xác định"}
     by_line = [
-        [p, c, lines.get(code, code), n, counted["amount"][(p, c, code)] or None]
+        [p, c, lines.get(code, code), n, counted["amount"][(p, c, code)] or None, *_slots(kb, counted, (p, c, code))]
         for (p, c, code), n in sorted(counted["line"].items())
     ]
-    by_line.append(["Tổng cộng", "", "", sum(r[3] for r in by_line), sum(r[4] or 0 for r in by_line)])
+    by_line.append(["Tổng cộng", "", "", *(sum(r[i] or 0 for r in by_line) for i in range(3, 9))])
     by_sector = [[sectors.get(k, k), n] for k, n in counted["sector"].most_common()]
     by_sector.append(["Tổng cộng", sum(r[1] for r in by_sector)])
     by_status = [[STATUS_LABELS.get(k, k), n] for k, n in counted["status"].most_common()]
@@ -207,16 +218,32 @@ def write_summary(
         [
             Sheet(
                 "Theo nội dung hỗ trợ",
-                ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"],
-                [18, 22, 40, 16, 20],
+                [*LINE_HEADERS, *SLOT_HEADERS],
+                [18, 22, 40, 16, 20, 14, 20, 12, 14],
                 by_line,
-                ["text", "text", "text", "number", "number"],
+                ["text", "text", "text"] + ["number"] * 6,
             ),
             Sheet("Theo ngành", ["Ngành", "Số cơ sở"], [45, 12], by_sector, count_kinds),
             Sheet("Theo trạng thái", ["Trạng thái", "Số cơ sở"], [30, 12], by_status, count_kinds),
         ],
     )
     return sum(counted["status"].values())
+
+
+LINE_HEADERS = ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"]
+SLOT_HEADERS = ["Số suất kế hoạch", "Kinh phí kế hoạch (đồng)", "Đã duyệt", "Suất còn lại"]
+
+
+def _slots(kb: Knowledge, counted: dict[str, Counter[Any]], key: tuple[str, str, str]) -> list[int | None]:
+    """Beside a commune line's registrations: its plan's slots and amount, the approved, and what remains."""
+    province, commune, code = key
+    approved = counted["approved"][key]
+    plan = commune_plan(kb.localities, counted["commune_code"][(province, commune)] or None)
+    lines = plan_slots(plan, {code: Demand(0, approved)}) if plan is not None else []
+    line = next((ln for ln in lines if ln.code == code), None)
+    if line is None:
+        return [None, None, approved or None, None]
+    return [line.planned, line.total_vnd, approved, line.remaining]
 
 
 def _ticking(leads: Iterable[Lead], tick: Callable[[int], None]) -> Iterator[Lead]:

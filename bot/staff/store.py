@@ -262,9 +262,10 @@ class StaffStore:
     def consent(self, consent_id: int) -> dict[str, Any] | None:
         """The consent record a lead was registered under."""
         row = self.db.execute(
-            "SELECT text_version, text, given, at FROM consents WHERE id = ?", [consent_id]
+            "SELECT text_version, text, given, at, recorded_by FROM consents WHERE id = ?", [consent_id]
         ).fetchone()
-        return {"version": row[0], "text": row[1], "given": bool(row[2]), "at": row[3]} if row else None
+        keys = ("version", "text", "given", "at", "recorded_by")  # recorded_by: the officer of a verbal consent
+        return dict(zip(keys, [*row[:2], bool(row[2]), *row[3:]], strict=True)) if row else None
 
     def update(self, staff: Staff, ref: str, status: LeadStatus, assignee: str, follow_up: str, note: str) -> bool:
         """Change a lead's status and follow-up; every change goes to the audit log with who made it."""

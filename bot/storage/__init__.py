@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.messages import ConversationKey, Reply
+from bot.slots import Demand
 
 if TYPE_CHECKING:
     from bot.storage.handoffs import HandoffStore
@@ -139,6 +140,9 @@ class Repository(Protocol):
 
     def local_faq(self, communes: list[int] | None = None) -> list[dict[str, Any]]:
         """A commune's own FAQ entries (all when None), oldest first."""
+
+    def line_demand(self, communes: list[int] | None = None) -> dict[int, dict[str, Demand]]:
+        """Live registrations and approvals per commune and support line wanted."""
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""

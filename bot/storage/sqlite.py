@@ -19,6 +19,7 @@ from sqlite_utils.migrations import Migrations
 from bot.files import owner_only, private_dir
 from bot.masking import mask_personal
 from bot.messages import Button, ConversationKey, Reply
+from bot.slots import APPROVED, NOT_COUNTED, Demand
 from bot.storage import Consent, Conversation, Lead, Outbox
 
 if TYPE_CHECKING:
@@ -282,6 +283,12 @@ def m013_handoff_modes(db: Database) -> None:
         "role TEXT NOT NULL, author TEXT, text TEXT NOT NULL, at TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX chat_log_person ON chat_log (channel, user, id)")
+
+
+@MIGRATIONS()
+def m016_leads_fix_add(db: Database) -> None:
+    """A consent given aloud, at the office or on the phone, keeps the officer who read the text and ticked it."""
+    db.execute("ALTER TABLE consents ADD COLUMN recorded_by TEXT")
 
 
 @dataclass
@@ -866,6 +873,19 @@ class SqliteRepository:
         for row in rows:
             row["variants"] = json.loads(row["variants"])
         return rows
+
+    def line_demand(self, communes: list[int] | None = None) -> dict[int, dict[str, Demand]]:
+        """Live registrations and approvals per commune and support line wanted (None: every commune)."""
+        where = "" if communes is None else f" AND commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
+        rows = self.db.execute(
+            "SELECT commune_code, j.value, count(*), sum(status = ?) FROM leads, json_each(leads.lines_wanted) j "
+            f"WHERE commune_code IS NOT NULL AND status NOT IN (?, ?){where} GROUP BY commune_code, j.value",
+            [APPROVED, *NOT_COUNTED, *(communes or [])],
+        ).fetchall()
+        found: dict[int, dict[str, Demand]] = {}
+        for commune, code, registered, approved in rows:
+            found.setdefault(int(commune), {})[str(code)] = Demand(int(registered), int(approved or 0))
+        return found
 
     def count_conversations(self) -> int:
         """How many conversations are stored."""
