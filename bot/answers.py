@@ -116,10 +116,12 @@ class AnswerReader:
         if number is not None and 1 <= number <= len(choices):
             return accepted(choices[number - 1].value)
         hits = []
+        # 'ho tro' typed without diacritics is 'hỗ trợ' (support), never the synonym 'hộ' (a household).
+        padded = f" {said} ".replace(" ho tro ", " ; ")
         for choice in choices:
             for phrase in [choice.label, *choice.synonyms]:
                 norm = self.normal(phrase)
-                if norm and (said == norm or f" {norm} " in f" {said} "):
+                if norm and (said == norm or f" {norm} " in padded):
                     hits.append((len(norm), choice))
         if hits:
             best = max(hits, key=lambda h: h[0])[1]

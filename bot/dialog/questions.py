@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.case import CaseAnswer, CaseAnswers
-from bot.dialog.case.facts import case_of
+from bot.dialog.case.facts import case_of, speaks_of_home
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.local_answers import LocalAnswers
@@ -49,7 +49,14 @@ class Questions:
             return self._reach(conv, u)
         if answers_step and not self.cases.names_outside(u):
             return None
-        return self.cases.answer(u, conv.slots)
+        return self.cases.answer(u, self._home_slots(conv, text))
+
+    def _home_slots(self, conv: Conversation, text: str) -> dict[str, Any]:
+        """The conversation's slots; 'xã mình' before a place is given means the deploying unit's commune."""
+        if (conv.slots.get("place") or {}).get("code") or not speaks_of_home(text):
+            return conv.slots
+        home = commune_of(self.ctx, conv)
+        return conv.slots if home is None else {**conv.slots, "place": {"code": home}}
 
     def _reach(self, conv: Conversation, u: Understanding) -> CaseAnswer:
         """The office of the commune the question names (else the person's): phone, address, hours."""

@@ -180,7 +180,9 @@ class Router:
         parsed = self.ctx.reader.read(step, text)
         own = self.listener.slots(heard).values.get(step.slot) if heard is not None else None
         useful = parsed.ok or parsed.guess is not None or bool(parsed.options) or parsed.hint is not None
-        if own is not None and (not useful or (parsed.ok and step.parser == "activity")):
+        # The legal form is read from the whole message too: 'hộ gia đình thôi, chưa đăng ký gì' is unregistered.
+        whole = step.parser == "activity" or step.id == "legal_form"
+        if own is not None and (not useful or (parsed.ok and whole)):
             # Read from the whole message where the step's parser saw nothing; a product is its own words,
             # not the place said with it ('làm chiếu cói ở xã Vĩnh Thủy').
             parsed, useful = accepted(own), True

@@ -46,6 +46,8 @@ _CUES: dict[str, tuple[str, ...]] = {
         " di doi ", " doi xuong ", " chuyen xuong ", " cum cong nghiep ", " khu cong nghiep ", " di chuyen ",
     ),
 }  # fmt: skip
+# 'xã mình', 'địa phương mình': the person's own commune, or (not given yet) the deploying unit's.
+_HOME = (" xa minh ", " xa em ", " xa toi ", " xa nha ", " xa ta ", " phuong minh ", " dia phuong minh ", " o day ")
 _MINE = (" minh ", " em ", " toi ", " nha ", " chung toi ", " bac ", " chau ", " con ")
 
 
@@ -119,6 +121,12 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         local_material=value("local_material", "local_raw_material"),
         known=slots,
     )
+
+
+def speaks_of_home(text: str) -> bool:
+    """Whether a question is about the person's own commune without naming it ('xã mình có mấy suất')."""
+    said = f" {fold(text)} "
+    return any(w in said for w in _HOME)
 
 
 def _cues(said: str) -> frozenset[str]:
