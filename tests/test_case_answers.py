@@ -203,3 +203,39 @@ def test_a_malformed_set_exits_2_with_one_line(tmp_path: Path, content: str) -> 
     path.write_text(content, encoding="utf-8")
     result = CliRunner().invoke(main, ["kb", "eval-case", str(path), "--knowledge", str(KNOWLEDGE)])
     assert result.exit_code == 2, result.output
+
+
+# --- review of 3/12 (messages typed without diacritics) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["hoi chi vay", "cho em hỏi vay được không"])
+def test_a_word_of_borrowing_is_told_khuyen_cong_lends_nothing(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, question: str
+) -> None:
+    """Was: 'hoi chi vay' got the trade-fair entry, with Bắc Giang's 2021–2025 '400 lượt' as if current."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, question))
+    assert "Khuyến công không cho vay tiền" in text and "Ngân hàng Chính sách xã hội" in text
+    assert "hội chợ" not in text
+
+
+def test_no_generic_answer_quotes_a_past_plans_figures(kb: Knowledge) -> None:
+    """Was: the fairs entry (and six others) quoted Bắc Giang's 2021–2025 targets to a question about today."""
+    for entry in kb.faq.entries:
+        if "bac_giang" in entry.id:
+            continue  # a question about that plan itself: answered as the plan of 2021–2025
+        assert "Bắc Giang" not in entry.answer and "Quảng Ngãi năm 2025" not in entry.answer, entry.id
+
+
+def test_the_priority_answer_asks_about_women_and_ethnic_minority_owners(
+    answers: CaseAnswers, understander: Understander, assessor: Assessor
+) -> None:
+    """Was: the criteria still open named area, workers, export… but not the owners Nghị định 235/2025 added."""
+    slots = {"activity": "nước mắm", "place": {"code": 19405}}
+    found = answers.answer(understander.understand("co so lam nuoc mam cua em co duoc uu tien gi khong"), slots, DAY)
+    assert found is not None
+    assert "chủ cơ sở là phụ nữ" in found.text and "chủ cơ sở là người dân tộc thiểu số" in found.text
+    assert "Nghị định 235/2025/NĐ-CP" in found.text
+    said = answers.answer(understander.understand("chu co so la phu nu, co duoc uu tien khong"), slots, DAY)
+    assert said is not None and "Cơ sở do phụ nữ làm chủ được ưu tiên" in said.text
+    assert "chủ cơ sở là phụ nữ" not in said.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +105,7 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     return Case(
         said=said,
         asked=frozenset(asked),
-        cues=_cues(said),
+        cues=_cues(said, u.text),
         legal_form=value("legal_form", "legal_form"),
         product=facts["product"].value if "product" in facts else None,
         sector=value("sector", "sector") if "product" in facts else None,
@@ -129,10 +130,21 @@ def speaks_of_home(text: str) -> bool:
     return any(w in said for w in _HOME)
 
 
-def _cues(said: str) -> frozenset[str]:
+def _cues(said: str, typed: str = "") -> frozenset[str]:
     """The cues a question uses; 'lãi suất' (interest) is not 'suất' (a slot)."""
     said = said.replace(" lai suat ", " ")
-    return frozenset(name for name, words in _CUES.items() if any(w in said for w in words))
+    found = {name for name, words in _CUES.items() if any(w in said for w in words)}
+    return frozenset(found | ({"loan"} if _borrowing(typed) else set()))
+
+
+# 'vay' alone is 'vay' (borrow) or 'vậy' (a closing particle: 'gì vậy', 'sao vậy'); after these it is the particle.
+_PARTICLE_AFTER = {"gi", "j", "sao", "nao", "the", "khong", "ko", "dau", "a", "day", "nhu", "ntn", "roi", "chua"}
+
+
+def _borrowing(typed: str) -> bool:
+    """'hỏi chị vay', 'muốn vay': the word 'vay' as typed ('vậy' is the particle), not after a question word."""
+    words = re.findall(r"[^\W\d_]+", typed.lower())
+    return any(w == "vay" and (i == 0 or fold(words[i - 1]) not in _PARTICLE_AFTER) for i, w in enumerate(words))
 
 
 def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[Place, ...]]:
