@@ -188,6 +188,7 @@ class Texts(Strict):
     ask_prompt: NonEmpty
     province_only: NonEmpty
     which_place: NonEmpty
+    product_heard: NonEmpty  # fields: product
     place_confirm: NonEmpty
     activity_confirm: NonEmpty
     activity_unknown_sector: NonEmpty

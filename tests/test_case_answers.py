@@ -239,3 +239,14 @@ def test_the_priority_answer_asks_about_women_and_ethnic_minority_owners(
     said = answers.answer(understander.understand("chu co so la phu nu, co duoc uu tien khong"), slots, DAY)
     assert said is not None and "Cơ sở do phụ nữ làm chủ được ưu tiên" in said.text
     assert "chủ cơ sở là phụ nữ" not in said.text
+
+
+def test_what_a_question_asks_support_for_is_not_the_persons_product(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    """Was: a fish-sauce maker asking for a truck to a fair got '❌ Không. “xe tải chở hàng” không phải sản xuất'."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    _chat(engine, "hkd lam nuoc mam o xa vinh thuy quang tri", "đúng")
+    text = "\n".join(r.text for r in _chat(engine, "xa co cho muon xe tai cho hang di hoi cho khong"))
+    assert "❌" not in text and "không phải sản xuất công nghiệp" not in text
+    assert "Hỗ trợ tham gia hội chợ, triển lãm: 10 triệu đồng/cơ sở, 2 suất" in text and "tiền thuê gian hàng" in text

@@ -280,3 +280,23 @@ def test_a_household_not_registered_is_taken_as_unregistered(kb, dialogs, assess
     _, turns = _conversation(engine, ["kiem tra dieu kien", "ho gia dinh thoi, chua dang ky gi"])
     assert "sản phẩm gì" in turns[1][-1].text
     assert engine.repo.load(KEY).slots["legal_form"] == "unregistered"  # type: ignore[union-attr]
+
+
+def test_drying_said_after_a_no_for_growing_is_reassessed(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: the bot itself said drying is covered, and 'có, nhà em còn sấy tiêu' got 'chưa tìm được câu trả lời'."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    messages = ["nha em trong tieu o xa vinh thuy quang tri", "co, nha em con say tieu dong goi ban nua"]
+    _, turns = _conversation(engine, [*messages, "tap:ans:household_business", "tap:yes:"])
+    assert "❌ Không" in " ".join(r.text for r in turns[0])
+    said = " ".join(r.text for t in turns[1:] for r in t)
+    assert "chưa tìm được" not in said and "sấy tiêu" in said
+    assert "✅" in " ".join(r.text for r in turns[3])
+    assert engine.repo.load(KEY).slots["activity"].startswith("say tieu")  # type: ignore[union-attr]
+
+
+def test_a_product_alone_as_an_opener_starts_the_check(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: 'em lam gom' got 'Xin lỗi, tôi chưa hiểu ý' (gốm was understood only at the product step)."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["em lam gom"])
+    said = " ".join(r.text for r in turns[0])
+    assert "chưa hiểu" not in said and "làm gốm" in said and "thuộc loại nào" in turns[0][-1].text

@@ -9,6 +9,7 @@ from bot.eligibility import vnd
 from bot.flows import Step
 from bot.places import province_title, unit_word
 from bot.storage import Conversation
+from bot.text import fold
 from bot.understanding import Slots, Understanding, slots_of
 
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
@@ -19,6 +20,7 @@ TAKEN = frozenset(
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
 # A product said with its own verb is shown as said ('trồng nấm', 'sấy tiêu'), others after 'làm' ('làm gốm').
 _VERBS = ("làm", "sản xuất", "chế biến", "trồng", "nuôi", "sấy", "đóng gói", "khai thác", "dệt", "đan", "rang", "xay")
+MAKING = tuple(fold(v) + " " for v in _VERBS)  # folded: 'lam ', 'say '
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
 FREE_TEXT = ("text", "name")
 _OWNERS = {

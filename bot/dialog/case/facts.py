@@ -98,6 +98,13 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     if province is None and not candidates and slots.get("province_hint"):
         province = gazetteer.province(str(slots["province_hint"]))
 
+    needs = tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE))
+    product = facts["product"].value if "product" in facts else None
+    if product is not None and needs and slots.get("activity") and _asks(u):
+        # 'xã có cho mượn xe tải chở hàng đi hội chợ không' from a fish-sauce maker: the truck is what the support
+        # is asked for, not what the facility makes; the product already said stays the facility's.
+        product = None
+
     def value(kind: str, slot: str) -> Any:
         fact = facts.get(kind)
         return fact.value if fact is not None and fact.value is not None else slots.get(slot)
@@ -107,8 +114,8 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         asked=frozenset(asked),
         cues=_cues(said, u.text),
         legal_form=value("legal_form", "legal_form"),
-        product=facts["product"].value if "product" in facts else None,
-        sector=value("sector", "sector") if "product" in facts else None,
+        product=product,
+        sector=value("sector", "sector") if product is not None else None,
         place=place,
         province=province,
         candidates=candidates,
@@ -116,12 +123,17 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         revenue=value("revenue", "revenue_vnd"),
         capital=value("capital", "capital_vnd"),
         craft_village=value("craft_village", "craft_village"),
-        needs=tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE)),
+        needs=needs,
         export=value("export", "export"),
         owner_flags=tuple(dict.fromkeys([*u.values("owner_flag"), *(slots.get("owner_flags") or [])])),
         local_material=value("local_material", "local_raw_material"),
         known=slots,
     )
+
+
+def _asks(u: Understanding) -> bool:
+    """Whether the message asks something (its facts are then the question's topic)."""
+    return any(i.intent == "ask_question" for i in u.intents)
 
 
 def speaks_of_home(text: str) -> bool:
