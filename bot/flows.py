@@ -189,6 +189,7 @@ class Texts(Strict):
     province_only: NonEmpty
     which_place: NonEmpty
     product_heard: NonEmpty  # fields: product
+    which_office: NonEmpty  # fields: options
     place_confirm: NonEmpty
     activity_confirm: NonEmpty
     activity_unknown_sector: NonEmpty

@@ -250,3 +250,21 @@ def test_what_a_question_asks_support_for_is_not_the_persons_product(
     text = "\n".join(r.text for r in _chat(engine, "xa co cho muon xe tai cho hang di hoi cho khong"))
     assert "❌" not in text and "không phải sản xuất công nghiệp" not in text
     assert "Hỗ trợ tham gia hội chợ, triển lãm: 10 triệu đồng/cơ sở, 2 suất" in text and "tiền thuê gian hàng" in text
+
+
+def test_the_phone_asked_for_a_named_commune_is_that_communes(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    """Was: a Vĩnh Thủy person asking 'so dien thoai xa binh giang' got Vĩnh Thủy's office (the conversation's)."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    _chat(engine, "hkd lam nuoc mam o xa vinh thuy quang tri", "đúng")
+    text = "\n".join(r.text for r in _chat(engine, "so dien thoai xa binh giang"))
+    assert "Phòng Kinh tế xã Bình Giang" in text and "Vĩnh Thủy" not in text
+
+
+def test_the_phone_of_a_name_shared_by_several_provinces_asks_which(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, "so dien thoai xa tan thanh"))
+    assert "Xã Tân Thành (Quảng Trị)" in text and "kèm tên tỉnh" in text
