@@ -164,6 +164,8 @@ class AnswerReader:
         result = self.gazetteer.resolve_text(text)
         if result.status == "ambiguous":
             options = [(p.label, f"place:{p.code}") for p in result.candidates[:8]]
+            if result.district is not None:  # districts are gone: the units that may be meant, to choose from
+                return Parsed(hint="district", options=options, value={"district": result.district.label})
             return Parsed(hint="which_place", options=options)
         if result.place is not None:
             value = place_slot(result.place)

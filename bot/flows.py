@@ -190,6 +190,8 @@ class Texts(Strict):
     which_place: NonEmpty
     product_heard: NonEmpty  # fields: product
     which_office: NonEmpty  # fields: options
+    district_gone: NonEmpty  # fields: district
+    place_district: NonEmpty  # fields: district, now
     place_confirm: NonEmpty
     activity_confirm: NonEmpty
     activity_unknown_sector: NonEmpty

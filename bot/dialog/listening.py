@@ -72,6 +72,8 @@ class Listener:
             conv.slots["place_was"] = found.values.get("place_was") or {}
         if found.place_choices and "place" not in conv.slots:
             conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
+            if found.values.get("place_district"):  # 'huyện Lạng Giang': said when the choice is asked
+                conv.slots["place_district"] = found.values["place_district"]
         if "province_hint" in found.values and "place" not in conv.slots:
             conv.slots["province_hint"] = found.values["province_hint"]
         if changed:
@@ -132,6 +134,9 @@ class Listener:
         if was.get("province"):
             new = province_title(found.province)
             parts.append(texts.place_renamed_province.format(old=was["province"], new=new))
+        if was.get("district"):
+            bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
+            parts.append(texts.place_district.format(district=was["district"], now=f"{unit_word(found)} {bare}"))
         if was.get("unit"):
             bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
             now = f"{unit_word(found)} {bare}"
