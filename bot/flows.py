@@ -123,6 +123,7 @@ class CaseTexts(Strict):
     plan_line_unpriced: NonEmpty  # fields: place, line
     no_plan: NonEmpty  # fields: place
     ask_place: NonEmpty  # fields: question
+    district_gone: NonEmpty  # fields: district, options
     national: NonEmpty
     depends: NonEmpty  # fields: missing
     missing: dict[str, NonEmpty]

@@ -268,3 +268,12 @@ def test_the_phone_of_a_name_shared_by_several_provinces_asks_which(
     engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
     text = "\n".join(r.text for r in _chat(engine, "so dien thoai xa tan thanh"))
     assert "Xã Tân Thành (Quảng Trị)" in text and "kèm tên tỉnh" in text
+
+
+def test_a_question_naming_an_old_district_says_districts_are_gone(
+    answers: CaseAnswers, understander: Understander
+) -> None:
+    """Was: 'Có nhiều nơi trùng tên: Hưng Yên' for a commune typed with its pre-2025 district."""
+    question = "xa tan dan huyen khoai chau hung yen co ke hoach khuyen cong khong"
+    found = answers.answer(understander.understand(question), {}, DAY)
+    assert found is not None and "không còn cấp huyện" in found.text and "huyện Khoái Châu" in found.text

@@ -16,6 +16,7 @@ from bot.places import Place
 from bot.storage import Conversation
 from bot.text import fold
 from bot.understanding import Understanding
+from bot.understanding.place import DISTRICT_TYPED
 
 PLACE_QUESTION = "place_question"  # a question waiting for its commune to be chosen among those of its name
 
@@ -102,7 +103,10 @@ class MixedInitiative:
         codes = [p.code for p in places]
         conv.pending = {"kind": "choose_place", "codes": codes}
         conv.slots[PLACE_QUESTION] = {"text": heard.text, "start": fact.start, "end": fact.end, "codes": codes}
-        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
+        asked = self.texts.which_place
+        if fact.why.startswith(DISTRICT_TYPED):  # 'huyện Khoái Châu': districts are gone, which unit now
+            asked = self.texts.district_gone.format(district=fact.why.removeprefix(DISTRICT_TYPED))
+        turn.say(asked, [Button(p.label, f"place:{p.code}") for p in places])
         return True
 
     def place_settled(self, conv: Conversation, place: Place, turn: Turn) -> bool:

@@ -309,7 +309,7 @@ class IntentReader:
 def _nothing(words: list[str], i: int) -> bool:
     """Whether 'gì' at token i closes a negation ('chưa đăng ký gì'): a statement, not a question."""
     closing = i + 1 == len(words) or words[i + 1] in _CLOSING
-    return closing and bool(_NEGATIONS & set(words[max(0, i - 4) : i]))
+    return closing and bool(_NEGATIONS & set(words[max(0, i - 6) : i]))
 
 
 def _ranked(hits: list[IntentHit]) -> list[IntentHit]:

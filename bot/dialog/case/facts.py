@@ -10,6 +10,7 @@ from typing import Any
 from bot.places import Gazetteer, Place, ProvinceInfo
 from bot.text import fold
 from bot.understanding import MIN_CONFIDENCE, Fact, Understanding
+from bot.understanding.place import DISTRICT_TYPED
 
 # What a question asks about, by the words it uses (folded, padded with spaces).
 _CUES: dict[str, tuple[str, ...]] = {
@@ -65,6 +66,7 @@ class Case:
     place: Place | None = None
     province: ProvinceInfo | None = None
     candidates: tuple[Place, ...] = ()  # several communes of the name typed
+    district: str | None = None  # a pre-2025 district typed ('huyện Lạng Giang') when the commune is to choose
     workers: int | None = None
     revenue: int | None = None
     capital: int | None = None
@@ -119,6 +121,7 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
         place=place,
         province=province,
         candidates=candidates,
+        district=_district(u) if candidates else None,
         workers=value("workers", "workers"),
         revenue=value("revenue", "revenue_vnd"),
         capital=value("capital", "capital_vnd"),
@@ -169,6 +172,12 @@ def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[
     if fact.confidence < MIN_CONFIDENCE:
         return None, ()
     return gazetteer.place_by_code(int(fact.value)), ()
+
+
+def _district(u: Understanding) -> str | None:
+    """The old district typed, when it is why the commune is to choose ('huyện Lạng Giang')."""
+    fact = u.fact("commune")
+    return fact.why.removeprefix(DISTRICT_TYPED) if fact and fact.why.startswith(DISTRICT_TYPED) else None
 
 
 def _province(u: Understanding, gazetteer: Gazetteer) -> ProvinceInfo | None:
