@@ -116,10 +116,12 @@ class AnswerReader:
         if number is not None and 1 <= number <= len(choices):
             return accepted(choices[number - 1].value)
         hits = []
+        # 'ho tro' typed without diacritics is 'hỗ trợ' (support), never the synonym 'hộ' (a household).
+        padded = f" {said} ".replace(" ho tro ", " ; ")
         for choice in choices:
             for phrase in [choice.label, *choice.synonyms]:
                 norm = self.normal(phrase)
-                if norm and (said == norm or f" {norm} " in f" {said} "):
+                if norm and (said == norm or f" {norm} " in padded):
                     hits.append((len(norm), choice))
         if hits:
             best = max(hits, key=lambda h: h[0])[1]
@@ -162,6 +164,8 @@ class AnswerReader:
         result = self.gazetteer.resolve_text(text)
         if result.status == "ambiguous":
             options = [(p.label, f"place:{p.code}") for p in result.candidates[:8]]
+            if result.district is not None:  # districts are gone: the units that may be meant, to choose from
+                return Parsed(hint="district", options=options, value={"district": result.district.label})
             return Parsed(hint="which_place", options=options)
         if result.place is not None:
             value = place_slot(result.place)

@@ -123,6 +123,7 @@ class CaseTexts(Strict):
     plan_line_unpriced: NonEmpty  # fields: place, line
     no_plan: NonEmpty  # fields: place
     ask_place: NonEmpty  # fields: question
+    district_gone: NonEmpty  # fields: district, options
     national: NonEmpty
     depends: NonEmpty  # fields: missing
     missing: dict[str, NonEmpty]
@@ -208,6 +209,10 @@ class Texts(Strict):
     ask_prompt: NonEmpty
     province_only: NonEmpty
     which_place: NonEmpty
+    product_heard: NonEmpty  # fields: product
+    which_office: NonEmpty  # fields: options
+    district_gone: NonEmpty  # fields: district
+    place_district: NonEmpty  # fields: district, now
     place_confirm: NonEmpty
     activity_confirm: NonEmpty
     activity_unknown_sector: NonEmpty

@@ -52,12 +52,27 @@ class Place:
 
 
 @dataclass(frozen=True)
+class District:
+    """A pre-2025 district (huyện, quận, thị xã) typed: districts were abolished on 1 July 2025."""
+
+    word: str  # 'huyện', 'quận' or 'thị xã', as people read it
+    name: str  # the name, folded ('lang giang')
+    shown: str = ""  # the name as typed ('Lạng Giang', 'lang giang')
+
+    @property
+    def label(self) -> str:
+        """'huyện Lạng Giang': the name as typed, said back with the unit found."""
+        return f"{self.word} {' '.join(w[:1].upper() + w[1:] for w in (self.shown or self.name).split())}"
+
+
+@dataclass(frozen=True)
 class Resolution:
     """The outcome of resolving text: one place, several to choose from, or nothing."""
 
     status: Literal["ok", "ambiguous", "not_found"]
     province: ProvinceInfo | None = None
     candidates: tuple[Place, ...] = ()
+    district: District | None = None  # a pre-2025 district typed with the place
 
     @property
     def place(self) -> Place | None:
@@ -76,11 +91,24 @@ class Renamed:
 
     unit: str | None  # the unit word typed ('phường') where the unit is now of another type ('xã')
     province: str | None  # the pre-2025 province typed ('Quảng Nam') that merged into the unit's province
+    district: str | None = None  # the pre-2025 district typed ('huyện Vĩnh Linh'): there are none since 1/7/2025
 
 
 # The unit words people type before a commune's name, as they read (pre-2025 ones included).
 _UNIT_WORDS = {"xa": "xã", "phuong": "phường", "dac khu": "đặc khu", "p": "phường", "thi tran": "thị trấn"}
+# Pre-2025 district words, folded, as people still type them before a district's name.
+_DISTRICT_WORDS = {"thi xa": "thị xã", "huyen": "huyện", "quan": "quận", "tx": "thị xã"}
+# Words that end a district's name: a unit or province word, or what a sentence goes on with.
+_DISTRICT_STOPS = {
+    "xa", "phuong", "p", "dac", "tinh", "tp", "thanh", "o", "tai", "va", "lam", "can", "muon", "co", "nay", "cu",
+}  # fmt: skip
+_MAX_DISTRICT = 3
 _TYPE_WORDS: dict[UnitType, str] = {"xa": "xã", "phuong": "phường", "dac_khu": "đặc khu"}
+
+
+def _named_exactly(place: Place, typed: str) -> bool:
+    """Whether the unit's own name was typed (not reached through a typo): 'vinh thuy' for Xã Vĩnh Thủy."""
+    return f" {_strip_prefix(fold(place.name), _UNIT_PREFIXES)[0]} " in f" {fold(typed).replace(',', ' ')} "
 
 
 def unit_word(place: Place) -> str:
@@ -113,7 +141,9 @@ class Gazetteer:
         self._aliases = {fold(k): fold(v) for k, v in (province_aliases or {}).items()}
         self._old_names = {fold(k): canonical(k) for k in province_aliases or {}}
 
-    def renamed(self, place: Place, commune_typed: str, province_typed: str | None = None) -> Renamed | None:
+    def renamed(
+        self, place: Place, commune_typed: str, province_typed: str | None = None, district: District | None = None
+    ) -> Renamed | None:
         """What the person typed that the 2025 reform changed: 'phường Ba Đình' now a xã, 'Quảng Nam' now Đà Nẵng.
 
         None when the typed words name the unit as it is (or name no unit word and no old province).
@@ -125,7 +155,53 @@ class Gazetteer:
         old = self._old_names.get(key) if self._aliases.get(key) else None
         if old is not None and self.province_code(key) != place.province.code:
             old = None  # an old name of another province than the unit's: not what was chosen
-        return Renamed(unit, old) if unit or old else None
+        gone = district.label if district else None
+        return Renamed(unit, old, gone) if unit or old or gone else None
+
+    def split_district(self, text: str) -> tuple[str, District | None]:
+        """The text without the pre-2025 district it names ('huyện Lạng Giang'), and that district (or None).
+
+        'quận' is also 'quán' (a shop): it counts only before the name of a unit that carries a district's name.
+        """
+        parts = text.split(",")
+        for n, part in enumerate(parts):
+            words = fold(part).split()
+            for i in range(len(words)):
+                found = self.district_at(words, i)
+                if found is not None:
+                    district, end = found
+                    typed = part.split()
+                    if len(typed) == len(words) and not district.shown:  # shown as typed
+                        district = District(
+                            district.word, district.name, " ".join(typed[end - len(district.name.split()) : end])
+                        )
+                    parts[n] = " ".join(words[:i] + words[end:])
+                    return ",".join(p for p in parts if p.strip()), district
+        return text, None
+
+    def district_at(self, words: list[str], i: int) -> tuple[District, int] | None:
+        """The district whose word starts at word i ('huyện', 'thị xã'), and the end of its name."""
+        word = next((w for w in ("thi xa", "huyen", "quan", "tx") if words[i : i + len(w.split())] == w.split()), None)
+        if word is None:
+            return None
+        start = i + len(word.split())
+        end = start
+        while end < len(words) and end - start < _MAX_DISTRICT and words[end] not in _DISTRICT_STOPS:
+            if end > start and any(" ".join(words[end : end + n]) in self._province_keys for n in (1, 2, 3)):
+                break  # 'huyện Hải Hậu Nam Định': the province begins
+            end += 1
+        name = " ".join(words[start:end])
+        if not name or (word == "quan" and (end - start < 2 or not self.district_units(name))):
+            return None
+        exact = self._wards.get(name)  # a unit carries the name: the district is shown as it is spelled
+        spelled = _strip_prefix(canonical(exact[0].name), ("Xã", "Phường", "Đặc khu"))[0] if exact else ""
+        return District(_DISTRICT_WORDS[word], name, spelled), end
+
+    def district_units(self, name: str, province: ProvinceInfo | None = None) -> list[Place]:
+        """The units that carry a pre-2025 district's name ('Hải Hậu', 'Điện Bàn Đông'), within a province."""
+        key = fold(name)
+        keys = [k for k in self._ward_keys if k == key or k.startswith(key + " ")]
+        return [p for k in keys for p in self._wards[k] if province is None or p.province == province]
 
     @cached_property
     def _provinces(self) -> dict[int, ProvinceInfo]:
@@ -203,7 +279,35 @@ class Gazetteer:
         return Resolution("ok" if len(found) == 1 else "ambiguous", prov, tuple(found))
 
     def resolve_text(self, text: str) -> Resolution:
-        """Resolve one free text that may hold a commune and a province ('xa vinh thuy quang tri')."""
+        """Resolve one free text that may hold a commune and a province ('xa vinh thuy quang tri').
+
+        A pre-2025 district typed with it ('huyện Vĩnh Linh') is set aside: the commune named is taken when it
+        is found exactly, else the units that may be meant (those carrying the district's name) are offered.
+        """
+        rest, district = self.split_district(text)
+        if district is not None:
+            return self._with_district(rest, district)
+        return self._resolve_text(text)
+
+    def _with_district(self, rest: str, district: District) -> Resolution:
+        result = self._resolve_text(rest) if fold(rest).strip(" ,") else Resolution("not_found")
+        exact = result.place is not None and _named_exactly(result.place, rest)
+        province = result.province or (result.place.province if result.place is not None and exact else None)
+        units = self.district_units(district.name, province)
+        if province is None and len({u.province for u in units}) == 1:
+            province = units[0].province  # 'xã Vĩnh Thái, huyện Vĩnh Linh': the district tells the province
+            if fold(rest).strip(" ,"):
+                result = self.resolve(rest, province.name)
+        place = result.place
+        if place is not None and place.province == province and _named_exactly(place, rest):
+            return Resolution("ok", province, (place,), district)
+        near = [c for c in result.candidates if province is None or c.province == province]
+        candidates = tuple(dict.fromkeys([*near, *units]))[:8]
+        if candidates:
+            return Resolution("ambiguous", province, candidates, district)
+        return Resolution("not_found", province, (), district)
+
+    def _resolve_text(self, text: str) -> Resolution:
         if "," in text:
             head, _, tail = text.rpartition(",")
             if self.province(tail) and fold(head):

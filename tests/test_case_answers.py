@@ -175,7 +175,7 @@ def test_the_set_is_large_and_half_without_diacritics() -> None:
     ("name", "floor"),
     [
         ("case_questions.yaml", 0.98),  # the tuned set: 69/69
-        ("case_questions_blind.yaml", 0.89),  # written after tuning, run once: 27/30
+        ("case_questions_blind.yaml", 0.89),  # written after tuning, run once: 27/30; with the 9 of 3/12: 37/39
     ],
 )
 def test_evaluation_floors(
@@ -203,3 +203,77 @@ def test_a_malformed_set_exits_2_with_one_line(tmp_path: Path, content: str) -> 
     path.write_text(content, encoding="utf-8")
     result = CliRunner().invoke(main, ["kb", "eval-case", str(path), "--knowledge", str(KNOWLEDGE)])
     assert result.exit_code == 2, result.output
+
+
+# --- review of 3/12 (messages typed without diacritics) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["hoi chi vay", "cho em hỏi vay được không"])
+def test_a_word_of_borrowing_is_told_khuyen_cong_lends_nothing(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, question: str
+) -> None:
+    """Was: 'hoi chi vay' got the trade-fair entry, with Bắc Giang's 2021–2025 '400 lượt' as if current."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, question))
+    assert "Khuyến công không cho vay tiền" in text and "Ngân hàng Chính sách xã hội" in text
+    assert "hội chợ" not in text
+
+
+def test_no_generic_answer_quotes_a_past_plans_figures(kb: Knowledge) -> None:
+    """Was: the fairs entry (and six others) quoted Bắc Giang's 2021–2025 targets to a question about today."""
+    for entry in kb.faq.entries:
+        if "bac_giang" in entry.id:
+            continue  # a question about that plan itself: answered as the plan of 2021–2025
+        assert "Bắc Giang" not in entry.answer and "Quảng Ngãi năm 2025" not in entry.answer, entry.id
+
+
+def test_the_priority_answer_asks_about_women_and_ethnic_minority_owners(
+    answers: CaseAnswers, understander: Understander, assessor: Assessor
+) -> None:
+    """Was: the criteria still open named area, workers, export… but not the owners Nghị định 235/2025 added."""
+    slots = {"activity": "nước mắm", "place": {"code": 19405}}
+    found = answers.answer(understander.understand("co so lam nuoc mam cua em co duoc uu tien gi khong"), slots, DAY)
+    assert found is not None
+    assert "chủ cơ sở là phụ nữ" in found.text and "chủ cơ sở là người dân tộc thiểu số" in found.text
+    assert "Nghị định 235/2025/NĐ-CP" in found.text
+    said = answers.answer(understander.understand("chu co so la phu nu, co duoc uu tien khong"), slots, DAY)
+    assert said is not None and "Cơ sở do phụ nữ làm chủ được ưu tiên" in said.text
+    assert "chủ cơ sở là phụ nữ" not in said.text
+
+
+def test_what_a_question_asks_support_for_is_not_the_persons_product(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    """Was: a fish-sauce maker asking for a truck to a fair got '❌ Không. “xe tải chở hàng” không phải sản xuất'."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    _chat(engine, "hkd lam nuoc mam o xa vinh thuy quang tri", "đúng")
+    text = "\n".join(r.text for r in _chat(engine, "xa co cho muon xe tai cho hang di hoi cho khong"))
+    assert "❌" not in text and "không phải sản xuất công nghiệp" not in text
+    assert "Hỗ trợ tham gia hội chợ, triển lãm: 10 triệu đồng/cơ sở, 2 suất" in text and "tiền thuê gian hàng" in text
+
+
+def test_the_phone_asked_for_a_named_commune_is_that_communes(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    """Was: a Vĩnh Thủy person asking 'so dien thoai xa binh giang' got Vĩnh Thủy's office (the conversation's)."""
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    _chat(engine, "hkd lam nuoc mam o xa vinh thuy quang tri", "đúng")
+    text = "\n".join(r.text for r in _chat(engine, "so dien thoai xa binh giang"))
+    assert "Phòng Kinh tế xã Bình Giang" in text and "Vĩnh Thủy" not in text
+
+
+def test_the_phone_of_a_name_shared_by_several_provinces_asks_which(
+    kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+) -> None:
+    engine = DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq)
+    text = "\n".join(r.text for r in _chat(engine, "so dien thoai xa tan thanh"))
+    assert "Xã Tân Thành (Quảng Trị)" in text and "kèm tên tỉnh" in text
+
+
+def test_a_question_naming_an_old_district_says_districts_are_gone(
+    answers: CaseAnswers, understander: Understander
+) -> None:
+    """Was: 'Có nhiều nơi trùng tên: Hưng Yên' for a commune typed with its pre-2025 district."""
+    question = "xa tan dan huyen khoai chau hung yen co ke hoach khuyen cong khong"
+    found = answers.answer(understander.understand(question), {}, DAY)
+    assert found is not None and "không còn cấp huyện" in found.text and "huyện Khoái Châu" in found.text

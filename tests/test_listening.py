@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.dialog import MAX_MISSES, DialogEngine
+from bot.dialog import MAX_MISSES, DialogEngine, EngineConfig
 from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
@@ -244,3 +244,59 @@ def test_a_product_typed_without_diacritics_is_shown_as_the_lexicon_spells_it(kb
     _send(engine, 20, text="xác nhận")
     (lead,) = engine.repo.leads_of(KEY)
     assert lead.profile["activity"] == "lam chieu coi"
+
+
+# --- review of 3/12 (messages typed without diacritics) ------------------------------------------------------
+
+
+def _home_engine(kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex) -> DialogEngine:  # noqa: F811
+    """An engine deployed by xã Vĩnh Thủy (its plan: 2 fair slots of 10 triệu đồng)."""
+    config = EngineConfig(default_locality="quang-tri/vinh-thuy")
+    return DialogEngine(kb, dialogs, MemoryRepository(), assessor, faq, config)
+
+
+def test_ho_tro_at_the_legal_form_step_is_a_question_answered_from_the_plan(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: 'ho tro' read as 'hộ' (kinh doanh), the question unanswered, the product asked next."""
+    engine = _home_engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["kiem tra dieu kien", "xa minh nam nay ho tro hoi cho may suat"])
+    said = " ".join(r.text for r in turns[1])
+    assert "2 suất" in said and "10 triệu đồng" in said
+    assert "thuộc loại nào" in turns[1][-1].text  # the legal form is still to be said
+    assert "hộ kinh doanh" not in engine.repo.load(KEY).slots.get("legal_form", "")  # type: ignore[union-attr]
+
+
+def test_a_machine_named_with_sao_che_is_the_need_not_a_question(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: 'máy sao chè' read as a question ('sao'), the need dropped, the result listing training."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["hkd che kho o xa tan cuong thai nguyen can may sao che", "tap:yes:"])
+    assert "cần máy móc" in turns[0][-1].text
+    result = " ".join(r.text for r in turns[1])
+    assert "Khoản hỗ trợ hợp với cơ sở:\n• Ứng dụng máy móc" in result and "Đào tạo" not in result
+
+
+def test_a_household_not_registered_is_taken_as_unregistered(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: an FAQ answer and the legal-form question again."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["kiem tra dieu kien", "ho gia dinh thoi, chua dang ky gi"])
+    assert "sản phẩm gì" in turns[1][-1].text
+    assert engine.repo.load(KEY).slots["legal_form"] == "unregistered"  # type: ignore[union-attr]
+
+
+def test_drying_said_after_a_no_for_growing_is_reassessed(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: the bot itself said drying is covered, and 'có, nhà em còn sấy tiêu' got 'chưa tìm được câu trả lời'."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    messages = ["nha em trong tieu o xa vinh thuy quang tri", "co, nha em con say tieu dong goi ban nua"]
+    _, turns = _conversation(engine, [*messages, "tap:ans:household_business", "tap:yes:"])
+    assert "❌ Không" in " ".join(r.text for r in turns[0])
+    said = " ".join(r.text for t in turns[1:] for r in t)
+    assert "chưa tìm được" not in said and "sấy tiêu" in said
+    assert "✅" in " ".join(r.text for r in turns[3])
+    assert engine.repo.load(KEY).slots["activity"].startswith("say tieu")  # type: ignore[union-attr]
+
+
+def test_a_product_alone_as_an_opener_starts_the_check(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Was: 'em lam gom' got 'Xin lỗi, tôi chưa hiểu ý' (gốm was understood only at the product step)."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["em lam gom"])
+    said = " ".join(r.text for r in turns[0])
+    assert "chưa hiểu" not in said and "làm gốm" in said and "thuộc loại nào" in turns[0][-1].text

@@ -115,3 +115,39 @@ def test_an_old_unit_whose_name_lives_on_in_several_is_a_choice_not_a_guess(gaze
     result = gazetteer.resolve("xã Điện Bàn", "Quảng Nam")
     assert result.status == "ambiguous"
     assert {p.name for p in result.candidates} >= {"Phường Điện Bàn", "Phường Điện Bàn Đông", "Xã Điện Bàn Tây"}
+
+
+# --- pre-2025 districts (review of 3/12): there are none since 1 July 2025 ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("xa nghia hung huyen lang giang tinh bac giang", {"Xã Nghĩa Phương, Bắc Ninh", "Xã Lạng Giang, Bắc Ninh"}),
+        ("xa vinh thai huyen vinh linh", {"Xã Vĩnh Linh, Quảng Trị"}),
+        ("huyen hai hau nam dinh", {"Xã Hải Hậu, Ninh Bình"}),
+        ("phuong hang trong, quan hoan kiem", {"Phường Hoàn Kiếm, Thành phố Hà Nội"}),
+    ],
+)
+def test_a_district_with_no_commune_found_exactly_is_a_choice_not_a_guess(
+    gazetteer: Gazetteer, text: str, offered: set[str]
+) -> None:
+    """Was: 'xã Nghĩa Phương', 'xã Vĩnh Linh', 'xã Hải Hậu', 'xã Thăng Trường (Đà Nẵng)' taken without a word."""
+    result = gazetteer.resolve_text(text)
+    assert result.status == "ambiguous" and result.district is not None
+    assert {p.label for p in result.candidates} == offered
+
+
+def test_a_commune_found_exactly_beside_its_old_district_is_taken_and_the_district_reported(
+    gazetteer: Gazetteer,
+) -> None:
+    result = gazetteer.resolve_text("xã Vĩnh Thủy, huyện Vĩnh Linh, Quảng Trị")
+    assert result.place is not None and result.place.code == 19405
+    assert result.district is not None and result.district.label == "huyện Vĩnh Linh"
+    was = gazetteer.renamed(result.place, "xã Vĩnh Thủy", "Quảng Trị", result.district)
+    assert was is not None and was.district == "huyện Vĩnh Linh"
+
+
+@pytest.mark.parametrize("text", ["quan an sang", "tham quan hoc hoi", "quán cà phê"])
+def test_quan_as_a_shop_or_a_visit_is_no_district(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.split_district(text) == (text, None)

@@ -37,7 +37,15 @@ class Interview:
         if not keep:
             for step in flow.steps:
                 conv.slots.pop(step.slot, None)
-            for slot in ("assessment", "sector", "inferred", "activity_said", "place_choices", SKIPPED):
+            for slot in (
+                "assessment",
+                "sector",
+                "inferred",
+                "activity_said",
+                "place_choices",
+                "place_district",
+                SKIPPED,
+            ):
                 conv.slots.pop(slot, None)
         if conv.flow != flow_id:  # the same flow begun again: asking its current step again counts as a re-ask
             conv.step, conv.misses = None, 0
@@ -111,7 +119,9 @@ class Interview:
         gazetteer = self.ctx.assessor.gazetteer
         places = [p for p in (gazetteer.place_by_code(int(c)) for c in codes) if p is not None]
         conv.pending = {"kind": "choose_place", "codes": [p.code for p in places]}
-        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
+        district = conv.slots.pop("place_district", None)  # 'huyện Lạng Giang' typed: districts are gone
+        asked = self.texts.district_gone.format(district=district) if district else self.texts.which_place
+        turn.say(asked, [Button(p.label, f"place:{p.code}") for p in places])
 
     @staticmethod
     def _worth_asking(step: Step, conv: Conversation) -> bool:

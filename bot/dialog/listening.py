@@ -9,6 +9,7 @@ from bot.eligibility import vnd
 from bot.flows import Step
 from bot.places import province_title, unit_word
 from bot.storage import Conversation
+from bot.text import fold
 from bot.understanding import Slots, Understanding, slots_of
 
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
@@ -19,6 +20,7 @@ TAKEN = frozenset(
 DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village",), "activity": ("sector",)}
 # A product said with its own verb is shown as said ('trồng nấm', 'sấy tiêu'), others after 'làm' ('làm gốm').
 _VERBS = ("làm", "sản xuất", "chế biến", "trồng", "nuôi", "sấy", "đóng gói", "khai thác", "dệt", "đan", "rang", "xay")
+MAKING = tuple(fold(v) + " " for v in _VERBS)  # folded: 'lam ', 'say '
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
 FREE_TEXT = ("text", "name")
 _OWNERS = {
@@ -70,6 +72,8 @@ class Listener:
             conv.slots["place_was"] = found.values.get("place_was") or {}
         if found.place_choices and "place" not in conv.slots:
             conv.slots["place_choices"] = list(found.place_choices)[:8]  # asked as buttons when the place is due
+            if found.values.get("place_district"):  # 'huyện Lạng Giang': said when the choice is asked
+                conv.slots["place_district"] = found.values["place_district"]
         if "province_hint" in found.values and "place" not in conv.slots:
             conv.slots["province_hint"] = found.values["province_hint"]
         if changed:
@@ -130,6 +134,9 @@ class Listener:
         if was.get("province"):
             new = province_title(found.province)
             parts.append(texts.place_renamed_province.format(old=was["province"], new=new))
+        if was.get("district"):
+            bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
+            parts.append(texts.place_district.format(district=was["district"], now=f"{unit_word(found)} {bare}"))
         if was.get("unit"):
             bare = found.name.split(" ", 1 if found.type != "dac_khu" else 2)[-1]
             now = f"{unit_word(found)} {bare}"

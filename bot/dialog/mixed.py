@@ -6,7 +6,7 @@ from bot.answers import place_slot
 from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.interview import Interview
-from bot.dialog.listening import INFERRED, Listener
+from bot.dialog.listening import INFERRED, MAKING, TAKEN, Listener
 from bot.dialog.pending import Pending
 from bot.dialog.questions import Questions
 from bot.dialog.turn import Turn
@@ -14,7 +14,9 @@ from bot.dialog.words import looks_like_question
 from bot.messages import Button
 from bot.places import Place
 from bot.storage import Conversation
+from bot.text import fold
 from bot.understanding import Understanding
+from bot.understanding.place import DISTRICT_TYPED
 
 PLACE_QUESTION = "place_question"  # a question waiting for its commune to be chosen among those of its name
 
@@ -37,7 +39,9 @@ class MixedInitiative:
         conv.slots.pop(PLACE_QUESTION, None)
         if asked and self._which_place(conv, heard, turn):
             return True
-        if self.listener.states_case(heard) < 2:
+        starts = self.listener.states_case(heard) >= 2 or self._processing_after_farming(conv, heard)
+        told = not starts and not asked and self._product_told(conv, heard)
+        if not (starts or told):
             self.listener.take(conv, heard, asked=asked)  # a fact said with a question is kept for the check to come
             return False
         if asked:
@@ -45,10 +49,34 @@ class MixedInitiative:
         conv.pending = {}
         self.interview.enter(conv, "eligibility")  # the facts kept stay, those said now replace them
         self.listener.take(conv, heard, asked=asked, replace=True)
+        if told:
+            turn.say(self.texts.product_heard.format(product=self.listener.product(str(conv.slots["activity"]))))
         if any(h.intent == "register" for h in heard.intents) or "needs" in conv.slots:
             conv.slots["after"] = "registration"  # they came for support: consent follows the result
         self.interview.advance(conv, turn)
         return True
+
+    def _product_told(self, conv: Conversation, heard: Understanding) -> bool:
+        """'em làm gốm' as the first thing said of the facility: the person describes it, so the check starts."""
+        found = self.listener.slots(heard).values
+        if "activity" not in found or conv.flow or any(slot in conv.slots for slot in TAKEN):
+            return False
+        # Said with its verb ('làm gốm', 'sấy tiêu'): what the facility does, not a thing named in passing.
+        asks = any(hit.intent == "ask_question" for hit in heard.intents)
+        return not asks and fold(str(found["activity"])).startswith(MAKING)
+
+    def _processing_after_farming(self, conv: Conversation, heard: Understanding) -> bool:
+        """'có, nhà em còn sấy tiêu đóng gói' after a 'Không' for growing pepper: the processing is reassessed.
+
+        The result told a grower that drying or packing is covered; the product now said replaces the farming.
+        """
+        said = self.listener.slots(heard).values.get("activity")
+        kept = conv.slots.get("activity")
+        if not said or not kept or said == kept:
+            return False
+        classify = self.ctx.assessor.classifier.classify
+        outside = ("non_industrial", "excluded")
+        return classify(str(kept)).kind in outside and classify(str(said)).kind not in (None, *outside)
 
     def ask_area(self, conv: Conversation, text: str, turn: Turn) -> None:
         """'khai thác cát có được hỗ trợ không': covered only in a difficult area, so that one question, as buttons.
@@ -75,7 +103,10 @@ class MixedInitiative:
         codes = [p.code for p in places]
         conv.pending = {"kind": "choose_place", "codes": codes}
         conv.slots[PLACE_QUESTION] = {"text": heard.text, "start": fact.start, "end": fact.end, "codes": codes}
-        turn.say(self.texts.which_place, [Button(p.label, f"place:{p.code}") for p in places])
+        asked = self.texts.which_place
+        if fact.why.startswith(DISTRICT_TYPED):  # 'huyện Khoái Châu': districts are gone, which unit now
+            asked = self.texts.district_gone.format(district=fact.why.removeprefix(DISTRICT_TYPED))
+        turn.say(asked, [Button(p.label, f"place:{p.code}") for p in places])
         return True
 
     def place_settled(self, conv: Conversation, place: Place, turn: Turn) -> bool:

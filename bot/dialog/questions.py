@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialog.case import CaseAnswer, CaseAnswers
-from bot.dialog.case.facts import case_of
+from bot.dialog.case.facts import case_of, speaks_of_home
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
 from bot.dialog.local_answers import LocalAnswers
@@ -17,6 +17,7 @@ from bot.flows import Step
 from bot.masking import mask_personal
 from bot.messages import Button
 from bot.person_names import looks_like_name
+from bot.places import Place
 from bot.render import cited
 from bot.storage import Conversation
 from bot.text import find_phone, fold
@@ -49,17 +50,41 @@ class Questions:
             return self._reach(conv, u)
         if answers_step and not self.cases.names_outside(u):
             return None
-        return self.cases.answer(u, conv.slots)
+        return self.cases.answer(u, self._home_slots(conv, text))
+
+    def _home_slots(self, conv: Conversation, text: str) -> dict[str, Any]:
+        """The conversation's slots; 'xã mình' before a place is given means the deploying unit's commune."""
+        if (conv.slots.get("place") or {}).get("code") or not speaks_of_home(text):
+            return conv.slots
+        home = commune_of(self.ctx, conv)
+        return conv.slots if home is None else {**conv.slots, "place": {"code": home}}
 
     def _reach(self, conv: Conversation, u: Understanding) -> CaseAnswer:
         """The office of the commune the question names (else the person's): phone, address, hours."""
         case = case_of(u, conv.slots, self.ctx.assessor.gazetteer)
         place: dict[str, Any] = conv.slots.get("place") or {}
-        if case.place is not None:
-            place = {"code": case.place.code, "commune": case.place.name, "province": case.place.province.name}
+        named = case.place or self._likeliest(conv, case.candidates)
+        if named is None and case.candidates:  # a commune of that name in several provinces, none more likely
+            options = "; ".join(f"{p.name} ({p.province.name})" for p in case.candidates[:8])
+            return CaseAnswer(self.texts.which_office.format(options=options), check=False)
+        if named is not None:
+            place = {"code": named.code, "commune": named.name, "province": named.province.name}
         elif case.province is not None:
             place = {"province": case.province.name}
         return CaseAnswer(contact_text(self.ctx, reach(self.ctx, place)), check=False)
+
+    def _likeliest(self, conv: Conversation, candidates: tuple[Place, ...]) -> Place | None:
+        """Among communes of one name, the one in the person's province, else the only one whose office we know.
+
+        The commune named wins over the conversation's own: a Vĩnh Thủy person asking for Bình Giang's phone.
+        """
+        province = (conv.slots.get("place") or {}).get("province")
+        near = [p for p in candidates if p.province.name == province]
+        known = [p for p in candidates if reach(self.ctx, {"code": p.code}).own]
+        for group in (near, known):
+            if len(group) == 1:
+                return group[0]
+        return None
 
     def small_talk(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'cảm ơn', 'xin chào' mid-interview: a friendly word, then the pending question, nothing stored."""

@@ -192,10 +192,12 @@ class Router:
         if asked and self.questions.brief(conv, text, turn):
             self._next(conv, step, changed, turn)
             return
-        parsed = self.ctx.reader.read(step, text)
+        parsed = self.ctx.reader.read(step, self._within_province(conv, step, text, heard))
         own = self.listener.slots(heard).values.get(step.slot) if heard is not None else None
         useful = parsed.ok or parsed.guess is not None or bool(parsed.options) or parsed.hint is not None
-        if own is not None and (not useful or (parsed.ok and step.parser == "activity")):
+        # The legal form is read from the whole message too: 'hộ gia đình thôi, chưa đăng ký gì' is unregistered.
+        whole = step.parser == "activity" or step.id == "legal_form"
+        if own is not None and (not useful or (parsed.ok and whole)):
             # Read from the whole message where the step's parser saw nothing; a product is its own words,
             # not the place said with it ('làm chiếu cói ở xã Vĩnh Thủy').
             parsed, useful = accepted(own), True
@@ -205,6 +207,18 @@ class Router:
             self._take(conv, step, parsed, text, turn)
         else:
             self.interview.advance(conv, turn)
+
+    @staticmethod
+    def _within_province(conv: Conversation, step: Step, text: str, heard: Understanding | None) -> str:
+        """A place typed after its province was said ('… ở Hà Nội', then 'phường Hàng Trống') is read within it.
+
+        A near name in another province (Thăng Trường, Đà Nẵng) must not win over the province the person gave.
+        """
+        hint = conv.slots.get("province_hint")
+        typed = heard is not None and any(f.kind == "province" and f.why == "province name" for f in heard.facts)
+        if step.parser != "place" or not hint or typed:
+            return text
+        return f"{text}, {hint}"
 
     def _renamed(self, conv: Conversation, place: dict[str, object], heard: Understanding, turn: Turn) -> None:
         """A place typed with its pre-2025 unit word or province: the change said in one line, to correct it."""
@@ -245,7 +259,10 @@ class Router:
             turn.say(self.texts.confirm_guess.format(value=parsed.shown), self.ctx.yes_no_buttons())
         elif parsed.options:
             conv.pending = {"kind": "choose_place", "codes": [int(p.split(":")[1]) for _, p in parsed.options]}
-            turn.say(self.texts.which_place, [Button(label, payload) for label, payload in parsed.options])
+            asked = self.texts.which_place
+            if parsed.hint == "district":  # 'huyện Lạng Giang': districts were abolished on 1/7/2025
+                asked = self.texts.district_gone.format(district=parsed.value["district"])
+            turn.say(asked, [Button(label, payload) for label, payload in parsed.options])
         elif parsed.hint == "province_only":
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))

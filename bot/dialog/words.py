@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.answers import AnswerReader
 from bot.faq import FaqIndex
 from bot.flows import Dialogs
@@ -25,14 +27,27 @@ _QUESTION_MARKERS = (
     " co duoc ",
     " duoc khong ",
     " la ai ",
+    # 'mấy' is 'máy' (a machine) without diacritics: a question only before a count ('mấy suất', 'mấy lượt').
+    " may suat ",
+    " may luot ",
+    " may co so ",
+    " may lan ",
+    " may trieu ",
 )
+# 'chưa đăng ký gì (cả)', 'không có gì': after a negation, a closing 'gì' means 'nothing', it asks nothing.
+_NOTHING = re.compile(r" (?:chua|khong|ko|chang)(?: \w+){0,3} gi(?: ca| het| thoi| nua)? $")
+# Words with a question word inside that ask nothing: 'máy sao chè' (a tea-roasting machine), 'sao chè' (roasting).
+_NOT_QUESTIONS = (" may sao ", " sao che ", " sao tam ")
 
 
 def looks_like_question(text: str) -> bool:
     """A question mark, or three words or more with a question word ('hkd có được không', 'bao nhiêu')."""
     said = f" {fold(text)} "
+    for words in _NOT_QUESTIONS:
+        said = said.replace(words, " ; ")
     if text.rstrip().endswith("?"):
         return True
+    said = _NOTHING.sub(" ", said.replace(",", " "))
     if len(said.split()) < 3:
         return False
     return any(m in said for m in _QUESTION_MARKERS)

@@ -42,6 +42,7 @@ _PHRASES: list[tuple[str, tuple[FactKind, object]]] = [
             "nữ làm chủ",
             "do phụ nữ làm chủ",
             "chủ cơ sở là nữ",
+            "chủ cơ sở là phụ nữ",
             "nữ chủ cơ sở",
             "chị em phụ nữ",
             "hội phụ nữ",

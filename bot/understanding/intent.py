@@ -188,7 +188,11 @@ _COUNTERS = {
     "co",
     "so",
     "hang",
+    "luot",
 }
+# 'chưa đăng ký gì', 'không có gì cả': after a negation, a closing 'gì' means 'nothing', it asks nothing.
+_NEGATIONS = {"chua", "khong", "ko", "chang"}
+_CLOSING = {"ca", "het", "thoi", "nua", "dau"}
 _TAILS = {"khong", "chua", "a", "nhi", "ha", "ko", "hong", "k", "vay", "the"}
 _DIGIT = re.compile(r"^\d+$")
 
@@ -289,6 +293,7 @@ class IntentReader:
             for m in self._wh.find(words, reading.free)
             if reading.typed_as(m.i, m.j, m.phrase)
             and (m.phrase != "mấy" or (m.j < len(words) and words[m.j] in _COUNTERS))
+            and not (m.phrase == "gì" and _nothing(words, m.i))
         ]
         if wh:
             start, end = reading.span(wh[0].i, wh[0].j)
@@ -299,6 +304,12 @@ class IntentReader:
             end = reading.text.rfind("?") + 1 or len(reading.text)
             return [IntentHit("ask_question", 0, end, 0.78, "a yes-no question")]
         return []
+
+
+def _nothing(words: list[str], i: int) -> bool:
+    """Whether 'gì' at token i closes a negation ('chưa đăng ký gì'): a statement, not a question."""
+    closing = i + 1 == len(words) or words[i + 1] in _CLOSING
+    return closing and bool(_NEGATIONS & set(words[max(0, i - 6) : i]))
 
 
 def _ranked(hits: list[IntentHit]) -> list[IntentHit]:

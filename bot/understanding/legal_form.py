@@ -15,6 +15,8 @@ _NEGATION = ("khong phai", "ko phai", "chu khong phai", "khong con la")
 # 'muốn lên doanh nghiệp', 'thành lập công ty': the form the facility wants to become, not the one it has; the
 # words are left to the support line of setting up an enterprise.
 _BECOMING = ("len", "lap", "chuyen thanh", "tro thanh", "chuyen doi thanh", "mo", "mo them")
+# 'ho tro' typed without diacritics is 'hỗ trợ' (support), in almost every message; never 'hộ' (a household).
+_NOT_AFTER = {"ho": ("tro",)}
 
 
 class LegalFormReader:
@@ -32,6 +34,8 @@ class LegalFormReader:
         for m in matches:
             words = " ".join(reading.words[m.i : m.j])
             alone = m.j - m.i == len(reading.words)
+            if m.j < len(reading.words) and reading.words[m.j] in _NOT_AFTER.get(words, ()):
+                continue
             opening = (m.i == 0 or reading.words[m.i - 1] in ("la", "thuoc")) and not reading.original(
                 m.i, m.j
             ).isascii()
@@ -48,4 +52,11 @@ class LegalFormReader:
             reading.claim(m.i, m.j)
             start, end = reading.span(m.i, m.j)
             facts.append(Fact("legal_form", m.value, start, end, confidence, m.phrase))
+        return _unregistered_household(facts)
+
+
+def _unregistered_household(facts: list[Fact]) -> list[Fact]:
+    """'hộ gia đình thôi, chưa đăng ký gì': a household without registration is unregistered, not a business."""
+    if not any(f.value == "unregistered" and f.confidence >= 0.8 for f in facts):
         return facts
+    return [f for f in facts if f.value != "household_business"]

@@ -14,7 +14,20 @@ from bot.understanding.tokens import Phrases, Reading
 
 # Words that announce a need: 'cần máy', 'muốn xin hỗ trợ bao bì', 'mua thêm máy'.
 WANTED = " (wanted)"  # marks a need stated after a word of wanting
-_COUNTED = {"suat", "nguoi", "lan", "loai", "tam", "ngay", "thang", "nam", "cai", "co", "so"}  # 'mấy suất', not 'máy'
+_COUNTED = {
+    "suat",
+    "luot",
+    "nguoi",
+    "lan",
+    "loai",
+    "tam",
+    "ngay",
+    "thang",
+    "nam",
+    "cai",
+    "co",
+    "so",
+}  # 'mấy suất', not 'máy'
 _CUES = {"can", "muon", "xin", "tro", "mua", "thieu", "them", "dau", "nang", "doi", "lam", "di", "tham", "gia"}
 
 

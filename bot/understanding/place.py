@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.places import Gazetteer, Place, ProvinceInfo
+from bot.places import District, Gazetteer, Place, ProvinceInfo
 from bot.text import canonical
 from bot.understanding.model import Fact
 from bot.understanding.tokens import Reading
@@ -28,6 +28,7 @@ _COMMON = _NOT_A_NAME | {
     "dau", "bao", "nhieu", "sao", "hay", "ma", "nhu", "the", "trong", "ngoai", "gia", "dinh", "phu", "hoi",
     "xa", "tinh", "phuong", "tp", "p", "dac", "khu", "tran", "giay", "ho", "so",
 }  # fmt: skip
+DISTRICT_TYPED = "a district typed: "  # the why of a commune fact offered because a district was typed
 _MAX_NAME = 4
 _MAX_ANCHORS = 6  # 'xã xã xã …' must not cost a fuzzy search per word: a real message names a few places
 
@@ -48,7 +49,16 @@ class PlaceReader:
         self._is_product = is_product or (lambda _: False)  # 'sơn mài' is a craft before it is a commune
 
     def read(self, reading: Reading, at_step: bool) -> list[Fact]:
-        """A commune fact (its code) and a province fact (its name), each where it was typed."""
+        """A commune fact (its code) and a province fact (its name), each where it was typed.
+
+        A pre-2025 district typed ('huyện Lạng Giang') is set aside first: its name is not a commune's. The commune
+        named with it is kept when found exactly; otherwise the units that may be meant are offered to choose.
+        """
+        district = self._district(reading)
+        facts = self._read(reading, at_step)
+        return self._with_district(reading, facts, district) if district else facts
+
+    def _read(self, reading: Reading, at_step: bool) -> list[Fact]:
         prov = self._province(reading)
         facts = self._anchored(reading, prov) or self._before_province(reading, prov)
         if not facts and not at_step:
@@ -58,6 +68,46 @@ class PlaceReader:
         if not facts and at_step and reading.tokens:
             facts = self._whole(reading)
         return facts
+
+    # --- district (pre-2025) ----------------------------------------------------------
+
+    def _district(self, reading: Reading) -> tuple[District, int, int] | None:
+        """The district typed, its tokens claimed so that no commune is read from them."""
+        for i in range(len(reading.words)):
+            found = self._gaz.district_at(reading.words, i) if reading.free[i] else None
+            if found is not None:
+                district, j = found
+                if self._is_product(reading.original(i, j)):
+                    continue
+                reading.claim(i, j)
+                shown = district.shown or reading.original(j - len(district.name.split()), j)
+                return District(district.word, district.name, shown), i, j
+        return None
+
+    def _with_district(self, reading: Reading, facts: list[Fact], found: tuple[District, int, int]) -> list[Fact]:
+        district, i, j = found
+        commune = next((f for f in facts if f.kind == "commune"), None)
+        if commune is not None and commune.value is not None and commune.confidence >= 0.8:
+            return facts  # the commune named exactly: taken, the district said back with it
+        province = next((f for f in facts if f.kind == "province" and f.why == "province name"), None)
+        info = self._gaz.province(str(province.value)) if province else None
+        units = self._gaz.district_units(district.name, info)
+        if info is None and len({u.province for u in units}) == 1:
+            info = units[0].province
+        named = [] if commune is None else [commune.value] if commune.value is not None else list(commune.alternatives)
+        near = [
+            p for p in (self._gaz.place_by_code(int(c)) for c in named) if p and (info is None or p.province == info)
+        ]
+        codes = tuple(dict.fromkeys(p.code for p in [*near, *units]))[:8]
+        rest = [f for f in facts if f.kind not in ("commune", "province")]
+        kept = [province] if province else []
+        if not codes:  # no unit of that name: a typo'd commune of another province must not win over the one typed
+            return rest + kept
+        start, end = reading.span(i, j)
+        if commune is not None:
+            start, end = min(start, commune.start), max(end, commune.end)
+        why = f"{DISTRICT_TYPED}{district.label}"
+        return [*rest, Fact("commune", None, start, end, 0.4, why, codes), *kept]
 
     # --- province --------------------------------------------------------------------
 

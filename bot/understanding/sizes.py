@@ -10,6 +10,9 @@ _NUMBER_WORDS = {
     "mot", "hai", "ba", "bon", "tu", "nam", "lam", "sau", "bay", "tam", "chin", "muoi", "chuc", "tram",
     "nghin", "ngan", "ruoi", "le", "linh", "moi",
 }  # fmt: skip
+# 'tam' before a digit word is 'tầm' (about): 'tam năm trăm triệu' is about 500 triệu, not 8 then 500. Before 'trăm',
+# 'mươi', 'triệu' or 'tỷ' it is the number itself: 'tam trăm triệu' is 800 triệu.
+_DIGIT_WORDS = {"mot", "hai", "ba", "bon", "tu", "nam", "lam", "sau", "bay", "tam", "chin"}
 _WORKER_UNITS = {"nguoi", "lao", "cong", "tho", "nhan", "thanh", "chi", "anh", "em"}  # 'lđ', 'nv' arrive expanded
 _WORKER_CUES = {("lao", "dong"), ("cong", "nhan"), ("nhan", "cong"), ("nguoi", "lam"), ("tho",), ("nhan", "vien")}
 _MONEY_UNITS = {"ty", "ti", "trieu", "tr", "cu", "nghin", "ngan", "k", "dong", "vnd", "d"}
@@ -126,12 +129,31 @@ def _number_end(reading: Reading, i: int) -> int:
         return i
     if words[i][0].isdigit():
         return i + 1
+    if _about(reading, i):
+        return i
     j = i
     while j < len(words) and words[j] in _NUMBER_WORDS and reading.free[j]:
         j += 1
     if j > i and j < len(words) and (words[j] in _WORKER_UNITS or _raw(reading, j) in _MONEY_UNITS):
         return j
     return i
+
+
+def _about(reading: Reading, i: int) -> bool:
+    """Token i is 'tầm' (about), not 'tám' (eight): typed so, or 'tam' before a digit or a digit word."""
+    if reading.words[i] != "tam":
+        return False
+    typed = _raw_marked(reading, i)
+    if typed != "tam":
+        return typed == "tầm"
+    following = reading.words[i + 1] if i + 1 < len(reading.words) else ""
+    return following in _DIGIT_WORDS or following[:1].isdigit()
+
+
+def _raw_marked(reading: Reading, i: int) -> str:
+    """The word as typed, diacritics kept, lower case."""
+    token = reading.tokens[i]
+    return reading.text[token.start : token.end].lower()
 
 
 def _near(words: list[str], i: int, cue: tuple[str, ...]) -> bool:
@@ -156,4 +178,6 @@ def _more_money(reading: Reading, i: int) -> bool:
 
 def _typed_dt(reading: Reading, i: int) -> bool:
     """'dt 25 tỷ': 'dt' is doanh thu before an amount (elsewhere it may be điện thoại or dân tộc)."""
+    if i > 1 and reading.words[i - 1] == "tam" and _about(reading, i - 1):
+        i -= 1  # 'dt tầm 2 tỷ'
     return i > 0 and _raw(reading, i - 1) == "dt"

@@ -8,6 +8,7 @@ from typing import Any
 from bot.answers import place_slot
 from bot.places import Gazetteer, Place
 from bot.understanding.model import Fact, FactKind, Understanding
+from bot.understanding.place import DISTRICT_TYPED
 
 MIN_CONFIDENCE = 0.5  # below this a fact explains, it fills nothing
 SURE = 0.8  # at or above this a slot is filled without asking; between the two it is shown to confirm
@@ -57,6 +58,8 @@ def slots_of(understanding: Understanding, gazetteer: Gazetteer) -> Slots:
     choices: tuple[int, ...] = ()
     if commune is not None and commune.value is None:
         choices = tuple(commune.alternatives)
+        if commune.why.startswith(DISTRICT_TYPED):  # asked with the word that districts are gone
+            values["place_district"] = commune.why.removeprefix(DISTRICT_TYPED)
     elif commune is not None and commune.confidence >= MIN_CONFIDENCE:
         place = gazetteer.place_by_code(int(commune.value))
         if place is not None:
@@ -75,8 +78,9 @@ def _renamed(u: Understanding, commune: Fact, place: Place, gazetteer: Gazetteer
     """The unit word or pre-2025 province typed where the reform changed it, to be said back to the person."""
     province = u.fact("province")
     typed = u.text[province.start : province.end] if province and province.why == "province name" else None
-    was = gazetteer.renamed(place, u.text[commune.start : commune.end], typed)
-    return {"code": place.code, "unit": was.unit, "province": was.province} if was else None
+    district = gazetteer.split_district(u.text)[1]
+    was = gazetteer.renamed(place, u.text[commune.start : commune.end], typed, district)
+    return {"code": place.code, "unit": was.unit, "province": was.province, "district": was.district} if was else None
 
 
 def _mark(unsure: set[str], slot: str, fact: Fact) -> None:

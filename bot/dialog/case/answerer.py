@@ -18,12 +18,14 @@ from bot.dialog.case.size import legal_form_part, size_part
 from bot.eligibility import Assessor, Profile
 from bot.flows import CaseTexts
 from bot.knowledge import Knowledge, vn_today
+from bot.render import cited
 from bot.understanding import Understanding
 
 _SIZE_FACTS = frozenset({"workers", "revenue", "capital"})
 # The one line about loans: the interest on a loan taken to relocate a polluting workshop. Khuyến công lends
 # nothing; a question about borrowing is answered by the FAQ ('không cho vay'), not by this line's figures.
 _RELOCATION_INTEREST = "relocation_interest"
+_LOANS = "vay_von"  # the FAQ entry that says so, with its citation
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class CaseAnswers:
             case = replace(case, needs=tuple(self.assessor.lines_described(u.text)))
         if case.cue("loan") and not case.cue("relocation"):
             case = replace(case, needs=tuple(n for n in case.needs if n != _RELOCATION_INTEREST))
+            if not (case.needs or case.product or case.cue("plan")):
+                return self._loans()  # 'hỏi chị vay': khuyến công lends nothing; where to borrow instead
         parts = [p for p in self._parts(kit, case) if p is not None]
         if not parts:
             return None
@@ -93,6 +97,11 @@ class CaseAnswers:
         if place_asked or (case.cue("ward") and case.province is not None):
             parts.append(place_part(kit, t, case))
         return parts
+
+    def _loans(self) -> CaseAnswer | None:
+        """The FAQ's word on loans (khuyến công lends nothing; the banks and the social policy bank do)."""
+        entry = next((e for e in self.kb.faq.entries if e.id == _LOANS), None)
+        return CaseAnswer(cited(entry.answer, entry.citation, entry.status), check=False) if entry else None
 
     def names_outside(self, u: Understanding) -> bool:
         """Whether the message names an activity outside industry, or excluded: its 'Không' always wins."""

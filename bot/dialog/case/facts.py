@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from bot.places import Gazetteer, Place, ProvinceInfo
 from bot.text import fold
 from bot.understanding import MIN_CONFIDENCE, Fact, Understanding
+from bot.understanding.place import DISTRICT_TYPED
 
 # What a question asks about, by the words it uses (folded, padded with spaces).
 _CUES: dict[str, tuple[str, ...]] = {
@@ -46,6 +48,8 @@ _CUES: dict[str, tuple[str, ...]] = {
         " di doi ", " doi xuong ", " chuyen xuong ", " cum cong nghiep ", " khu cong nghiep ", " di chuyen ",
     ),
 }  # fmt: skip
+# 'xã mình', 'địa phương mình': the person's own commune, or (not given yet) the deploying unit's.
+_HOME = (" xa minh ", " xa em ", " xa toi ", " xa nha ", " xa ta ", " phuong minh ", " dia phuong minh ", " o day ")
 _MINE = (" minh ", " em ", " toi ", " nha ", " chung toi ", " bac ", " chau ", " con ")
 
 
@@ -62,6 +66,7 @@ class Case:
     place: Place | None = None
     province: ProvinceInfo | None = None
     candidates: tuple[Place, ...] = ()  # several communes of the name typed
+    district: str | None = None  # a pre-2025 district typed ('huyện Lạng Giang') when the commune is to choose
     workers: int | None = None
     revenue: int | None = None
     capital: int | None = None
@@ -95,6 +100,13 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     if province is None and not candidates and slots.get("province_hint"):
         province = gazetteer.province(str(slots["province_hint"]))
 
+    needs = tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE))
+    product = facts["product"].value if "product" in facts else None
+    if product is not None and needs and slots.get("activity") and _asks(u):
+        # 'xã có cho mượn xe tải chở hàng đi hội chợ không' from a fish-sauce maker: the truck is what the support
+        # is asked for, not what the facility makes; the product already said stays the facility's.
+        product = None
+
     def value(kind: str, slot: str) -> Any:
         fact = facts.get(kind)
         return fact.value if fact is not None and fact.value is not None else slots.get(slot)
@@ -102,18 +114,19 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     return Case(
         said=said,
         asked=frozenset(asked),
-        cues=_cues(said),
+        cues=_cues(said, u.text),
         legal_form=value("legal_form", "legal_form"),
-        product=facts["product"].value if "product" in facts else None,
-        sector=value("sector", "sector") if "product" in facts else None,
+        product=product,
+        sector=value("sector", "sector") if product is not None else None,
         place=place,
         province=province,
         candidates=candidates,
+        district=_district(u) if candidates else None,
         workers=value("workers", "workers"),
         revenue=value("revenue", "revenue_vnd"),
         capital=value("capital", "capital_vnd"),
         craft_village=value("craft_village", "craft_village"),
-        needs=tuple(dict.fromkeys(f.value for f in u.facts if f.kind == "need" and f.confidence >= MIN_CONFIDENCE)),
+        needs=needs,
         export=value("export", "export"),
         owner_flags=tuple(dict.fromkeys([*u.values("owner_flag"), *(slots.get("owner_flags") or [])])),
         local_material=value("local_material", "local_raw_material"),
@@ -121,10 +134,32 @@ def case_of(u: Understanding, slots: Mapping[str, Any], gazetteer: Gazetteer) ->
     )
 
 
-def _cues(said: str) -> frozenset[str]:
+def _asks(u: Understanding) -> bool:
+    """Whether the message asks something (its facts are then the question's topic)."""
+    return any(i.intent == "ask_question" for i in u.intents)
+
+
+def speaks_of_home(text: str) -> bool:
+    """Whether a question is about the person's own commune without naming it ('xã mình có mấy suất')."""
+    said = f" {fold(text)} "
+    return any(w in said for w in _HOME)
+
+
+def _cues(said: str, typed: str = "") -> frozenset[str]:
     """The cues a question uses; 'lãi suất' (interest) is not 'suất' (a slot)."""
     said = said.replace(" lai suat ", " ")
-    return frozenset(name for name, words in _CUES.items() if any(w in said for w in words))
+    found = {name for name, words in _CUES.items() if any(w in said for w in words)}
+    return frozenset(found | ({"loan"} if _borrowing(typed) else set()))
+
+
+# 'vay' alone is 'vay' (borrow) or 'vậy' (a closing particle: 'gì vậy', 'sao vậy'); after these it is the particle.
+_PARTICLE_AFTER = {"gi", "j", "sao", "nao", "the", "khong", "ko", "dau", "a", "day", "nhu", "ntn", "roi", "chua"}
+
+
+def _borrowing(typed: str) -> bool:
+    """'hỏi chị vay', 'muốn vay': the word 'vay' as typed ('vậy' is the particle), not after a question word."""
+    words = re.findall(r"[^\W\d_]+", typed.lower())
+    return any(w == "vay" and (i == 0 or fold(words[i - 1]) not in _PARTICLE_AFTER) for i, w in enumerate(words))
 
 
 def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[Place, ...]]:
@@ -137,6 +172,12 @@ def _place(u: Understanding, gazetteer: Gazetteer) -> tuple[Place | None, tuple[
     if fact.confidence < MIN_CONFIDENCE:
         return None, ()
     return gazetteer.place_by_code(int(fact.value)), ()
+
+
+def _district(u: Understanding) -> str | None:
+    """The old district typed, when it is why the commune is to choose ('huyện Lạng Giang')."""
+    fact = u.fact("commune")
+    return fact.why.removeprefix(DISTRICT_TYPED) if fact and fact.why.startswith(DISTRICT_TYPED) else None
 
 
 def _province(u: Understanding, gazetteer: Gazetteer) -> ProvinceInfo | None:

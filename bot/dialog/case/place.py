@@ -11,6 +11,9 @@ from bot.render import cited
 
 def place_part(kit: Kit, texts: CaseTexts, case: Case) -> Part | None:
     """Whether the place named is covered, or what it depends on."""
+    if case.place is None and case.candidates and case.district:  # districts are gone: which unit now
+        options = "; ".join(p.label for p in case.candidates)
+        return Part(texts.district_gone.format(district=case.district, options=options), check=True)
     if case.place is None and case.candidates:
         options = ", ".join(dict.fromkeys(p.province.name for p in case.candidates))
         return Part(kit.question("which_province", options=options), check=True)

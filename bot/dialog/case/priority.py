@@ -36,6 +36,9 @@ def priority_part(kit: Kit, texts: CaseTexts, case: Case) -> Part:
         area, t = kit.kb.rules.priorities["difficult"], kit.kb.rules.priority_thresholds
         source = f"{area.citation}; {t.citation}"
         lines.append(cited(texts.priority_if.format(items="; ".join(open_)), source, t.status))
+    owners = _owners(kit, texts, case, met)
+    if owners:
+        lines.append(owners)
     return Part("\n".join(lines), check=not known.get("assessment"))
 
 
@@ -56,6 +59,20 @@ def _open(kit: Kit, texts: CaseTexts, case: Case, met: set[str], said: object) -
         out.append(items["export"])
     out.append(items["typical_product"])
     return out
+
+
+# Nghị định 235/2025 added facilities owned by women and by ethnic minority people to the priorities.
+_OWNER_FLAGS = ("women_owned", "ethnic_minority_owned")
+
+
+def _owners(kit: Kit, texts: CaseTexts, case: Case, met: set[str]) -> str:
+    """The owner priorities not said yet, asked about in one cited line ('' when both are known)."""
+    said = set(case.owner_flags) | met
+    items = [texts.priority_items[flag] for flag in _OWNER_FLAGS if flag not in said]
+    if not items:
+        return ""
+    source = kit.kb.rules.priorities["women_owned"]
+    return cited(texts.priority_if.format(items="; ".join(items)), source.citation, source.status)
 
 
 def _status(kit: Kit, code: str) -> str:
