@@ -7,7 +7,8 @@ import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 from aiohttp import web
@@ -18,9 +19,10 @@ from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
 from bot.staff.answer_pages import DONE, AnswerPages
-from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
+from bot.storage import LeadStatus
 from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
@@ -66,8 +68,16 @@ def _vn_time(stamp: str) -> str:
     return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
 
 
-_TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
-_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text)
+def _vn_day(day: str) -> str:
+    """An ISO calendar day ('2026-12-01') as people here write it ('01/12/2026')."""
+    found = forms.day(day or "")
+    return found.strftime("%d/%m/%Y") if found else (day or "")
+
+
+_TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time, vnday=_vn_day)
+_TEMPLATES.globals.update(
+    funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text, eligible_labels=ELIGIBLE_LABELS
+)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -111,6 +121,7 @@ class Dashboard:
             web.post("/staff/logout", self.signed_in(self.logout)),
             web.get("/staff/", self.signed_in(self.leads)),
             web.get("/staff/leads/{ref}", self.signed_in(self.lead)),
+            web.post("/staff/bulk", self.signed_in(self.bulk)),
             web.post("/staff/leads/{ref}", self.signed_in(self.update)),
             web.get("/staff/export/{fmt}", self.signed_in(self.export)),
             web.get("/staff/stats", self.signed_in(self.stats)),
@@ -220,8 +231,11 @@ class Dashboard:
     def _query(self, request: web.Request) -> LeadQuery:
         """The list's filters from the query string; a value that cannot be one is ignored, never an error."""
         q = forms.query(request)
+        commune = q.get("commune", "").strip()
         return LeadQuery(
-            commune=forms.number(q.get("commune", "")),
+            commune=forms.number(commune),
+            communes=self._communes_named(commune) if commune and forms.number(commune) is None else None,
+            due=vn_today().isoformat() if q.get("view") == "due" else None,
             status=q.get("status") or None,
             line=q.get("line") or None,
             sector=q.get("sector") or None,
@@ -232,10 +246,19 @@ class Dashboard:
             per_page=PER_PAGE,
         )
 
+    def _communes_named(self, typed: str) -> tuple[int, ...]:
+        """The communes a typed name may mean ('vinh thuy', 'Xã Vĩnh Thủy'), without fuzzy guesses."""
+        places = self.app.engine.assessor.gazetteer.communes(typed[:100], fuzzy=False)
+        return tuple(p.code for p in places)
+
     async def leads(self, request: web.Request, session: Session) -> web.Response:
         """The lead list with filters, search and pages."""
         query = self._query(request)
         leads, total = await self.handler.call(self.store.leads, session.staff, query)
+        followups = await self.handler.call(self.store.followups, [lead.ref for lead in leads])
+        _, due = await self.handler.call(
+            self.store.leads, session.staff, LeadQuery(due=vn_today().isoformat(), per_page=1)
+        )
         today = vn_today().isoformat()
         _, fresh = await self.handler.call(
             self.store.leads, session.staff, LeadQuery(status="new", since=today, per_page=1)
@@ -245,6 +268,9 @@ class Dashboard:
             "leads.html",
             session=session,
             leads=leads,
+            followups=followups,
+            due=due,
+            done=bulk_done(forms.query(request).get("done", "")),
             total=total,
             fresh=fresh,
             today=today,
@@ -294,6 +320,24 @@ class Dashboard:
         if not changed:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
         return await self.lead(request, session, saved=True)
+
+    async def bulk(self, request: web.Request, session: Session) -> web.Response:
+        """Set the status and/or assignee of the leads ticked in the list; each change audited on its lead."""
+        form = await forms.posted(request)
+        refs = [forms.clean(r, 20) for r in form.getall("ref", [])][: PER_PAGE * 4]
+        status, assignee = forms.clean(form.get("status"), 50), forms.clean(form.get("assignee"), 10_000).strip()
+        if status and status not in STATUS_LABELS:
+            raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
+        if len(assignee) > MAX_ASSIGNEE:
+            raise web.HTTPBadRequest(text=f"Người phụ trách tối đa {MAX_ASSIGNEE} ký tự.")
+        if not refs or not (status or assignee):
+            raise web.HTTPBadRequest(text="Hãy chọn ít nhất một đăng ký và trạng thái hoặc người phụ trách mới.")
+        changed = await self.handler.call(
+            self.store.update_many, session.staff, refs, cast(LeadStatus, status) or None, assignee or None
+        )
+        # Back to the same list: the filters it was sent from, rebuilt as a query string (never a path).
+        kept = [(k, v) for k, v in parse_qsl(forms.clean(form.get("back"), 1000)) if k not in ("done", "page")]
+        raise web.HTTPFound("/staff/?" + urlencode([*kept, ("done", f"bulk{changed}")]))
 
     async def stats(self, request: web.Request, session: Session) -> web.Response:
         """The funnel and the leads per support line, drawn as SVG on the server."""
@@ -364,6 +408,12 @@ class Dashboard:
             content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
+
+
+def bulk_done(value: str) -> str:
+    """What the list says after a change of several leads ('done=bulk3')."""
+    count = forms.number(value.removeprefix("bulk")) if value.startswith("bulk") else None
+    return "" if count is None else f"Đã cập nhật {count} đăng ký."
 
 
 def bars(items: list[tuple[str, int]], width: int = 420) -> dict[str, Any]:
