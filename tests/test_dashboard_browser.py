@@ -40,7 +40,7 @@ async def test_an_officer_works_through_the_dashboard_in_a_browser(tmp_path: Pat
         await page.get_by_label("Ghi chú").fill("Đã gọi, hẹn thứ hai nộp hồ sơ")
         await page.get_by_role("button", name="Lưu").click()
         await page.get_by_text("Đã lưu").wait_for()
-        assert await page.get_by_text("status: new → contacted").count() == 1
+        assert await page.get_by_text("Trạng thái: Mới → Đã liên hệ").count() == 1
         await page.get_by_role("link", name="← Danh sách").click()
         await page.get_by_label("Trạng thái").select_option("contacted")
         await page.get_by_role("button", name="Lọc").click()

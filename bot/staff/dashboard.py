@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from bot.app import App, OrderedHandler
 from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
-from bot.staff import forms
+from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
@@ -74,7 +75,14 @@ def _vn_day(day: str) -> str:
     return found.strftime("%d/%m/%Y") if found else (day or "")
 
 
-_TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time, vnday=_vn_day)
+_TEMPLATES.filters.update(
+    phone=national_phone,
+    vntime=_vn_time,
+    vnday=_vn_day,
+    channel=labels.channel,
+    actor=labels.actor,
+    action=labels.action,
+)
 _TEMPLATES.globals.update(
     funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text, eligible_labels=ELIGIBLE_LABELS
 )
@@ -300,6 +308,7 @@ class Dashboard:
             history=history,
             saved=saved,
             lines=self.app.engine.kb.line_names,
+            labeller=labels.Labeller(self.app.engine.kb),
         )
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
@@ -348,7 +357,7 @@ class Dashboard:
             "stats.html",
             session=session,
             funnel=bars(funnel),
-            per_line=bars([(names.get(code, code), n) for code, n in per_line]),
+            per_line=bars([(names.get(code, "Nội dung khác"), n) for code, n in per_line]),
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:
@@ -367,7 +376,11 @@ class Dashboard:
             ("Nội dung hỗ trợ", ln.name, ln.status, ln.citation) for ln in kb.support_lines.lines if ln.status != "P"
         ]
         weak += [("Hỏi đáp", e.question, e.status, e.citation) for e in kb.faq.entries if e.status != "P"]
-        weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
+        weak += [
+            ("Quy tắc ưu tiên", _plain(t.text), t.status, t.citation)
+            for t in kb.rules.priorities.values()
+            if t.status != "P"
+        ]
         local = await self.answers.local_entries(session.staff)
         done = DONE.get(forms.query(request).get("done", ""), "")
         return render(
@@ -408,6 +421,11 @@ class Dashboard:
             content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
+
+
+def _plain(template: str) -> str:
+    """A rule's text with its blanks ('{sector}') shown as '…'."""
+    return re.sub(r"\{\w+\}", "…", template)
 
 
 def bulk_done(value: str) -> str:
