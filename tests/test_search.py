@@ -110,6 +110,8 @@ async def test_the_list_shows_the_follow_up_in_vietnamese_and_filters_by_commune
             chosen = await _list(env, commune=typed)
             assert refs["mine"] in chosen and refs["other"] not in chosen, typed
         assert refs["other"] in await _list(env, commune="binh giang")
+        nowhere = await _list(env, commune="xa khong co that")
+        assert "Không tìm thấy xã/phường" in nowhere and refs["mine"] not in nowhere
 
 
 @run

@@ -279,6 +279,7 @@ class Dashboard:
             followups=followups,
             due=due,
             done=bulk_done(forms.query(request).get("done", "")),
+            no_commune=query.communes == (),  # a name typed that is no commune's
             total=total,
             fresh=fresh,
             today=today,

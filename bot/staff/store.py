@@ -224,8 +224,8 @@ class StaffStore:
             args += query.communes
         if query.due:
             where.append(
-                "status NOT IN ('supported', 'declined', 'withdrawn') AND EXISTS (SELECT 1 FROM lead_followup f "
-                "WHERE f.ref = leads.ref AND f.follow_up > '' AND f.follow_up <= ?)"
+                "status NOT IN ('supported', 'declined', 'withdrawn') AND ref IN "
+                "(SELECT ref FROM lead_followup WHERE follow_up > '' AND follow_up <= ?)"
             )
             args.append(query.due)
         term = search_term(query.q or "")
