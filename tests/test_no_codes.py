@@ -5,6 +5,7 @@ every export, the Telegram notices and a corpus of chat replies show Vietnamese,
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import html.parser
 import io
@@ -33,6 +34,8 @@ from bot.staff.notify import StaffCommands, handoff_notice, lead_notice
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage.memory import MemoryRepository
 from bot.storage.profiles import ProfileStore
+from bot.storage.sqlite import lead_changes
+from bot.text import fold
 from tests.conftest import ROOT
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, sign_in
@@ -120,12 +123,23 @@ def busy_day(env: Env) -> None:
     for user, lines in (("p1", REGISTRATION), ("p2", [*REGISTRATION[:-3], "Xuong moc Lan", "bo qua", "xac nhan"])):
         for n, text in enumerate(lines):
             engine.handle(Incoming(ConversationKey("web", user), text=text, message_id=f"{user}-{n}"))
-    again = [*REGISTRATION[:-3], "Co so nuoc mam Lan moi", "goi buoi sang", "xac nhan"]
-    for n, text in enumerate(again):  # the same chat registers again: the bot's update is audited with changes
-        engine.handle(Incoming(ConversationKey("web", "p1"), text=text, message_id=f"p1-again-{n}"))
-    for user, text in (("q1", "xe tai cho hang di lang son mat may tieng"), ("h1", "gap can bo")):
-        engine.handle(Incoming(ConversationKey("telegram", user), text="xa vinh thuy quang tri", message_id="a"))
-        engine.handle(Incoming(ConversationKey("telegram", user), text=text, message_id="b"))
+    (first,) = repo.leads_of(ConversationKey("web", "p1"))
+    changed = dataclasses.replace(
+        first,
+        facility_name="Cơ sở nước mắm Lan mới",
+        profile={**first.profile, "legal_form": "cooperative", "workers": 12, "revenue_vnd": 2_500_000_000},
+        lines_wanted=["study_tour", "advanced_machinery"],
+        note="gọi buổi sáng",
+    )
+    with repo._tx() as cur:  # what the bot audits when the same chat registers again, changes and all
+        repo._audit(cur, first.ref, "bot", "updated by a new registration", lead_changes(first, changed))
+    for user, text, tap in (("q1", "con meo nha toi ten gi", None), ("h1", None, "cmd:staff")):
+        engine.handle(
+            Incoming(ConversationKey("telegram", user), text="xa vinh thuy quang tri", message_id=f"{user}-a")
+        )
+        engine.handle(Incoming(ConversationKey("telegram", user), text=text, button=tap, message_id=f"{user}-b"))
+    for n, asked in enumerate(("xe khách đi Lạng Sơn mấy tiếng", "giá điện sản xuất ban đêm bao nhiêu")):
+        repo.record_miss(fold(asked), asked, ConversationKey("telegram", f"q{n}"), 19405)  # what the FAQ missed
     rich = add_lead(repo, 7, name="Trần Văn Hùng")
     profile = {
         "legal_form": "enterprise",
@@ -140,6 +154,9 @@ def busy_day(env: Env) -> None:
         "needs": ["advanced_machinery", "cleaner_production", "làm nhà xưởng"],
     }
     repo.db.execute("UPDATE leads SET profile = ?, channel = 'jsonl' WHERE ref = ?", [json.dumps(profile), rich.ref])
+    actions = {a for (a,) in repo.db.execute("SELECT action FROM lead_audit").fetchall()}
+    assert {"created", "updated by a new registration"} <= actions, actions  # the bot's own audit rows are there
+    assert repo.db.execute("SELECT count(*) FROM handoffs").fetchone()[0] >= 1
     store = StaffStore(repo)
     for ref in [r for (r,) in repo.db.execute("SELECT ref FROM leads").fetchall()]:
         store.update(EVERYONE, ref, "contacted", "Chị Mai", dt.date.today().isoformat(), "Hẹn nộp hồ sơ")

@@ -36,17 +36,6 @@ _TEMPLATES = jinja2.Environment(
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FUNDING = {"national": "quốc gia", "provincial": "tỉnh", "commune": "xã"}
-FIELDS = {
-    "legal_form": "Loại hình",
-    "activity": "Sản phẩm",
-    "sector": "Ngành (chọn)",
-    "workers": "Lao động",
-    "revenue_vnd": "Doanh thu/nguồn vốn",
-    "province": "Tỉnh",
-    "commune": "Xã/phường",
-    "craft_village": "Trong làng nghề",
-    "needs": "Nhu cầu",
-}
 REASONS = {
     "legal_form_ok": "Loại hình hợp lệ",
     "unregistered": "Chưa đăng ký kinh doanh",
@@ -84,7 +73,7 @@ _TEMPLATES.filters.update(
     action=labels.action,
 )
 _TEMPLATES.globals.update(
-    funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text, eligible_labels=ELIGIBLE_LABELS
+    funding=FUNDING, reasons=REASONS, duplicate_text=duplicate_text, eligible_labels=ELIGIBLE_LABELS
 )
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
