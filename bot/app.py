@@ -57,7 +57,10 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     dialogs = load_dialogs(settings.khuyencong_dialogs)
     repo = SqliteRepository(db_path, settings.khuyencong_busy_timeout_seconds)
     config = EngineConfig(
-        settings.khuyencong_idle_hours, settings.khuyencong_retention_months, settings.khuyencong_locality or None
+        settings.khuyencong_idle_hours,
+        settings.khuyencong_retention_months,
+        settings.khuyencong_locality or None,
+        settings.khuyencong_handoff_idle_minutes,
     )
     on_disk = str(db_path) != ":memory:"
     cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db has no folder

@@ -549,6 +549,97 @@ def _staff_store(db: Path | None) -> Iterator[StaffStore]:
         repo.close()
 
 
+@main.group()
+def handoff() -> None:
+    """Conversations waiting for or held by staff, and staff replies in the person's own chat."""
+
+
+@handoff.command("list")
+@click.option("--commune", default=None, help="only this commune's (its code)")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@common_options
+def handoff_list(commune: str | None, as_json: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Handoffs waiting for or held by staff: id, channel, commune, since, reason, last message.
+
+    Example: khuyencong handoff list --commune 19405
+    """
+    from bot.staff.exports import local_time
+    from bot.staff.store import EVERYONE
+
+    code = _number("commune", commune) if commune is not None else None
+    with _handoffs(db, knowledge) as handoffs:
+        items = [i for i in handoffs.listed(EVERYONE, code) if i.handoff.status != "closed"]
+    if as_json:
+        rows = [
+            {
+                "id": i.handoff.id,
+                "channel": i.handoff.channel,
+                "commune_code": i.handoff.commune_code,
+                "commune": i.handoff.commune or None,
+                "since": i.handoff.at,
+                "reason": i.handoff.reason,
+                "status": i.handoff.status,
+                "last_message": i.last_message,
+            }
+            for i in items
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("Không có yêu cầu gặp cán bộ nào đang chờ.")
+    for i in items:
+        since = local_time(i.handoff.at)
+        when = since.strftime("%d/%m/%Y %H:%M") if since else ""
+        last = i.last_message.replace("\n", " ")[:80]
+        click.echo(
+            f"Số {i.handoff.id} · {i.channel} · {i.handoff.commune or 'chưa rõ xã'} · từ {when} · {i.reason} · "
+            f"{i.status} · tin nhắn cuối: “{last}”"
+        )
+
+
+@handoff.command("reply")
+@click.argument("handoff_id", metavar="ID")
+@click.argument("text")
+@click.option("--as", "name", default="phụ trách", help="the officer's name as the person sees it")
+@common_options
+def handoff_reply(handoff_id: str, text: str, name: str, db: Path | None, knowledge: Path | None) -> None:
+    """Reply to one handoff in the person's own channel (refused, exit 2, when Zalo's window is closed).
+
+    Example: khuyencong handoff reply 3 "Chị mang sổ hộ kinh doanh lên xã sáng thứ Hai nhé." --as "Nguyễn Thị Lan"
+    """
+    from bot.staff.handoffs import ReplyRefused
+    from bot.staff.store import EVERYONE
+
+    number = _number("id", handoff_id)
+    with _handoffs(db, knowledge) as handoffs:
+        try:
+            handoffs.reply(EVERYONE, number, text, name)
+        except ReplyRefused as refused:
+            _fail(str(refused))
+    click.echo(f"Đã gửi câu trả lời cho yêu cầu số {number}.")
+
+
+def _number(field: str, value: str) -> int:
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+        _fail(f"{field}: cần một số, không phải '{value[:40]}'")
+    return int(value)
+
+
+@contextmanager
+def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
+    """The handoff library over an existing database; a missing one is refused, not created."""
+    from bot.staff.handoffs import Handoffs
+
+    path = _db_path(db)
+    if not path.exists():
+        _fail(f"không thấy cơ sở dữ liệu {path}")
+    app = _build(path, knowledge)
+    try:
+        yield Handoffs(app.repo, app.engine.texts.handoff, app.settings)
+    finally:
+        app.close()
+
+
 @main.command()
 @common_options
 def serve(db: Path | None, knowledge: Path | None) -> None:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     khuyencong_knowledge: Path = Field(default_factory=_default_knowledge, description="knowledge/ folder")
     khuyencong_dialogs: Path = Field(default_factory=_default_dialogs, description="dialogs/ folder")
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
+    khuyencong_handoff_idle_minutes: float = Field(
+        default=240.0, gt=0, description="silence after which a chat held by staff returns to the assistant"
+    )
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
     khuyencong_busy_timeout_seconds: float = Field(
@@ -62,6 +65,10 @@ class Settings(BaseSettings):
     web_trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="reverse proxies whose X-Forwarded-For is believed (addresses or CIDR)"
     )
+    web_long_poll_seconds: float = Field(
+        default=25.0, gt=0, le=25, description="longest wait of the widget's long poll for staff replies"
+    )
+    web_long_polls_max: int = Field(default=1000, gt=0, description="long polls waiting at once, all clients")
     khuyencong_worker: Literal["process", "inline", "external"] = Field(
         default="process", description="who runs webhook turns: a child process, this process, or another unit"
     )
@@ -73,6 +80,11 @@ class Settings(BaseSettings):
     zalo_refresh_token: str | None = Field(default=None, description="first OA refresh token (rotates)")
     zalo_api_base: str = Field(default="https://openapi.zalo.me", description="Zalo OA API")
     zalo_oauth_base: str = Field(default="https://oauth.zaloapp.com", description="Zalo OAuth v4")
+
+    zalo_free_reply_hours: float = Field(
+        default=48.0, gt=0, description="hours after the person's last message staff reply free of charge"
+    )
+    zalo_reply_days: float = Field(default=7.0, gt=0, description="days after it staff may reply at all")
 
     telegram_bot_token: str | None = Field(default=None, description="bot token from @BotFather")
     telegram_webhook_secret: str | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")

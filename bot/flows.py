@@ -141,6 +141,26 @@ class CaseTexts(Strict):
     funding: dict[str, NonEmpty]
 
 
+class HandoffTexts(Strict):
+    """What is said around a handoff to staff (dialogs/texts.yaml, handoff:)."""
+
+    opened: NonEmpty  # fields: office
+    failed: NonEmpty  # fields: office
+    no_hours: NonEmpty
+    callback: NonEmpty  # the consent text; fields: office, retention
+    callback_version: NonEmpty
+    callback_yes: NonEmpty
+    callback_no: NonEmpty
+    callback_phone: NonEmpty
+    callback_saved: NonEmpty  # fields: phone
+    callback_declined: NonEmpty
+    passed_on: NonEmpty
+    back: NonEmpty
+    idle: NonEmpty
+    staff_says: NonEmpty  # fields: name, place, text
+    button: NonEmpty  # a button pressed, as the transcript shows it when its label is not known
+
+
 class ResultTexts(Strict):
     """The eligibility result as a phone shows it (texts.yaml, result:)."""
 
@@ -237,6 +257,7 @@ class Texts(Strict):
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty
     contact_needed: NonEmpty
+    handoff: HandoffTexts
 
 
 class Dialogs:

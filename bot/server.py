@@ -12,6 +12,7 @@ from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
 from bot.channels.limits import AddressLimit
+from bot.channels.updates import Updates
 from bot.channels.web import WebChat
 from bot.config import Settings
 from bot.health import Health
@@ -19,12 +20,15 @@ from bot.logs import setup_logging
 from bot.proxy import trusted_networks
 from bot.slow_clients import body_deadline, server_options
 from bot.staff.dashboard import Dashboard
+from bot.staff.handoffs import Handoffs
+from bot.staff.inbox import InboxPages
 from bot.staff.notify import StaffNotices
 from bot.worker import WorkerProcess
 
 log = logging.getLogger("khuyencong.server")
 APP_KEY = web.AppKey("khuyencong", App)
 PURGE_EVERY = 24 * 3600  # seconds
+SWEEP_EVERY = 60.0  # seconds between looks for chats held by staff and idle too long
 PURGE_FIRST = 60  # seconds after start: start-up stays quick, and a crash loop does not purge each time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,7 +62,9 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
+    updates = _mount_handoffs(server, settings, app, handler, limit)
     dashboard = Dashboard(app, handler)
+    server.router.add_routes(InboxPages(app, handler, dashboard, updates.replied).routes())  # before the catch-all
     server.router.add_routes(dashboard.routes())
     notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
     server.on_startup.append(lambda _: notices.start())
@@ -88,15 +94,17 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     return server
 
 
-class DailyPurge:
-    """Erase data past the retention period a minute after start, then once a day."""
+class Repeating:
+    """Background work run `first` seconds after start, then every `every` seconds, until shutdown."""
 
-    def __init__(self, app: App, handler: OrderedHandler, first: float = PURGE_FIRST) -> None:
-        self.app, self.handler, self.first = app, handler, first
+    failure = "background work failed"  # logged when one round fails; the next round tries again
+
+    def __init__(self, first: float, every: float) -> None:
+        self.first, self.every = first, every
         self.task: asyncio.Task[None] | None = None
 
     async def start(self, _: web.Application) -> None:
-        """Start the daily task."""
+        """Start the task."""
         self.task = asyncio.create_task(self._loop())
 
     async def stop(self, _: web.Application) -> None:
@@ -105,15 +113,63 @@ class DailyPurge:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
+    async def once(self) -> None:
+        """One round of the work."""
+
     async def _loop(self) -> None:
         await asyncio.sleep(self.first)
         while True:
             try:
-                done = await self.handler.call(self.app.purge)
-                log.info("retention: erased %s", done)
-            except Exception:  # a busy database today is retried tomorrow; serving goes on
-                log.exception("retention: purge failed")
-            await asyncio.sleep(PURGE_EVERY)
+                await self.once()
+            except Exception:  # a busy database now is retried next round; serving goes on
+                log.exception(self.failure)
+            await asyncio.sleep(self.every)
+
+
+class DailyPurge(Repeating):
+    """Erase data past the retention period a minute after start, then once a day."""
+
+    failure = "retention: purge failed"
+
+    def __init__(self, app: App, handler: OrderedHandler, first: float = PURGE_FIRST) -> None:
+        super().__init__(first, PURGE_EVERY)
+        self.app, self.handler = app, handler
+
+    async def once(self) -> None:
+        """Purge now."""
+        done = await self.handler.call(self.app.purge)
+        log.info("retention: erased %s", done)
+
+
+def _mount_handoffs(
+    server: web.Application, settings: Settings, app: App, handler: OrderedHandler, limit: AddressLimit
+) -> Updates:
+    """The web widget's long poll for staff replies, and the sweep giving idle chats back to the assistant."""
+    trusted = trusted_networks(settings.web_trusted_proxies)
+    updates = Updates(
+        handler, app.repo.handoffs, limit, trusted, settings.web_long_poll_seconds, settings.web_long_polls_max
+    )
+    server.router.add_get("/api/chat/updates", updates.handle)
+    sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, settings), handler, updates.replied)
+    server.on_startup.append(sweep.start)
+    server.on_shutdown.insert(0, lambda _: updates.close())  # waiting polls answer before the listener closes
+    server.on_shutdown.append(sweep.stop)
+    return updates
+
+
+class HandoffSweep(Repeating):
+    """Every minute: chats held by staff with nothing said for the idle time go back to the assistant."""
+
+    failure = "handoffs: idle sweep failed"
+
+    def __init__(self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None]) -> None:
+        super().__init__(SWEEP_EVERY, SWEEP_EVERY)
+        self.handoffs, self.handler, self.told = handoffs, handler, told
+
+    async def once(self) -> None:
+        """Give back the idle ones; the people told (web chats waiting for updates woken)."""
+        if await self.handler.call(self.handoffs.sweep):
+            self.told()
 
 
 def _mount_worker(

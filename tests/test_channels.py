@@ -478,7 +478,7 @@ async def test_telegram_in_a_group_talks_only_in_private(tmp_path: Path) -> None
     async with running(tmp_path) as env:
         user = TelegramUser()
         await tg_say(env, user.message("/start"))
-        for text in [*INTERVIEW, *REGISTER]:
+        for text in [*INTERVIEW, "dang ky", *REGISTER]:
             await tg_say(env, user.message(text))
         group = -100555
         update = user.message("du lieu cua toi")

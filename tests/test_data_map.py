@@ -73,6 +73,11 @@ def everything(repo: SqliteRepository, engine: DialogEngine) -> None:
     for n, text in enumerate([*REGISTRATION, QUESTION, "gap can bo"], 1):
         say(engine, USER, text, n, message_id=f"m{n}")
     (lead,) = repo.leads_of(ConversationKey("t", USER))
+    # Staff answer in the chat; the person gives a number for a call back (kept with its consent).
+    handoff = repo.handoffs.active(ConversationKey("t", USER))
+    assert handoff is not None
+    repo.handoffs.callback(handoff.id, "+84912345678", None)
+    repo.handoffs.staff_said(handoff, "Cán bộ Hà", "Cán bộ Hà (xã Vĩnh Thủy): chị Lan, số 0912 345 678 đúng không?")
     StaffStore(repo).update(EVERYONE, lead.ref, "contacted", "Cán bộ Hà", "", "Chị Lan 0912 345 678 hẹn chiều")
     repo.mark_unreachable(ConversationKey("t", USER), 404)
     event = json.dumps({"sender": {"id": USER}, "message": {"text": "số tôi 0912345678"}})
@@ -104,7 +109,7 @@ def test_what_a_person_leaves_is_only_where_the_map_says(
     everything(repo, DialogEngine(kb, dialogs, repo, assessor, faq))
     personal, _ = data_map()
     found = cells_with_traces(repo)
-    assert {"leads", "conversations", "questions", "lead_followup", "handoffs", "outbox", "inbox"} <= {
+    assert {"leads", "conversations", "questions", "lead_followup", "handoffs", "outbox", "inbox", "chat_log"} <= {
         t for t, _ in found
     }
     undeclared = {(t, c) for t, c in found if c not in personal.get(t, set())}

@@ -57,8 +57,10 @@ def play(engine: DialogEngine, turns: list[dict[str, Any]], user: str = "u1") ->
             f"{where}: no button {b!r} in {sorted(offered)}" for b in turn.get("buttons", []) if b not in offered
         ]
         problems += [f"{where}: unexpected button {b!r}" for b in turn.get("no_buttons", []) if b in offered]
-        if not replies:
+        if not replies and not turn.get("silent"):
             problems.append(f"{where}: no reply")
+        if replies and turn.get("silent"):  # staff hold the chat: the assistant must say nothing
+            problems.append(f"{where}: the assistant spoke while staff hold the chat: {said[:200]!r}")
         if any(len(r.text) > 600 for r in replies):
             problems.append(f"{where}: a reply longer than 600 characters")
     return problems

@@ -331,7 +331,7 @@ async def test_a_message_typed_offline_is_kept_and_sent_when_the_connection_retu
         assert "gặp cán bộ" in await page.js("localStorage.getItem('khuyencong-chat')")  # a reload keeps it
         assert "gặp cán bộ" in await page.js(bubbles("me"))
         await page.send("Network.emulateNetworkConditions", offline=False, **OFFLINE)
-        await page.until(f"{bubbles()}.includes('yêu cầu gặp cán bộ')", timeout=20)
+        await page.until(f"{bubbles()}.includes('chuyển cuộc trò chuyện cho cán bộ')", timeout=20)
         assert await page.js("JSON.parse(localStorage.getItem('khuyencong-chat')).outbox.length") == 0
         assert await page.js("document.getElementById('status').hidden")
 

@@ -241,6 +241,11 @@ class Outbox:
                 await self.delivery.handler.handle(_cleaned(replace(msg, reply_to=address)))
             await self.flush(key)
 
+    async def deliver(self, key: ConversationKey) -> None:
+        """Send what waits for a person (a staff reply, a notice), in their turn: never beside one of theirs."""
+        async with self.delivery.turn(key):
+            await self.flush(key)
+
     async def flush(self, key: ConversationKey) -> None:
         """Send a person's kept replies, oldest first; raise NotDelivered when the platform fails for now."""
         call = self.delivery.handler.call

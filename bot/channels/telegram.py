@@ -21,6 +21,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.channels.common import Delivery, EventClaims, NotDelivered, Outbox, Outcome, same_secret
 from bot.config import Settings
 from bot.messages import Button, ConversationKey, Incoming, Reply
+from bot.storage.handoffs import nudged
 from bot.storage.sqlite import SqliteRepository
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ IN_PRIVATE_ONLY = (
 )
 MAX_TEXT = 4096
 MAX_CALLBACK = 64  # bytes, ASCII
+RELAY_SECONDS = 1.0  # long polling: how often staff replies written by another process are looked for
 
 
 def build_application(
@@ -58,7 +60,7 @@ def _application(token: str, api_base: str, polling: bool, handler: Handler | No
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
     elif handler is not None:  # a redelivered update is dropped as a duplicate: what it owes goes out at start
-        builder = builder.post_init(handler.catch_up)
+        builder = builder.post_init(handler.start_polling)
     return builder.build()
 
 
@@ -109,14 +111,34 @@ class Handler:
         if chat.type != chat.PRIVATE:  # a group: every member would read the person's answers and data
             await _quietly(bot.send_message(chat_id=chat.id, text=IN_PRIVATE_ONLY))
             return
-        await self._outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
+        await self.outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
 
-    def _outbox(self, bot: Bot) -> Outbox:
+    def outbox(self, bot: Bot) -> Outbox:
         return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
+
+    async def start_polling(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Long polling: deliver what a stopped run left, then relay staff replies as they are written."""
+        await self.catch_up(app)
+        app.create_task(self._relay(app))
+
+    async def _relay(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Staff replies queued by the dashboard or `khuyencong handoff reply` (no webhook worker runs here)."""
+        outbox, call = self.outbox(app.bot), self.delivery.handler.call
+        while True:
+            await asyncio.sleep(RELAY_SECONDS)
+            try:
+                events = await call(self.repo.inbox_after, 0, 100)
+                for event in events:
+                    user = nudged(event.payload) if event.channel == CHANNEL else None
+                    if user is not None:
+                        await outbox.deliver(ConversationKey(CHANNEL, user))
+                        await call(self.repo.inbox_done, [event.id])
+            except Exception:  # the database or Telegram is busy now: the rows wait for the next round
+                log.warning("telegram: staff replies not relayed now; trying again shortly")
 
     async def catch_up(self, app: Application) -> None:  # type: ignore[type-arg]
         """Deliver the replies a stopped or killed process left in the outbox (long polling)."""
-        outbox = self._outbox(app.bot)
+        outbox = self.outbox(app.bot)
         for key in await self.delivery.handler.call(self.repo.outbox_people, CHANNEL):
             async with self.delivery.turn(key):
                 try:
@@ -227,4 +249,8 @@ class TelegramProcessor:
 
     async def process(self, payload: str) -> None:
         """One update, straight to our handler (PTB's dispatcher would swallow a failure we must retry)."""
+        waiting = nudged(payload)
+        if waiting is not None:  # a staff reply or notice queued for this person: deliver it, in order
+            await self.handler.outbox(self.app.bot).deliver(ConversationKey(CHANNEL, waiting))
+            return
         await self.handler.handle(Update.de_json(json.loads(payload), self.app.bot), self.app.bot)

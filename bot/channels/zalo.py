@@ -21,6 +21,7 @@ from bot.channels.zalo_auth import Tokens
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.notify import tell_staff
+from bot.storage.handoffs import nudged
 from bot.storage.sqlite import SqliteRepository
 from bot.text import ascii_int
 
@@ -214,6 +215,10 @@ class ZaloProcessor:
 
         Raises when the turn or its delivery failed: the event stays in the inbox and is tried again.
         """
+        waiting = nudged(payload)
+        if waiting is not None:  # a staff reply or notice queued for this person: deliver it, in order
+            await self.outbox.deliver(ConversationKey(CHANNEL, waiting))
+            return
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
         user = str((_part(event, "follower") or _part(event, "sender")).get("id", ""))

@@ -23,6 +23,7 @@ class EngineConfig:
     idle_hours: float = 336.0
     retention_months: int = 24
     default_locality: str | None = None  # the deploying commune's locality id, for contacts before a place is known
+    handoff_idle_minutes: float = 240.0  # a chat held by staff with nothing said this long returns to the assistant
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from bot.dialog.context import Context, EngineConfig
+from bot.dialog.held import Held
 from bot.dialog.interview import Interview
 from bot.dialog.registration import Registration
 from bot.dialog.result import profile_of
@@ -48,6 +49,7 @@ class DialogEngine:
         self.registration = Registration(self.ctx, self.interview)
         self.router = Router(self.ctx, self.words, self.interview, self.registration)
         self.welcomed = Welcomed()
+        self.held = Held(self.ctx, self.words)
 
     def handle(self, msg: Incoming, now: dt.datetime | None = None) -> list[Reply]:
         """Handle one message; the conversation and any lead are stored before the replies go out."""
@@ -62,14 +64,22 @@ class DialogEngine:
         if len(text) > MAX_TEXT:
             return self._too_long(msg, conv, stored=known is not None)
         turn = Turn()
-        conv.greeted = conv.greeted or self.welcomed.recently(msg.key, now)
-        first = not conv.greeted
-        self._start(conv, now, turn)
-        opening = first and not msg.button and self.words.is_opening(text)
-        if opening:
-            self.ctx.menu(turn)  # 'xin chào' or /start: the welcome is the answer
+        handoff = self.held.active(conv, now, turn) if known is not None else None
+        opening = False
+        if handoff is not None and self.held.take(conv, handoff, text, msg.button, turn):
+            pass  # staff hold the chat: stored and forwarded, the assistant silent
         else:
-            self.router.dispatch(conv, text, msg.button, turn)
+            conv.greeted = conv.greeted or self.welcomed.recently(msg.key, now)
+            first = not conv.greeted
+            self._start(conv, now, turn)
+            opening = first and not msg.button and self.words.is_opening(text)
+            if opening:
+                self.ctx.menu(turn)  # 'xin chào' or /start: the welcome is the answer
+            else:
+                self.router.dispatch(conv, text, msg.button, turn)
+            self.held.after(conv, turn)
+        if not any(r.erased for r in turn.replies):  # the erasing turn leaves nothing of what was said
+            conv.said = [("person", "", text or self._label(msg.button)), *(("bot", "", r.text) for r in turn.replies)]
         conv.updated_at = now.isoformat(timespec="seconds")
         # A newcomer who only greeted or asked for the menu leaves nothing to keep: a flood of new ids stores
         # nothing. Anything else is kept, so what the person said counts and the welcome is not said again.
@@ -83,6 +93,15 @@ class DialogEngine:
         if turn.handed_over is not None and self.on_handoff is not None:
             self.on_handoff(turn.handed_over)
         return outbox.replies if outbox is not None else self._final(stored, turn)
+
+    def _label(self, payload: str | None) -> str:
+        """A button as staff read it in the transcript: its label where the menu knows it."""
+        if not payload:
+            return ""
+        known = [*self.ctx.menu_buttons(), *self.ctx.yes_no_buttons(), *self.ctx.edit_or_menu()]
+        known += [self.ctx.command_button(c.id) for c in self.dialogs.menu.commands]
+        label = next((b.label for b in known if b.payload == payload), None)
+        return f"[{label or self.texts.handoff.button}]"
 
     def _too_long(self, msg: Incoming, conv: Conversation, stored: bool) -> list[Reply]:
         """A polite refusal that changes nothing; the message id is still marked processed where we store."""

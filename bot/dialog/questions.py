@@ -121,6 +121,7 @@ class Questions:
             # without the phone or ID number typed in it.
             masked = mask_personal(text.strip())
             self.ctx.repo.record_miss(fold(masked), masked, conv.key, commune_of(self.ctx, conv))
+            turn.failed = True
             if answer.alternatives:
                 turn.say(answer.answer, _neighbours(answer))
             else:

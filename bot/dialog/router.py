@@ -21,7 +21,11 @@ from bot.dialog.words import Words, looks_like_question
 from bot.flows import Step
 from bot.messages import Button
 from bot.storage import Conversation
+from bot.text import fold
 from bot.understanding import Understanding
+
+STAFF_STEMS = ("can bo", "goi", "nguoi that", "truc tiep", "gap")  # folded words every staff request contains
+MAX_STAFF_WORDS = 10  # longer messages asking for staff are questions for the FAQ first ('gọi điện cho ai để …')
 
 
 class Router:
@@ -48,7 +52,7 @@ class Router:
             if len(turn.replies) == said:
                 self.ctx.menu(turn)
             return
-        command = self.words.command_of(text)
+        command = self.words.command_of(text) or self._asks_for_staff(conv, text)
         if command:
             self._command(conv, command, turn)
         elif conv.pending:
@@ -57,6 +61,18 @@ class Router:
             self._answer(conv, text, turn)
         else:
             self._free_text(conv, text, turn)
+
+    def _asks_for_staff(self, conv: Conversation, text: str) -> str | None:
+        """'cho gặp cán bộ với', 'gọi cho tôi': a short message whose intent is a person, where no name is asked."""
+        step = self.ctx.current(conv)
+        if conv.pending or len(text.split()) > MAX_STAFF_WORDS:  # a note at the summary is for staff already
+            return None
+        if step is not None and step.parser in ("text", *FREE_TEXT):
+            return None
+        if not any(stem in fold(text) for stem in STAFF_STEMS):  # the usual message: no reading at all
+            return None
+        said = self.ctx.understander.understand(text)
+        return "staff" if said.intent == "talk_to_staff" else None
 
     def _button(self, conv: Conversation, payload: str, turn: Turn) -> None:
         kind, _, value = payload.partition(":")
@@ -102,8 +118,7 @@ class Router:
         self.pending.reask(conv, turn)
 
     def _staff(self, conv: Conversation, turn: Turn) -> None:
-        hand_over(self.ctx, conv, turn)
-        self.pending.reask(conv, turn)
+        hand_over(self.ctx, conv, turn)  # the chat now waits for staff: no question of the assistant's follows
 
     def _to_menu(self, conv: Conversation, turn: Turn) -> None:
         self.interview.reset(conv)

@@ -19,6 +19,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     lead: Lead | None = None
     registered_office: str = ""
+    failed: bool = False  # the assistant could not answer this message (two in a row hand the chat to staff)
     handed_over: dict[str, object] | None = None  # the place of a request for staff, for the staff chat's notice
 
     def say(self, text: str, buttons: list[Button] | tuple[Button, ...] = (), erased: bool = False) -> None:

@@ -110,7 +110,9 @@
   function showReplies(replies, unsaved) {
     if (!replies || !replies.length) { return; }
     var start = state.items.length;
-    replies.forEach(function (r) { state.items.push({ who: "bot", text: r.text, buttons: r.buttons || [] }); });
+    replies.forEach(function (r) {  // a staff reply (from the long poll below) is drawn as one
+      state.items.push({ who: r.from === "staff" ? "staff" : "bot", text: r.text, buttons: r.buttons || [] });
+    });
     if (!unsaved) { save(); }
     render(start);
     announce(replies.map(function (r) { return r.text; }).join("\n"));
@@ -187,4 +189,28 @@
   render();
   if (!state.items.length && !state.outbox.length) { send({ text: "" }, null); } else { flush(); }  // the welcome, unasked
   if (!TOUCH) { input.focus(); }
+
+  // --- Staff replies: a long poll of GET /api/chat/updates (design §4.7) -------------------------------
+  // The server answers at once when something newer than `after` exists, else within 25 s; `next` is kept
+  // with the transcript, so a reload shows each staff reply once, and a missed one is fetched again.
+  function listen() {
+    var asked = state;
+    var started = Date.now();
+    var url = "/api/chat/updates?user=" + encodeURIComponent(asked.user) + "&after=" + (asked.next || 0);
+    fetch(url, { cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        var replies = data.replies || [];
+        if (state === asked && replies.length) {
+          state.next = data.next;
+          showReplies(replies);  // kept with the cursor, shown from its start, announced
+        } else if (state === asked && typeof data.next === "number") {
+          state.next = Math.max(state.next || 0, data.next);
+        }
+        // An empty answer that came at once (the server is full): wait before asking again.
+        setTimeout(listen, !replies.length && Date.now() - started < 1000 ? 5000 : 0);
+      })
+      .catch(function () { setTimeout(listen, 10000); });  // offline or refused: try again a little later
+  }
+  listen();
 })();

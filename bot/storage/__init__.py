@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.messages import ConversationKey, Reply
 
+if TYPE_CHECKING:
+    from bot.storage.handoffs import HandoffStore
+
+HandoffReason = Literal["asked", "failed"]  # the person asked for staff; the assistant failed them twice in a row
 LeadStatus = Literal["new", "contacted", "dossier_submitted", "supported", "declined", "withdrawn"]
 
 
@@ -25,6 +29,9 @@ class Conversation:
     flow_version: int = 0
     greeted: bool = False
     updated_at: str = ""
+    fails: int = 0  # turns in a row the assistant could not answer; the second opens a handoff
+    # This turn's messages for the transcript (role, author, text), stored with the turn, then emptied.
+    said: list[tuple[str, str, str]] = field(default_factory=list, compare=False)
 
 
 @dataclass
@@ -114,6 +121,10 @@ class Repository(Protocol):
 
     def add_handoff(self, key: ConversationKey, note: str, commune_code: int | None) -> int:
         """Record a request to talk to staff."""
+
+    @property
+    def handoffs(self) -> HandoffStore:
+        """Handoffs to staff (the conversation's mode) and the transcripts they read."""
 
     def audit(self, lead_ref: str) -> list[dict[str, Any]]:
         """The history of a lead, oldest first."""

@@ -9,8 +9,9 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -19,6 +20,9 @@ from bot.files import owner_only, private_dir
 from bot.masking import mask_personal
 from bot.messages import Button, ConversationKey, Reply
 from bot.storage import Consent, Conversation, Lead, Outbox, search_keys
+
+if TYPE_CHECKING:
+    from bot.storage.handoffs import HandoffStore
 
 MIGRATIONS = Migrations("khuyencong")
 log = logging.getLogger("khuyencong.storage")
@@ -248,6 +252,39 @@ def m014_local_faq(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m013_handoff_modes(db: Database) -> None:
+    """A conversation's mode (held by its open handoff), its recent messages in and out, and staff replies.
+
+    A handoff is `waiting` (for staff), `open` (staff hold it) or `closed`; the rows of the old table were
+    requests nobody answered in the chat: they stay, closed, so no old conversation falls silent.
+    """
+    for name, kind in (
+        ("reason", str),
+        ("commune", str),
+        ("staff_name", str),
+        ("last_person_at", str),
+        ("last_staff_at", str),
+        ("first_reply_at", str),
+        ("closed_at", str),
+        ("closed_by", str),
+        ("callback_phone", str),
+        ("callback_consent_id", int),
+        ("told", int),
+    ):
+        db.table("handoffs").add_column(name, kind)
+    db.execute("UPDATE handoffs SET status = 'closed', reason = 'asked', closed_by = 'system' WHERE status = 'open'")
+    db.table("handoffs").create_index(["channel", "user", "status"])
+    db.table("handoffs").create_index(["status", "at"])
+    db.execute("ALTER TABLE conversations ADD COLUMN fails INTEGER NOT NULL DEFAULT 0")
+    # role: person, bot, staff or notice; AUTOINCREMENT: the web widget's "after N" cursor is sound.
+    db.execute(
+        "CREATE TABLE chat_log (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, user TEXT NOT NULL, "
+        "role TEXT NOT NULL, author TEXT, text TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX chat_log_person ON chat_log (channel, user, id)")
+
+
+@MIGRATIONS()
 def m015_search_keys(db: Database) -> None:
     """Each lead's folded search key (name, facility, product, reference, phone digits) in a narrow table.
 
@@ -323,6 +360,13 @@ class SqliteRepository:
         """Close the connection."""
         self.db.conn.close()
 
+    @cached_property
+    def handoffs(self) -> HandoffStore:
+        """Handoffs to staff and the transcripts they read, on this connection."""
+        from bot.storage.handoffs import HandoffStore
+
+        return HandoffStore(self)
+
     # --- one transaction -------------------------------------------------------------
 
     def _tx(self) -> _Transaction:
@@ -350,6 +394,7 @@ class SqliteRepository:
             flow_version=r["flow_version"] or 0,
             greeted=bool(r["greeted"]),
             updated_at=r["updated_at"] or "",
+            fails=r.get("fails") or 0,
         )
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:
@@ -367,7 +412,8 @@ class SqliteRepository:
         conversation.updated_at = conversation.updated_at or now()
         with self._tx() as cur:
             cur.execute(
-                "INSERT OR REPLACE INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO conversations (channel, user, flow, step, slots, history, misses, pending, "
+                "flow_version, greeted, updated_at, fails) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     key.channel,
                     key.user,
@@ -380,8 +426,12 @@ class SqliteRepository:
                     conversation.flow_version,
                     int(conversation.greeted),
                     conversation.updated_at,
+                    conversation.fails,
                 ],
             )
+            if conversation.said:
+                log_messages(cur, key, conversation.said)
+                conversation.said = []
             if message_id is not None:
                 cur.execute(
                     "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
@@ -503,7 +553,8 @@ class SqliteRepository:
         with self._tx() as cur:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE channel = ? AND user = ?", [*_k(key)])]
             self._forget_leads(cur, refs, "person", "erased at the person's request")
-            for table in ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable"):
+            tables = ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable")
+            for table in (*tables, "chat_log"):
                 cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
             erased = len(refs)
         self._forget_old_pages()
@@ -547,6 +598,7 @@ class SqliteRepository:
             questions = cur.rowcount
             cur.execute("DELETE FROM conversations WHERE updated_at < ?", [keep_until])
             chats = cur.rowcount
+            cur.execute("DELETE FROM chat_log WHERE at < ?", [keep_until])  # what was said, kept no longer
             cur.execute("DELETE FROM unreachable WHERE at < ?", [keep_until])  # a chat id, kept no longer than a lead
             cur.execute("DELETE FROM inbound_events WHERE at < ?", [dedup_until])
             events = cur.rowcount
@@ -850,6 +902,27 @@ def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
         return Lead(*[values[i] for i in order])
 
     return decode
+
+
+TRANSCRIPT_KEPT = 50  # messages (in and out) kept per person, for staff taking over the conversation
+
+
+def log_messages(cur: sqlite3.Cursor, key: ConversationKey, said: Sequence[tuple[str, str, str]]) -> int:
+    """Add messages to a person's transcript, keeping only the newest ones; the id of the last."""
+    stamp = now()
+    last = 0
+    for role, author, text in said:
+        cur.execute(
+            "INSERT INTO chat_log (channel, user, role, author, text, at) VALUES (?,?,?,?,?,?)",
+            [key.channel, key.user, role, author or None, text[:4000], stamp],
+        )
+        last = int(cur.lastrowid or 0)
+    cur.execute(
+        "DELETE FROM chat_log WHERE channel = ? AND user = ? AND id <= "
+        "(SELECT id FROM chat_log WHERE channel = ? AND user = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        [*_k(key), *_k(key), TRANSCRIPT_KEPT],
+    )
+    return last
 
 
 def _reply(data: dict[str, Any]) -> Reply:

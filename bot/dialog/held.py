@@ -1,0 +1,116 @@
+"""A conversation held by staff (waiting for them, or answered by them): the assistant stores and says nothing.
+
+Only the global commands for the person's own data (see it, erase it) are still answered, and the call-back
+question asked when the handoff opened. The assistant says once, before any staff reply, that the message
+was passed on. After the configured idle time the chat returns to the assistant, and the person is told.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.answers import yes_no
+from bot.dialog.contact import split_contact
+from bot.dialog.context import Context
+from bot.dialog.handoff import callback_text, hand_over
+from bot.dialog.turn import Turn
+from bot.dialog.words import Words
+from bot.storage import Consent, Conversation
+from bot.storage.handoffs import Handoff
+from bot.text import national_phone
+
+OWN_DATA = ("delete", "my_data")  # the global commands answered whatever the mode
+FAILS_TO_HAND_OVER = 2  # turns in a row the assistant could not answer
+_CALLBACK = ("callback", "callback_phone")
+
+
+class Held:
+    """What the engine does with a message while staff hold the conversation."""
+
+    def __init__(self, ctx: Context, words: Words) -> None:
+        self.ctx, self.words = ctx, words
+        self.texts = ctx.texts.handoff
+
+    def active(self, conv: Conversation, now: dt.datetime, turn: Turn) -> Handoff | None:
+        """The handoff holding the chat; one idle too long is closed here (the person told) and None returned."""
+        handoff = self.ctx.repo.handoffs.active(conv.key)
+        if handoff is None:
+            if conv.pending.get("kind") in _CALLBACK:  # closed by staff or by the idle sweep meanwhile
+                conv.pending = {}
+            return None
+        idle = dt.timedelta(minutes=self.ctx.config.handoff_idle_minutes)
+        if dt.datetime.fromisoformat(handoff.last_activity) + idle < now:
+            self.ctx.repo.handoffs.close(handoff, "idle", None)
+            if conv.pending.get("kind") in _CALLBACK:
+                conv.pending = {}
+            turn.say(self.texts.idle)
+            return None
+        return handoff
+
+    def take(self, conv: Conversation, handoff: Handoff, text: str, button: str | None, turn: Turn) -> bool:
+        """Handle a message in the held chat; False when it is for the assistant (the person's own data)."""
+        if self._own_data(conv, text, button):
+            return False
+        kind = conv.pending.get("kind")
+        if kind == "callback" and self._consent(conv, handoff, text, button, turn):
+            return True
+        if kind == "callback_phone" and self._phone(conv, handoff, text, turn):
+            return True
+        if kind in _CALLBACK:
+            conv.pending = {}  # something else: for staff, like any message now
+        tell = handoff.status == "waiting" and not handoff.told
+        if tell:
+            turn.say(self.texts.passed_on)
+        self.ctx.repo.handoffs.person_wrote(handoff.id, told=tell)
+        return True
+
+    def after(self, conv: Conversation, turn: Turn) -> None:
+        """Count a turn the assistant could not answer; the second in a row hands the chat to staff."""
+        texts = self.ctx.texts
+        failed = turn.failed or any(texts.not_understood in r.text for r in turn.replies)
+        conv.fails = conv.fails + 1 if failed else 0
+        if conv.fails >= FAILS_TO_HAND_OVER and self.ctx.repo.handoffs.active(conv.key) is None:
+            conv.fails = 0
+            hand_over(self.ctx, conv, turn, "failed")
+
+    def _own_data(self, conv: Conversation, text: str, button: str | None) -> bool:
+        if conv.pending.get("kind") == "delete":  # 'xóa dữ liệu' asked to confirm: the answer is for the assistant
+            return True
+        if button is not None:
+            return button in ("cmd:delete", "cmd:my_data", "menu:my_data")
+        return self.words.command_of(text) in OWN_DATA
+
+    def _consent(self, conv: Conversation, handoff: Handoff, text: str, button: str | None, turn: Turn) -> bool:
+        """At the call-back question: yes, no, or the number at once (which is a yes to the text shown)."""
+        phone = split_contact(text).phone if text else None
+        answer = {"yes:": True, "no:": False}.get(button or "")
+        if answer is None and phone is None:
+            answer = yes_no(text) if text else None
+        if answer is None and phone is None:
+            return False
+        given = bool(answer) or phone is not None
+        shown = callback_text(self.ctx, conv)
+        version = self.texts.callback_version
+        consent_id = self.ctx.repo.add_consent(
+            Consent(conv.key.channel, conv.key.user, "callback", version, shown, given)
+        )
+        if not given:
+            conv.pending = {}
+            turn.say(self.texts.callback_declined)
+            return True
+        self.ctx.repo.handoffs.callback(handoff.id, None, consent_id)
+        if phone is None:
+            conv.pending = {"kind": "callback_phone"}
+            turn.say(self.texts.callback_phone)
+            return True
+        return self._phone(conv, handoff, text, turn)
+
+    def _phone(self, conv: Conversation, handoff: Handoff, text: str, turn: Turn) -> bool:
+        phone = split_contact(text).phone if text else None
+        if phone is None:
+            return False
+        conv.pending = {}
+        self.ctx.repo.handoffs.callback(handoff.id, phone, None)
+        self.ctx.repo.handoffs.person_wrote(handoff.id)
+        turn.say(self.texts.callback_saved.format(phone=national_phone(phone)))
+        return True

@@ -1,0 +1,163 @@
+"""Staff answering people in their own chat: the inbox, a reply, handing back; one library for the dashboard,
+`khuyencong handoff`, the idle sweep, and later the Telegram staff chat and Zalo's own OA chat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.flows import HandoffTexts
+from bot.staff.store import Staff
+from bot.storage.handoffs import Handoff, HandoffStore, Line
+from bot.storage.sqlite import SqliteRepository
+
+MAX_REPLY, MAX_NAME = 2000, 60  # characters: Zalo's longest text message; a name as it is signed
+CHANNELS = {"zalo": "Zalo", "telegram": "Telegram", "web": "Trang web"}
+STATUSES = {"waiting": "Chờ cán bộ", "open": "Cán bộ đang trả lời", "closed": "Đã trả lại cho trợ lý"}
+REASONS = {"asked": "Bà con muốn gặp cán bộ", "failed": "Trợ lý hai lần không trả lời được"}
+
+
+class ReplyRefused(ValueError):
+    """A reply that cannot be sent: the reason in Vietnamese (the field, or the platform's window)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """How long staff may still answer a Zalo chat: free of charge, and at all (from the person's last message)."""
+
+    free_until: dt.datetime
+    open_until: dt.datetime
+    now: dt.datetime
+
+    @property
+    def closed(self) -> bool:
+        """Past the last day Zalo lets the OA write first."""
+        return self.now >= self.open_until
+
+    @property
+    def free(self) -> bool:
+        """Still within the free reply period."""
+        return self.now < self.free_until
+
+    def said(self) -> str:
+        """The window as an officer reads it."""
+        if self.closed:
+            return "Đã quá hạn Zalo cho phép nhắn lại: hãy gọi điện cho bà con."
+        if self.free:
+            free, total = _span(self.free_until - self.now), _span(self.open_until - self.now)
+            return f"Còn {free} để trả lời miễn phí trên Zalo; còn {total} để nhắn được (sau đó tính phí)."
+        return f"Hết thời gian miễn phí; còn {_span(self.open_until - self.now)} để nhắn (tính phí) trên Zalo."
+
+
+@dataclass(frozen=True)
+class Item:
+    """A handoff as the inbox and the command line show it."""
+
+    handoff: Handoff
+    last_message: str
+    window: Window | None
+
+    @property
+    def channel(self) -> str:
+        """The channel's name."""
+        return CHANNELS.get(self.handoff.channel, self.handoff.channel)
+
+    @property
+    def status(self) -> str:
+        """Where it stands, in words."""
+        return STATUSES[self.handoff.status]
+
+    @property
+    def reason(self) -> str:
+        """Why it was opened, in words."""
+        return REASONS.get(self.handoff.reason, REASONS["asked"])
+
+
+class Handoffs:
+    """The handoffs a staff account may see and answer."""
+
+    def __init__(self, repo: SqliteRepository, texts: HandoffTexts, settings: Settings) -> None:
+        self.store: HandoffStore = repo.handoffs
+        self.texts, self.settings = texts, settings
+
+    def listed(self, staff: Staff, commune: int | None = None, now: dt.datetime | None = None) -> list[Item]:
+        """Waiting, held and closed handoffs of the account's communes (an admin's: all, or one commune)."""
+        scope = staff.scope if commune is None else ([commune] if staff.sees(commune) else [])
+        return [self._item(h, now) for h in self.store.listed(scope)]
+
+    def one(self, staff: Staff, handoff_id: int, now: dt.datetime | None = None) -> tuple[Item, list[Line]] | None:
+        """A handoff with its transcript, if this account may see it."""
+        handoff = self.store.get(handoff_id)
+        if handoff is None or not staff.sees(handoff.commune_code):
+            return None
+        return self._item(handoff, now), self.store.transcript(handoff.key)
+
+    def reply(self, staff: Staff, handoff_id: int, text: str, name: str, now: dt.datetime | None = None) -> Handoff:
+        """Deliver a staff reply in the person's channel, signed with the name; ReplyRefused says why not."""
+        text, name = _clean(text), _clean(name)
+        if not text or len(text) > MAX_REPLY:
+            raise ReplyRefused(f"text: câu trả lời cần từ 1 đến {MAX_REPLY} ký tự.")
+        if not name or len(name) > MAX_NAME or "\n" in name:
+            raise ReplyRefused(f"as: tên cán bộ cần từ 1 đến {MAX_NAME} ký tự, trên một dòng.")
+        handoff = self.store.get(handoff_id)
+        if handoff is None or not staff.sees(handoff.commune_code):
+            raise ReplyRefused("id: không có yêu cầu này, hoặc không thuộc xã của bạn.")
+        window = self.window(handoff, now)
+        if window is not None and window.closed:
+            days = f"{self.settings.zalo_reply_days:g}"
+            raise ReplyRefused(
+                f"Zalo: đã quá {days} ngày từ tin nhắn cuối của bà con nên không nhắn được; hãy gọi điện."
+            )
+        place = handoff.commune or "UBND xã"
+        shown = self.texts.staff_says.format(name=name, place=place, text=text)
+        self.store.staff_said(handoff, name, shown)
+        return handoff
+
+    def hand_back(self, staff: Staff, handoff_id: int) -> bool:
+        """Give the chat back to the assistant and tell the person; False when not found or already back."""
+        handoff = self.store.get(handoff_id)
+        if handoff is None or not staff.sees(handoff.commune_code):
+            return False
+        return self.store.close(handoff, "staff", self.texts.back)
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Give back every chat with nothing said for the idle time, telling each person; how many."""
+        now = now or dt.datetime.now(dt.UTC)
+        before = now - dt.timedelta(minutes=self.settings.khuyencong_handoff_idle_minutes)
+        idle = self.store.idle(before.isoformat(timespec="seconds"))
+        return sum(self.store.close(h, "idle", self.texts.idle) for h in idle)
+
+    def window(self, handoff: Handoff, now: dt.datetime | None = None) -> Window | None:
+        """Zalo's reply window for this chat (None for a channel without one)."""
+        if handoff.channel != "zalo":
+            return None
+        # The person's last message, held or not (a reply to a chat given back counts from it too).
+        last = dt.datetime.fromisoformat(
+            max(handoff.last_person_at or handoff.at, self.store.last_said_at(handoff.key))
+        )
+        return Window(
+            last + dt.timedelta(hours=self.settings.zalo_free_reply_hours),
+            last + dt.timedelta(days=self.settings.zalo_reply_days),
+            now or dt.datetime.now(dt.UTC),
+        )
+
+    def _item(self, handoff: Handoff, now: dt.datetime | None) -> Item:
+        return Item(handoff, self.store.last_message(handoff.key), self.window(handoff, now))
+
+
+def _clean(value: str) -> str:
+    """Text as it may be sent: NFC, no control characters but line breaks, trimmed."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch)[0] != "C").strip()
+
+
+def _span(delta: dt.timedelta) -> str:
+    """A duration as people say it: '1 ngày 5 giờ', '3 giờ', '20 phút'."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, hours = minutes // 1440, minutes % 1440 // 60
+    if days:
+        return f"{days} ngày {hours} giờ" if hours else f"{days} ngày"
+    return f"{hours} giờ" if hours else f"{minutes % 60} phút"
