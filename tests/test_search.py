@@ -54,6 +54,7 @@ def found(repo: SqliteRepository, typed: str) -> set[str]:
         ("+84912345678", "hoang"),
         ("84 912345678", "hoang"),
         ("345 678", "hoang"),
+        ("０９１２３４５６７８", "hoang"),  # full-width digits from a phone keyboard
     ],
 )
 def test_a_lead_is_found_however_it_is_typed(tmp_path: Path, typed: str, who: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import unicodedata
 
 from bot.text import fold
 
@@ -31,7 +32,8 @@ TRIGGERS = (
 
 
 def _squeeze(text: object) -> str:
-    return fold(str(text or "")).replace(" ", "")
+    # NFKC first: full-width letters and digits some phone keyboards type become the plain ones.
+    return fold(unicodedata.normalize("NFKC", str(text or ""))).replace(" ", "")
 
 
 def dial_digits(phone: str) -> str:
