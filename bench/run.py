@@ -19,6 +19,7 @@ from bot.eligibility import Assessor, Profile
 from bot.faq import FaqIndex
 from bot.knowledge import FaqEntry, FaqFile, load_knowledge
 from bot.messages import ConversationKey, Incoming
+from bot.storage.sqlite import SqliteRepository
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks.md"
@@ -230,16 +231,13 @@ def bench_storage() -> list[str]:
     ]
 
 
-def bench_export() -> list[str]:
-    """`khuyencong export --format xlsx` of 100,000 generated leads, as a whole process: time and peak memory."""
+_NAMES = ("Nguyễn Văn Hùng", "Lê Thị Hoàng", "Trần Thị Mai", "Phạm Văn Bình", "Hoàng Thị Lan", "Võ Văn Tâm")
+
+
+def generated_leads(repo: SqliteRepository, count: int) -> None:
+    """`count` leads of one commune written straight into the table (names, phones and dates vary)."""
     import json as _json
-    import resource
-    import tempfile
 
-    from bot.storage.sqlite import SqliteRepository
-
-    tmp = Path(tempfile.mkdtemp())
-    repo = SqliteRepository(tmp / "leads.db")
     assessment = _json.dumps(
         {
             "eligible": True,
@@ -254,7 +252,7 @@ def bench_export() -> list[str]:
             f"KC-{i:06d}",
             "zalo",
             f"u{i}",
-            f"Nguyễn Văn {i}",
+            f"{_NAMES[i % len(_NAMES)]} {i}",
             f"+8491{i:07d}",
             f"Cơ sở nước mắm {i}",
             19405,
@@ -269,12 +267,22 @@ def bench_export() -> list[str]:
             f"2026-0{1 + i % 9}-1{i % 10}T08:00:00+00:00",
             "2026-10-01T08:00:00+00:00",
         )
-        for i in range(100_000)
+        for i in range(count)
     ]
     with repo.db.conn:
         columns = "ref, channel, user, name, phone, facility_name, commune_code, commune, province, profile, "
         columns += "assessment, lines_wanted, note, consent_id, status, created_at, updated_at"  # by name: leads grow
         repo.db.conn.executemany(f"INSERT INTO leads ({columns}) VALUES ({','.join('?' * 17)})", rows)
+
+
+def bench_export() -> list[str]:
+    """`khuyencong export --format xlsx` of 100,000 generated leads, as a whole process: time and peak memory."""
+    import resource
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    repo = SqliteRepository(tmp / "leads.db")
+    generated_leads(repo, 100_000)
     repo.close()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
@@ -326,6 +334,30 @@ def bench_load() -> list[str]:
     return load()
 
 
+def bench_search() -> list[str]:
+    """One page of the lead list searched over 100,000 leads (the dashboard's query, count included)."""
+    import tempfile
+
+    from bot.staff.store import LeadQuery, Staff, StaffStore
+
+    repo = SqliteRepository(Path(tempfile.mkdtemp()) / "leads.db")
+    generated_leads(repo, 100_000)
+    store, officer = StaffStore(repo), Staff(1, "lan", (19405,), False)
+    rows = []
+    for typed in ("hung", "Hoàng 4242", "0910 012 345", "kc 000123", "không có ai"):
+        took = timed(lambda typed=typed: store.leads(officer, LeadQuery(q=typed)), 30)  # type: ignore[misc]
+        p50, p95, p99 = (1000 * t for t in percentiles(took))
+        rows.append(
+            f"| Search {typed!r} over 100,000 leads, one page and the count | {p50:.1f} ms | {p95:.1f} ms "
+            f"| {p99:.1f} ms | < 100 ms |"
+        )
+    store.update(officer, "KC-000042", "contacted", "Lan", "2026-01-01", "")
+    took = timed(lambda: store.leads(officer, LeadQuery(due="2026-12-03")), 30)
+    p50, p95, p99 = (1000 * t for t in percentiles(took))
+    rows.append(f"| 'Cần gọi hôm nay' over 100,000 leads | {p50:.1f} ms | {p95:.1f} ms | {p99:.1f} ms | < 100 ms |")
+    return rows
+
+
 # In this order: the memory figures must not come from the other benchmarks (RUSAGE_CHILDREN keeps the
 # largest child), so storage and export run first.
 BENCHMARKS: dict[str, tuple[Callable[[], list[str]], str]] = {
@@ -337,6 +369,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], list[str]], str]] = {
     "understanding": (bench_understanding, "understanding one message: intents and facts (bench/understanding.py)"),
     "turns": (bench_turns, "one engine turn with its SQLite commit, over whole interviews"),
     "webhook": (bench_webhook, "the Zalo webhook path against a bare aiohttp handler (bench/webhook.py)"),
+    "search": (bench_search, "a search of the lead list over 100,000 leads (name, phone, reference)"),
     "load": (bench_load, "500 people × 20 turns over HTTP on the three channels (bench/load.py)"),
 }
 

@@ -90,7 +90,7 @@ async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(
         }
         async with env.http.post(f"{env.url}/staff/leads/{refs['mine']}", data=form) as resp:
             saved = await resp.text()
-        assert resp.status == 200 and "Đã lưu" in saved and "new → contacted" in saved
+        assert resp.status == 200 and "Đã lưu" in saved and "Trạng thái: Mới → Đã liên hệ" in saved
         history = env.app.repo.audit(refs["mine"])
         assert history[-1]["actor"] == "staff:lan" and history[-1]["changes"]["status"] == ["new", "contacted"]
         async with env.http.get(env.url + "/staff/", params={"status": "contacted"}) as resp:

@@ -40,7 +40,7 @@ async def test_an_officer_works_through_the_dashboard_in_a_browser(tmp_path: Pat
         await page.get_by_label("Ghi chú").fill("Đã gọi, hẹn thứ hai nộp hồ sơ")
         await page.get_by_role("button", name="Lưu").click()
         await page.get_by_text("Đã lưu").wait_for()
-        assert await page.get_by_text("status: new → contacted").count() == 1
+        assert await page.get_by_text("Trạng thái: Mới → Đã liên hệ").count() == 1
         await page.get_by_role("link", name="← Danh sách").click()
         await page.get_by_label("Trạng thái").select_option("contacted")
         await page.get_by_role("button", name="Lọc").click()
@@ -51,4 +51,41 @@ async def test_an_officer_works_through_the_dashboard_in_a_browser(tmp_path: Pat
         await (await download.value).save_as(path)
         rows = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2, values_only=True))  # type: ignore[union-attr]
         assert {r[0] for r in rows} == {refs["mine"]} and rows[0][2] == "Đã liên hệ"
+        await browser.close()
+
+
+@run
+async def test_an_officer_finds_a_lead_typed_without_marks_and_sets_three_leads_contacted_at_once(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.test_exports import add_lead
+
+    async with running(tmp_path) as env, async_playwright() as pw:
+        refs = seed(env)
+        third = add_lead(env.app.repo, 4, name="Hoàng Văn Hùng").ref
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = await (await browser.new_context()).new_page()
+        await page.goto(env.url + "/staff/login")
+        await page.get_by_label("Tên đăng nhập").fill("lan")
+        await page.get_by_label("Mật khẩu").fill(PASSWORD)
+        await page.get_by_role("button", name="Đăng nhập").click()
+        await page.wait_for_url("**/staff/")
+        await page.get_by_label("Tìm").fill("nguyen thi lan")  # typed without diacritics
+        await page.get_by_role("button", name="Lọc").click()
+        await page.wait_for_url("**q=*")
+        assert await page.get_by_role("link", name=refs["mine"]).count() == 1
+        assert await page.get_by_role("link", name=third).count() == 0
+        await page.get_by_role("link", name="Tất cả").click()
+        await page.wait_for_url("**/staff/")
+        for ref in (refs["mine"], refs["html"], third):
+            await page.get_by_label(f"Chọn {ref}").check()
+        await page.get_by_label("Chuyển sang").select_option(label="Đã liên hệ")
+        await page.get_by_role("button", name="Cập nhật các đăng ký đã chọn").click()
+        await page.get_by_text("Đã cập nhật 3 đăng ký.").wait_for()
+        rows = page.locator("table.leads tbody tr")
+        assert await rows.filter(has_text="Đã liên hệ").count() == 3
+        for ref in (refs["mine"], refs["html"], third):
+            assert env.app.repo.audit(ref)[-1]["changes"]["status"] == ["new", "contacted"]
         await browser.close()

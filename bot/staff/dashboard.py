@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 from aiohttp import web
@@ -16,13 +18,14 @@ from bot.app import App, OrderedHandler
 from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
-from bot.staff import forms
+from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
-from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
+from bot.storage import LeadStatus
 from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
@@ -35,17 +38,6 @@ _TEMPLATES = jinja2.Environment(
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FUNDING = {"national": "quốc gia", "provincial": "tỉnh", "commune": "xã"}
-FIELDS = {
-    "legal_form": "Loại hình",
-    "activity": "Sản phẩm",
-    "sector": "Ngành (chọn)",
-    "workers": "Lao động",
-    "revenue_vnd": "Doanh thu/nguồn vốn",
-    "province": "Tỉnh",
-    "commune": "Xã/phường",
-    "craft_village": "Trong làng nghề",
-    "needs": "Nhu cầu",
-}
 REASONS = {
     "legal_form_ok": "Loại hình hợp lệ",
     "unregistered": "Chưa đăng ký kinh doanh",
@@ -68,8 +60,23 @@ def _vn_time(stamp: str) -> str:
     return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
 
 
-_TEMPLATES.filters.update(phone=national_phone, vntime=_vn_time)
-_TEMPLATES.globals.update(funding=FUNDING, fields=FIELDS, reasons=REASONS, duplicate_text=duplicate_text)
+def _vn_day(day: str) -> str:
+    """An ISO calendar day ('2026-12-01') as people here write it ('01/12/2026')."""
+    found = forms.day(day or "")
+    return found.strftime("%d/%m/%Y") if found else (day or "")
+
+
+_TEMPLATES.filters.update(
+    phone=national_phone,
+    vntime=_vn_time,
+    vnday=_vn_day,
+    channel=labels.channel,
+    actor=labels.actor,
+    action=labels.action,
+)
+_TEMPLATES.globals.update(
+    funding=FUNDING, reasons=REASONS, duplicate_text=duplicate_text, eligible_labels=ELIGIBLE_LABELS
+)
 _TEMPLATES.globals.update(EDIT_LABELS)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -115,6 +122,7 @@ class Dashboard:
             web.post("/staff/logout", self.signed_in(self.logout)),
             web.get("/staff/", self.signed_in(self.leads)),
             web.get("/staff/leads/{ref}", self.signed_in(self.lead)),
+            web.post("/staff/bulk", self.signed_in(self.bulk)),
             web.post("/staff/leads/{ref}", self.signed_in(self.update)),
             web.get("/staff/export/{fmt}", self.signed_in(self.export)),
             web.get("/staff/stats", self.signed_in(self.stats)),
@@ -225,8 +233,11 @@ class Dashboard:
     def _query(self, request: web.Request) -> LeadQuery:
         """The list's filters from the query string; a value that cannot be one is ignored, never an error."""
         q = forms.query(request)
+        commune = q.get("commune", "").strip()
         return LeadQuery(
-            commune=forms.number(q.get("commune", "")),
+            commune=forms.number(commune),
+            communes=self._communes_named(commune) if commune and forms.number(commune) is None else None,
+            due=vn_today().isoformat() if q.get("view") == "due" else None,
             status=q.get("status") or None,
             line=q.get("line") or None,
             sector=q.get("sector") or None,
@@ -237,10 +248,19 @@ class Dashboard:
             per_page=PER_PAGE,
         )
 
+    def _communes_named(self, typed: str) -> tuple[int, ...]:
+        """The communes a typed name may mean ('vinh thuy', 'Xã Vĩnh Thủy'), without fuzzy guesses."""
+        places = self.app.engine.assessor.gazetteer.communes(typed[:100], fuzzy=False)
+        return tuple(p.code for p in places)
+
     async def leads(self, request: web.Request, session: Session) -> web.Response:
         """The lead list with filters, search and pages."""
         query = self._query(request)
         leads, total = await self.handler.call(self.store.leads, session.staff, query)
+        followups = await self.handler.call(self.store.followups, [lead.ref for lead in leads])
+        _, due = await self.handler.call(
+            self.store.leads, session.staff, LeadQuery(due=vn_today().isoformat(), per_page=1)
+        )
         today = vn_today().isoformat()
         _, fresh = await self.handler.call(
             self.store.leads, session.staff, LeadQuery(status="new", since=today, per_page=1)
@@ -250,6 +270,10 @@ class Dashboard:
             "leads.html",
             session=session,
             leads=leads,
+            followups=followups,
+            due=due,
+            done=bulk_done(forms.query(request).get("done", "")),
+            no_commune=query.communes == (),  # a name typed that is no commune's
             total=total,
             fresh=fresh,
             today=today,
@@ -280,6 +304,7 @@ class Dashboard:
             history=history,
             saved=saved,
             lines=self.app.engine.kb.line_names,
+            labeller=labels.Labeller(self.app.engine.kb),
         )
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
@@ -301,6 +326,24 @@ class Dashboard:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
         return await self.lead(request, session, saved=True)
 
+    async def bulk(self, request: web.Request, session: Session) -> web.Response:
+        """Set the status and/or assignee of the leads ticked in the list; each change audited on its lead."""
+        form = await forms.posted(request)
+        refs = [forms.clean(r, 20) for r in form.getall("ref", [])][: PER_PAGE * 4]
+        status, assignee = forms.clean(form.get("status"), 50), forms.clean(form.get("assignee"), 10_000).strip()
+        if status and status not in STATUS_LABELS:
+            raise web.HTTPBadRequest(text="Trạng thái không hợp lệ.")
+        if len(assignee) > MAX_ASSIGNEE:
+            raise web.HTTPBadRequest(text=f"Người phụ trách tối đa {MAX_ASSIGNEE} ký tự.")
+        if not refs or not (status or assignee):
+            raise web.HTTPBadRequest(text="Hãy chọn ít nhất một đăng ký và trạng thái hoặc người phụ trách mới.")
+        changed = await self.handler.call(
+            self.store.update_many, session.staff, refs, cast(LeadStatus, status) or None, assignee or None
+        )
+        # Back to the same list: the filters it was sent from, rebuilt as a query string (never a path).
+        kept = [(k, v) for k, v in parse_qsl(forms.clean(form.get("back"), 1000)) if k not in ("done", "page")]
+        raise web.HTTPFound("/staff/?" + urlencode([*kept, ("done", f"bulk{changed}")]))
+
     async def stats(self, request: web.Request, session: Session) -> web.Response:
         """The funnel and the leads per support line, drawn as SVG on the server."""
         funnel = await self.handler.call(self.store.funnel, session.staff)
@@ -310,7 +353,7 @@ class Dashboard:
             "stats.html",
             session=session,
             funnel=bars(funnel),
-            per_line=bars([(names.get(code, code), n) for code, n in per_line]),
+            per_line=bars([(names.get(code, "Nội dung khác"), n) for code, n in per_line]),
             slots=await self.lead_pages.slots(session.staff),
         )
 
@@ -330,7 +373,11 @@ class Dashboard:
             ("Nội dung hỗ trợ", ln.name, ln.status, ln.citation) for ln in kb.support_lines.lines if ln.status != "P"
         ]
         weak += [("Hỏi đáp", e.question, e.status, e.citation) for e in kb.faq.entries if e.status != "P"]
-        weak += [("Quy tắc", code, t.status, t.citation) for code, t in kb.rules.priorities.items() if t.status != "P"]
+        weak += [
+            ("Quy tắc ưu tiên", _plain(t.text), t.status, t.citation)
+            for t in kb.rules.priorities.values()
+            if t.status != "P"
+        ]
         local = await self.answers.local_entries(session.staff)
         done = DONE.get(forms.query(request).get("done", ""), "")
         return render(
@@ -371,6 +418,17 @@ class Dashboard:
             content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
+
+
+def _plain(template: str) -> str:
+    """A rule's text with its blanks ('{sector}') shown as '…'."""
+    return re.sub(r"\{\w+\}", "…", template)
+
+
+def bulk_done(value: str) -> str:
+    """What the list says after a change of several leads ('done=bulk3')."""
+    count = forms.number(value.removeprefix("bulk")) if value.startswith("bulk") else None
+    return "" if count is None else f"Đã cập nhật {count} đăng ký."
 
 
 def bars(items: list[tuple[str, int]], width: int = 420) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.knowledge import VN_TIME, Knowledge
 from bot.slots import APPROVED, Demand, commune_plan, plan_slots
-from bot.staff.lead_edits import channel_label
+from bot.staff import labels
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
 from bot.text import national_phone
@@ -45,7 +45,7 @@ def local_time(stamp: str) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the lead list: header, width and kind (text, phone, date, number)."""
+    """One column of the lead list: header, width and kind (text, phone, date, number, money)."""
 
     header: str
     width: int
@@ -67,7 +67,7 @@ COLUMNS = [
     Column("Tỉnh/thành phố", 18, "text"),
     Column("Kết quả kiểm tra", 18, "text"),
     Column("Hỗ trợ mong muốn", 30, "text"),
-    Column("Kinh phí dự kiến (đồng)", 16, "number"),
+    Column("Kinh phí dự kiến (đồng)", 16, "money"),
     Column("Ghi chú", 30, "text"),
     Column("Kênh", 10, "text"),
     Column("Cập nhật", 17, "date"),
@@ -95,7 +95,7 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
         return [
             x.ref,
             local_time(x.created_at),
-            STATUS_LABELS.get(x.status, x.status),
+            STATUS_LABELS.get(x.status, "Khác"),
             x.name,
             national_phone(x.phone),
             x.facility_name,
@@ -106,10 +106,10 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             x.commune_code,
             x.province or "",
             ELIGIBLE_LABELS.get(assessment.get("eligible"), ""),
-            "; ".join([lines.get(c, c) for c in x.lines_wanted]),
+            "; ".join([lines.get(c, "Nội dung khác") for c in x.lines_wanted]),
             expected_amount(x) or None,
             x.note,
-            channel_label(x.channel),
+            labels.channel(x.channel),
             local_time(x.updated_at),
             duplicate_text(x),
         ]
@@ -147,6 +147,8 @@ def _csv_cell(column: Column, value: Any) -> str:
         return ""
     if isinstance(value, dt.datetime):
         return value.strftime("%d/%m/%Y %H:%M")
+    if column.kind == "money" and isinstance(value, int | float):
+        return labels.grouped(value)  # 20.000.000, as the header says đồng
     return safe(str(value)) if column.kind in ("text", "phone") else str(value)
 
 
@@ -204,13 +206,20 @@ def write_summary(
     lines: dict[str, str] = kb.line_names | {"none": "Chưa chọn nội dung"}
     sectors: dict[str, str] = kb.sector_names | {"": "Chưa xác định"}
     by_line = [
-        [p, c, lines.get(code, code), n, counted["amount"][(p, c, code)] or None, *_slots(kb, counted, (p, c, code))]
+        [
+            p,
+            c,
+            lines.get(code, "Nội dung khác"),
+            n,
+            counted["amount"][(p, c, code)] or None,
+            *_slots(kb, counted, (p, c, code)),
+        ]
         for (p, c, code), n in sorted(counted["line"].items())
     ]
     by_line.append(["Tổng cộng", "", "", *(sum(r[i] or 0 for r in by_line) for i in range(3, 9))])
-    by_sector = [[sectors.get(k, k), n] for k, n in counted["sector"].most_common()]
+    by_sector: list[list[Any]] = [[sectors.get(k, "Ngành khác"), n] for k, n in counted["sector"].most_common()]
     by_sector.append(["Tổng cộng", sum(r[1] for r in by_sector)])
-    by_status = [[STATUS_LABELS.get(k, k), n] for k, n in counted["status"].most_common()]
+    by_status: list[list[Any]] = [[STATUS_LABELS.get(k, "Khác"), n] for k, n in counted["status"].most_common()]
     by_status.append(["Tổng cộng", sum(r[1] for r in by_status)])
     count_kinds = ["text", "number"]
     write_workbook(
@@ -221,7 +230,7 @@ def write_summary(
                 [*LINE_HEADERS, *SLOT_HEADERS],
                 [18, 22, 40, 16, 20, 14, 20, 12, 14],
                 by_line,
-                ["text", "text", "text"] + ["number"] * 6,
+                ["text", "text", "text", "number", "money", "number", "money", "number", "number"],
             ),
             Sheet("Theo ngành", ["Ngành", "Số cơ sở"], [45, 12], by_sector, count_kinds),
             Sheet("Theo trạng thái", ["Trạng thái", "Số cơ sở"], [30, 12], by_status, count_kinds),

@@ -16,10 +16,8 @@ from bot.storage.sqlite import SqliteRepository, now
 from bot.text import national_phone
 
 OFFICE = "office"  # the channel of a registration taken at the office or on the phone
-OFFICE_LABEL = "Tại văn phòng / qua điện thoại"
 CORRECTED = "contact corrected by staff"
 ADDED = "registered at the office"
-ACTION_LABELS = {CORRECTED: "Sửa thông tin liên hệ", ADDED: "Đăng ký tại văn phòng / qua điện thoại"}
 FIELD_LABELS = {"name": "Họ tên", "phone": "Số điện thoại", "facility_name": "Tên cơ sở", "activity": "Sản phẩm"}
 
 
@@ -106,23 +104,4 @@ def add_at_office(repo: SqliteRepository, consent: Consent, lead: Lead, officer:
     return stored
 
 
-def channel_label(channel: str) -> str:
-    """How staff read where a registration came from (a registration at the office shows no code)."""
-    return OFFICE_LABEL if channel == OFFICE else channel
-
-
-def actor_label(actor: str) -> str:
-    """'staff:lan' → 'cán bộ lan'; the assistant and the person named in Vietnamese."""
-    kind, _, name = actor.partition(":")
-    return {"staff": f"cán bộ {name}", "bot": "trợ lý", "person": "người đăng ký", "system": "hệ thống"}.get(
-        kind, actor
-    )
-
-
-LABELS = {
-    "edit_actions": ACTION_LABELS,
-    "edit_fields": FIELD_LABELS,
-    "channel_label": channel_label,
-    "actor_label": actor_label,
-    "money": vnd,
-}
+LABELS = {"money": vnd}  # template helpers of the walk-in and slots pages (labels: bot/staff/labels.py)

@@ -38,7 +38,7 @@ def lead_notice(lead: Lead, lines: dict[str, str]) -> str:
     """
     kind = "Cập nhật đăng ký" if lead.merged else "Đăng ký mới"
     flag = f" – {duplicate_text(lead)}" if lead.duplicate_of else ""
-    wanted = ", ".join(lines.get(c, c) for c in lead.lines_wanted) or "chưa chọn"
+    wanted = ", ".join(lines.get(c, "nội dung khác") for c in lead.lines_wanted) or "chưa chọn"
     place = ", ".join(x for x in (lead.commune, lead.province) if x)
     return f"{kind} {lead.ref}{flag}\n{_product(lead)}, {place}\nMuốn hỗ trợ: {wanted}\n{CONTACT_ON_DASHBOARD}"
 

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 
 from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
+from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
 
 SESSION_HOURS = 12
@@ -64,6 +65,8 @@ class LeadQuery:
     q: str | None = None
     page: int = 1
     per_page: int = 50
+    communes: tuple[int, ...] | None = None  # a commune typed by name: the units that name may mean
+    due: str | None = None  # ISO day: only open leads whose follow-up falls on it or before ("cần gọi hôm nay")
 
 
 class StaffStore:
@@ -216,10 +219,21 @@ class StaffStore:
         if query.line:
             where.append("EXISTS (SELECT 1 FROM json_each(lines_wanted) WHERE value = ?)")
             args.append(query.line)
-        if query.q:
-            where.append("(name LIKE ? OR phone LIKE ? OR ref LIKE ? OR facility_name LIKE ?)")
-            text = query.q.strip()
-            args += [f"%{text}%", f"%{text.lstrip('0') or text}%", f"%{text.upper()}%", f"%{text}%"]
+        if query.communes is not None:
+            where.append(f"commune_code IN ({','.join('?' * len(query.communes)) or 'NULL'})")
+            args += query.communes
+        if query.due:
+            where.append(
+                "status NOT IN ('supported', 'declined', 'withdrawn') AND ref IN "
+                "(SELECT ref FROM lead_followup WHERE follow_up > '' AND follow_up <= ?)"
+            )
+            args.append(query.due)
+        term = search_term(query.q or "")
+        if term:  # the folded key of name, facility, product, reference and phone digits (m015)
+            where.append("ref IN (SELECT ref FROM lead_search WHERE key LIKE ?)")
+            args.append(f"%{term}%")
+        elif query.q:  # only punctuation typed: nothing can match it
+            where.append("0 = 1")
         return " AND ".join(where), args
 
     def leads(self, staff: Staff, query: LeadQuery) -> tuple[list[Lead], int]:
@@ -258,6 +272,27 @@ class StaffStore:
             if row
             else {"assignee": "", "follow_up": "", "note": ""}
         )
+
+    def followups(self, refs: list[str]) -> dict[str, dict[str, str]]:
+        """Assignee and follow-up date of each of these leads (those that have them), for the list."""
+        rows = self.db.execute(
+            f"SELECT ref, assignee, follow_up FROM lead_followup WHERE ref IN ({','.join('?' * len(refs)) or 'NULL'})",
+            refs,
+        ).fetchall()
+        return {row[0]: {"assignee": row[1] or "", "follow_up": row[2] or ""} for row in rows}
+
+    def update_many(self, staff: Staff, refs: list[str], status: LeadStatus | None, assignee: str | None) -> int:
+        """Set the status and/or assignee of several leads at once, each audited; how many this account may see."""
+        done = 0
+        for ref in dict.fromkeys(refs):
+            lead = self.lead(staff, ref)
+            if lead is None:
+                continue
+            now_ = self.followup(ref)
+            new_status = status or lead.status
+            new_assignee = now_["assignee"] if assignee is None else assignee
+            done += self.update(staff, ref, new_status, new_assignee, now_["follow_up"], now_["note"])
+        return done
 
     def consent(self, consent_id: int) -> dict[str, Any] | None:
         """The consent record a lead was registered under."""

@@ -48,7 +48,7 @@ class Sheet:
     headers: Sequence[str]
     widths: Sequence[float]
     rows: Iterable[Sequence[Any]]
-    kinds: Sequence[str] | None = None  # per column: "text" (default), "number", "date", "phone"
+    kinds: Sequence[str] | None = None  # per column: "text" (default), "number", "money", "date", "phone"
 
 
 def column_letter(index: int) -> str:
@@ -98,7 +98,7 @@ def _enc_date(value: Any) -> str:
     return _enc_text(value)
 
 
-ENCODERS = {"text": _enc_text, "phone": _enc_phone, "number": _enc_number, "date": _enc_date}
+ENCODERS = {"text": _enc_text, "phone": _enc_phone, "number": _enc_number, "money": _enc_number, "date": _enc_date}
 
 
 def _sheet_xml(sheet: Sheet, out: Any) -> int:

@@ -20,7 +20,7 @@ from bot.files import owner_only, private_dir
 from bot.masking import mask_personal
 from bot.messages import Button, ConversationKey, Reply
 from bot.slots import APPROVED, NOT_COUNTED, Demand
-from bot.storage import Consent, Conversation, Lead, Outbox
+from bot.storage import Consent, Conversation, Lead, Outbox, search_keys
 
 if TYPE_CHECKING:
     from bot.storage.handoffs import HandoffStore
@@ -286,6 +286,20 @@ def m013_handoff_modes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m015_search_keys(db: Database) -> None:
+    """Each lead's folded search key (name, facility, product, reference, phone digits) in a narrow table.
+
+    Narrow, so that a substring search over 100,000 leads scans a few megabytes, not the leads' JSON columns.
+    The keys of existing leads are made here; temporary triggers (bot/storage/search_keys.py) keep them in step.
+    """
+    from bot.storage.search_keys import search_key
+
+    db.execute("CREATE TABLE lead_search (ref TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID")
+    rows = db.execute("SELECT name, phone, facility_name, ref, profile FROM leads").fetchall()
+    db.conn.executemany("INSERT INTO lead_search VALUES (?, ?)", [(r[3], search_key(*r)) for r in rows])
+
+
+@MIGRATIONS()
 def m016_leads_fix_add(db: Database) -> None:
     """A consent given aloud, at the office or on the phone, keeps the officer who read the text and ticked it."""
     db.execute("ALTER TABLE consents ADD COLUMN recorded_by TEXT")
@@ -345,6 +359,7 @@ class SqliteRepository:
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA secure_delete = ON")  # erased rows are zeroed on disk, whatever the build default
         MIGRATIONS.apply(self.db)
+        search_keys.install(self.db.conn)
         if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
             owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
