@@ -141,6 +141,17 @@ class CaseTexts(Strict):
     funding: dict[str, NonEmpty]
 
 
+class StepTexts(Strict):
+    """Natural replies at a step (texts.yaml, steps:): no phone at hand, a yes typed for a name, 'Tôi hiểu' unclear."""
+
+    phone_why: NonEmpty  # no phone typed: why it is needed, with 'Để sau' and 'Gặp cán bộ'
+    later_button: NonEmpty
+    name_again: NonEmpty
+    understood_hint: NonEmpty
+    fine: NonEmpty  # 'không cần' after a result: nothing asked, the menu
+    facility_note: NonEmpty  # a note typed for the facility name: kept as the note
+
+
 class ResultTexts(Strict):
     """The eligibility result as a phone shows it (texts.yaml, result:)."""
 
@@ -237,6 +248,7 @@ class Texts(Strict):
     summary_nothing_more: NonEmpty
     registration_later: NonEmpty
     contact_needed: NonEmpty
+    steps: StepTexts
 
 
 class Dialogs:

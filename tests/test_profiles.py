@@ -121,7 +121,7 @@ async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) ->
     async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
         consent = await chat(env, user, *INTERVIEW, "dang ky")
-        assert f"Ai giữ: Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy (điện thoại {PHONE})" in consent
+        assert f"cán bộ Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy (điện thoại {PHONE}) liên hệ" in consent
         confirmed = await chat(env, user, *REGISTER)
         assert "KC-" in confirmed and f"(điện thoại {PHONE}) sẽ liên hệ số 0912345678" in confirmed
 
