@@ -169,6 +169,7 @@ class ResultTexts(Strict):
     lines_local: NonEmpty
     all_button: NonEmpty
     all_lines: NonEmpty
+    all_rest: NonEmpty  # fields: lines (the contents without a figure, named together)
     gone: NonEmpty
 
 

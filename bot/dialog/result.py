@@ -10,7 +10,7 @@ from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
 from bot.knowledge import AreaFlag
 from bot.messages import Button
-from bot.result_text import everything, lines_for_person, reasons, verdict
+from bot.result_text import documents_text, everything, lines_for_person, reasons, verdict
 from bot.storage import Conversation
 
 OWNER_FLAGS = ("women_owned", "ethnic_minority_owned")
@@ -68,20 +68,24 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
 
 
 RESULT = "result"  # the payload kind of the result's own buttons
+DOCUMENTS = "documents"  # 'result:documents': the documents of the last result
 
 
-def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> None:
-    """ "Xem tất cả nội dung hỗ trợ": every line, the documents and every step of the last result."""
+def show_everything(ctx: Context, conv: Conversation, view: str, turn: Turn) -> None:
+    """ "Xem tất cả nội dung hỗ trợ": every line of the last result; its documents behind their own button."""
     if "assessment" not in conv.slots:  # started over since: the old result's answers are gone
         turn.say(ctx.texts.result.gone, ctx.menu_buttons())
         return
     assessment = ctx.assessor.assess(profile_of(conv))
-    messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
         buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))
-    for i, text in enumerate(messages):
-        turn.say(text, buttons if i == len(messages) - 1 else ())
+    if view == DOCUMENTS or not assessment.documents:
+        text = documents_text(assessment, ctx.texts) if view == DOCUMENTS else everything(assessment, ctx.texts)
+        turn.say(text, buttons)
+        return
+    documents = Button(ctx.texts.result_documents.rstrip(":"), f"{RESULT}:{DOCUMENTS}")
+    turn.say(everything(assessment, ctx.texts), [buttons[0], documents, *buttons[1:]])
 
 
 def _steps_shown(ctx: Context, a: Assessment) -> list[str]:
