@@ -150,6 +150,10 @@ class StepTexts(Strict):
     understood_hint: NonEmpty
     fine: NonEmpty  # 'không cần' after a result: nothing asked, the menu
     facility_note: NonEmpty  # a note typed for the facility name: kept as the note
+    elsewhere: NonEmpty  # the next step of an activity outside khuyến công (trade, services, farming, brick kilns)
+    area_hint: NonEmpty  # mining, difficult area unknown: whom to ask; fields: office
+    cleaner_question: NonEmpty  # buttons of a large enterprise's result: what remains for it
+    cleaner_register: NonEmpty
 
 
 class ResultTexts(Strict):

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from bot.dialog import DialogEngine
+from bot.dialog.labels import button_label
 from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import load_dialogs
@@ -156,3 +157,25 @@ def test_the_consent_after_a_result_is_one_short_bubble(engine: DialogEngine) ->
     replies = talk(engine, ["hkd lam nuoc mam o xa vinh thuy quang tri muon xin ho tro may moc", "@yes:"])
     assert "có đồng ý không" in replies[-1].text and "đủ điều kiện" not in replies[-1].text
     assert len(replies) <= 4 and len(replies[-1].text) <= 280 and "\n" not in replies[-1].text
+
+
+def test_a_commune_named_inside_a_sentence_reads_xa_in_lower_case(engine: DialogEngine) -> None:
+    said = "\n".join(r.text for r in talk(engine, ["cong ty san xuat gom 300 lao dong o xa bat trang ha noi"]))
+    assert "cán bộ xã Bát Tràng" in said and "cán bộ Xã" not in said
+
+
+def test_every_faq_button_label_is_whole_words_within_what_a_channel_shows(faq: FaqIndex) -> None:
+    for entry in faq.entries.values():
+        label = button_label(entry.question)
+        assert len(label) <= 64, label
+        whole = label.rstrip("…")
+        assert label == whole or not whole[-1:].isalnum() or label.endswith("…"), label
+        if label.endswith("…"):  # cut only after a whole word of the (reworded) question
+            words = whole.split()
+            assert words[-1] in entry.question.split() or words[-1] in ("HTX", "KC"), label
+
+
+def test_after_the_repeat_limit_gap_can_bo_is_offered_once(engine: DialogEngine) -> None:
+    replies = talk(engine, ["kiem tra", "hkd", "xyz abc", "qqq www", "zzz", "kkk ppp"])
+    labels = [b.label for r in replies for b in r.buttons]
+    assert "tạm dừng" in replies[-1].text and labels.count("Gặp cán bộ") == 1
