@@ -8,7 +8,7 @@ from bot.dialog.corrections import Corrections
 from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.person import PersonData
 from bot.dialog.registration import Registration
-from bot.dialog.steps import yes_with
+from bot.dialog.steps import denies, yes_with
 from bot.dialog.turn import Turn
 from bot.storage import Conversation
 
@@ -68,6 +68,8 @@ class Pending:
         answer = yes_no(text)
         kind = conv.pending.get("kind")
         if answer is None and kind in ("consent", "delete") and (later(text) or skipped(text)):
+            return False
+        if answer is None and denies(text):  # 'không đúng', 'chưa đúng'
             return False
         if answer is None and yes_with(text, _VERBS.get(str(kind), ())):  # 'chuẩn', 'uh xóa đi', 'ừ đồng ý'
             return True

@@ -21,7 +21,8 @@ _UNKNOWN_LABELS = {"khong ro", "chua ro", "khong biet", "chua biet"}
 # Yes said another way ('chuẩn', '👍'), besides the reader's own yes words.
 _YES_MORE = {"chuan", "chuan roi", "chinh no", "dung vay", "dung the", "vang dung", "u dung", "ok dung", "oki", "okie"}
 _YES_MORE |= {"👍", "uk", "uhm", "vang a", "da vang", "da", "da dung roi", "dung roi a", "uh dung", "um dung"}
-_NEGATIONS = {"khong", "ko", "k", "dung", "chua", "thoi", "dung xoa", "khoan"}  # 'đừng xóa', 'khoan'
+_NEGATIONS = {"khong", "ko", "k", "chua", "thoi", "khoan", "sai"}
+_YES_WORDS = {"u", "uh", "um", "uhm", "uk", "ok", "oke", "oki", "vang", "da", "dung", "phai", "chuan", "roi", "y"}
 # 'Không có tên', 'chưa có': the facility has no name of its own.
 _NO_NAME = {"khong co ten", "ko co ten", "k co ten", "chua co ten", "khong ten", "khong co", "ko co", "k co"}
 _NO_NAME |= {"chua co", "chua dat ten", "khong co ten rieng", "khong co ten co so"}
@@ -48,10 +49,20 @@ def confirms(text: str) -> bool:
 def yes_with(text: str, verbs: tuple[str, ...]) -> bool:
     """'uh xóa đi', 'ừ đồng ý', 'xóa đi': a yes said with the verb of the question; never with a 'không', 'đừng'."""
     words = bare(text).split()
-    if not words or any(w in _NEGATIONS for w in words):
+    if not words:
+        return confirms(text)  # '👍'
+    # 'đừng' folds as 'đúng' does: typed without its marks it stops an erasure, elsewhere it is 'đúng'.
+    careful = "xoa" in verbs
+    if "đừng" in text.lower() or any(w in _NEGATIONS or (careful and w == "dung") for w in words):
         return False
     said = " ".join(words)
-    return any(v in said for v in verbs) or confirms(text)
+    return any(v in said for v in verbs) or confirms(text) or all(w in _YES_WORDS for w in words)
+
+
+def denies(text: str) -> bool:
+    """'không đúng', 'chưa đúng ạ', 'ko phải': a no said with the yes it denies."""
+    words = bare(text).split()
+    return len(words) >= 2 and words[0] in _NEGATIONS and all(w in _YES_WORDS for w in words[1:])
 
 
 def dont_know(text: str) -> bool:
