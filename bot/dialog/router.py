@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, accepted
+from bot.answers import Parsed, accepted, later, skipped
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
@@ -154,6 +154,9 @@ class Router:
             self._menu_action(conv, action, turn)
             return
         if self.mixed.corrected_after(conv, text, turn):
+            return
+        if skipped(text) or later(text):  # 'không cần', 'thôi' with nothing asked: no FAQ entry, the menu
+            self.ctx.menu(turn, self.texts.steps.fine)
             return
         if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
