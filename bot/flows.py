@@ -162,6 +162,21 @@ class HandoffTexts(Strict):
     button: NonEmpty  # a button pressed, as the transcript shows it when its label is not known
 
 
+class StepTexts(Strict):
+    """Natural replies at a step (texts.yaml, steps:): no phone at hand, a yes typed for a name, 'Tôi hiểu' unclear."""
+
+    phone_why: NonEmpty  # no phone typed: why it is needed, with 'Để sau' and 'Gặp cán bộ'
+    later_button: NonEmpty
+    name_again: NonEmpty
+    understood_hint: NonEmpty
+    fine: NonEmpty  # 'không cần' after a result: nothing asked, the menu
+    facility_note: NonEmpty  # a note typed for the facility name: kept as the note
+    elsewhere: NonEmpty  # the next step of an activity outside khuyến công (trade, services, farming, brick kilns)
+    area_hint: NonEmpty  # mining, difficult area unknown: whom to ask; fields: office
+    cleaner_question: NonEmpty  # buttons of a large enterprise's result: what remains for it
+    cleaner_register: NonEmpty
+
+
 class ResultTexts(Strict):
     """The eligibility result as a phone shows it (texts.yaml, result:)."""
 
@@ -179,6 +194,7 @@ class ResultTexts(Strict):
     lines_local: NonEmpty
     all_button: NonEmpty
     all_lines: NonEmpty
+    all_rest: NonEmpty  # fields: lines (the contents without a figure, named together)
     gone: NonEmpty
 
 
@@ -265,6 +281,7 @@ class Texts(Strict):
     registration_later: NonEmpty
     contact_needed: NonEmpty
     handoff: HandoffTexts
+    steps: StepTexts
 
 
 class Dialogs:

@@ -22,6 +22,11 @@ def cited(answer: str, citation: str | None, status: str | None) -> str:
 
 def line_text(line: LineOut) -> str:
     """'Ứng dụng máy móc… (quốc gia): tối đa 50 %, tối đa 300 triệu đồng (tham khảo)'."""
+    return f"{line.name} (kinh phí {_FUNDING[line.funding]}): {line_figures(line)}"
+
+
+def line_figures(line: LineOut, unknown: str = "mức cụ thể hỏi cán bộ") -> str:
+    """'tối đa 50 %, tối đa 300 triệu đồng (tham khảo)': the figures of one line, without its name."""
     parts = []
     if line.share_max is not None:
         parts.append(f"tối đa {line.share_max:.0%}".replace("%", " %"))
@@ -30,9 +35,14 @@ def line_text(line: LineOut) -> str:
         parts.append(f"tối đa {vnd(line.cap_vnd)}{each}")
     if line.slots:
         parts.append(line.slots)
-    figures = ", ".join(parts) or "mức cụ thể hỏi cán bộ"
+    figures = ", ".join(parts) or unknown
     note = " (tham khảo)" if line.status != "P" and parts else ""
-    return f"{line.name} (kinh phí {_FUNDING[line.funding]}): {figures}{note}"
+    return f"{figures}{note}"
+
+
+def funding_word(line: LineOut) -> str:
+    """'kinh phí xã', 'kinh phí quốc gia'."""
+    return f"kinh phí {_FUNDING[line.funding]}"
 
 
 def assessment_text(a: Assessment) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bot.eligibility import Assessment, LineOut
 from bot.flows import ResultTexts, Texts
 from bot.knowledge import Office
-from bot.render import MAX_REPLY, line_text
+from bot.render import MAX_REPLY, funding_word, line_figures, line_text
 
 SHOWN_LINES = 3  # the lines shown with the result; the rest behind "Xem tất cả nội dung hỗ trợ"
 
@@ -129,16 +129,40 @@ def next_steps(steps: list[str], office: Office, texts: Texts) -> list[str]:
     return [texts.result_next, *lines] if lines else []
 
 
-def everything(a: Assessment, texts: Texts, steps: list[str], office: Office) -> list[str]:
-    """Behind "Xem tất cả nội dung hỗ trợ": every line with its figures and source, the documents, every step."""
+def everything(a: Assessment, texts: Texts) -> str:
+    """Behind "Xem tất cả nội dung hỗ trợ": every content once (the commune's and the national figures in one
+    bullet), those without a figure together, their sources, and where local amounts come from.
+
+    The next steps are not repeated (the result said them); the documents have their own button.
+    """
     sources = Sources()
-    body = [f"• {line_text(ln)}{sources.mark(ln.citation, ln.status)}" for ln in a.support_lines]
-    lines = [texts.result.all_lines, *body, *sources.lines(texts.result.sources)] if body else [texts.result_no_lines]
-    out = ["\n".join(lines)]
-    if a.documents:
-        out.append("\n".join([texts.result_documents, *(f"• {d.name}" for d in a.documents)]))
-    tail = next_steps(steps, office, texts)
-    if not any("HĐND" in s for s in steps):
-        tail.append(texts.result_reference)
-    out.append("\n".join(tail))
-    return out
+    groups = by_content(a.support_lines)
+    rest = [same[0] for same in groups if not any(line_figures(ln, "") for ln in same)]
+    # The contents without a figure first, named together: one long line first packs a phone's bubbles better.
+    named = ", ".join(f"{ln.name}{sources.mark(ln.citation, ln.status)}" for ln in rest)
+    body = [texts.result.all_rest.format(lines=named)] if rest else []
+    body += [merged_line(same, sources) for same in groups if any(line_figures(ln, "") for ln in same)]
+    head = [texts.result.all_lines, *body] if body else [texts.result_no_lines]
+    return "\n".join([*head, texts.result_reference, *sources.lines(texts.result.sources)])
+
+
+def documents_text(a: Assessment, texts: Texts) -> str:
+    """'Giấy tờ cần chuẩn bị:' and one document a line (behind their own button of the full view)."""
+    return "\n".join([texts.result_documents, *(f"• {d.name}" for d in a.documents)])
+
+
+def by_content(lines: list[LineOut]) -> list[list[LineOut]]:
+    """The lines grouped by content, in order: the commune's own amount and the national cap of one content."""
+    groups: dict[str, list[LineOut]] = {}
+    for line in lines:
+        groups.setdefault(line.code, []).append(line)
+    return list(groups.values())
+
+
+def merged_line(same: list[LineOut], sources: Sources) -> str:
+    """One bullet per content: '• Máy móc…: kinh phí xã tối đa 20 triệu đồng/cơ sở [1]; kinh phí quốc gia …[2]'."""
+    if len(same) == 1:
+        return f"• {line_text(same[0])}{sources.mark(same[0].citation, same[0].status)}"
+    name = min((ln.name for ln in same), key=len)  # the shorter of the plan's and the national wording
+    figures = [f"{funding_word(ln)} {line_figures(ln)}{sources.mark(ln.citation, ln.status)}" for ln in same]
+    return f"• {name}: {'; '.join(figures)}"

@@ -121,7 +121,7 @@ async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) ->
     async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
         consent = await chat(env, user, *INTERVIEW, "dang ky")
-        assert f"Ai giữ: Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy (điện thoại {PHONE})" in consent
+        assert f"cán bộ Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy (điện thoại {PHONE}) liên hệ" in consent
         confirmed = await chat(env, user, *REGISTER)
         assert "KC-" in confirmed and f"(điện thoại {PHONE}) sẽ liên hệ số 0912345678" in confirmed
 
@@ -177,7 +177,7 @@ async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one
             assert resp.status == 404
         await save_profile(env)  # the deploying unit's own office now has a phone
         unknown = await chat(env, "1" * 32, "so dien thoai xa tam dao phu tho")
-        assert "Tôi chưa biết số điện thoại của cán bộ Xã Tam Đảo" in unknown and PHONE in unknown
+        assert "Tôi chưa biết số điện thoại của cán bộ xã Tam Đảo" in unknown and PHONE in unknown
         await sign_in(env, "tinh")
         status, created = await save_profile(
             env, TAM_DAO, office_name="UBND xã Tam Đảo", office_phone="0210 3888 999", **{"line-1-code": ""}

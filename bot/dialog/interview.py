@@ -169,7 +169,8 @@ class Interview:
         self.reset(conv)
         if where:
             conv.slots["paused"] = where
-        turn.say(self.texts.paused, [*self.ctx.menu_buttons(), self.ctx.command_button("staff")])
+        menu = [b for b in self.ctx.menu_buttons() if b.payload != "menu:staff"]  # 'Gặp cán bộ' once
+        turn.say(self.texts.paused, [*menu, self.ctx.command_button("staff")])
 
     def _offer(self, step: Step, turn: Turn) -> None:
         buttons = [*self.ctx.step_buttons(step), self.ctx.command_button("staff")]

@@ -21,6 +21,21 @@ DEPENDENT = {"legal_form": ("workers", "revenue_vnd"), "place": ("craft_village"
 # A product said with its own verb is shown as said ('trồng nấm', 'sấy tiêu'), others after 'làm' ('làm gốm').
 _VERBS = ("làm", "sản xuất", "chế biến", "trồng", "nuôi", "sấy", "đóng gói", "khai thác", "dệt", "đan", "rang", "xay")
 MAKING = tuple(fold(v) + " " for v in _VERBS)  # folded: 'lam ', 'say '
+# A trade or a service said with its own verb or noun ('bán tạp hóa', 'homestay'): never after 'làm' either.
+_TRADES: tuple[str, ...] = (
+    "bán",
+    "buôn",
+    "kinh doanh",
+    "mở",
+    "homestay",
+    "dịch vụ",
+    "cho thuê",
+    "sửa",
+    "chạy",
+    "nhà nghỉ",
+    "quán",
+)
+_TRADES += ("cửa hàng", "tiệm", "chở", "vận tải", "thợ", "nấu", "đúc", "rèn", "hàn", "chăn nuôi")
 INFERRED = "inferred"  # slot names filled from the person's own words rather than the question asked
 FREE_TEXT = ("text", "name")
 _OWNERS = {
@@ -158,7 +173,8 @@ class Listener:
         shown = activity.strip()
         if found.matched and shown.isascii():
             shown = found.matched
-        return shown if shown.lower().startswith(_VERBS) else f"làm {shown}"
+        said = shown.lower()  # whole words: 'bánh tráng' is no 'bán'
+        return shown if any(said == v or said.startswith(v + " ") for v in _VERBS + _TRADES) else f"làm {shown}"
 
 
 def _label(step: Step | None, value: Any) -> str | None:

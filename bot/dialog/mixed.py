@@ -18,6 +18,9 @@ from bot.text import fold
 from bot.understanding import Understanding
 from bot.understanding.place import DISTRICT_TYPED
 
+# Words around restated facts that add nothing ('đúng rồi, hộ kinh doanh ạ', 'bên em ở xã Vĩnh Thủy').
+_FILLER = {"la", "o", "xa", "phuong", "tinh", "a", "da", "dung", "roi", "vang", "u", "uh", "ok", "phai", "chuan"}
+_FILLER |= {"ben", "em", "minh", "toi", "nha", "nhe", "co", "so", "cua", "lam", "thi", "con", "chau", "anh", "chi"}
 PLACE_QUESTION = "place_question"  # a question waiting for its commune to be chosen among those of its name
 
 
@@ -124,7 +127,7 @@ class MixedInitiative:
     def corrected(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """'không phải, là hợp tác xã' after 'Tôi hiểu: …': the slot is replaced and the line shown again."""
         heard = self.listener.hear(text)
-        if self.listener.restated(conv, heard):
+        if self.listener.restated(conv, heard) and only_facts(heard):
             self.pending.decide(conv, True, turn)  # 'hộ kinh doanh' again: what was understood is right
             return True
         if not self.listener.take(conv, heard, replace=True):
@@ -137,6 +140,19 @@ class MixedInitiative:
             self.interview.advance(conv, turn)
         else:
             self.pending.reask(conv, turn)
+        return True
+
+    def corrected_after(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """'không phải, là hợp tác xã' after the result: the answer replaced and the result shown again."""
+        heard = self.listener.hear(text)
+        correction = heard.intent == "correction" or any(hit.intent == "correction" for hit in heard.intents)
+        if "assessment" not in conv.slots or not correction:
+            return False
+        if not self.listener.take(conv, heard, replace=True):
+            return False
+        conv.slots.pop(INFERRED, None)
+        self.interview.enter(conv, "eligibility")
+        self.interview.advance(conv, turn)  # what the change leaves unanswered (an enterprise's size), then the result
         return True
 
     def _missing(self, conv: Conversation) -> bool:
@@ -167,3 +183,13 @@ class MixedInitiative:
             if parsed.ok:
                 conv.slots[facility.slot] = parsed.value
         return contact.name
+
+
+def only_facts(u: Understanding) -> bool:
+    """Whether the message says nothing but its facts ('đúng, hộ kinh doanh'), not a question about them."""
+    if looks_like_question(u.text) or any(i.intent == "ask_question" for i in u.intents):
+        return False
+    text = u.text
+    for fact in sorted(u.facts, key=lambda f: f.start, reverse=True):
+        text = text[: fact.start] + " " + text[fact.end :]
+    return all(w in _FILLER for w in fold(text).replace(",", " ").replace(".", " ").split())

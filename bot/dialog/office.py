@@ -42,7 +42,7 @@ def reach(ctx: Context, place: Mapping[str, Any]) -> Reach:
     ]
     plans.sort(key=lambda loc: loc.level != "commune")
     default = next((loc for loc in ctx.kb.localities if loc.id == ctx.config.default_locality), None)
-    name = place.get("commune") or place.get("province")
+    name = _mid_sentence(place.get("commune") or place.get("province"))
     if plans:
         own = plans[0].office
         spare = default.office if default and not own.phone and default.office.phone else None
@@ -114,3 +114,10 @@ def asks_how_to_reach(text: str) -> bool:
     """'số điện thoại xã Vĩnh Thủy', 'ubnd xã mình làm việc mấy giờ', 'địa chỉ xã': the office's contacts."""
     said = f" {fold(text)} "
     return any(w in said for w in _REACH_WORDS) and any(w in said for w in _OFFICE_WORDS)
+
+
+def _mid_sentence(name: str | None) -> str | None:
+    """'Xã Bát Tràng' as said inside a sentence: 'xã Bát Tràng' (the unit word in lower case, the name as is)."""
+    if name and name.split(" ", 1)[0] in ("Xã", "Phường", "Thị", "Đặc"):
+        return name[:1].lower() + name[1:]
+    return name

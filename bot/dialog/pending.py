@@ -8,8 +8,12 @@ from bot.dialog.corrections import Corrections
 from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.person import PersonData
 from bot.dialog.registration import Registration
+from bot.dialog.steps import denies, yes_with
 from bot.dialog.turn import Turn
 from bot.storage import Conversation
+
+# The verb of each pending question: said after a yes ('uh xóa đi'), or alone ('xóa đi'), it is a yes.
+_VERBS = {"delete": ("xoa",), "consent": ("dong y",), "summary": ("xac nhan",)}
 
 
 class Pending:
@@ -62,8 +66,13 @@ class Pending:
     def typed(self, conv: Conversation, text: str) -> bool | None:
         """A typed yes or no; at consent (and erasure) 'thôi', 'để sau', 'không cần' are a no."""
         answer = yes_no(text)
-        if answer is None and conv.pending.get("kind") in ("consent", "delete") and (later(text) or skipped(text)):
+        kind = conv.pending.get("kind")
+        if answer is None and kind in ("consent", "delete") and (later(text) or skipped(text)):
             return False
+        if answer is None and denies(text):  # 'không đúng', 'chưa đúng'
+            return False
+        if answer is None and yes_with(text, _VERBS.get(str(kind), ())):  # 'chuẩn', 'uh xóa đi', 'ừ đồng ý'
+            return True
         return answer
 
     def at_summary(self, conv: Conversation, text: str, turn: Turn) -> bool:

@@ -8,6 +8,7 @@ from bot.dialog.case import CaseAnswer, CaseAnswers
 from bot.dialog.case.facts import case_of, speaks_of_home
 from bot.dialog.context import Context
 from bot.dialog.handoff import office_of
+from bot.dialog.labels import button_label
 from bot.dialog.local_answers import LocalAnswers
 from bot.dialog.office import asks_how_to_reach, contact_text, reach
 from bot.dialog.pending import Pending
@@ -188,4 +189,4 @@ def commune_of(ctx: Context, conv: Conversation) -> int | None:
 
 def _neighbours(answer: Answer) -> list[Button]:
     """A button for each nearby FAQ entry."""
-    return [Button(a.question[:60], f"faq:{a.faq_id}") for a in answer.alternatives]
+    return [Button(button_label(a.question), f"faq:{a.faq_id}") for a in answer.alternatives]

@@ -87,9 +87,8 @@ class Registration:
             turn.say(self.texts.consent_refused, self.ctx.edit_or_menu())
             return
         conv.slots["consent_id"] = consent_id
-        needs = [n for n in conv.slots.get("needs") or [] if n]
-        if needs and "lines_wanted" not in conv.slots:  # already said during the interview
-            conv.slots["lines_wanted"] = needs
+        if "needs" in conv.slots and "lines_wanted" not in conv.slots:  # asked in the interview ('Chưa rõ' too):
+            conv.slots["lines_wanted"] = [n for n in conv.slots["needs"] or [] if n]  # never asked twice
         self.interview.begin(conv, "registration", turn)
 
     def nothing_to_add(self, conv: Conversation, turn: Turn) -> None:
@@ -152,7 +151,8 @@ class Registration:
             return vnd(value)
         labels = {c.value: c.label for c in step.choices}
         if isinstance(value, list):  # support lines read from a message may lie outside the step's buttons
-            return ", ".join(labels.get(str(v)) or self.listener.need_name(str(v)) for v in value) or "-"
+            shown = ", ".join(labels.get(str(v)) or self.listener.need_name(str(v)) for v in value)
+            return shown or labels.get("none") or "-"  # 'Chưa rõ' as it was tapped
         return labels.get(str(value), str(value)) if value not in ("", None) else "-"
 
     def confirmed(self, conv: Conversation, turn: Turn) -> None:

@@ -6,15 +6,17 @@ from typing import Any
 
 from bot.dialog.context import Context
 from bot.dialog.demand import with_demand
-from bot.dialog.office import phone_gap, reach_of
+from bot.dialog.office import office_label, phone_gap, reach_of
 from bot.dialog.turn import Turn
 from bot.eligibility import Assessment, Profile
 from bot.knowledge import AreaFlag
 from bot.messages import Button
-from bot.result_text import everything, lines_for_person, reasons, verdict
+from bot.result_text import documents_text, everything, lines_for_person, reasons, verdict
 from bot.storage import Conversation
 
 OWNER_FLAGS = ("women_owned", "ethnic_minority_owned")
+OUTSIDE = {"not_industrial_activity", "excluded_brick_kiln"}  # activities khuyến công never supports
+CLEANER = "sxsh_la_gi"  # the FAQ entry on cleaner production
 
 
 def profile_of(conv: Conversation) -> Profile:
@@ -53,7 +55,13 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     conv.flow = conv.step = None
     found, texts = reach_of(ctx, conv), ctx.texts
     gap = phone_gap(ctx, found)  # no number of their own office: said plainly, and whom to call
-    last = lines_for_person(assessment, texts, profile.needs, _steps_shown(ctx, assessment), found.office, gap)
+    steps = _steps_shown(ctx, assessment)
+    codes = {r.code for r in assessment.reasons}
+    if codes & OUTSIDE:  # no office can register it: where else to look, not 'contact … to register'
+        steps, gap = [s for s in steps if not _contact_step(ctx, s)] + [texts.steps.elsewhere], []
+    elif assessment.eligible is None and conv.slots.get("difficult_area", False) is None:
+        steps = [texts.steps.area_hint.format(office=office_label(ctx, found.office)), *steps]
+    last = lines_for_person(assessment, texts, profile.needs, steps, found.office, gap)
     messages = [verdict(assessment, texts.result), reasons(assessment, texts.result), last]
     said_no = any(r.text.startswith(texts.case.not_covered) for r in turn.replies)
     if assessment.eligible is False and said_no:  # the question's answer already gave the cited 'Không'
@@ -64,16 +72,20 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
             Button(texts.result_buttons_register, "menu:register"),
             Button(texts.result.all_button, f"{RESULT}:all"),
         ]
+    elif "large_enterprise" in codes:  # cleaner production remains open to a large enterprise
+        asked = [Button(texts.steps.cleaner_question, f"faq:{CLEANER}")] if CLEANER in ctx.faq.entries else []
+        buttons[:0] = [*asked, Button(texts.steps.cleaner_register, "menu:register")]
     for i, text in enumerate(messages):
         turn.say(text, buttons if i == len(messages) - 1 else ())
     return conv.slots.pop("after", None) == "registration" and assessment.eligible is not False
 
 
 RESULT = "result"  # the payload kind of the result's own buttons
+DOCUMENTS = "documents"  # 'result:documents': the documents of the last result
 
 
-def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> None:
-    """ "Xem tất cả nội dung hỗ trợ": every line, the documents and every step of the last result."""
+def show_everything(ctx: Context, conv: Conversation, view: str, turn: Turn) -> None:
+    """ "Xem tất cả nội dung hỗ trợ": every line of the last result; its documents behind their own button."""
     if "assessment" not in conv.slots:  # started over since: the old result's answers are gone
         turn.say(ctx.texts.result.gone, ctx.menu_buttons())
         return
@@ -81,12 +93,21 @@ def show_everything(ctx: Context, conv: Conversation, _: str, turn: Turn) -> Non
     assessment = with_demand(
         ctx, ctx.assessor.assess(profile), profile.needs, (conv.slots.get("place") or {}).get("code")
     )
-    messages = everything(assessment, ctx.texts, assessment.next_steps, reach_of(ctx, conv).office)
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:
         buttons.insert(0, Button(ctx.texts.result_buttons_register, "menu:register"))
-    for i, text in enumerate(messages):
-        turn.say(text, buttons if i == len(messages) - 1 else ())
+    if view == DOCUMENTS or not assessment.documents:
+        text = documents_text(assessment, ctx.texts) if view == DOCUMENTS else everything(assessment, ctx.texts)
+        turn.say(text, buttons)
+        return
+    documents = Button(ctx.texts.result_documents.rstrip(":"), f"{RESULT}:{DOCUMENTS}")
+    turn.say(everything(assessment, ctx.texts), [buttons[0], documents, *buttons[1:]])
+
+
+def _contact_step(ctx: Context, step: str) -> bool:
+    """Whether a next step is 'Liên hệ … để được hướng dẫn (và đăng ký)'."""
+    rules = ctx.assessor.rules.next_steps
+    return step == rules["no_office"] or step.startswith(rules["contact"].split("{", 1)[0])
 
 
 def _steps_shown(ctx: Context, a: Assessment) -> list[str]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, accepted
+from bot.answers import Parsed, accepted, later, skipped
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
 from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.listening import FREE_TEXT
 from bot.dialog.mixed import MixedInitiative
+from bot.dialog.office import asks_how_to_reach
 from bot.dialog.pending import Pending
 from bot.dialog.person import PersonData
 from bot.dialog.questions import Questions
 from bot.dialog.registration import Registration
 from bot.dialog.result import RESULT, show_everything
+from bot.dialog.steps import NaturalReplies
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words, looks_like_question
 from bot.flows import Step
@@ -40,6 +42,7 @@ class Router:
         self.questions = Questions(ctx, self.pending)
         self.listener = registration.listener
         self.mixed = MixedInitiative(ctx, interview, self.listener, self.pending, self.questions)
+        self.natural = NaturalReplies(ctx, interview, registration.postpone)
 
     def dispatch(self, conv: Conversation, text: str, button: str | None, turn: Turn) -> None:
         """One message, after the welcome and any restart."""
@@ -85,6 +88,7 @@ class Router:
             "faq": self.questions.entry,
             "sector": self.interview.sector_chosen,
             RESULT: lambda c, v, t: show_everything(self.ctx, c, v, t),
+            "later": lambda c, v, t: self.registration.postpone(c, t),
         }
         if kind in handlers:
             handlers[kind](conv, value, turn)
@@ -164,6 +168,11 @@ class Router:
         if action:
             self._menu_action(conv, action, turn)
             return
+        if self.mixed.corrected_after(conv, text, turn):
+            return
+        if skipped(text) or later(text):  # 'không cần', 'thôi' with nothing asked: no FAQ entry, the menu
+            self.ctx.menu(turn, self.texts.steps.fine)
+            return
         if not self.mixed.opener(conv, text, turn):
             self.questions.answer(conv, text, turn)
             self.mixed.ask_area(conv, text, turn)
@@ -172,6 +181,8 @@ class Router:
         step = self.ctx.current(conv)
         if step is None:
             self._free_text(conv, text, turn)
+            return
+        if self.natural.take(conv, step, text, turn):  # 'không biết nữa', 'không nhớ số', 'không có tên'
             return
         if step.parser == "text":  # a note is what is typed, questions too; only a global command changes course
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
@@ -308,8 +319,20 @@ class Router:
         elif not self._unclear_taken(conv, kind, text, turn):
             self.questions.unclear(conv, text, turn)
 
+    def _unsure(self, conv: Conversation, text: str, turn: Turn) -> bool:
+        """At 'Tôi hiểu': a question is answered, anything else explained; the line asked again (counted)."""
+        asked = looks_like_question(text) or asks_how_to_reach(text)  # 'số điện thoại xã Vĩnh Thủy'
+        if not (asked and self.questions.brief(conv, text, turn)):
+            turn.say(self.texts.steps.understood_hint)
+        self.pending.reask(conv, turn)
+        return True
+
     def _unclear_taken(self, conv: Conversation, kind: object, text: str, turn: Turn) -> bool:
         """At 'Tôi hiểu': a menu word or a correction; at the summary: the note, when it was not asked."""
         if kind == "understood":
-            return self._menu_word(conv, text, turn) or self.mixed.corrected(conv, text, turn)
+            return (
+                self._menu_word(conv, text, turn)
+                or self.mixed.corrected(conv, text, turn)
+                or self._unsure(conv, text, turn)
+            )
         return kind == "summary" and self.mixed.late_note(conv, text, turn)
