@@ -9,7 +9,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.dialog.handoff import commune_label
 from bot.flows import HandoffTexts
+from bot.messages import ConversationKey
 from bot.staff.store import Staff
 from bot.storage.handoffs import Handoff, HandoffStore, Line
 from bot.storage.sqlite import SqliteRepository
@@ -17,7 +19,13 @@ from bot.storage.sqlite import SqliteRepository
 MAX_REPLY, MAX_NAME = 2000, 60  # characters: Zalo's longest text message; a name as it is signed
 CHANNELS = {"zalo": "Zalo", "telegram": "Telegram", "web": "Trang web"}
 STATUSES = {"waiting": "Chờ cán bộ", "open": "Cán bộ đang trả lời", "closed": "Đã trả lại cho trợ lý"}
-REASONS = {"asked": "Bà con muốn gặp cán bộ", "failed": "Trợ lý hai lần không trả lời được"}
+REASONS = {
+    "asked": "Bà con muốn gặp cán bộ",
+    "failed": "Trợ lý hai lần không trả lời được",
+    "oa_chat": "Cán bộ trả lời trên Zalo OA",
+    "question": "Cán bộ trả lời câu hỏi trợ lý chưa trả lời được",
+}
+UNDELIVERED = "Không gửi được: quá {days} ngày, hãy gọi điện cho bà con."
 
 
 class ReplyRefused(ValueError):
@@ -47,9 +55,9 @@ class Window:
         if self.closed:
             return "Đã quá hạn Zalo cho phép nhắn lại: hãy gọi điện cho bà con."
         if self.free:
-            free, total = _span(self.free_until - self.now), _span(self.open_until - self.now)
+            free, total = span(self.free_until - self.now), span(self.open_until - self.now)
             return f"Còn {free} để trả lời miễn phí trên Zalo; còn {total} để nhắn được (sau đó tính phí)."
-        return f"Hết thời gian miễn phí; còn {_span(self.open_until - self.now)} để nhắn (tính phí) trên Zalo."
+        return f"Hết thời gian miễn phí; còn {span(self.open_until - self.now)} để nhắn (tính phí) trên Zalo."
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class Item:
     handoff: Handoff
     last_message: str
     window: Window | None
+    late: bool = False  # waiting past the reminder delay with no staff reply: shown highlighted
+    undelivered: str = ""  # why the last staff reply did not reach the person, in words
 
     @property
     def channel(self) -> str:
@@ -144,8 +154,29 @@ class Handoffs:
             now or dt.datetime.now(dt.UTC),
         )
 
+    def reminders(self, now: dt.datetime | None = None) -> list[Handoff]:
+        """Handoffs waiting past the reminder delay with no staff reply, each returned once (marked reminded)."""
+        delay = dt.timedelta(minutes=self.settings.khuyencong_handoff_remind_minutes)
+        before = (now or dt.datetime.now(dt.UTC)) - delay
+        due = self.store.due_reminders(before.isoformat(timespec="seconds"))
+        return [h for h in due if self.store.reminded(h.id)]
+
+    def took_over(self, key: ConversationKey, place: dict[str, object], author: str, text: str) -> Handoff:
+        """Staff wrote to the person outside the assistant (the Zalo OA's own chat): the chat is held by staff."""
+        code = place.get("code")
+        label = commune_label(dict(place))
+        return self.store.staff_wrote_elsewhere(
+            key, "oa_chat", code if isinstance(code, int) else None, label, author, _clean(text)[:MAX_REPLY]
+        )
+
     def _item(self, handoff: Handoff, now: dt.datetime | None) -> Item:
-        return Item(handoff, self.store.last_message(handoff.key), self.window(handoff, now))
+        now = now or dt.datetime.now(dt.UTC)
+        remind = dt.timedelta(minutes=self.settings.khuyencong_handoff_remind_minutes)
+        late = handoff.status == "waiting" and not handoff.first_reply_at
+        late = late and dt.datetime.fromisoformat(handoff.at) + remind <= now
+        days = f"{self.settings.zalo_reply_days:g}"
+        undelivered = UNDELIVERED.format(days=days) if handoff.undelivered else ""
+        return Item(handoff, self.store.last_message(handoff.key), self.window(handoff, now), late, undelivered)
 
 
 def _clean(value: str) -> str:
@@ -154,7 +185,7 @@ def _clean(value: str) -> str:
     return "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch)[0] != "C").strip()
 
 
-def _span(delta: dt.timedelta) -> str:
+def span(delta: dt.timedelta) -> str:
     """A duration as people say it: '1 ngày 5 giờ', '3 giờ', '20 phút'."""
     minutes = max(0, int(delta.total_seconds() // 60))
     days, hours = minutes // 1440, minutes % 1440 // 60
