@@ -19,6 +19,7 @@ from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.handoff_stats import handoff_stats
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.text import national_phone
@@ -299,12 +300,14 @@ class Dashboard:
         """The funnel and the leads per support line, drawn as SVG on the server."""
         funnel = await self.handler.call(self.store.funnel, session.staff)
         per_line = await self.handler.call(self.store.per_line, session.staff)
+        handoffs = await self.handler.call(handoff_stats, self.app.repo.handoffs, session.staff)
         names = self.app.engine.kb.line_names
         return render(
             "stats.html",
             session=session,
             funnel=bars(funnel),
             per_line=bars([(names.get(code, code), n) for code, n in per_line]),
+            handoffs=handoffs,
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

@@ -45,6 +45,7 @@ class Handoff:
     reminded_at: str = ""
     undelivered: str = ""  # when a staff reply could not reach the person (Zalo's window): staff must call
     first_reply_at: str = ""
+    opened_by: str = ""  # 'staff' when staff wrote first: its time is not the person's
 
     @property
     def key(self) -> ConversationKey:
@@ -54,7 +55,7 @@ class Handoff:
     @property
     def last_activity(self) -> str:
         """The later of the person's and the staff's last message (ISO 8601)."""
-        return max(self.last_person_at or self.at, self.last_staff_at or "")
+        return max(self.last_person_at or self.at, self.last_staff_at or "", self.at)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Line:
 
 _COLUMNS = (
     "id, channel, user, status, reason, commune_code, commune, at, last_person_at, last_staff_at, staff_name, "
-    "closed_at, callback_phone, told, note, reminded_at, undelivered, first_reply_at"
+    "closed_at, callback_phone, told, note, reminded_at, undelivered, first_reply_at, opened_by"
 )
 
 
@@ -239,7 +240,17 @@ class HandoffStore:
                 cur.execute(
                     "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
                     "last_person_at, told, opened_by) VALUES (?,?,?,?,?,?,?,?,?,1,'staff')",
-                    [key.channel, key.user, "", commune_code, "open", stamp, reason, commune, stamp],
+                    [
+                        key.channel,
+                        key.user,
+                        "",
+                        commune_code,
+                        "open",
+                        stamp,
+                        reason,
+                        commune,
+                        self.last_said_at(key) or None,
+                    ],
                 )
                 handoff_id = int(cur.lastrowid or 0)
                 _audit(cur, handoff_id, author, "opened", reason)
@@ -255,6 +266,44 @@ class HandoffStore:
         found = self.get(handoff_id)
         assert found is not None
         return found
+
+    def opened_by_staff(self, key: ConversationKey, reason: Reason, commune_code: int | None, commune: str) -> Handoff:
+        """The person's open handoff, or a new one opened by staff (held by them: the assistant keeps quiet)."""
+        current = self.active(key)
+        if current is not None:
+            return current
+        with self.repo._tx() as cur:
+            cur.execute(
+                "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
+                "last_person_at, told, opened_by) VALUES (?,?,?,?,?,?,?,?,?,1,'staff')",
+                [
+                    key.channel,
+                    key.user,
+                    "",
+                    commune_code,
+                    "open",
+                    now(),
+                    reason,
+                    commune,
+                    self.last_said_at(key) or None,
+                ],
+            )
+            handoff_id = int(cur.lastrowid or 0)
+            _audit(cur, handoff_id, "staff", "opened", reason)
+        found = self.get(handoff_id)
+        assert found is not None
+        return found
+
+    def question(self, question_id: int) -> tuple[ConversationKey | None, int | None, str, str] | None:
+        """A stored unanswered question: who asked (None: not from a chat), their commune, its text, when."""
+        row = self.db.execute(
+            "SELECT channel, user, commune_code, example, at FROM questions WHERE id = ?", [question_id]
+        ).fetchone()
+        if row is None:
+            return None
+        channel, user, code, example, at = row
+        key = ConversationKey(str(channel), str(user)) if channel and user else None
+        return key, code, str(example or ""), str(at)
 
     def sent(self, channel: str, message_ids: list[str]) -> None:
         """The ids a platform gave our own sends (their echoes are ours, not a human's)."""
@@ -362,7 +411,7 @@ def _audit(cur: sqlite3.Cursor, handoff_id: int, actor: str, action: str, detail
 
 def _handoff(row: tuple[Any, ...]) -> Handoff:
     i, channel, user, status, reason, code, commune, at, person_at, staff_at, staff, closed, phone, told = row[:14]
-    note, reminded, undelivered, first_reply = row[14:]
+    note, reminded, undelivered, first_reply, opened_by = row[14:]
     return Handoff(
         int(i),
         str(channel),
@@ -382,4 +431,5 @@ def _handoff(row: tuple[Any, ...]) -> Handoff:
         str(reminded or ""),
         str(undelivered or ""),
         str(first_reply or ""),
+        str(opened_by or ""),
     )
