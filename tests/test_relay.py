@@ -227,3 +227,15 @@ async def test_a_staff_reply_zalo_refuses_for_its_window_is_shown_in_the_inbox(t
             await asyncio.sleep(0.1)
         async with http.get(f"{server.url}/staff/handoffs/{handoff}") as resp:
             assert said in await resp.text()
+
+
+def test_the_post_in_a_group_names_the_request_and_commune_never_the_persons_phone_or_chat() -> None:
+    from bot.staff.relay import post
+    from bot.storage.handoffs import Handoff
+
+    handoff = Handoff(
+        12, "zalo", ch.ZALO_USER, "waiting", "failed", 19405, "xã Vĩnh Thủy", "", "", "", "", "", "", False
+    )
+    said = post(handoff, "cho em gặp cán bộ, số em 0912 345 678, chị Lan")
+    assert said.startswith("Yêu cầu số 12 · Trợ lý hai lần không trả lời được\nXã: xã Vĩnh Thủy")
+    assert "345 678" not in said and "0912" not in said and ch.ZALO_USER not in said

@@ -135,7 +135,7 @@ class Handoffs:
             )
         place = handoff.commune or "UBND xã"
         shown = self.texts.staff_says.format(name=name, place=place, text=text)
-        self.store.staff_said(handoff, name, shown)
+        self.store.staff_said(handoff, name, shown, staff.name)
         return handoff
 
     def hand_back(self, staff: Staff, handoff_id: int) -> bool:
@@ -143,7 +143,7 @@ class Handoffs:
         handoff = self.store.get(handoff_id)
         if handoff is None or not staff.sees(handoff.commune_code):
             return False
-        return self.store.close(handoff, "staff", self.texts.back)
+        return self.store.close(handoff, "staff", self.texts.back, staff.name)
 
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Give back every chat with nothing said for the idle time, telling each person; how many."""

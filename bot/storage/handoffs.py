@@ -189,8 +189,11 @@ class HandoffStore:
         ).fetchone()
         return str(row[0]) if row else ""
 
-    def staff_said(self, handoff: Handoff, author: str, text: str) -> int:
-        """A staff reply: in the transcript, queued for the person's platform, the chat held by staff; its id."""
+    def staff_said(self, handoff: Handoff, author: str, text: str, actor: str = "") -> int:
+        """A staff reply: in the transcript, queued for the person's platform, the chat held by staff; its id.
+
+        `author`: the name it is signed with; `actor`: the staff account that sent it (for the audit).
+        """
         stamp = now()
         with self.repo._tx() as cur:
             line = self._say(cur, handoff.key, "staff", author, text)
@@ -199,10 +202,10 @@ class HandoffStore:
                 "first_reply_at = coalesce(first_reply_at, ?), closed_at = NULL, closed_by = NULL WHERE id = ?",
                 [author, stamp, stamp, handoff.id],
             )
-            _audit(cur, handoff.id, author, "reply", f"{len(text)} ký tự")
+            _audit(cur, handoff.id, actor or author, "reply", f"ký tên {author}, {len(text)} ký tự")
             return line
 
-    def close(self, handoff: Handoff, by: str, notice: str | None) -> bool:
+    def close(self, handoff: Handoff, by: str, notice: str | None, actor: str = "") -> bool:
         """Give the chat back to the assistant (telling the person when `notice`); False if it was closed already."""
         with self.repo._tx() as cur:
             cur.execute(
@@ -212,7 +215,7 @@ class HandoffStore:
             )
             if cur.rowcount != 1:
                 return False
-            _audit(cur, handoff.id, by, "back", "")
+            _audit(cur, handoff.id, actor or by, "back", by)
             if notice:
                 self._say(cur, handoff.key, "notice", "", notice)
             return True
