@@ -239,26 +239,9 @@ class HandoffStore:
         stamp = now()
         with self.repo._tx() as cur:
             current = self.active(key)
-            if current is None:
-                cur.execute(
-                    "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
-                    "last_person_at, told, opened_by) VALUES (?,?,?,?,?,?,?,?,?,1,'staff')",
-                    [
-                        key.channel,
-                        key.user,
-                        "",
-                        commune_code,
-                        "open",
-                        stamp,
-                        reason,
-                        commune,
-                        self.last_said_at(key) or None,
-                    ],
-                )
-                handoff_id = int(cur.lastrowid or 0)
-                _audit(cur, handoff_id, author, "opened", reason)
-            else:
-                handoff_id = current.id
+            handoff_id = (
+                current.id if current else self._open_for_staff(cur, key, reason, commune_code, commune, author)
+            )
             log_messages(cur, key, [("staff", author, text)])
             cur.execute(
                 "UPDATE handoffs SET status = 'open', staff_name = ?, last_staff_at = ?, "
@@ -276,26 +259,23 @@ class HandoffStore:
         if current is not None:
             return current
         with self.repo._tx() as cur:
-            cur.execute(
-                "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
-                "last_person_at, told, opened_by) VALUES (?,?,?,?,?,?,?,?,?,1,'staff')",
-                [
-                    key.channel,
-                    key.user,
-                    "",
-                    commune_code,
-                    "open",
-                    now(),
-                    reason,
-                    commune,
-                    self.last_said_at(key) or None,
-                ],
-            )
-            handoff_id = int(cur.lastrowid or 0)
-            _audit(cur, handoff_id, "staff", "opened", reason)
+            handoff_id = self._open_for_staff(cur, key, reason, commune_code, commune, "staff")
         found = self.get(handoff_id)
         assert found is not None
         return found
+
+    def _open_for_staff(
+        self, cur: sqlite3.Cursor, key: ConversationKey, reason: Reason, code: int | None, commune: str, actor: str
+    ) -> int:
+        """A handoff staff open themselves, held by them; the person's last message (not now) starts Zalo's window."""
+        cur.execute(
+            "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
+            "last_person_at, told, opened_by) VALUES (?,?,'',?,'open',?,?,?,?,1,'staff')",
+            [key.channel, key.user, code, now(), reason, commune, self.last_said_at(key) or None],
+        )
+        handoff_id = int(cur.lastrowid or 0)
+        _audit(cur, handoff_id, actor, "opened", reason)
+        return handoff_id
 
     def question(self, question_id: int) -> tuple[ConversationKey | None, int | None, str, str] | None:
         """A stored unanswered question: who asked (None: not from a chat), their commune, its text, when."""
