@@ -173,9 +173,7 @@ class HandoffSweep(Repeating):
         self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None], notices: StaffNotices
     ) -> None:
         # Often enough for a short reminder delay too (a test's, or a unit that wants one in two minutes).
-        settings = handoffs.settings
-        shortest = min(settings.khuyencong_handoff_remind_minutes, settings.khuyencong_handoff_idle_minutes)
-        every = max(1.0, min(SWEEP_EVERY, shortest * 30))
+        every = max(1.0, min(SWEEP_EVERY, handoffs.settings.khuyencong_handoff_remind_minutes * 30))
         super().__init__(every, every)
         self.handoffs, self.handler, self.told, self.notices = handoffs, handler, told, notices
 

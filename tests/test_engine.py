@@ -371,6 +371,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m012_commune_profiles",
         "m013_handoff_modes",
         "m014_local_faq",
+        "m017_handoff_relay",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)

@@ -92,7 +92,8 @@ class StaffNotifier:
             return
         from bot.staff.relay import post  # the relay's own format: a reply to it is read back by its number
 
-        self.tell(handoff.commune_code, post(handoff, self.app.repo.handoffs.last_message(handoff.key)))
+        where = ", ".join(str(x) for x in (place.get("commune"), place.get("province")) if x)
+        self.tell(handoff.commune_code, post(handoff, self.app.repo.handoffs.last_message(handoff.key), where))
 
     def tell(self, commune_code: int | None, text: str) -> None:
         """Send a notice about a commune's person, from any thread (a handoff's, too)."""

@@ -37,13 +37,16 @@ UNKNOWN_COMMAND = "Lệnh này không dùng ở đây. " + HOW
 OA_AUTHOR = "Zalo OA"
 
 
-def post(handoff: Handoff, last_message: str) -> str:
-    """A new handoff as the staff chat reads it: its number, commune, reason and last message; no one's name."""
+def post(handoff: Handoff, last_message: str, where: str = "") -> str:
+    """A new handoff as the staff chat reads it: its number, commune, reason and last message; no one's name.
+
+    `where`: the commune as the notices name it ('Xã Vĩnh Thủy, Quảng Trị'), else the handoff's own.
+    """
     last = mask_personal(" ".join(last_message.split()))
     last = last if len(last) <= LAST_SHOWN else last[: LAST_SHOWN - 1] + "…"
     lines = [
         f"Yêu cầu số {handoff.id} · {REASONS.get(handoff.reason, REASONS['asked'])}",
-        f"Xã: {handoff.commune or 'chưa rõ xã'}",
+        where or handoff.commune or "Chưa rõ xã",
         f"Tin nhắn cuối: “{last}”" if last else "Chưa có tin nhắn nào.",
         HOW,
     ]
