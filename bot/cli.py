@@ -686,16 +686,42 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, app.settings.web_rate_per_minute)
     from bot.staff.notify import StaffCommands
+    from bot.staff.relay import StaffRelay
 
     commands = StaffCommands(app, handler, app.settings.staff_ids)
     tg = build_application(
-        app.settings.telegram_bot_token or "", app.settings.telegram_api_base, delivery, app.repo, True, commands
+        app.settings.telegram_bot_token or "",
+        app.settings.telegram_api_base,
+        delivery,
+        app.repo,
+        True,
+        commands,
+        relay=StaffRelay(app, handler),
+        background=lambda: _staff_background(app, handler),
     )
     try:
         tg.run_polling(drop_pending_updates=False)
     finally:
         handler.close()
         app.close()
+
+
+async def _staff_background(app: Any, handler: Any) -> Any:
+    """Long polling does what `serve` does for staff: notices of new handoffs, the idle sweep, reminders."""
+    from bot.server import HandoffSweep
+    from bot.staff.handoffs import Handoffs
+    from bot.staff.notify import StaffNotices
+
+    notices = StaffNotices(app.settings, app)
+    await notices.start()
+    sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, app.settings), handler, lambda: None, notices)
+    await sweep.start()
+
+    async def stop() -> None:
+        await sweep.stop()
+        await notices.stop()
+
+    return stop
 
 
 @main.group()

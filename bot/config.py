@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     khuyencong_handoff_idle_minutes: float = Field(
         default=240.0, gt=0, description="silence after which a chat held by staff returns to the assistant"
     )
+    khuyencong_handoff_remind_minutes: float = Field(
+        default=30.0, gt=0, description="wait for staff after which a request is reminded once to the staff chat"
+    )
     khuyencong_retention_months: int = Field(default=24, gt=0, le=120, description="how long leads are kept")
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
     khuyencong_busy_timeout_seconds: float = Field(

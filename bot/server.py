@@ -23,6 +23,7 @@ from bot.staff.dashboard import Dashboard
 from bot.staff.handoffs import Handoffs
 from bot.staff.inbox import InboxPages
 from bot.staff.notify import StaffNotices
+from bot.staff.relay import reminder
 from bot.worker import WorkerProcess
 
 log = logging.getLogger("khuyencong.server")
@@ -62,12 +63,12 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     server.router.add_get("/", chat.page)
     server.router.add_get("/static/{name}", chat.static)
     server.router.add_post("/api/chat", chat.api)
-    updates = _mount_handoffs(server, settings, app, handler, limit)
+    notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
+    updates = _mount_handoffs(server, settings, app, handler, limit, notices)
     dashboard = Dashboard(app, handler)
     server.router.add_routes(InboxPages(app, handler, dashboard, updates.replied).routes())  # before the catch-all
     server.router.add_routes(dashboard.routes())
-    notices = StaffNotices(settings, app)  # started first: a lead stored at start-up is told too
-    server.on_startup.append(lambda _: notices.start())
+    server.on_startup.insert(0, lambda _: notices.start())
     server.on_shutdown.append(lambda _: notices.stop())
     wake, worker = _mount_worker(server, settings, app, handler, delivery)
     health = Health(app, handler, worker, claims)
@@ -103,11 +104,11 @@ class Repeating:
         self.first, self.every = first, every
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self, _: web.Application) -> None:
+    async def start(self, _: object = None) -> None:
         """Start the task."""
         self.task = asyncio.create_task(self._loop())
 
-    async def stop(self, _: web.Application) -> None:
+    async def stop(self, _: object = None) -> None:
         """Stop it."""
         if self.task is not None:
             self.task.cancel()
@@ -142,7 +143,12 @@ class DailyPurge(Repeating):
 
 
 def _mount_handoffs(
-    server: web.Application, settings: Settings, app: App, handler: OrderedHandler, limit: AddressLimit
+    server: web.Application,
+    settings: Settings,
+    app: App,
+    handler: OrderedHandler,
+    limit: AddressLimit,
+    notices: StaffNotices,
 ) -> Updates:
     """The web widget's long poll for staff replies, and the sweep giving idle chats back to the assistant."""
     trusted = trusted_networks(settings.web_trusted_proxies)
@@ -150,7 +156,7 @@ def _mount_handoffs(
         handler, app.repo.handoffs, limit, trusted, settings.web_long_poll_seconds, settings.web_long_polls_max
     )
     server.router.add_get("/api/chat/updates", updates.handle)
-    sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, settings), handler, updates.replied)
+    sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, settings), handler, updates.replied, notices)
     server.on_startup.append(sweep.start)
     server.on_shutdown.insert(0, lambda _: updates.close())  # waiting polls answer before the listener closes
     server.on_shutdown.append(sweep.stop)
@@ -158,18 +164,25 @@ def _mount_handoffs(
 
 
 class HandoffSweep(Repeating):
-    """Every minute: chats held by staff with nothing said for the idle time go back to the assistant."""
+    """Every minute: chats held by staff with nothing said for the idle time go back to the assistant, and
+    requests waiting past the reminder delay are reminded once to their commune's staff chat."""
 
     failure = "handoffs: idle sweep failed"
 
-    def __init__(self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None]) -> None:
-        super().__init__(SWEEP_EVERY, SWEEP_EVERY)
-        self.handoffs, self.handler, self.told = handoffs, handler, told
+    def __init__(
+        self, handoffs: Handoffs, handler: OrderedHandler, told: Callable[[], None], notices: StaffNotices
+    ) -> None:
+        # Often enough for a short reminder delay too (a test's, or a unit that wants one in two minutes).
+        every = max(1.0, min(SWEEP_EVERY, handoffs.settings.khuyencong_handoff_remind_minutes * 30))
+        super().__init__(every, every)
+        self.handoffs, self.handler, self.told, self.notices = handoffs, handler, told, notices
 
     async def once(self) -> None:
-        """Give back the idle ones; the people told (web chats waiting for updates woken)."""
+        """Give back the idle ones; the people told (web chats waiting for updates woken); remind the late ones."""
         if await self.handler.call(self.handoffs.sweep):
             self.told()
+        for handoff in await self.handler.call(self.handoffs.reminders):
+            self.notices.tell(handoff.commune_code, reminder(handoff))
 
 
 def _mount_worker(

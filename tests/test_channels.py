@@ -291,11 +291,15 @@ async def test_zalo_replayed_event_and_own_echoes_are_ignored(tmp_path: Path) ->
         assert await zalo_post(env, event) == 200
         await wait_for(lambda: len(env.zalo.messages) >= 1)
         assert await zalo_post(env, event) == 200  # Zalo retried, or someone replays it
-        assert await zalo_post(env, zalo_event("kiem tra", event_name="oa_send_text")) == 200
+        # The echo of our own first send (the OA is the sender, the person the recipient; "m1" is its id).
+        echo = zalo_event("Xin chào", user="3662729599332560487", msg_id="m1", event_name="oa_send_text")
+        echo["recipient"] = {"id": ZALO_USER}
+        assert await zalo_post(env, echo) == 200
         await asyncio.sleep(0.3)
         count = len(env.zalo.messages)
         conv = env.app.repo.load(ConversationKey("zalo", ZALO_USER))
         assert conv is not None and conv.step == "legal_form" and count == 2  # welcome + the question, once
+        assert env.app.repo.handoffs.active(ConversationKey("zalo", ZALO_USER)) is None  # not a human taking over
 
 
 @run

@@ -303,7 +303,8 @@ async def _notices(tmp_path: Path, with_chat: bool) -> None:
         await wait_for(lambda: len(env.telegram.sent(chats["unit"])) + len(env.telegram.sent(chats["own"])) >= 3)
         mine = [p["text"] for p in env.telegram.sent(chats["own" if with_chat else "unit"])]
         assert any("Đăng ký mới" in t and "Xã Vĩnh Thủy" in t for t in mine)
-        assert any("gặp cán bộ (Xã Vĩnh Thủy, Quảng Trị)" in t for t in mine)
+        # The request's post (its number, reason, commune and last message: staff reply to it to answer).
+        assert any(t.startswith("Yêu cầu số") and "\nXã Vĩnh Thủy, Quảng Trị\n" in t for t in mine)
         elsewhere = [p["text"] for p in env.telegram.sent(chats["unit"])]
         assert any("Xã Bình Giang" in t for t in elsewhere)  # a commune without its own chat: the unit's
         if with_chat:

@@ -256,5 +256,6 @@ class Outbox:
             if outcome == "unreachable":  # e.g. Zalo's 7-day window: nothing more reaches them until they write
                 await call(self.repo.mark_unreachable, key, 1)
                 await call(self.repo.outbox_drop, key)
+                await call(self.repo.handoffs.undeliverable, key)  # staff must know, and call instead
                 return
             await call(self.repo.outbox_sent, row)

@@ -232,15 +232,20 @@ def _person(event: InboxEvent) -> str:
 
 def processors(app: App, settings: Settings, handler: OrderedHandler, delivery: Delivery) -> dict[str, Processor]:
     """The channels whose settings are present, ready to process stored events."""
+    from bot.staff.relay import StaffRelay
+
     found: dict[str, Processor] = {}
+    relay = StaffRelay(app, handler)  # staff writing on the platforms themselves
     if settings.zalo_enabled:
         from bot.channels.zalo import ZaloProcessor, zalo_settings
 
-        found["zalo"] = ZaloProcessor.build(zalo_settings(settings), delivery, app.repo)
+        zalo = ZaloProcessor.build(zalo_settings(settings), delivery, app.repo)
+        zalo.on_echo = relay.zalo_echo
+        found["zalo"] = zalo
     if settings.telegram_webhook_enabled:
         from bot.channels.telegram import TelegramProcessor
         from bot.staff.notify import StaffCommands
 
         commands = StaffCommands(app, handler, settings.staff_ids)
-        found["telegram"] = TelegramProcessor.build(settings, delivery, app.repo, commands)
+        found["telegram"] = TelegramProcessor.build(settings, delivery, app.repo, commands, relay)
     return found

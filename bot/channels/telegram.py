@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,7 @@ from aiohttp import web
 
 # Opt in to PTB's coming behaviour (retry_after as a timedelta, v22.2+); send() handles both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -26,6 +26,7 @@ from bot.storage.sqlite import SqliteRepository
 
 if TYPE_CHECKING:
     from bot.staff.notify import StaffCommands
+    from bot.staff.relay import StaffRelay
 
 log = logging.getLogger("khuyencong.telegram")
 CHANNEL = "telegram"
@@ -46,9 +47,15 @@ def build_application(
     polling: bool = False,
     commands: StaffCommands | None = None,
     claim: bool = True,
+    relay: StaffRelay | None = None,
+    background: Callable[[], Awaitable[Callable[[], Awaitable[None]]]] | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """A PTB Application whose only handler hands every update to our engine."""
-    handler = Handler(delivery, repo, commands, claim)
+    """A PTB Application whose only handler hands every update to our engine.
+
+    `background`: started with long polling (notices, the idle sweep, reminders); returns how to stop it.
+    """
+    handler = Handler(delivery, repo, commands, claim, relay)
+    handler.background = background
     app = _application(token, api_base, polling, handler)
     app.add_handler(TypeHandler(Update, handler.on_update))
     return app
@@ -60,7 +67,7 @@ def _application(token: str, api_base: str, polling: bool, handler: Handler | No
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
     elif handler is not None:  # a redelivered update is dropped as a duplicate: what it owes goes out at start
-        builder = builder.post_init(handler.start_polling)
+        builder = builder.post_init(handler.start_polling).post_shutdown(handler.stop_polling)
     return builder.build()
 
 
@@ -83,10 +90,17 @@ class Handler:
     """Translates updates into Incoming messages and sends the replies back, in order per person."""
 
     def __init__(
-        self, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None = None, claim: bool = True
+        self,
+        delivery: Delivery,
+        repo: SqliteRepository,
+        commands: StaffCommands | None = None,
+        claim: bool = True,
+        relay: StaffRelay | None = None,
     ) -> None:
-        self.delivery, self.repo, self.commands = delivery, repo, commands
+        self.delivery, self.repo, self.commands, self.relay = delivery, repo, commands, relay
         self.claim = claim  # by long polling updates are claimed here; webhook updates were claimed on receipt
+        self.background: Callable[[], Awaitable[Callable[[], Awaitable[None]]]] | None = None
+        self._stop_background: Callable[[], Awaitable[None]] | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB's entry (long polling): handle one update."""
@@ -102,6 +116,8 @@ class Handler:
         key = ConversationKey(CHANNEL, str(user.id))
         message = update.message
         text = message.text if message is not None and isinstance(message.text, str) else None
+        if chat.type != chat.PRIVATE and message is not None and await self._staff_reply(bot, message):
+            return  # a staff reply to a handoff's post in the staff group
         if text and self.commands is not None and self.commands.is_command(text):
             private = chat.type == chat.PRIVATE and chat.id == user.id
             await self.commands.answer(bot, chat.id, user.id, text, private)
@@ -113,6 +129,9 @@ class Handler:
             return
         await self.outbox(bot).turn(key, str(chat.id), lambda: _incoming(key, update))
 
+    async def _staff_reply(self, bot: Bot, message: Message) -> bool:
+        return self.relay is not None and await self.relay.telegram_reply(bot, message)
+
     def outbox(self, bot: Bot) -> Outbox:
         return Outbox(self.delivery, self.repo, lambda address, reply: send(bot, int(address), reply))
 
@@ -120,6 +139,13 @@ class Handler:
         """Long polling: deliver what a stopped run left, then relay staff replies as they are written."""
         await self.catch_up(app)
         app.create_task(self._relay(app))
+        if self.background is not None:
+            self._stop_background = await self.background()
+
+    async def stop_polling(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Stop what start_polling started besides PTB's own work."""
+        if self._stop_background is not None:
+            await self._stop_background()
 
     async def _relay(self, app: Application) -> None:  # type: ignore[type-arg]
         """Staff replies queued by the dashboard or `khuyencong handoff reply` (no webhook worker runs here)."""
@@ -233,11 +259,16 @@ class TelegramProcessor:
 
     @classmethod
     def build(
-        cls, settings: Settings, delivery: Delivery, repo: SqliteRepository, commands: StaffCommands | None
+        cls,
+        settings: Settings,
+        delivery: Delivery,
+        repo: SqliteRepository,
+        commands: StaffCommands | None,
+        relay: StaffRelay | None = None,
     ) -> TelegramProcessor:
         """The processor with its client and a handler that does not claim again."""
         token, base = settings.telegram_bot_token or "", settings.telegram_api_base
-        return cls(_application(token, base, polling=False), Handler(delivery, repo, commands, claim=False))
+        return cls(_application(token, base, polling=False), Handler(delivery, repo, commands, False, relay))
 
     async def start(self) -> None:
         """getMe, and the HTTP client."""

@@ -37,6 +37,8 @@ RETRYABLE = {-32, -100}
 PERMANENT = {-201, -204, -205, -209, -210, -212, -223}
 TOKEN_ERRORS = {-216, -220, -124}
 WINDOW_ERRORS = {-213, -217, -227, -230, -232, -244}
+ECHO = "oa_send_"  # oa_send_text, oa_send_image, …: a message the OA sent, echoed to its webhook
+ATTACHMENT = "[Cán bộ gửi tệp, ảnh hoặc nhãn dán trên Zalo OA]"
 NOT_TEXT = {
     "user_send_image",
     "user_send_file",
@@ -102,6 +104,8 @@ class ZaloClient:
     def __init__(self, config: ZaloSettings, tokens: Tokens, backoff: float = 0.5) -> None:
         self.config, self.tokens, self.backoff = config, tokens, backoff
         self.session: aiohttp.ClientSession | None = None
+        # Told the message id of each message Zalo took: its echo (oa_send_*) is ours, not a human taking over.
+        self.on_sent: Callable[[str], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         """Open the HTTP session."""
@@ -121,8 +125,10 @@ class ZaloClient:
         refreshed = False
         for attempt in range(4):
             token = await self.tokens.current()
-            code = await self._post(url, token, body)
+            code, sent_id = await self._post(url, token, body)
             if code == 0:
+                if sent_id and self.on_sent is not None:
+                    await self.on_sent(sent_id)
                 return "sent"
             if code in TOKEN_ERRORS and not refreshed:
                 refreshed = True
@@ -142,17 +148,21 @@ class ZaloClient:
         log.error("zalo: message to %s not sent after retries", user_id)
         return "failed"
 
-    async def _post(self, url: str, token: str, body: dict[str, Any]) -> int | None:
-        """The Zalo error code (0 is success), or None for a network error or a 5xx."""
+    async def _post(self, url: str, token: str, body: dict[str, Any]) -> tuple[int | None, str]:
+        """The Zalo error code (0 is success; None for a network error or a 5xx) and the sent message's id."""
         assert self.session is not None
         try:
             async with self.session.post(url, json=body, headers={"access_token": token}) as resp:
                 if resp.status >= 500:
-                    return None
+                    return None, ""
                 data = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError):
-            return None
-        return int(data.get("error", 0)) if isinstance(data, dict) else None
+            return None, ""
+        if not isinstance(data, dict):
+            return None, ""
+        sent = data.get("data")
+        sent_id = sent.get("message_id") if isinstance(sent, dict) else None
+        return int(data.get("error", 0)), str(sent_id)[:100] if sent_id else ""
 
 
 class ZaloWebhook:
@@ -181,9 +191,9 @@ class ZaloWebhook:
         if not _fresh(stamp):
             return web.json_response({"error": "sự kiện quá cũ"}, status=403)
         name = str(event.get("event_name", ""))
-        if name.startswith("oa_"):
-            return web.json_response({"ok": True})  # the OA's own messages echoed back
-        person = str((_part(event, "follower") or _part(event, "sender")).get("id", "")) or None
+        if name.startswith("oa_") and not name.startswith(ECHO):
+            return web.json_response({"ok": True})  # other OA events: nothing for the chat
+        person = _person(event) or None
         if not await self.claims.claim(CHANNEL, _event_id(event), _text(raw, event), person):
             return web.json_response({"ok": True, "duplicate": True})
         self.on_accept()
@@ -196,6 +206,12 @@ class ZaloProcessor:
     def __init__(self, delivery: Delivery, client: ZaloClient, repo: SqliteRepository) -> None:
         self.delivery, self.client, self.repo = delivery, client, repo
         self.outbox = Outbox(delivery, repo, client.send)
+        client.on_sent = self._sent
+        # Set by the staff relay: a message staff typed in the OA's own chat (the person, its text).
+        self.on_echo: Callable[[ConversationKey, str], Awaitable[None]] | None = None
+
+    async def _sent(self, message_id: str) -> None:
+        await self.delivery.handler.call(self.repo.handoffs.sent, CHANNEL, [message_id])
 
     @classmethod
     def build(cls, config: ZaloSettings, delivery: Delivery, repo: SqliteRepository) -> ZaloProcessor:
@@ -221,10 +237,13 @@ class ZaloProcessor:
             return
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
-        user = str((_part(event, "follower") or _part(event, "sender")).get("id", ""))
+        user = _person(event)
         if not user or name == "unfollow":
             return
         key = ConversationKey(CHANNEL, user)
+        if name.startswith(ECHO):
+            await self._echo(key, event)
+            return
 
         async def read() -> Incoming | None:
             msg = _incoming(key, name, event)
@@ -233,6 +252,25 @@ class ZaloProcessor:
             return msg
 
         await self.outbox.turn(key, user, read)
+
+    async def _echo(self, key: ConversationKey, event: dict[str, Any]) -> None:
+        """A message the OA sent: ours (ignored), or staff typing in the OA's own chat (the chat is theirs now)."""
+        message = _part(event, "message")
+        message_id = str(message.get("msg_id") or "")
+        text = str(message.get("text") or "") or ATTACHMENT
+        async with self.delivery.turn(key):  # after our own send to them has recorded its id
+            ours: bool = await self.delivery.handler.call(self.repo.handoffs.ours, CHANNEL, message_id)
+            if message_id and ours:
+                return
+            if self.on_echo is not None:
+                await self.on_echo(key, text)
+
+
+def _person(event: dict[str, Any]) -> str:
+    """The person an event is about: the follower or sender, or the recipient of the OA's own message."""
+    if str(event.get("event_name", "")).startswith(ECHO):
+        return str(_part(event, "recipient").get("id", ""))
+    return str((_part(event, "follower") or _part(event, "sender")).get("id", ""))
 
 
 def _incoming(key: ConversationKey, name: str, event: dict[str, Any]) -> Incoming | None:

@@ -20,9 +20,9 @@ def office_of(ctx: Context, conv: Conversation) -> Office:
 
 def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReason = "asked") -> None:
     """Open a handoff (the chat then waits for staff) and tell the person who answers, when, and the phone."""
-    place = conv.slots.get("place") or _deploying_commune(ctx)  # staff of some commune must see it
-    ctx.repo.handoffs.open(conv.key, reason, conv.step or "", place.get("code"), commune_label(place))
-    turn.handed_over = dict(place)  # for the notice to the commune's staff chat
+    place = place_for_staff(ctx, conv)
+    handoff_id = ctx.repo.handoffs.open(conv.key, reason, conv.step or "", place.get("code"), commune_label(place))
+    turn.handed_over = dict(place) | {"handoff_id": handoff_id}  # for the notice to the commune's staff chat
     found = reach_of(ctx, conv)
     said = ctx.texts.handoff
     first = (said.failed if reason == "failed" else said.opened).format(office=found.office.name)
@@ -34,6 +34,12 @@ def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReaso
     if not ctx.repo.leads_of(conv.key):  # staff have no number to call: ask for one, with consent
         conv.pending = {"kind": "callback"}
         turn.say(callback_text(ctx, conv), callback_buttons(ctx))
+
+
+def place_for_staff(ctx: Context, conv: Conversation | None) -> dict[str, Any]:
+    """The commune whose staff see a person's handoff: theirs, else the deploying unit's (staff of some commune
+    must see it)."""
+    return (conv.slots.get("place") if conv is not None else None) or _deploying_commune(ctx)
 
 
 def callback_text(ctx: Context, conv: Conversation) -> str:

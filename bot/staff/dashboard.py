@@ -21,6 +21,7 @@ from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.handoff_stats import handoff_stats
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
@@ -348,6 +349,7 @@ class Dashboard:
         """The funnel and the leads per support line, drawn as SVG on the server."""
         funnel = await self.handler.call(self.store.funnel, session.staff)
         per_line = await self.handler.call(self.store.per_line, session.staff)
+        handoffs = await self.handler.call(handoff_stats, self.app.repo.handoffs, session.staff)
         names = self.app.engine.kb.line_names
         return render(
             "stats.html",
@@ -355,6 +357,7 @@ class Dashboard:
             funnel=bars(funnel),
             per_line=bars([(names.get(code, "Nội dung khác"), n) for code, n in per_line]),
             slots=await self.lead_pages.slots(session.staff),
+            handoffs=handoffs,
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

@@ -84,9 +84,16 @@ class StaffNotifier:
         self.tell(lead.commune_code, lead_notice(lead, self.lines))
 
     def handed_over(self, place: dict[str, object]) -> None:
-        """Called by the engine (on its thread) after a person asked for staff."""
-        code = place.get("code")
-        self.tell(code if isinstance(code, int) else None, handoff_notice(place))
+        """Called by the engine (on its thread) after a person asked for staff: a post staff can reply to."""
+        code, handoff_id = place.get("code"), place.get("handoff_id")
+        handoff = self.app.repo.handoffs.get(handoff_id) if isinstance(handoff_id, int) else None
+        if handoff is None:
+            self.tell(code if isinstance(code, int) else None, handoff_notice(place))
+            return
+        from bot.staff.relay import post  # the relay's own format: a reply to it is read back by its number
+
+        where = ", ".join(str(x) for x in (place.get("commune"), place.get("province")) if x)
+        self.tell(handoff.commune_code, post(handoff, self.app.repo.handoffs.last_message(handoff.key), where))
 
     def tell(self, commune_code: int | None, text: str) -> None:
         """Send a notice about a commune's person, from any thread (a handoff's, too)."""
@@ -127,6 +134,11 @@ class StaffNotices:
         self.app.engine.on_lead = self._notifier.lead_stored
         self.app.engine.on_handoff = self._notifier.handed_over
         log.info("Staff notices on Telegram: on (communes' own chats, else %s)", chat or "none")
+
+    def tell(self, commune_code: int | None, text: str) -> None:
+        """A notice about a commune's person to its staff chat (nothing when notices are off)."""
+        if self._notifier is not None:
+            self._notifier.tell(commune_code, text)
 
     async def stop(self) -> None:
         """Unhook the engine, let the notices in flight go out, close the bot."""

@@ -12,7 +12,9 @@ from bot.slots import Demand
 if TYPE_CHECKING:
     from bot.storage.handoffs import HandoffStore
 
-HandoffReason = Literal["asked", "failed"]  # the person asked for staff; the assistant failed them twice in a row
+HandoffReason = Literal["asked", "failed", "oa_chat", "question"]
+"""The person asked for staff; the assistant failed them twice in a row; staff wrote first (in the Zalo OA's own
+chat, or answering a question the assistant could not)."""
 LeadStatus = Literal["new", "contacted", "dossier_submitted", "supported", "declined", "withdrawn"]
 
 

@@ -42,6 +42,10 @@ class Handoff:
     callback_phone: str
     told: bool
     note: str = ""
+    reminded_at: str = ""
+    undelivered: str = ""  # when a staff reply could not reach the person (Zalo's window): staff must call
+    first_reply_at: str = ""
+    opened_by: str = ""  # 'staff' when staff wrote first: its time is not the person's
 
     @property
     def key(self) -> ConversationKey:
@@ -51,7 +55,7 @@ class Handoff:
     @property
     def last_activity(self) -> str:
         """The later of the person's and the staff's last message (ISO 8601)."""
-        return max(self.last_person_at or self.at, self.last_staff_at or "")
+        return max(self.last_person_at or self.at, self.last_staff_at or "", self.at)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Line:
 
 _COLUMNS = (
     "id, channel, user, status, reason, commune_code, commune, at, last_person_at, last_staff_at, staff_name, "
-    "closed_at, callback_phone, told, note"
+    "closed_at, callback_phone, told, note, reminded_at, undelivered, first_reply_at, opened_by"
 )
 
 
@@ -118,7 +122,9 @@ class HandoffStore:
                 "told) VALUES (?,?,?,?,?,?,?,?,?,0)",
                 [key.channel, key.user, note, commune_code, "waiting", stamp, reason, commune, stamp],
             )
-            return int(cur.lastrowid or 0)
+            handoff_id = int(cur.lastrowid or 0)
+            _audit(cur, handoff_id, "person", "opened", reason)
+            return handoff_id
 
     def person_wrote(self, handoff_id: int, told: bool = False) -> None:
         """The person wrote while staff hold the chat (their message is in the transcript with the turn)."""
@@ -183,19 +189,23 @@ class HandoffStore:
         ).fetchone()
         return str(row[0]) if row else ""
 
-    def staff_said(self, handoff: Handoff, author: str, text: str) -> int:
-        """A staff reply: in the transcript, queued for the person's platform, the chat held by staff; its id."""
+    def staff_said(self, handoff: Handoff, author: str, text: str, actor: str = "") -> int:
+        """A staff reply: in the transcript, queued for the person's platform, the chat held by staff; its id.
+
+        `author`: the name it is signed with; `actor`: the staff account that sent it (for the audit).
+        """
         stamp = now()
         with self.repo._tx() as cur:
             line = self._say(cur, handoff.key, "staff", author, text)
             cur.execute(
-                "UPDATE handoffs SET status = 'open', staff_name = ?, last_staff_at = ?, "
+                "UPDATE handoffs SET status = 'open', staff_name = ?, last_staff_at = ?, undelivered = NULL, "
                 "first_reply_at = coalesce(first_reply_at, ?), closed_at = NULL, closed_by = NULL WHERE id = ?",
                 [author, stamp, stamp, handoff.id],
             )
+            _audit(cur, handoff.id, actor or author, "reply", f"ký tên {author}, {len(text)} ký tự")
             return line
 
-    def close(self, handoff: Handoff, by: str, notice: str | None) -> bool:
+    def close(self, handoff: Handoff, by: str, notice: str | None, actor: str = "") -> bool:
         """Give the chat back to the assistant (telling the person when `notice`); False if it was closed already."""
         with self.repo._tx() as cur:
             cur.execute(
@@ -205,6 +215,7 @@ class HandoffStore:
             )
             if cur.rowcount != 1:
                 return False
+            _audit(cur, handoff.id, actor or by, "back", by)
             if notice:
                 self._say(cur, handoff.key, "notice", "", notice)
             return True
@@ -216,6 +227,127 @@ class HandoffStore:
             "AND max(coalesce(last_person_at, at), coalesce(last_staff_at, '')) < ?",
             [before],
         ).fetchall()
+        return [_handoff(r) for r in rows]
+
+    def staff_wrote_elsewhere(
+        self, key: ConversationKey, reason: Reason, commune_code: int | None, commune: str, author: str, text: str
+    ) -> Handoff:
+        """Staff wrote to the person themselves (the Zalo OA's own chat): the chat is theirs now, the text kept.
+
+        Nothing is queued: the message already reached the person. A handoff is opened by staff if none is.
+        """
+        stamp = now()
+        with self.repo._tx() as cur:
+            current = self.active(key)
+            handoff_id = (
+                current.id if current else self._open_for_staff(cur, key, reason, commune_code, commune, author)
+            )
+            log_messages(cur, key, [("staff", author, text)])
+            cur.execute(
+                "UPDATE handoffs SET status = 'open', staff_name = ?, last_staff_at = ?, "
+                "first_reply_at = coalesce(first_reply_at, ?) WHERE id = ?",
+                [author, stamp, stamp, handoff_id],
+            )
+            _audit(cur, handoff_id, author, "reply", f"{len(text)} ký tự, ngoài trợ lý")
+        found = self.get(handoff_id)
+        assert found is not None
+        return found
+
+    def opened_by_staff(self, key: ConversationKey, reason: Reason, commune_code: int | None, commune: str) -> Handoff:
+        """The person's open handoff, or a new one opened by staff (held by them: the assistant keeps quiet)."""
+        current = self.active(key)
+        if current is not None:
+            return current
+        with self.repo._tx() as cur:
+            handoff_id = self._open_for_staff(cur, key, reason, commune_code, commune, "staff")
+        found = self.get(handoff_id)
+        assert found is not None
+        return found
+
+    def _open_for_staff(
+        self, cur: sqlite3.Cursor, key: ConversationKey, reason: Reason, code: int | None, commune: str, actor: str
+    ) -> int:
+        """A handoff staff open themselves, held by them; the person's last message (not now) starts Zalo's window."""
+        cur.execute(
+            "INSERT INTO handoffs (channel, user, note, commune_code, status, at, reason, commune, "
+            "last_person_at, told, opened_by) VALUES (?,?,'',?,'open',?,?,?,?,1,'staff')",
+            [key.channel, key.user, code, now(), reason, commune, self.last_said_at(key) or None],
+        )
+        handoff_id = int(cur.lastrowid or 0)
+        _audit(cur, handoff_id, actor, "opened", reason)
+        return handoff_id
+
+    def question(self, question_id: int) -> tuple[ConversationKey | None, int | None, str, str] | None:
+        """A stored unanswered question: who asked (None: not from a chat), their commune, its text, when."""
+        row = self.db.execute(
+            "SELECT channel, user, commune_code, example, at FROM questions WHERE id = ?", [question_id]
+        ).fetchone()
+        if row is None:
+            return None
+        channel, user, code, example, at = row
+        key = ConversationKey(str(channel), str(user)) if channel and user else None
+        return key, code, str(example or ""), str(at)
+
+    def sent(self, channel: str, message_ids: list[str]) -> None:
+        """The ids a platform gave our own sends (their echoes are ours, not a human's)."""
+        with self.repo._tx() as cur:
+            cur.executemany(
+                "INSERT OR IGNORE INTO sent_ids (channel, message_id, at) VALUES (?,?,?)",
+                [(channel, m, now()) for m in message_ids],
+            )
+
+    def ours(self, channel: str, message_id: str) -> bool:
+        """Whether a platform message id is one of our own sends."""
+        row = self.db.execute(
+            "SELECT 1 FROM sent_ids WHERE channel = ? AND message_id = ?", [channel, message_id]
+        ).fetchone()
+        return row is not None
+
+    def undeliverable(self, key: ConversationKey) -> None:
+        """A reply to the person was refused for the platform's window: their latest handoff says so to staff."""
+        with self.repo._tx() as cur:
+            row = cur.execute(
+                "SELECT id FROM handoffs WHERE channel = ? AND user = ? AND status IN ('waiting', 'open') "
+                "ORDER BY id DESC LIMIT 1",
+                [key.channel, key.user],
+            ).fetchone()
+            if row is None:
+                return
+            cur.execute("UPDATE handoffs SET undelivered = ? WHERE id = ?", [now(), row[0]])
+            _audit(cur, int(row[0]), "system", "undelivered", "ngoài thời hạn nhắn của nền tảng")
+
+    def due_reminders(self, before: str) -> list[Handoff]:
+        """Handoffs waiting since before `before` with no staff reply and no reminder yet."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM handoffs WHERE status = 'waiting' AND first_reply_at IS NULL "
+            "AND reminded_at IS NULL AND at < ? ORDER BY id",
+            [before],
+        ).fetchall()
+        return [_handoff(r) for r in rows]
+
+    def reminded(self, handoff_id: int) -> bool:
+        """Mark a handoff reminded (once); False when another process did it first."""
+        with self.repo._tx() as cur:
+            cur.execute("UPDATE handoffs SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL", [now(), handoff_id])
+            if cur.rowcount != 1:
+                return False
+            _audit(cur, handoff_id, "system", "reminded", "")
+            return True
+
+    def audit_of(self, handoff_id: int) -> list[tuple[str, str, str, str]]:
+        """What happened to a handoff: (at, actor, action, detail), oldest first."""
+        rows = self.db.execute(
+            "SELECT at, actor, action, detail FROM handoff_audit WHERE handoff_id = ? ORDER BY id", [handoff_id]
+        ).fetchall()
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+    def opened_since(self, communes: list[int] | None, since: str) -> list[Handoff]:
+        """Handoffs opened since `since` (ISO 8601) in these communes (None: all)."""
+        where, args = "at >= ?", list[Any]([since])
+        if communes is not None:
+            where += f" AND commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
+            args += communes
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM handoffs WHERE {where} ORDER BY id", args).fetchall()
         return [_handoff(r) for r in rows]
 
     # --- the web widget's updates ---------------------------------------------------------------
@@ -252,8 +384,17 @@ class HandoffStore:
         return line
 
 
+def _audit(cur: sqlite3.Cursor, handoff_id: int, actor: str, action: str, detail: str) -> None:
+    """One line of a handoff's record: who did what (never the person's text)."""
+    cur.execute(
+        "INSERT INTO handoff_audit (handoff_id, at, actor, action, detail) VALUES (?,?,?,?,?)",
+        [handoff_id, now(), actor, action, detail],
+    )
+
+
 def _handoff(row: tuple[Any, ...]) -> Handoff:
-    i, channel, user, status, reason, code, commune, at, person_at, staff_at, staff, closed, phone, told, note = row
+    i, channel, user, status, reason, code, commune, at, person_at, staff_at, staff, closed, phone, told = row[:14]
+    note, reminded, undelivered, first_reply, opened_by = row[14:]
     return Handoff(
         int(i),
         str(channel),
@@ -270,4 +411,8 @@ def _handoff(row: tuple[Any, ...]) -> Handoff:
         str(phone or ""),
         bool(told),
         str(note or ""),
+        str(reminded or ""),
+        str(undelivered or ""),
+        str(first_reply or ""),
+        str(opened_by or ""),
     )

@@ -305,6 +305,26 @@ def m016_leads_fix_add(db: Database) -> None:
     db.execute("ALTER TABLE consents ADD COLUMN recorded_by TEXT")
 
 
+@MIGRATIONS()
+def m017_handoff_relay(db: Database) -> None:
+    """Staff answering from Telegram and Zalo's own chat: our own sends recognised, reminders, what failed, audit.
+
+    `sent_ids`: the message id each of our Zalo sends got back, so that its echo is not taken for a human.
+    `undelivered`: when a staff reply could not reach the person (Zalo's window), shown in the inbox.
+    """
+    for name in ("reminded_at", "undelivered", "opened_by"):
+        db.table("handoffs").add_column(name, str)
+    db.execute(
+        "CREATE TABLE sent_ids (channel TEXT NOT NULL, message_id TEXT NOT NULL, at TEXT NOT NULL, "
+        "PRIMARY KEY (channel, message_id))"
+    )
+    db.execute(
+        "CREATE TABLE handoff_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, handoff_id INTEGER NOT NULL, "
+        "at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX handoff_audit_handoff ON handoff_audit (handoff_id, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
@@ -561,6 +581,11 @@ class SqliteRepository:
             refs = [r[0] for r in cur.execute("SELECT ref FROM leads WHERE channel = ? AND user = ?", [*_k(key)])]
             self._forget_leads(cur, refs, "person", "erased at the person's request")
             tables = ("leads", "consents", "handoffs", "questions", "conversations", "processed", "unreachable")
+            cur.execute(
+                "DELETE FROM handoff_audit WHERE handoff_id IN "
+                "(SELECT id FROM handoffs WHERE channel = ? AND user = ?)",
+                [*_k(key)],
+            )
             for table in (*tables, "chat_log"):
                 cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
             erased = len(refs)
@@ -611,6 +636,8 @@ class SqliteRepository:
             events = cur.rowcount
             cur.execute("DELETE FROM processed WHERE at < ?", [dedup_until])
             events += cur.rowcount
+            cur.execute("DELETE FROM sent_ids WHERE at < ?", [dedup_until])  # an echo comes within seconds
+            cur.execute("DELETE FROM handoff_audit WHERE handoff_id NOT IN (SELECT id FROM handoffs)")
             # A reply no platform took in a week is no use now (Zalo's window is 7 days): it goes with its text.
             cur.execute("DELETE FROM outbox WHERE at < ?", [dedup_until])
             replies = cur.rowcount
