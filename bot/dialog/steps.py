@@ -85,6 +85,11 @@ def no_phone(text: str) -> bool:
     return later(text) or any(f" {w} " in said for w in _NO_PHONE)
 
 
+def no_name(text: str) -> bool:
+    """'không có tên', 'chưa có': the facility has no name of its own."""
+    return bare(text) in _NO_NAME
+
+
 def is_note(text: str) -> bool:
     """A sentence written to staff ('nhờ cán bộ gọi lại buổi chiều'), not a name."""
     said = f" {fold(text)} "
@@ -116,7 +121,7 @@ class NaturalReplies:
 
     def _facility(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
         """'không có tên' skips the facility name; a note typed there is kept as the note."""
-        if bare(text) in _NO_NAME:  # said to have no name ('bỏ qua' alone is asked again: a name is wanted)
+        if no_name(text):  # said to have no name ('bỏ qua' alone is asked again: a name is wanted)
             self.interview.fill(conv, step, "", turn)
             return True
         if is_note(text):
