@@ -85,6 +85,12 @@ def no_phone(text: str) -> bool:
     return later(text) or any(f" {w} " in said for w in _NO_PHONE)
 
 
+def no_phone_said(text: str) -> bool:
+    """'không có số', 'để sau', 'quên số rồi' where name and phone are asked together; never 'Nguyễn Văn Số'."""
+    words = set(bare(text).split())
+    return no_phone(text) and (later(text) or bool(words & {"khong", "ko", "k", "chua", "quen"}))
+
+
 def no_name(text: str) -> bool:
     """'không có tên', 'chưa có': the facility has no name of its own."""
     return bare(text) in _NO_NAME
@@ -110,6 +116,9 @@ class NaturalReplies:
             self.interview.button_answer(conv, value, turn)  # the 'Không rõ' button, typed
             return True
         if step.parser == "phone" and no_phone(text):
+            self._no_phone(conv, step, text, turn)
+            return True
+        if step.id == "name" and "phone" not in conv.slots and no_phone_said(text):  # name and phone asked at once
             self._no_phone(conv, step, text, turn)
             return True
         if step.id == "name" and conv.misses == 0 and confirms(text):
