@@ -87,8 +87,12 @@ def no_phone(text: str) -> bool:
 
 def no_phone_said(text: str) -> bool:
     """'không có số', 'để sau', 'quên số rồi' where name and phone are asked together; never 'Nguyễn Văn Số'."""
-    words = set(bare(text).split())
-    return no_phone(text) and (later(text) or bool(words & {"khong", "ko", "k", "chua", "quen"}))
+    said = f" {bare(text)} "
+    words = set(said.split())
+    if " sau " in said:  # 'để sau', 'gửi sau': later; a bare 'thôi' is a skip word, asked again
+        return no_phone(text)
+    of_phone = bool(words & {"so", "sdt"}) or " dien thoai " in said
+    return of_phone and no_phone(text) and bool(words & {"khong", "ko", "k", "chua", "quen"})
 
 
 def no_name(text: str) -> bool:
