@@ -162,7 +162,7 @@ def script(index: int, turns: int) -> list[Step]:
         Step("dang ky", ("có đồng ý không",)),
         Step("dong y", ("họ tên",)),
         Step(name, ("Số điện thoại",)),
-        Step(phone, ("Tên cơ sở",)),
+        Step(phone, ("kiểm tra lại thông tin đăng ký",)),  # the facility name and the note: at the summary
         Step(facility, ("nhắn thêm",)),
         Step("bo qua", ("kiểm tra lại thông tin đăng ký", name, phone, facility)),
         Step("xac nhan", ("Đã ghi nhận đăng ký", phone), confirms=True),

@@ -44,6 +44,7 @@ class Step(Strict):
     choices: list[Choice] = Field(default_factory=list)
     when: Condition | None = None
     optional: bool = False  # 'bỏ qua' leaves the slot empty
+    at_summary: bool = False  # never asked in turn: typed at the summary, or asked by its 'Thêm …' button there
     label: NonEmpty  # how the answer is named in a summary
 
     @model_validator(mode="after")
@@ -168,6 +169,7 @@ class StepTexts(Strict):
     phone_why: NonEmpty  # no phone typed: why it is needed, with 'Để sau' and 'Gặp cán bộ'
     later_button: NonEmpty
     name_again: NonEmpty
+    name_only: NonEmpty  # the phone was given alone where name and phone were asked: only the name now
     understood_hint: NonEmpty
     fine: NonEmpty  # 'không cần' after a result: nothing asked, the menu
     facility_note: NonEmpty  # a note typed for the facility name: kept as the note

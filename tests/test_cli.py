@@ -195,7 +195,10 @@ def test_jsonl_process_survives_lone_surrogates_and_answers_everyone_after(tmp_p
     assert len(out) == len(lines)
     assert set(out[0]) == {"error"} and "user" in out[0]["error"]
     assert all(o.get("user") for o in out[1:]), out
-    assert "Số điện thoại" in out[-3]["replies"][-1]["text"] and "Tên cơ sở" in out[-2]["replies"][-1]["text"]
+    assert (
+        "Số điện thoại" in out[-3]["replies"][-1]["text"]
+        and "kiểm tra lại thông tin đăng ký" in out[-2]["replies"][-1]["text"]
+    )
     assert "trợ lý tự động" in out[-1]["replies"][0]["text"]  # the last person, after all that, is answered
 
 

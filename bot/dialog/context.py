@@ -92,6 +92,15 @@ class Context:
         """One button per sector, for a product we could not place."""
         return [Button(s.name, f"sector:{s.code}") for s in self.kb.sectors.sectors]
 
+    def _adds(self, conv: Conversation) -> list[Button]:
+        """'Thêm tên cơ sở', 'Thêm ghi chú': the summary's optional parts not given yet."""
+        steps = self.dialogs.flows["registration"].steps
+        return [
+            Button(f"Thêm {s.label[:1].lower()}{s.label[1:]}", f"edit:registration.{s.id}")
+            for s in steps
+            if s.at_summary and not conv.slots.get(s.slot)
+        ]
+
     def yes_no_buttons(self) -> list[Button]:
         """'Đúng' and 'Không'."""
         return [Button(self.texts.yes_label, "yes:"), Button(self.texts.no_label, "no:")]
@@ -104,5 +113,9 @@ class Context:
         if kind == "understood":
             return [Button(self.texts.yes_label, "yes:"), Button(self.texts.summary_edit, "no:")]
         if kind == "summary":
-            return [Button(self.texts.summary_confirm, "yes:"), Button(self.texts.summary_edit, "no:")]
+            return [
+                Button(self.texts.summary_confirm, "yes:"),
+                Button(self.texts.summary_edit, "no:"),
+                *self._adds(conv),
+            ]
         return self.yes_no_buttons()

@@ -63,6 +63,8 @@ class Interview:
         """Ask the next unanswered step that applies (asking the same step again counts), or finish the flow."""
         flow = self.ctx.dialogs.flows[conv.flow or ""]
         for step in flow.steps:
+            if step.at_summary:  # offered at the summary, never a message of its own
+                continue
             if step.slot not in conv.slots and self.applies(step, conv) and self._worth_asking(step, conv):
                 if flow.id == "eligibility" and self._outside(conv):  # no answer can change 'not covered'
                     self.decided(conv, turn)
@@ -217,7 +219,7 @@ class Interview:
     def _advance_or_return(self, conv: Conversation, target: str, turn: Turn) -> None:
         """After an edit: ask what the change made necessary, then show the result or summary again."""
         flow = self.ctx.dialogs.flows[conv.flow or ""]
-        missing = [s for s in flow.steps if s.slot not in conv.slots and self.applies(s, conv)]
+        missing = [s for s in flow.steps if s.slot not in conv.slots and self.applies(s, conv) and not s.at_summary]
         if conv.slots.get(SKIPPED):  # the optional questions were spared before the result: an edit spares them too
             missing = [s for s in missing if not s.optional]
         if missing:

@@ -9,6 +9,7 @@ from bot.dialog.interview import Interview
 from bot.dialog.listening import INFERRED, MAKING, TAKEN, Listener
 from bot.dialog.pending import Pending
 from bot.dialog.questions import Questions
+from bot.dialog.steps import is_note, no_name
 from bot.dialog.turn import Turn
 from bot.dialog.words import looks_like_question
 from bot.messages import Button
@@ -161,10 +162,26 @@ class MixedInitiative:
 
     def late_note(self, conv: Conversation, text: str, turn: Turn) -> bool:
         """Text typed at the summary, when the note was not asked, is the note; the summary is shown again."""
+        facility = self.ctx.dialogs.flows["registration"].step("facility")
+        unnamed = facility is not None and facility.at_summary and facility.slot not in conv.slots
+        if unnamed and facility is not None and no_name(text):  # 'không có tên': no name of its own, no note
+            conv.slots[facility.slot] = ""
+            self.pending.registration.summary(conv, turn)
+            return True
+        if unnamed and facility is not None and names_facility(text):
+            parsed = self.ctx.reader.read(facility, text)
+            if parsed.ok:  # 'Cơ sở nước mắm Thu Hà', 'HTX Bình An': the facility's name, not a note
+                conv.slots[facility.slot] = parsed.value
+                self.pending.registration.summary(conv, turn)
+                return True
         note = self.ctx.dialogs.flows["registration"].step("note")
         if note is None or not self.pending.registration.note_spared(conv):
             return False
         parsed = self.ctx.reader.read(note, text)
+        if not parsed.ok and parsed.hint == "formula_refused":  # '=cmd|…' is no note: refused, the summary again
+            turn.say(self.texts.formula_refused)
+            self.pending.registration.summary(conv, turn)
+            return True
         if not parsed.ok:
             return False
         conv.slots[note.slot] = parsed.value
@@ -193,3 +210,14 @@ def only_facts(u: Understanding) -> bool:
     for fact in sorted(u.facts, key=lambda f: f.start, reverse=True):
         text = text[: fact.start] + " " + text[fact.end :]
     return all(w in _FILLER for w in fold(text).replace(",", " ").replace(".", " ").split())
+
+
+# How a facility's name begins ('Cơ sở nước mắm Thu Hà', 'HTX Bình An', 'Hộ Trang'): typed at the summary, a name.
+_FACILITY_WORDS = ("co so ", "htx ", "hop tac xa ", "cong ty ", "ho ", "xuong ", "doanh nghiep ", "ten co so ")
+
+
+def names_facility(text: str) -> bool:
+    """A short answer that begins as a facility's name does, and reads as no note to staff."""
+    said = " ".join(fold(text).split())
+    short = len(said.split()) <= 8 and not looks_like_question(text)
+    return short and said.startswith(_FACILITY_WORDS) and not is_note(text)

@@ -103,6 +103,8 @@ class Registration:
         lines, said = [self.texts.summary], set()
         for flow_id in ("eligibility", "registration"):
             for step in self.ctx.dialogs.flows[flow_id].steps:
+                if step.at_summary and not conv.slots.get(step.slot):
+                    continue  # not given: its 'Thêm …' button offers it
                 if step.slot in conv.slots and self.interview.applies(step, conv):
                     # The needs of the interview and the lines wanted at registration are one thing: shown
                     # once, as the lead keeps them, under the first label ("Cần hỗ trợ").
@@ -129,7 +131,8 @@ class Registration:
     def note_spared(self, conv: Conversation) -> bool:
         """Whether the note was not asked (contact given in one answer): it can be typed at the summary."""
         note = self.ctx.dialogs.flows["registration"].step("note")
-        return note is not None and note.slot not in conv.slots and bool(conv.slots.get(SKIPPED))
+        spared = note is not None and (note.at_summary or bool(conv.slots.get(SKIPPED)))
+        return spared and note is not None and note.slot not in conv.slots
 
     def _wanted_shown(self, conv: Conversation) -> str:
         """The support wanted, named as the buttons of the step where it was chosen name it."""

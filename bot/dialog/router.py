@@ -23,7 +23,7 @@ from bot.dialog.words import Words, looks_like_question
 from bot.flows import Step
 from bot.messages import Button
 from bot.storage import Conversation
-from bot.text import fold
+from bot.text import fold, national_phone
 from bot.understanding import Understanding
 
 STAFF_STEMS = ("can bo", "goi", "nguoi that", "truc tiep", "gap")  # folded words every staff request contains
@@ -82,7 +82,7 @@ class Router:
         handlers: dict[str, Callable[[Conversation, str, Turn], object]] = {
             "cmd": self._command,
             "menu": self._menu_action,
-            "ans": self.interview.button_answer,
+            "ans": self._answer_button,
             "place": self.interview.place_chosen,
             "edit": self.corrections.edit_step,
             "faq": self.questions.entry,
@@ -97,6 +97,13 @@ class Router:
             self._pending_text(conv, label, turn, decided=kind == "yes")
         else:
             self.ctx.menu(turn, self.texts.not_understood)
+
+    def _answer_button(self, conv: Conversation, value: str, turn: Turn) -> None:
+        """A step's button; 'Bỏ qua' of the note, tapped at the summary where the note is typed, adds nothing."""
+        if value == "skip" and conv.pending.get("kind") == "summary":
+            self.registration.nothing_to_add(conv, turn)
+        else:
+            self.interview.button_answer(conv, value, turn)
 
     # --- commands and the menu ---------------------------------------------------------------
 
@@ -191,6 +198,10 @@ class Router:
             return
         if step.parser in FREE_TEXT:  # a name is what is typed, a question too (the summary shows it to correct)
             text = self.mixed.contact(conv, text) if step.id == "name" else text
+            if step.id == "name" and not text.strip() and conv.slots.get("phone"):  # the phone alone: the name now
+                phone = national_phone(str(conv.slots["phone"]))
+                turn.say(self.texts.steps.name_only.format(phone=phone), self.ctx.step_buttons(step))
+                return
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
         if self._menu_word(conv, text, turn):

@@ -85,6 +85,21 @@ def no_phone(text: str) -> bool:
     return later(text) or any(f" {w} " in said for w in _NO_PHONE)
 
 
+def no_phone_said(text: str) -> bool:
+    """'không có số', 'để sau', 'quên số rồi' where name and phone are asked together; never 'Nguyễn Văn Số'."""
+    said = f" {bare(text)} "
+    words = set(said.split())
+    if " sau " in said:  # 'để sau', 'gửi sau': later; a bare 'thôi' is a skip word, asked again
+        return no_phone(text)
+    of_phone = bool(words & {"so", "sdt"}) or " dien thoai " in said
+    return of_phone and no_phone(text) and bool(words & {"khong", "ko", "k", "chua", "quen"})
+
+
+def no_name(text: str) -> bool:
+    """'không có tên', 'chưa có': the facility has no name of its own."""
+    return bare(text) in _NO_NAME
+
+
 def is_note(text: str) -> bool:
     """A sentence written to staff ('nhờ cán bộ gọi lại buổi chiều'), not a name."""
     said = f" {fold(text)} "
@@ -107,6 +122,9 @@ class NaturalReplies:
         if step.parser == "phone" and no_phone(text):
             self._no_phone(conv, step, text, turn)
             return True
+        if step.id == "name" and "phone" not in conv.slots and no_phone_said(text):  # name and phone asked at once
+            self._no_phone(conv, step, text, turn)
+            return True
         if step.id == "name" and conv.misses == 0 and confirms(text):
             self._again(conv, step, self.texts.name_again, turn)  # 'đồng ý' is not a name
             return True
@@ -116,7 +134,7 @@ class NaturalReplies:
 
     def _facility(self, conv: Conversation, step: Step, text: str, turn: Turn) -> bool:
         """'không có tên' skips the facility name; a note typed there is kept as the note."""
-        if bare(text) in _NO_NAME:  # said to have no name ('bỏ qua' alone is asked again: a name is wanted)
+        if no_name(text):  # said to have no name ('bỏ qua' alone is asked again: a name is wanted)
             self.interview.fill(conv, step, "", turn)
             return True
         if is_note(text):
