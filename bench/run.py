@@ -157,11 +157,10 @@ def bench_turns() -> list[str]:
         "lam nuoc mam",
         "xa vinh thuy quang tri",
         "may moc",
+        "dang ky",  # today's flow: the consent follows the tap on Đăng ký, name and phone come in one message
         "dong y",
-        "Nguyen Thi Lan",
-        "0912 345 678",
+        "Nguyen Thi Lan 0912 345 678",
         "Co so Lan",
-        "bo qua",
         "xac nhan",
         "hkd co dc ho tro ko",
         "menu",

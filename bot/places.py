@@ -264,7 +264,12 @@ class Gazetteer:
 
     def place_by_code(self, code: int) -> Place | None:
         """The commune-level unit with this code."""
-        return next((p for p in self.all_places() if p.code == code), None)
+        return self._by_code.get(code)
+
+    @cached_property
+    def _by_code(self) -> dict[int, Place]:
+        # Looked up on most turns (the conversation keeps the code): a scan of 3,321 units cost 0.2 ms each time.
+        return {p.code: p for p in self.all_places()}
 
     def resolve(self, commune: str | None = None, province: str | None = None) -> Resolution:
         """Resolve a commune (and/or province) typed by a person."""
