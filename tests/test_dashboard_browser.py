@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -12,6 +13,20 @@ from tests.test_channels import run, running
 from tests.test_dashboard import PASSWORD, seed
 
 CHROMIUM = shutil.which("chromium")
+
+
+async def signed_in(pw: Any, url: str, who: str = "lan") -> tuple[Any, Any]:
+    """A headless Chromium and a page signed in to the dashboard as `who`."""
+    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    page = await (await browser.new_context()).new_page()
+    await page.goto(url + "/staff/login")
+    await page.get_by_label("Tên đăng nhập").fill(who)
+    await page.get_by_label("Mật khẩu").fill(PASSWORD)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await page.wait_for_url("**/staff/")
+    return browser, page
+
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="make test installs chromium; run it through make")
 
 
@@ -65,13 +80,7 @@ async def test_an_officer_finds_a_lead_typed_without_marks_and_sets_three_leads_
     async with running(tmp_path) as env, async_playwright() as pw:
         refs = seed(env)
         third = add_lead(env.app.repo, 4, name="Hoàng Văn Hùng").ref
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await (await browser.new_context()).new_page()
-        await page.goto(env.url + "/staff/login")
-        await page.get_by_label("Tên đăng nhập").fill("lan")
-        await page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await page.get_by_role("button", name="Đăng nhập").click()
-        await page.wait_for_url("**/staff/")
+        browser, page = await signed_in(pw, env.url)
         await page.get_by_label("Tìm").fill("nguyen thi lan")  # typed without diacritics
         await page.get_by_role("button", name="Lọc").click()
         await page.wait_for_url("**q=*")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_channels import run, running
-from tests.test_dashboard import PASSWORD, seed
+from tests.test_dashboard import seed
+from tests.test_dashboard_browser import signed_in
 from tests.test_exports import add_lead
 
 CHROMIUM = shutil.which("chromium")
@@ -23,13 +24,7 @@ async def test_an_officer_corrects_a_name_adds_a_walk_in_and_sees_the_slots(tmp_
     async with running(tmp_path) as env, async_playwright() as pw:
         seed(env)
         typed = add_lead(env.app.repo, 7, name="nguyen van hung").ref
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await (await browser.new_context()).new_page()
-        await page.goto(env.url + "/staff/login")
-        await page.get_by_label("Tên đăng nhập").fill("lan")
-        await page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await page.get_by_role("button", name="Đăng nhập").click()
-        await page.wait_for_url("**/staff/")
+        browser, page = await signed_in(pw, env.url)
 
         await page.get_by_role("link", name=typed).click()
         await page.get_by_role("link", name="Sửa họ tên, số điện thoại, tên cơ sở, sản phẩm").click()

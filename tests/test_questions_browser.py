@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.test_channels import run, running
-from tests.test_dashboard import PASSWORD, ask_from, seed
-from tests.test_dashboard_browser import CHROMIUM, pytestmark  # noqa: F401  (skipped where chromium is absent)
+from tests.test_dashboard import ask_from, seed
+from tests.test_dashboard_browser import CHROMIUM, pytestmark, signed_in  # noqa: F401  (skipped where chromium is absent)
 from tests.test_local_faq import LOCAL_ANSWER
 from tests.test_questions_answered import ASKED, chat
 
@@ -18,13 +18,7 @@ async def test_an_officer_adds_a_local_answer_in_a_browser(tmp_path: Path) -> No
     async with running(tmp_path) as env, async_playwright() as pw:
         seed(env)
         await ask_from(env, "a" * 32, "xa vinh thuy quang tri", ASKED)
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await (await browser.new_context()).new_page()
-        await page.goto(env.url + "/staff/login")
-        await page.get_by_label("Tên đăng nhập").fill("lan")
-        await page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await page.get_by_role("button", name="Đăng nhập").click()
-        await page.wait_for_url("**/staff/")
+        browser, page = await signed_in(pw, env.url)
         await page.get_by_role("link", name="Câu hỏi chưa trả lời").click()
         row = page.get_by_role("row").filter(has_text="lop tap huan dong goi bao bi")
         assert await row.get_by_text("09xx xxx xxx").count() == 1  # the phone typed is masked
