@@ -201,8 +201,9 @@ def test_evaluation_set_is_large_and_half_without_diacritics() -> None:
     [
         ("understanding_eval.yaml", 0.98, 0.97, 0.95),  # the tuned set
         # Written after tuning; lexicon gaps keep recall lower. The 16 lines of the review of 3/12 brought two
-        # more products the lexicon lacks (trà, đồ mã): product recall 87.1% → 82.9%, the same before the fixes.
-        ("understanding_blind.yaml", 0.97, 0.82, 0.80),
+        # products the lexicon lacked (trà, đồ mã): first run 82.9%. 'đồ mã' was a real gap and is now in the
+        # lexicon (85.7%); bare 'tra' stays out ('kiểm tra'). The floor stays where it was before the set grew.
+        ("understanding_blind.yaml", 0.97, 0.85, 0.80),
     ],
 )
 def test_evaluation_floors(
