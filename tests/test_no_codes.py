@@ -241,6 +241,10 @@ async def crawl(env: Env, check: Checker, who: str) -> tuple[list[str], set[str]
         if kind.startswith("text/html"):
             page = body.decode("utf-8")
             problems += [f"{url}: {f}" for f in check(visible(page))]
+            # The browser tab shows the title: a short name, never markup (a merge once pasted a table into it).
+            title = re.search(r"<title>(.*?)</title>", page, re.S)
+            if title is None or "<" in title.group(1) or len(title.group(1)) > 80:
+                problems.append(f"{url}: page title {title.group(1)[:60] if title else None!r}")
             todo += links(page)
         else:
             problems += export_problems(check, url, body)
