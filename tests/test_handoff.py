@@ -283,3 +283,13 @@ async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_t
         async with env.http.post(page_url + "/reply", data=form) as resp:
             assert resp.status == 409 and "7 ngày" in await resp.text()
         assert app.repo.outbox_of(ConversationKey("zalo", "z6")) == []
+
+
+def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    app = build(Settings(_env_file=None, khuyencong_db=db), db=db)  # type: ignore[call-arg]
+    say(app, "gap can bo", "c1", "jsonl", minute=1)
+    app.close()
+    listed = cli("list", db=db)
+    assert listed.returncode == 0, listed.stderr
+    assert "Thử trên máy" in listed.stdout and "jsonl" not in listed.stdout

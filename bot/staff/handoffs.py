@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.dialog.handoff import commune_label
 from bot.flows import HandoffTexts
 from bot.messages import ConversationKey
+from bot.staff import labels
 from bot.staff.store import Staff
 from bot.storage.handoffs import Handoff, HandoffStore, Line
 from bot.storage.sqlite import SqliteRepository
@@ -88,8 +89,8 @@ class Item:
 
     @property
     def channel(self) -> str:
-        """The channel's name."""
-        return CHANNELS.get(self.handoff.channel, self.handoff.channel)
+        """The channel's name (never its code: a console test chat reads "Thử trên máy")."""
+        return labels.channel(self.handoff.channel)
 
     @property
     def status(self) -> str:
