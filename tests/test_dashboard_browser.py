@@ -15,16 +15,21 @@ from tests.test_dashboard import PASSWORD, seed
 CHROMIUM = shutil.which("chromium")
 
 
-async def signed_in(pw: Any, url: str, who: str = "lan") -> tuple[Any, Any]:
+async def signed_in(pw: Any, url: str, who: str = "lan", **context: Any) -> tuple[Any, Any]:
     """A headless Chromium and a page signed in to the dashboard as `who`."""
     browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-    page = await (await browser.new_context()).new_page()
+    page = await (await browser.new_context(**context)).new_page()
+    await sign_in_page(page, url, who)
+    return browser, page
+
+
+async def sign_in_page(page: Any, url: str, who: str = "lan") -> None:
+    """Sign a browser page in to the dashboard as `who`."""
     await page.goto(url + "/staff/login")
     await page.get_by_label("Tên đăng nhập").fill(who)
     await page.get_by_label("Mật khẩu").fill(PASSWORD)
     await page.get_by_role("button", name="Đăng nhập").click()
     await page.wait_for_url("**/staff/")
-    return browser, page
 
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="make test installs chromium; run it through make")

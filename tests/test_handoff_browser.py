@@ -12,6 +12,7 @@ import pytest
 from bot.staff.store import StaffStore
 from tests.test_channels import run, running
 from tests.test_dashboard import PASSWORD
+from tests.test_dashboard_browser import sign_in_page
 from tests.test_handoff import PHONE, knowledge_with_phone
 
 CHROMIUM = shutil.which("chromium")
@@ -41,11 +42,7 @@ async def test_an_officer_answers_in_the_inbox_and_the_widget_shows_it_live_and_
         assert PHONE in await person.locator(".msg.bot", has_text="chuyển cuộc trò chuyện").inner_text()
 
         officer = await (await browser.new_context()).new_page()
-        await officer.goto(env.url + "/staff/login")
-        await officer.get_by_label("Tên đăng nhập").fill("lan")
-        await officer.get_by_label("Mật khẩu").fill(PASSWORD)
-        await officer.get_by_role("button", name="Đăng nhập").click()
-        await officer.wait_for_url("**/staff/")
+        await sign_in_page(officer, env.url)
         await officer.get_by_role("link", name="Hỏi cán bộ").click()
         await officer.get_by_text("Chờ cán bộ").wait_for()
         await officer.get_by_role("link", name="Số 1").click()

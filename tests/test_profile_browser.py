@@ -10,7 +10,8 @@ import yaml
 
 from bot.knowledge import Locality
 from tests.test_channels import run, running, web_say
-from tests.test_dashboard import PASSWORD, seed
+from tests.test_dashboard import seed
+from tests.test_dashboard_browser import signed_in
 from tests.test_profiles import HOURS, PHONE
 
 CHROMIUM = shutil.which("chromium")
@@ -23,13 +24,7 @@ async def test_an_officer_keeps_her_communes_profile_in_a_browser(tmp_path: Path
 
     async with running(tmp_path) as env, async_playwright() as pw:
         seed(env)
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await (await browser.new_context(accept_downloads=True)).new_page()
-        await page.goto(env.url + "/staff/login")
-        await page.get_by_label("Tên đăng nhập").fill("lan")
-        await page.get_by_label("Mật khẩu").fill(PASSWORD)
-        await page.get_by_role("button", name="Đăng nhập").click()
-        await page.wait_for_url("**/staff/")
+        browser, page = await signed_in(pw, env.url, accept_downloads=True)
         await page.get_by_role("link", name="Hồ sơ xã").click()
         await page.get_by_role("link", name="Xã Vĩnh Thủy, Quảng Trị").click()
         await page.get_by_label("Số điện thoại").fill("0233 3826 12")  # a digit short
