@@ -75,15 +75,20 @@ def declared(dist: metadata.Distribution) -> Found:
     """The licence a distribution declares, from the most precise field present."""
     meta = dist.metadata
     name = meta["Name"] or "?"
-    expression = (meta.get("License-Expression") or "").strip()
+    expression = _field(meta, "License-Expression")
     if expression.lower() not in _UNKNOWN:
         return Found(name, expression, "License-Expression")
-    text = (meta.get("License") or "").strip().splitlines()
+    text = _field(meta, "License").splitlines()
     if text and text[0].strip().lower() not in _UNKNOWN:
         return Found(name, text[0].strip(), "License")
     classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
     classifiers = [c for c in classifiers if c not in ("OSI Approved", "")]
     return Found(name, " AND ".join(classifiers), "classifiers" if classifiers else "")
+
+
+def _field(meta: metadata.PackageMetadata, name: str) -> str:
+    """A metadata field, '' when absent."""
+    return str((meta.get_all(name) or [""])[0]).strip()
 
 
 def copyleft(licence: str) -> bool:
