@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -20,7 +21,7 @@ from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
-from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, download_name, duplicate_text, local_time
 from bot.staff.handoff_stats import handoff_stats
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
@@ -33,6 +34,7 @@ log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
 PER_PAGE = 50
 MAX_ASSIGNEE, MAX_NOTE = 100, 2000
+EXPORT_CHUNK = 256 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -407,20 +409,36 @@ class Dashboard:
         query = self._query(request)
         if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound(text="Không có trang này.")
-        suffix = ".csv" if fmt == "csv" else ".xlsx"
-        name = f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
+        name = download_name(fmt, self._export_commune(session, query), vn_today())
         leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
+        write = functools.partial(WRITERS[fmt], followups=self.store.followup_of)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            }
+        )
         with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
             path = Path(folder) / name
-            count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-            body = path.read_bytes()
-        scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
-        await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
-        return web.Response(
-            body=body,
-            content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
+            count = await self.handler.call(write, leads, path, self.app.engine.kb)
+            scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+            await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
+            response.content_length = path.stat().st_size
+            await response.prepare(request)
+            with path.open("rb") as fh:  # sent in pieces: a list of 100,000 leads is never held in memory
+                while chunk := fh.read(EXPORT_CHUNK):
+                    await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    def _export_commune(self, session: Session, query: LeadQuery) -> str | None:
+        """The one commune an export covers (its filter, else the officer's only commune), for the file name."""
+        codes = [query.commune] if query.commune is not None else list(query.communes or session.staff.scope or [])
+        if len(set(codes)) != 1 or codes[0] is None:
+            return None
+        place = self.app.engine.assessor.gazetteer.place_by_code(codes[0])
+        return place.name if place is not None else None
 
 
 def _plain(template: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import io
 import logging
 import tempfile
@@ -181,7 +182,8 @@ class StaffCommands:
             leads = self.store.iter_leads(member, LeadQuery())
             with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
                 path = Path(folder) / "dang-ky.xlsx"
-                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                write = functools.partial(write_xlsx, followups=self.store.followup_of)
+                count = await self.handler.call(write, leads, path, self.app.engine.kb)
                 document = io.BytesIO(path.read_bytes())
             scope = "all" if member.scope is None else ",".join(map(str, member.scope))
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", scope, count)

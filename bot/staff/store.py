@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,23 @@ class Staff:
     def scope(self) -> list[int] | None:
         """The commune filter for queries (None: everything)."""
         return None if self.all_communes else list(self.communes)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A lead's follow-up as an export reads it: who is in charge, the ISO day to call back, the staff note."""
+
+    assignee: str = ""
+    follow_up: str = ""
+    note: str = ""
+
+
+FollowUps = Callable[[str], FollowUp]  # a lead's reference → its follow-up
+
+
+def no_followups(ref: str) -> FollowUp:
+    """No follow-up known (an export outside the staff tables)."""
+    return FollowUp()
 
 
 EVERYONE = Staff(0, "all", (), True)  # the command line and the unit's Telegram staff see every commune
@@ -272,6 +289,13 @@ class StaffStore:
             if row
             else {"assignee": "", "follow_up": "", "note": ""}
         )
+
+    def followup_of(self, ref: str) -> FollowUp:
+        """One lead's follow-up, read by its key: exports call this once a row, so 100,000 rows stay streamed."""
+        row = self.db.conn.execute(
+            "SELECT assignee, follow_up, note FROM lead_followup WHERE ref = ?", [ref]
+        ).fetchone()
+        return FollowUp(row[0] or "", row[1] or "", row[2] or "") if row else FollowUp()
 
     def followups(self, refs: list[str]) -> dict[str, dict[str, str]]:
         """Assignee and follow-up date of each of these leads (those that have them), for the list."""
