@@ -26,6 +26,7 @@ from bot.staff.handoff_stats import handoff_stats
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
+from bot.staff.print_page import PrintPage
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.storage import LeadStatus
 from bot.text import national_phone
@@ -133,6 +134,7 @@ class Dashboard:
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
             *self._profile_routes(),
             *self.lead_pages.routes(),
+            *PrintPage(self).routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -291,24 +293,22 @@ class Dashboard:
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
         """One lead: answers, assessment with citations, consent, follow-up form and history."""
+        return render("lead.html", session=session, saved=saved, **await self.lead_facts(request, session))
+
+    async def lead_facts(self, request: web.Request, session: Session) -> dict[str, Any]:
+        """What the lead page and its print layout show: the lead, follow-up, consent, history and their words."""
         ref = forms.clean(request.match_info["ref"], 20)
         lead = await self.handler.call(self.store.lead, session.staff, ref)
         if lead is None:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
-        followup = await self.handler.call(self.store.followup, ref)
-        consent = await self.handler.call(self.store.consent, lead.consent_id)
-        history = await self.handler.call(self.app.repo.audit, ref)
-        return render(
-            "lead.html",
-            session=session,
-            lead=lead,
-            followup=followup,
-            consent=consent,
-            history=history,
-            saved=saved,
-            lines=self.app.engine.kb.line_names,
-            labeller=labels.Labeller(self.app.engine.kb),
-        )
+        return {
+            "lead": lead,
+            "followup": await self.handler.call(self.store.followup, ref),
+            "consent": await self.handler.call(self.store.consent, lead.consent_id),
+            "history": await self.handler.call(self.app.repo.audit, ref),
+            "lines": self.app.engine.kb.line_names,
+            "labeller": labels.Labeller(self.app.engine.kb),
+        }
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
         """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
