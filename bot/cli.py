@@ -406,7 +406,8 @@ def export(
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
-        written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick, followups=store.followup_of)
+        leads, followups = store.with_followups(store.iter_leads(EVERYONE, query))
+        written = WRITERS[fmt](leads, out, kb, tick, followups=followups)
     owner_only(out)  # also when it overwrote an existing, readable file
     repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()

@@ -410,8 +410,9 @@ class Dashboard:
         if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound(text="Không có trang này.")
         name = download_name(fmt, self._export_commune(session, query), vn_today())
-        leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
-        write = functools.partial(WRITERS[fmt], followups=self.store.followup_of)
+        # Exactly what the list shows, without pages, with each lead's follow-up.
+        leads, followups = self.store.with_followups(self.store.iter_leads(session.staff, query))
+        write = functools.partial(WRITERS[fmt], followups=followups)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE,

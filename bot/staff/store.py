@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,12 @@ class FollowUp:
 FollowUps = Callable[[str], FollowUp]  # a lead's reference → its follow-up
 
 
+NO_FOLLOWUP = FollowUp()
+
+
 def no_followups(ref: str) -> FollowUp:
     """No follow-up known (an export outside the staff tables)."""
-    return FollowUp()
+    return NO_FOLLOWUP
 
 
 EVERYONE = Staff(0, "all", (), True)  # the command line and the unit's Telegram staff see every commune
@@ -290,12 +294,27 @@ class StaffStore:
             else {"assignee": "", "follow_up": "", "note": ""}
         )
 
-    def followup_of(self, ref: str) -> FollowUp:
-        """One lead's follow-up, read by its key: exports call this once a row, so 100,000 rows stay streamed."""
-        row = self.db.conn.execute(
-            "SELECT assignee, follow_up, note FROM lead_followup WHERE ref = ?", [ref]
-        ).fetchone()
-        return FollowUp(row[0] or "", row[1] or "", row[2] or "") if row else FollowUp()
+    def with_followups(self, leads: Iterable[Lead], batch: int = 2000) -> tuple[Iterator[Lead], FollowUps]:
+        """The leads again, read a batch ahead, and the follow-up of the lead just given (one query per batch).
+
+        For exports: 100,000 rows stay streamed, and a query per row would cost seconds.
+        """
+        current: dict[str, FollowUp] = {}
+
+        def ahead() -> Iterator[Lead]:
+            rows = iter(leads)
+            while chunk := list(itertools.islice(rows, batch)):
+                refs = [x.ref for x in chunk]
+                found = self.db.conn.execute(
+                    "SELECT ref, assignee, follow_up, note FROM lead_followup WHERE ref IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(refs)],
+                )
+                current.clear()
+                current.update((r[0], FollowUp(r[1] or "", r[2] or "", r[3] or "")) for r in found)
+                yield from chunk
+
+        return ahead(), lambda ref: current.get(ref, NO_FOLLOWUP)
 
     def followups(self, refs: list[str]) -> dict[str, dict[str, str]]:
         """Assignee and follow-up date of each of these leads (those that have them), for the list."""

@@ -118,6 +118,8 @@ ENCODERS = {
     "date": _enc_date,
     "day": _enc_day,
 }
+_AS_TEXT = f'<c t="inlineStr" s="{TEXT}">'  # a string cell formatted as text: Excel keeps 0912…, 04567 as typed
+_OPENINGS = {"text": '<c t="inlineStr">', "phone": _AS_TEXT, "code": _AS_TEXT}
 # Printing: A4 landscape, as wide as one page (as many pages down as it takes), narrow margins, "Trang 1/3".
 _FIT = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
 _PRINT = (
@@ -142,13 +144,14 @@ def _sheet_xml(sheet: Sheet, out: Any) -> int:
     out.write(("<row>" + "".join(_text(h, HEADER) for h in sheet.headers) + "</row>").encode())
     count = 0
     batch: list[str] = []
-    plain = [k == "text" for k in (sheet.kinds or ["text"] * len(sheet.headers))]
+    # The opening tag of a clean string in each text-like column ("" where the column is not text-like).
+    opening = [_OPENINGS.get(k, "") for k in (sheet.kinds or ["text"] * len(sheet.headers))]
     for row in sheet.rows:
         cells = []
-        for value, is_text, enc in zip(row, plain, encoders, strict=False):
+        for value, tag, enc in zip(row, opening, encoders, strict=False):
             # The common case inline (a plain string in a text column): a call per cell costs seconds here.
             if (
-                is_text
+                tag
                 and value.__class__ is str
                 and value
                 and not value.startswith(_RISKY)
@@ -156,7 +159,9 @@ def _sheet_xml(sheet: Sheet, out: Any) -> int:
                 and not value[0].isspace()
                 and not value[-1].isspace()
             ):
-                cells.append(f'<c t="inlineStr"><is><t>{value}</t></is></c>')
+                cells.append(f"{tag}<is><t>{value}</t></is></c>")
+            elif value is None or value == "":  # an empty cell (a lead without follow-up has three)
+                cells.append("<c/>")
             else:
                 cells.append(enc(value))
         batch.append("<row>" + "".join(cells) + "</row>")
