@@ -17,6 +17,7 @@ from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD
 from tests.test_dashboard_browser import signed_in
 from tests.test_exports import add_lead
+from tests.test_lead_fix_add_browser import fill_walk_in
 from tests.test_lead_print_browser import pdf_pages
 
 CHROMIUM = shutil.which("chromium")
@@ -79,13 +80,7 @@ async def test_an_officer_of_binh_giang_walks_through_her_day(tmp_path: Path) ->
         assert await page.get_by_text("Họ tên: Nguyễn Văn Hùng → Nguyễn Văn Hưng").count() == 1
 
         # Add a walk-in registration: a woman who came to the office.
-        await page.get_by_role("link", name="Thêm đăng ký").click()
-        await page.get_by_label("Loại hình").select_option("household_business")
-        await page.get_by_label("Sản phẩm", exact=True).fill("dệt chiếu cói")
-        await page.get_by_label("Máy móc, thiết bị").check()
-        await page.get_by_label("Họ tên người liên hệ").fill("Phạm Thị Thu")
-        await page.get_by_label("Số điện thoại").fill("0987 654 321")
-        await page.get_by_label("Tên cơ sở").fill("Cơ sở chiếu cói Thu")
+        await fill_walk_in(page, "dệt chiếu cói", "Phạm Thị Thu", "0987 654 321", "Cơ sở chiếu cói Thu")
         await page.get_by_label("Người đăng ký đã đồng ý sau khi nghe đọc").check()
         await page.get_by_role("button", name="Lưu đăng ký").click()
         await page.wait_for_url(re.compile(r".*/staff/leads/KC-\w{6}$"))
