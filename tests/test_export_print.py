@@ -112,6 +112,17 @@ def test_a_download_is_named_after_the_commune_and_the_day_in_ascii() -> None:
     assert download_name("summary", None, day) == "tong-hop-khuyen-cong_tat-ca-xa_03-12-2026.xlsx"
 
 
+def test_the_command_names_the_file_when_given_a_folder(tmp_path: Path) -> None:
+    db, _ = followed_db(tmp_path)
+    folder = tmp_path / "xuat"
+    folder.mkdir()
+    code, said = export(db, "--format", "xlsx", "--out", str(folder), "--commune", "19405")
+    name = f"dang-ky-khuyen-cong_xa-vinh-thuy_{vn_today():%d-%m-%Y}.xlsx"
+    assert code == 0 and (folder / name).is_file() and name in said, said
+    assert export(db, "--format", "summary", "--out", str(folder))[0] == 0
+    assert (folder / f"tong-hop-khuyen-cong_tat-ca-xa_{vn_today():%d-%m-%Y}.xlsx").is_file()
+
+
 @run
 async def test_the_dashboard_download_carries_the_commune_the_day_and_the_follow_up(tmp_path: Path) -> None:
     async with running(tmp_path) as env:
