@@ -371,7 +371,12 @@ STATUSES = ["new", "contacted", "dossier_submitted", "supported", "declined", "w
     required=True,
     help="csv (UTF-8 with BOM), xlsx (styled list) or summary (roll-up workbook)",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="file to write")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="file to write, or an existing folder: the file is then named after the commune and the day",
+)
 @click.option("--commune", default=None, help='a commune\'s code or name, e.g. 19405 or "Vĩnh Thủy"')
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="only leads with this status")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="registered on or after this day")
@@ -400,17 +405,30 @@ def export(
     query = LeadQuery(
         commune=_commune_code(kb, commune), status=status, since=since.date().isoformat() if since else None
     )
+    if out.is_dir():
+        out = out / _export_name(kb, fmt, query.commune)
     repo = SqliteRepository(_db_path(db))
     store = StaffStore(repo)  # the dashboard's filters, for every commune
     total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
-        written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick)
+        leads, followups = store.with_followups(store.iter_leads(EVERYONE, query))
+        written = WRITERS[fmt](leads, out, kb, tick, followups=followups)
     owner_only(out)  # also when it overwrote an existing, readable file
     repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
+
+
+def _export_name(kb: Knowledge, fmt: str, commune: int | None) -> str:
+    """The name the dashboard gives the same download ('dang-ky-khuyen-cong_xa-binh-giang_03-12-2026.xlsx')."""
+    from bot.knowledge import vn_today
+    from bot.places import Gazetteer
+    from bot.staff.exports import download_name
+
+    place = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}).place_by_code(commune) if commune else None
+    return download_name(fmt, place.name if place else None, vn_today())
 
 
 def _commune_code(kb: Knowledge, commune: str | None) -> int | None:

@@ -107,7 +107,7 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     assert header[:5] == ["Mã đăng ký", "Ngày đăng ký", "Trạng thái", "Họ tên", "Số điện thoại"]
     assert sheet["A1"].font.bold and sheet["A1"].fill.fgColor.rgb.endswith("DCE6F1")
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:S{sheet.max_row}"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:V{sheet.max_row}"  # 22 columns
     assert sheet.column_dimensions["F"].width >= 20
     for row in sheet.iter_rows(min_row=2):
         for cell in row:

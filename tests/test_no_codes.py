@@ -11,15 +11,11 @@ import html.parser
 import io
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
-from aiohttp import web
 
 from bot.app import OrderedHandler
 from bot.dialog import DialogEngine
@@ -37,8 +33,9 @@ from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import lead_changes
 from bot.text import fold
 from tests.conftest import ROOT
+from tests.staff_routes import crawl_routes, get_routes
 from tests.test_channels import Env, run, running
-from tests.test_dashboard import PASSWORD, sign_in
+from tests.test_dashboard import PASSWORD
 from tests.test_engine import REGISTRATION
 from tests.test_exports import add_lead
 from tests.test_transcripts import SCRIPTS
@@ -50,7 +47,6 @@ ENGLISH = ("created", "updated", "erased", "follow-up", "assignee", "retention",
 # Only these routes may answer with something other than a page, a list or a workbook: the YAML of a commune's
 # profile is the knowledge file format itself, edited by staff who know its keys (docs/knowledge.md).
 DATA_FILES = {"/staff/profiles/{code}/yaml"}
-CATCH_ALL = "/staff/{tail}"  # any other address: "Không có trang này"
 
 
 def vocabulary(kb: Knowledge) -> set[str]:
@@ -107,10 +103,6 @@ def visible(page: str) -> str:
     parser = Visible()
     parser.feed(page)
     return "\n".join(parser.parts)
-
-
-def links(page: str) -> list[str]:
-    return [h.replace("&amp;", "&") for h in re.findall(r'href="(/staff/[^"#]*)"', page)]
 
 
 # --- what the officer's day leaves in the database ------------------------------------------------------
@@ -175,28 +167,6 @@ def busy_day(env: Env) -> None:
 # --- the dashboard: every GET route ---------------------------------------------------------------------
 
 
-def get_routes(server: web.Application) -> set[str]:
-    """Every GET route of the dashboard, by its pattern: a page added tomorrow is in this set too."""
-    return {
-        r.resource.canonical
-        for r in server.router.routes()
-        if r.method == "GET" and r.resource is not None and r.resource.canonical.startswith("/staff")
-    } - {CATCH_ALL}
-
-
-def route_of(server: web.Application, path: str) -> str | None:
-    for resource in server.router.resources():
-        mine = resource.canonical.startswith("/staff") and resource.canonical != CATCH_ALL
-        if mine and (resource.get_info().get("path") == path or _matches(resource, path)):
-            return resource.canonical
-    return None
-
-
-def _matches(resource: Any, path: str) -> bool:
-    pattern = resource.get_info().get("pattern")
-    return bool(pattern is not None and pattern.fullmatch(path))
-
-
 def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
     """Codes in a downloaded list: CSV cells, or XLSX strings and numbers without a money or date format."""
     if body.startswith(b"PK"):
@@ -219,35 +189,20 @@ def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
 
 async def crawl(env: Env, check: Checker, who: str) -> tuple[list[str], set[str]]:
     """Sign in and follow every link under /staff/ (up to six of each route): the codes seen, and the routes reached."""
-    assert env.server is not None
-    first = await sign_in(env, who)
-    todo, seen, problems, reached = ["/staff/", "/staff/?view=due", "/staff/login"], set(), [], set()
-    per_route: Counter[str] = Counter()
-    del first
-    while todo:
-        url = todo.pop(0)
-        path = urlsplit(url).path
-        route = route_of(env.server, path)
-        if url in seen or route is None or per_route[route] >= 6 or "logout" in path:
+    problems, reached = [], set()
+    async for got in crawl_routes(env, who):
+        reached.add(got.route)
+        if got.route in DATA_FILES:
             continue
-        seen.add(url)
-        per_route[route] += 1
-        async with env.http.get(env.url + url, allow_redirects=False) as resp:
-            body, kind = await resp.read(), resp.headers.get("Content-Type", "")
-            assert resp.status == 200, (url, resp.status)
-        reached.add(route)
-        if route in DATA_FILES:
-            continue
-        if kind.startswith("text/html"):
-            page = body.decode("utf-8")
-            problems += [f"{url}: {f}" for f in check(visible(page))]
+        if got.page:
+            page = got.body.decode("utf-8")
+            problems += [f"{got.url}: {f}" for f in check(visible(page))]
             # The browser tab shows the title: a short name, never markup (a merge once pasted a table into it).
             title = re.search(r"<title>(.*?)</title>", page, re.S)
             if title is None or "<" in title.group(1) or len(title.group(1)) > 80:
-                problems.append(f"{url}: page title {title.group(1)[:60] if title else None!r}")
-            todo += links(page)
+                problems.append(f"{got.url}: page title {title.group(1)[:60] if title else None!r}")
         else:
-            problems += export_problems(check, url, body)
+            problems += export_problems(check, got.url, got.body)
     return problems, reached
 
 

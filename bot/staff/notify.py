@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import io
 import logging
 import tempfile
@@ -178,10 +179,11 @@ class StaffCommands:
             funnel = await self.handler.call(self.store.funnel, member)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            leads = self.store.iter_leads(member, LeadQuery())
+            leads, followups = self.store.with_followups(self.store.iter_leads(member, LeadQuery()))
             with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
                 path = Path(folder) / "dang-ky.xlsx"
-                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                write = functools.partial(write_xlsx, followups=followups)
+                count = await self.handler.call(write, leads, path, self.app.engine.kb)
                 document = io.BytesIO(path.read_bytes())
             scope = "all" if member.scope is None else ",".join(map(str, member.scope))
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", scope, count)

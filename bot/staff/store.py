@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,26 @@ class Staff:
     def scope(self) -> list[int] | None:
         """The commune filter for queries (None: everything)."""
         return None if self.all_communes else list(self.communes)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A lead's follow-up as an export reads it: who is in charge, the ISO day to call back, the staff note."""
+
+    assignee: str = ""
+    follow_up: str = ""
+    note: str = ""
+
+
+FollowUps = Callable[[str], FollowUp]  # a lead's reference → its follow-up
+
+
+NO_FOLLOWUP = FollowUp()
+
+
+def no_followups(ref: str) -> FollowUp:
+    """No follow-up known (an export outside the staff tables)."""
+    return NO_FOLLOWUP
 
 
 EVERYONE = Staff(0, "all", (), True)  # the command line and the unit's Telegram staff see every commune
@@ -272,6 +293,28 @@ class StaffStore:
             if row
             else {"assignee": "", "follow_up": "", "note": ""}
         )
+
+    def with_followups(self, leads: Iterable[Lead], batch: int = 2000) -> tuple[Iterator[Lead], FollowUps]:
+        """The leads again, read a batch ahead, and the follow-up of the lead just given (one query per batch).
+
+        For exports: 100,000 rows stay streamed, and a query per row would cost seconds.
+        """
+        current: dict[str, FollowUp] = {}
+
+        def ahead() -> Iterator[Lead]:
+            rows = iter(leads)
+            while chunk := list(itertools.islice(rows, batch)):
+                refs = [x.ref for x in chunk]
+                found = self.db.conn.execute(
+                    "SELECT ref, assignee, follow_up, note FROM lead_followup WHERE ref IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(refs)],
+                )
+                current.clear()
+                current.update((r[0], FollowUp(r[1] or "", r[2] or "", r[3] or "")) for r in found)
+                yield from chunk
+
+        return ahead(), lambda ref: current.get(ref, NO_FOLLOWUP)
 
     def followups(self, refs: list[str]) -> dict[str, dict[str, str]]:
         """Assignee and follow-up date of each of these leads (those that have them), for the list."""
