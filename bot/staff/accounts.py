@@ -78,8 +78,10 @@ def typed(value: object, label: str, limit: int) -> str:
         return ""
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # a lone surrogate (e.g. from a shell argument)
         raise Refused(f"{label}: có ký tự không đọc được, xin gõ lại.") from None
+    if "\ufffd" in value:  # what a lone surrogate or broken bytes become once a form is decoded
+        raise Refused(f"{label}: có ký tự không đọc được, xin gõ lại.")
     if len(value) > limit:
         raise Refused(f"{label}: tối đa {limit} ký tự.")
     if any(unicodedata.category(c) == "Cc" and c not in "\r\n\t" for c in value):
