@@ -115,7 +115,7 @@ async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commu
             assert status == 200 and where == "/staff/"
         _, _, html = await page(env.http, env.url + "/staff/accounts")
         assert WHEN.search(html.split("Đăng nhập gần nhất", 1)[1]) and "Tự đổi mật khẩu" in html
-        assert "hoa.vt" in html and "<td>tinh</td>" in html  # who made the changes
+        assert "· tinh · Tạo tài khoản: hoa.vt" in html  # who made the change, what, and to which account
 
 
 @run

@@ -145,7 +145,11 @@ class AccountPages:
         lines = "" if account.admin else shown["communes"].replace("; ", "\n")
         extra.setdefault(
             "posted",
-            {"display_name": account.display_name, "role": "admin" if account.admin else "officer", "communes": lines},
+            {
+                "display_name": account.display_name or account.login,
+                "role": "admin" if account.admin else "officer",
+                "communes": lines,
+            },
         )
         return self._render(
             "account_edit.html", session, status, account=shown, history=self._history(history), **extra
