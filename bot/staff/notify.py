@@ -189,12 +189,17 @@ class StaffCommands:
 
     async def _member(self, chat_id: int, user_id: int, private: bool) -> Staff | str:
         """The staff account a command runs for, or why it does not run here."""
-        if not private and str(chat_id) != (self.staff_chat or "").strip():
+        if not private and str(chat_id) not in self._staff_chats():
             return NOT_HERE  # a group anyone may join: no data, whoever asks
         if user_id not in self.staff_ids:
             return REFUSED
         member = await self.handler.call(self.store.by_telegram, user_id)
         return member if member is not None else UNLINKED.format(id=user_id)
+
+    def _staff_chats(self) -> set[str]:
+        """The unit's staff chat and each commune's own (set in its profile): the rooms staff commands run in."""
+        own = {loc.staff_chat_id for loc in self.app.engine.kb.localities if not loc.historical and loc.staff_chat_id}
+        return {c.strip() for c in (*own, self.staff_chat or "") if c.strip()}
 
     async def _leads(self, member: Staff) -> str:
         leads, total = await self.handler.call(self.store.leads, member, LeadQuery(per_page=10))

@@ -326,6 +326,12 @@ def m017_handoff_relay(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m021_processed_replies(db: Database) -> None:
+    """The web chat's replies kept with the message id: a page that lost an answer and sends again gets it again."""
+    db.table("processed").add_column("replies", str)
+
+
+@MIGRATIONS()
 def m019_staff_accounts(db: Database) -> None:
     """Accounts kept in the dashboard: a display name, disabled or not, a one-time password to change, the last
     sign-in; and `staff_audit`, who changed which account how (old → new, in words an admin reads)."""
@@ -446,6 +452,14 @@ class SqliteRepository:
         ).fetchone()
         return row is not None
 
+    def replayed(self, key: ConversationKey, message_id: str) -> list[Reply]:
+        """The replies kept with an answered-at-once message that was already processed (else none)."""
+        row = self.db.execute(
+            "SELECT replies FROM processed WHERE channel = ? AND message_id = ? AND user = ?",
+            [key.channel, message_id, key.user],
+        ).fetchone()
+        return [_reply(r) for r in json.loads(row[0])] if row and row[0] else []
+
     def save_turn(
         self, conversation: Conversation, message_id: str | None, lead: Lead | None = None, outbox: Outbox | None = None
     ) -> Lead | None:
@@ -476,11 +490,12 @@ class SqliteRepository:
                 conversation.said = []
             if message_id is not None:
                 cur.execute(
-                    "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
+                    "INSERT OR IGNORE INTO processed (channel, message_id, user, at) VALUES (?,?,?,?)",
+                    [key.channel, message_id, key.user, now()],
                 )
             stored = self._upsert_lead(cur, lead) if lead is not None else None
             if outbox is not None:  # the replies commit with the turn: a crash cannot keep one without the other
-                self._queue(cur, key, outbox.address, outbox.fill(stored))
+                self._keep_replies(cur, key, message_id, outbox, stored)
             return stored
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
@@ -753,6 +768,19 @@ class SqliteRepository:
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
     # --- the outbox: replies kept until the platform took them -------------------------------
+
+    def _keep_replies(
+        self, cur: sqlite3.Cursor, key: ConversationKey, message_id: str | None, outbox: Outbox, stored: Lead | None
+    ) -> None:
+        """Queue a platform's replies; or keep answered-at-once replies with the message id for a resend."""
+        replies = outbox.fill(stored)
+        if outbox.address is not None:
+            self._queue(cur, key, outbox.address, replies)
+        elif message_id is not None:
+            kept = json.dumps([r.as_json() for r in replies], ensure_ascii=False)
+            cur.execute(
+                "UPDATE processed SET replies = ? WHERE channel = ? AND message_id = ?", [kept, key.channel, message_id]
+            )
 
     @staticmethod
     def _queue(cur: sqlite3.Cursor, key: ConversationKey, address: str, replies: list[Reply]) -> None:
