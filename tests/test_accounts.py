@@ -249,6 +249,25 @@ async def test_an_officer_gets_403_on_every_account_route_and_changes_nothing(tm
         assert counts(env) == before
 
 
+@run
+async def test_account_forms_need_the_sessions_csrf_token(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env, "tinh")
+        lan = account_id(env, "lan")
+        before = counts(env)
+        for path, form in (
+            ("/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
+            (f"/staff/accounts/{lan}/reset", {}),
+            (f"/staff/accounts/{lan}/active", {"active": "0"}),
+            ("/staff/account", {"current": PASSWORD, "new_password": NEW_PASSWORD, "repeat": NEW_PASSWORD}),
+        ):
+            for csrf in ({}, {"csrf": "forged"}):
+                async with env.http.post(env.url + path, data={**csrf, **form}) as resp:
+                    assert resp.status == 403, path
+        assert counts(env) == before
+
+
 BAD = [
     ({"communes": "xa khong co that"}, "Không tìm thấy xã/phường"),
     ({"communes": "vinh thuyy"}, "Có phải: Xã Vĩnh Thủy, Quảng Trị?"),
@@ -326,6 +345,8 @@ async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them
                 env.http, f"{env.url}/staff/accounts/{lan}/access", {**form, "communes": "vinh thuy\nbinh giang"}
             )
             assert status == 400 and "có ở nhiều nơi" in html
+            unchanged = AccountBook(env.app.repo, Gazetteer()).get(lan)
+            assert unchanged is not None and unchanged.communes == (19405,) and unchanged.display_name == ""
             communes = "Xã Vĩnh Thủy, Quảng Trị\nbinh giang, ninh binh"
             status, html = await post(
                 env.http, f"{env.url}/staff/accounts/{lan}/access", {**form, "communes": communes}
@@ -363,3 +384,16 @@ async def test_the_command_line_goes_through_the_same_library_and_audit(tmp_path
         hoa, landed = await browser_of(env, "hoa.vt", PASSWORD)
         async with hoa:
             assert landed == "/staff/"  # typed at the server by its operator: no forced change
+
+
+@run
+async def test_guessing_the_current_password_from_a_signed_in_page_is_throttled(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env, "lan")
+        for _ in range(5):
+            status, html = await change_own(env.http, env, "doan-mo-mat-khau", NEW_PASSWORD)
+            assert status == 400 and "Mật khẩu hiện tại không đúng" in html
+        status, html = await change_own(env.http, env, PASSWORD, NEW_PASSWORD)  # the right one, too late
+        assert status == 400 and "quá nhiều lần" in html
+        assert "không đúng" not in await sign_in(env, "lan")  # her password did not change
