@@ -88,7 +88,7 @@ class StaffStore:
     # --- accounts and sessions ----------------------------------------------------------------
 
     def add(self, name: str, password: str, communes: list[int], all_communes: bool) -> int:
-        """Create or replace an account; only the argon2 hash of the password is kept."""
+        """Create or replace an account, unaudited (seeding a database); people go through bot.staff.accounts."""
         with self.repo._tx() as cur:
             cur.execute(
                 "INSERT INTO staff (name, password_hash, communes, all_communes, created_at) VALUES (?,?,?,?,?) "
@@ -110,22 +110,9 @@ class StaffStore:
         rows = self.db.execute(f"SELECT {ACCOUNT} FROM staff ORDER BY name").fetchall()
         return [self._staff(row) for row in rows]
 
-    def end_sessions(self, name: str) -> int:
-        """Sign an account out everywhere; how many sessions ended."""
-        with self.repo._tx() as cur:
-            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
-            return int(cur.rowcount)
-
-    def remove(self, name: str) -> bool:
-        """Delete an account and its sessions; whether it existed."""
-        with self.repo._tx() as cur:
-            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
-            cur.execute("DELETE FROM staff WHERE name = ?", [name])
-            return bool(cur.rowcount)
-
     def _staff(self, row: tuple[Any, ...]) -> Staff:
-        more = (str(row[4] or ""), bool(row[5]), bool(row[6])) if len(row) > 4 else ()
-        return Staff(int(row[0]), row[1], tuple(json.loads(row[2] or "[]")), bool(row[3]), *more)
+        communes = tuple(json.loads(row[2] or "[]"))
+        return Staff(int(row[0]), row[1], communes, bool(row[3]), str(row[4] or ""), bool(row[5]), bool(row[6]))
 
     def credentials(self, name: str) -> tuple[Staff, str] | None:
         """The account of that name and its argon2 hash, for a check off this thread."""
