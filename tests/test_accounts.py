@@ -4,8 +4,9 @@ officer sees her communes and changes her own password; the command line goes th
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -16,10 +17,20 @@ from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
+from tests.test_hostile_dashboard import encode
 from tests.test_staff_security import cli
 
 NEW_PASSWORD = "mat-khau-moi-cua-hoa-2026"
 WHEN = re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}")  # dd/mm/yyyy HH:MM
+
+
+@asynccontextmanager
+async def as_admin(tmp_path: Path) -> AsyncIterator[Env]:
+    """A running server with two communes' leads, an officer "lan", and the admin "tinh" signed in on env.http."""
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env, "tinh")
+        yield env
 
 
 def counts(env: Env) -> tuple[int, int, int]:
@@ -81,9 +92,7 @@ async def change_own(
 
 @run
 async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commune(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         status, html = await admin_adds(env)
         assert status == 200 and "Đã tạo tài khoản hoa.vt" in html
         password = one_time(html)
@@ -120,9 +129,7 @@ async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commu
 
 @run
 async def test_an_admin_adds_with_a_typed_password_and_communes_by_code_or_name_with_province(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         status, html = await admin_adds(
             env, login="binh", communes="13531\nBình Giang, Ninh Bình\nXã Vĩnh Thủy", password="mot-mat-khau-dai"
         )
@@ -136,9 +143,7 @@ async def test_an_admin_adds_with_a_typed_password_and_communes_by_code_or_name_
 
 @run
 async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
         phone, _ = await browser_of(env, "lan", PASSWORD)
         laptop, _ = await browser_of(env, "lan", PASSWORD)
@@ -192,9 +197,7 @@ async def test_a_disabled_officer_is_told_so_only_with_the_right_password_and_lo
 
 @run
 async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         tinh = account_id(env, "tinh")
         before = counts(env)
         _, _, html = await page(env.http, f"{env.url}/staff/accounts/{tinh}")
@@ -228,6 +231,16 @@ async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Pat
         assert StaffStore(SqliteRepository(tmp_path / "k.db")).account("tinh").all_communes  # type: ignore[union-attr]
 
 
+def admin_posts(target: int) -> list[tuple[str, dict[str, str]]]:
+    """Every form of the admin's account pages, filled in, aimed at one account."""
+    return [
+        ("/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
+        (f"/staff/accounts/{target}/reset", {}),
+        (f"/staff/accounts/{target}/active", {"active": "0"}),
+        (f"/staff/accounts/{target}/access", {"display_name": "X", "role": "officer", "communes": "19405"}),
+    ]
+
+
 @run
 async def test_an_officer_gets_403_on_every_account_route_and_changes_nothing(tmp_path: Path) -> None:
     async with running(tmp_path) as env:
@@ -236,14 +249,8 @@ async def test_an_officer_gets_403_on_every_account_route_and_changes_nothing(tm
         assert "/staff/accounts" not in html and 'href="/staff/account"' in html  # her own page only
         tinh, csrf = account_id(env, "tinh"), csrf_of(html)
         before = counts(env)
-        for method, path, form in (
-            ("GET", "/staff/accounts", {}),
-            ("GET", f"/staff/accounts/{tinh}", {}),
-            ("POST", "/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
-            ("POST", f"/staff/accounts/{tinh}/reset", {}),
-            ("POST", f"/staff/accounts/{tinh}/active", {"active": "0"}),
-            ("POST", f"/staff/accounts/{tinh}/access", {"display_name": "X", "role": "officer", "communes": "19405"}),
-        ):
+        gets = [("GET", path, {}) for path in ("/staff/accounts", f"/staff/accounts/{tinh}")]
+        for method, path, form in gets + [("POST", path, form) for path, form in admin_posts(tinh)]:
             async with env.http.request(method, env.url + path, data={"csrf": csrf, **form}) as resp:
                 assert resp.status == 403 and "quản trị" in await resp.text(), path
         assert counts(env) == before
@@ -251,17 +258,11 @@ async def test_an_officer_gets_403_on_every_account_route_and_changes_nothing(tm
 
 @run
 async def test_account_forms_need_the_sessions_csrf_token(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
         before = counts(env)
-        for path, form in (
-            ("/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
-            (f"/staff/accounts/{lan}/reset", {}),
-            (f"/staff/accounts/{lan}/active", {"active": "0"}),
-            ("/staff/account", {"current": PASSWORD, "new_password": NEW_PASSWORD, "repeat": NEW_PASSWORD}),
-        ):
+        mine = {"current": PASSWORD, "new_password": NEW_PASSWORD, "repeat": NEW_PASSWORD}
+        for path, form in [*admin_posts(lan), ("/staff/account", mine)]:
             for csrf in ({}, {"csrf": "forged"}):
                 async with env.http.post(env.url + path, data={**csrf, **form}) as resp:
                     assert resp.status == 403, path
@@ -292,9 +293,7 @@ BAD = [
 async def test_bad_input_when_adding_is_refused_politely_and_changes_nothing(
     tmp_path: Path, fields: dict[str, str], said: str
 ) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         before = counts(env)
         status, html = await admin_adds(env, **fields)
         assert status == 400 and said in html and "Chưa lưu" in html, html[:3000]
@@ -304,28 +303,22 @@ async def test_bad_input_when_adding_is_refused_politely_and_changes_nothing(
 
 @run
 async def test_a_lone_surrogate_or_broken_bytes_in_any_field_are_refused(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
-        seed(env)
-        await sign_in(env, "tinh")
+    async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
         _, _, html = await page(env.http, env.url + "/staff/accounts")
         csrf = csrf_of(html)
         before = counts(env)
         good = {"login": "hoa.vt", "display_name": "Trần Thị Hoa", "role": "officer", "communes": "vinh thuy"}
-        for field in ("display_name", "communes", "password"):
-            form = {**good, field: good.get(field, "mat-khau-dai-lam") + "\ud800"}
-            body = "&".join(
-                f"{k}={quote(v.encode('utf-8', 'surrogatepass'), safe='')}" for k, v in {"csrf": csrf, **form}.items()
-            )
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            async with env.http.post(env.url + "/staff/accounts", data=body.encode(), headers=headers) as resp:
-                assert resp.status == 400 and "ký tự không đọc được" in await resp.text(), field
-            change = {"csrf": csrf, "display_name": "Lan\ud800", "role": "officer", "communes": "vinh thuy"}
-            body = "&".join(f"{k}={quote(v.encode('utf-8', 'surrogatepass'), safe='')}" for k, v in change.items())
-            async with env.http.post(
-                f"{env.url}/staff/accounts/{lan}/access", data=body.encode(), headers=headers
-            ) as resp:
-                assert resp.status == 400 and "ký tự không đọc được" in await resp.text()
+        targets = [
+            ("/staff/accounts", {**good, field: good.get(field, "mat-khau-dai-lam") + "\ud800"})
+            for field in ("display_name", "communes", "password")
+        ]
+        targets.append((f"/staff/accounts/{lan}/access", {**good, "display_name": "Lan\ud800"}))
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        for path, form in targets:
+            body = "&".join(f"{k}={encode(v)}" for k, v in {"csrf": csrf, **form}.items())  # %ED%A0%80 as sent
+            async with env.http.post(env.url + path, data=body.encode(), headers=headers) as resp:
+                assert resp.status == 400 and "ký tự không đọc được" in await resp.text(), form
         assert counts(env) == before
 
 
