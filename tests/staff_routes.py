@@ -16,6 +16,8 @@ from tests.test_channels import Env
 from tests.test_dashboard import sign_in
 
 CATCH_ALL = "/staff/{tail}"  # any other address: "Không có trang này"
+# Pages only an admin opens (an officer gets 403 there): the admin's crawl must reach them, the officer's not.
+ADMIN_ONLY = {"/staff/accounts", "/staff/accounts/{id}"}
 START = ("/staff/", "/staff/?view=due", "/staff/login")
 
 
@@ -26,6 +28,11 @@ def get_routes(server: web.Application) -> set[str]:
         for r in server.router.routes()
         if r.method == "GET" and r.resource is not None and r.resource.canonical.startswith("/staff")
     } - {CATCH_ALL}
+
+
+def routes_for(server: web.Application, who: str) -> set[str]:
+    """The GET routes a crawl as `who` must reach: an officer ("lan") is kept out of the admin's pages."""
+    return get_routes(server) - (ADMIN_ONLY if who == "lan" else set())
 
 
 def route_of(server: web.Application, path: str) -> str | None:

@@ -24,6 +24,7 @@ from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge
 from bot.messages import ConversationKey, Incoming
+from bot.staff.accounts import AccountBook, hash_password
 from bot.staff.exports import STATUS_LABELS
 from bot.staff.local_faq import Draft, LocalFaqStore, entry_of
 from bot.staff.notify import StaffCommands, handoff_notice, lead_notice
@@ -33,9 +34,9 @@ from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import lead_changes
 from bot.text import fold
 from tests.conftest import ROOT
-from tests.staff_routes import crawl_routes, get_routes
+from tests.staff_routes import ADMIN_ONLY, crawl_routes, routes_for
 from tests.test_channels import Env, run, running
-from tests.test_dashboard import PASSWORD
+from tests.test_dashboard import PASSWORD, sign_in
 from tests.test_engine import REGISTRATION
 from tests.test_exports import add_lead
 from tests.test_transcripts import SCRIPTS
@@ -157,6 +158,14 @@ def busy_day(env: Env) -> None:
     store.add("tinh", PASSWORD, [], True)
     lan = store.account("lan")
     assert lan is not None
+    book = AccountBook(repo, engine.assessor.gazetteer)  # account changes, shown in the admin's history
+    tinh = store.account("tinh")
+    book.set_access(tinh, lan.id, "Nguyễn Thị Lan", False, (19405, 13531))
+    book.create("staff:tinh", "hoa.vt", "Trần Thị Hoa", False, (19405,), hash_password(PASSWORD), True)
+    hoa = book.by_login("hoa.vt")
+    assert hoa is not None
+    book.set_active(tinh, hoa.id, False)
+    book.reset_password(tinh, hoa.id, hash_password(PASSWORD))
     (asked,) = repo.db.execute("SELECT key, example, commune_code FROM questions LIMIT 1").fetchall()
     draft = Draft(asked[1], asked[1], "Dạ, xe khách đi Lạng Sơn khoảng 6 tiếng.")
     LocalFaqStore(repo).add(lan, entry_of(draft, asked[2] or 19405, lan.name), asked[0])
@@ -217,9 +226,14 @@ async def test_no_page_or_export_of_the_dashboard_shows_a_code(tmp_path: Path) -
             env.http.cookie_jar.clear()
             found, reached = await crawl(env, check, who)
             problems += found
-            missed = get_routes(env.server) - reached
+            missed = routes_for(env.server, who) - reached
             assert not missed, f"{who}: no link reaches these GET routes; give the crawl a way in: {missed}"
         assert not problems, "\n".join(sorted(set(problems)))
+        env.http.cookie_jar.clear()
+        await sign_in(env, "lan")
+        for route in ADMIN_ONLY:
+            async with env.http.get(env.url + route.replace("{id}", "1"), allow_redirects=False) as resp:
+                assert resp.status == 403, route  # what the officer's crawl may skip, she may not open
 
 
 # --- chat replies and Telegram notices ------------------------------------------------------------------

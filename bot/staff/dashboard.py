@@ -33,6 +33,7 @@ from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
+MY_ACCOUNT = "/staff/account"  # "Tài khoản của tôi": the one page open while a one-time password waits
 PER_PAGE = 50
 MAX_ASSIGNEE, MAX_NOTE = 100, 2000
 EXPORT_CHUNK = 256 * 1024
@@ -135,6 +136,7 @@ class Dashboard:
             *self._profile_routes(),
             *self.lead_pages.routes(),
             *PrintPage(self).routes(),
+            *self._account_routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -143,6 +145,11 @@ class Dashboard:
         from bot.staff.profile_pages import ProfilePages  # it renders through this module's templates
 
         return ProfilePages(self).routes()
+
+    def _account_routes(self) -> list[web.RouteDef]:
+        from bot.staff.account_pages import AccountPages  # it renders through this module's templates
+
+        return AccountPages(self).routes()
 
     @staticmethod
     def render(name: str, **context: Any) -> web.Response:
@@ -165,6 +172,11 @@ class Dashboard:
                 form = await forms.posted(request)
                 if not forms.same(forms.clean(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
+            if session.staff.must_change and request.path not in (MY_ACCOUNT, "/staff/logout"):
+                # A one-time password (new account, reset): nothing but setting her own until she has.
+                if request.method in ("GET", "HEAD"):
+                    raise web.HTTPFound(MY_ACCOUNT)
+                raise web.HTTPForbidden(text="Xin đổi mật khẩu tạm ở trang Tài khoản của tôi trước.")
             return await handler(request, session)
 
         return guarded
@@ -199,8 +211,10 @@ class Dashboard:
             return await self._refused(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.", 429)
         if staff is None:  # logged by SignIn, without what was typed
             return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")
+        if not staff.active:  # said only to someone who knows the password
+            return await self.login_page(request, "Tài khoản này đang bị khóa. Xin liên hệ người quản trị.")
         session = await self.handler.call(self.store.open_session, staff)
-        response = web.HTTPFound("/staff/")
+        response = web.HTTPFound(MY_ACCOUNT if staff.must_change else "/staff/")
         secure = _secure(request)
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", secure=secure, path="/staff")
         response.set_cookie(

@@ -331,6 +331,21 @@ def m021_processed_replies(db: Database) -> None:
     db.table("processed").add_column("replies", str)
 
 
+@MIGRATIONS()
+def m019_staff_accounts(db: Database) -> None:
+    """Accounts kept in the dashboard: a display name, disabled or not, a one-time password to change, the last
+    sign-in; and `staff_audit`, who changed which account how (old → new, in words an admin reads)."""
+    db.execute("ALTER TABLE staff ADD COLUMN display_name TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE staff ADD COLUMN active INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE staff ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE staff ADD COLUMN last_sign_in TEXT")
+    db.execute(
+        "CREATE TABLE staff_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, "
+        "account TEXT NOT NULL, action TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX staff_audit_account ON staff_audit (account, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
