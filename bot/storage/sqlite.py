@@ -325,6 +325,25 @@ def m017_handoff_relay(db: Database) -> None:
     db.execute("CREATE INDEX handoff_audit_handoff ON handoff_audit (handoff_id, id)")
 
 
+@MIGRATIONS()
+def m018_form_templates(db: Database) -> None:
+    """A province's or commune's own Word layout of a registration form (Mẫu 01a, 01b), and who changed it when.
+
+    level: 'province' (code: the province's) or 'commune' (code: the ward's). No row: the bundled reference layout.
+    """
+    db.execute(
+        "CREATE TABLE form_templates (form TEXT NOT NULL, level TEXT NOT NULL, code INTEGER NOT NULL, "
+        "body BLOB NOT NULL, file_name TEXT NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT NOT NULL, "
+        "PRIMARY KEY (form, level, code))"
+    )
+    db.execute(
+        "CREATE TABLE form_template_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, form TEXT NOT NULL, "
+        "level TEXT NOT NULL, code INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+        "detail TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX form_template_audit_target ON form_template_audit (level, code, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
