@@ -17,7 +17,6 @@ from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
-from bot.staff.docx_forms import reference
 from bot.storage.memory import MemoryRepository
 from bot.storage.sqlite import SqliteRepository
 from tests.conftest import ROOT
@@ -25,7 +24,7 @@ from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
 from tests.test_engine import REGISTRATION, say
 from tests.test_exports import db, export  # noqa: F401 (the fixture)
-from tests.test_no_codes import Checker
+from tests.test_no_codes import Checker, docx_text
 from tools.form_templates import build
 
 BOUNDARY = "----formboundary7MA4YWxkTrZu0gW"
@@ -38,16 +37,6 @@ RICH = {
     "craft_village": True,
     "owner_flags": ["women_owned"],
 }
-
-
-def text_of(body: bytes) -> str:
-    """Everything a person reads in a Word file: paragraphs, table cells, headers and footers."""
-    doc = Document(io.BytesIO(body))
-    parts = [p.text for p in doc.paragraphs]
-    parts += [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
-    for section in doc.sections:
-        parts += [p.text for p in section.header.paragraphs] + [p.text for p in section.footer.paragraphs]
-    return "\n".join(parts)
 
 
 def word_file(text: str) -> bytes:
@@ -85,12 +74,12 @@ async def test_an_officer_downloads_a_filled_mau_01b_and_01a_of_her_lead(tmp_pat
                 disposition = resp.headers["Content-Disposition"]
                 body = await resp.read()
             assert f'filename="mau-{form}-{refs["mine"]}.docx"' in disposition and "Lan" not in disposition
-            shown = text_of(body)
+            shown = docx_text(body)
             assert "Nguyễn Thị Lan" in shown and "Xã Vĩnh Thủy" in shown and "Quảng Trị" in shown
             assert "MẪU THAM KHẢO" in shown  # until the province's own layout is loaded
             assert "{{" not in shown and "{%" not in shown
             assert not check(shown), check(shown)
-        b, a = text_of(await _body(env, refs["mine"], "01b")), text_of(await _body(env, refs["mine"], "01a"))
+        b, a = docx_text(await _body(env, refs["mine"], "01b")), docx_text(await _body(env, refs["mine"], "01a"))
         assert "làm nước mắm truyền thống" in b and "Hộ kinh doanh" in b and "2.500.000.000 đồng" in b
         assert "12 người" in b and "Phụ nữ làm chủ" in b and "Cơ sở 1" in b
         assert "Ứng dụng máy móc, thiết bị tiên tiến" in a and "20.000.000 đồng" in a and "Kinh phí xã" in a
@@ -118,7 +107,7 @@ async def test_a_hostile_facility_name_stays_text_in_the_form(tmp_path: Path) ->
         env.app.repo.db.execute(
             "UPDATE leads SET facility_name = ? WHERE ref = ?", ["</w:t></w:r><w:r><w:t>X & {{ hoten }}", refs["mine"]]
         )
-        shown = text_of(await _body(env, refs["mine"], "01b"))
+        shown = docx_text(await _body(env, refs["mine"], "01b"))
         assert "</w:t></w:r><w:r><w:t>X & {{ hoten }}" in shown  # escaped once, never rendered twice
 
 
@@ -170,18 +159,18 @@ async def test_an_officer_replaces_her_communes_layout_and_bad_files_change_noth
         status, page = await upload(env, own, name="mau-01b-tinh.docx")
         assert status == 200 and "Đã lưu" in page and "mau-01b-tinh.docx" in page
         assert saved_rows(env) == [("01b", "commune", 19405, "lan")]
-        shown = text_of(await _body(env, refs["mine"], "01b"))
+        shown = docx_text(await _body(env, refs["mine"], "01b"))
         assert "MẪU SỐ 01b CỦA TỈNH QUẢNG TRỊ" in shown and "Cơ sở 1" in shown and "NGUYỄN THỊ LAN" in shown
         assert "MẪU THAM KHẢO" not in shown
         async with env.http.get(f"{env.url}/staff/forms/01b/layout", params={"target": "commune:19405"}) as resp:
-            assert text_of(await resp.read()).startswith("MẪU SỐ 01b CỦA TỈNH")  # to edit again in Word
+            assert docx_text(await resp.read()).startswith("MẪU SỐ 01b CỦA TỈNH")  # to edit again in Word
         async with env.http.get(f"{env.url}/staff/forms") as resp:
             csrf = csrf_of(await resp.text())
         reset = {"csrf": csrf, "form": "01b", "target": "commune:19405"}
         async with env.http.post(f"{env.url}/staff/forms/reset", data=reset) as resp:
             assert resp.status == 200 and "đã về mẫu tham khảo" in await resp.text()
         assert saved_rows(env) == []
-        assert "MẪU THAM KHẢO" in text_of(await _body(env, refs["mine"], "01b"))
+        assert "MẪU THAM KHẢO" in docx_text(await _body(env, refs["mine"], "01b"))
         audit = env.app.repo.db.execute("SELECT form, level, code, actor, action FROM form_template_audit").fetchall()
         assert audit == [("01b", "commune", 19405, "lan", "uploaded"), ("01b", "commune", 19405, "lan", "reset")]
 
@@ -193,8 +182,8 @@ async def test_a_provincial_layout_serves_every_commune_of_the_province(tmp_path
         await sign_in(env, "tinh")
         status, _ = await upload(env, word_file("MẪU 01a CỦA TỈNH NINH BÌNH {{ coso }}"), "01a", "province:37")
         assert status == 200
-        assert "MẪU 01a CỦA TỈNH NINH BÌNH" in text_of(await _body(env, refs["other"], "01a"))  # Bình Giang
-        assert "MẪU THAM KHẢO" in text_of(await _body(env, refs["mine"], "01a"))  # Quảng Trị keeps the reference
+        assert "MẪU 01a CỦA TỈNH NINH BÌNH" in docx_text(await _body(env, refs["other"], "01a"))  # Bình Giang
+        assert "MẪU THAM KHẢO" in docx_text(await _body(env, refs["mine"], "01a"))  # Quảng Trị keeps the reference
 
 
 def _with_macro(body: bytes) -> bytes:
@@ -211,6 +200,8 @@ def _with_macro(body: bytes) -> bytes:
 
 
 def test_the_bundled_layouts_are_what_the_generator_builds() -> None:
+    from bot.staff.docx_forms import reference
+
     for form in ("01a", "01b"):
         with zipfile.ZipFile(io.BytesIO(reference(form))) as shipped, zipfile.ZipFile(io.BytesIO(build(form))) as made:
             assert shipped.namelist() == made.namelist()

@@ -11,12 +11,14 @@ import html.parser
 import io
 import json
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import docx
 import openpyxl
 import pytest
 from aiohttp import web
@@ -197,8 +199,20 @@ def _matches(resource: Any, path: str) -> bool:
     return bool(pattern is not None and pattern.fullmatch(path))
 
 
+def docx_text(body: bytes) -> str:
+    """Everything a person reads in a Word file: paragraphs, table cells, headers and footers."""
+    doc = docx.Document(io.BytesIO(body))
+    parts = [p.text for p in doc.paragraphs]
+    parts += [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
+    for section in doc.sections:
+        parts += [p.text for p in section.header.paragraphs] + [p.text for p in section.footer.paragraphs]
+    return "\n".join(parts)
+
+
 def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
-    """Codes in a downloaded list: CSV cells, or XLSX strings and numbers without a money or date format."""
+    """Codes in a download: CSV cells, XLSX strings and numbers without a money or date format, a Word form's text."""
+    if body.startswith(b"PK") and "word/document.xml" in zipfile.ZipFile(io.BytesIO(body)).namelist():
+        return [f"{url}: {f}" for f in check(docx_text(body))]  # a filled registration form (Mẫu 01a, 01b)
     if body.startswith(b"PK"):
         book = openpyxl.load_workbook(io.BytesIO(body))
         found = []
