@@ -156,6 +156,8 @@ async def test_an_officer_replaces_her_communes_layout_and_bad_files_change_noth
         for target in ("province:44", "commune:13531"):
             status, page = await upload(env, own, target=target)
             assert status == 403 and "xã mình phụ trách" in page and saved_rows(env) == []
+        async with env.http.get(f"{env.url}/staff/forms/01b/layout", params={"target": "commune:13531"}) as resp:
+            assert resp.status == 403  # another commune's layout is not hers to read either
         status, page = await upload(env, own, name="mau-01b-tinh.docx")
         assert status == 200 and "Đã lưu" in page and "mau-01b-tinh.docx" in page
         assert saved_rows(env) == [("01b", "commune", 19405, "lan")]

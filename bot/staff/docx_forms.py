@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from docx import Document
 from docxtpl import DocxTemplate
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.staff.form_fields import FIELDS, FORMS, LISTS, ROW_FIELDS, sample_fields
@@ -111,8 +112,8 @@ def check(body: bytes) -> Checked:
     if not used:
         raise TemplateRefused(NO_FIELD)
     try:
-        render(body, sample_fields())
-    except (TemplateError, ValueError, KeyError, TypeError) as exc:
+        Document(io.BytesIO(render(body, sample_fields())))  # the filled form must open again
+    except Exception as exc:  # docxtpl, Jinja, lxml and python-docx each raise their own kinds
         raise TemplateRefused(BROKEN) from exc
     return Checked(body, frozenset(used))
 

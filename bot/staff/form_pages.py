@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ NOT_YOURS = "Không có đăng ký này, hoặc không thuộc xã của bạn."
 NOT_ALLOWED = "Bạn chỉ thay được mẫu của xã mình phụ trách; mẫu chung của tỉnh do tài khoản cấp tỉnh thay."
 TOO_BIG = "Tệp mẫu quá lớn (tối đa 2 MB). Hãy bớt hình ảnh trong mẫu rồi tải lên lại."
 NO_FILE = "Hãy chọn tệp mẫu (.docx) để tải lên."
+NOT_FILLED = "Không điền được mẫu của tỉnh/xã cho đăng ký này. Hãy kiểm tra mẫu ở trang “Mẫu đăng ký”."
 FORM_ROUTE = r"{form:01[ab]}"
+log = logging.getLogger("khuyencong.staff")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,11 @@ class FormPages:
             await self.handler.call(self.app.profiles.refresh)  # the office as saved now
         saved = await self.handler.call(self.store.for_lead, form, lead.commune_code, self._province(lead))
         context = self._fields(lead)
-        body = await asyncio.to_thread(render, saved.body if saved else reference(form), context)
+        try:
+            body = await asyncio.to_thread(render, saved.body if saved else reference(form), context)
+        except Exception:  # a stored layout that passed its checks but fails on this lead's values
+            log.exception("form %s of lead %s could not be filled", form, lead.ref)
+            raise web.HTTPInternalServerError(text=NOT_FILLED) from None
         actor = f"staff:{session.staff.name}"
         await self.handler.call(self.app.repo.log_export, actor, f"form_{form}", str({"ref": lead.ref}), 1)
         name = f"mau-{form}-{lead.ref}.docx"
