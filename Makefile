@@ -21,8 +21,8 @@ test: check
 check: lint typecheck kb unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests bench tools
+	$(BIN)/ruff format --check bot tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -387,6 +387,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m015_search_keys",
         "m016_leads_fix_add",
         "m017_handoff_relay",
+        "m018_form_templates",
         "m019_staff_accounts",
         "m021_processed_replies",
     ]

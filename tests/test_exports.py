@@ -147,7 +147,8 @@ def test_summary_rolls_up_by_line_commune_sector_and_status(db: Path, tmp_path: 
     out = tmp_path / "summary.xlsx"
     assert export(db, "--format", "summary", "--out", str(out))[0] == 0
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
+    assert book.sheetnames[:3] == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
+    assert book.sheetnames[3:] == ["Mẫu 02a - Nhu cầu kinh phí", "Mẫu 02b - Thông tin cơ sở"]  # tests/test_forms.py
     lines = [[c.value for c in row] for row in book["Theo nội dung hỗ trợ"].iter_rows(min_row=2)]
     # Beside the registered amounts, the commune plan's slots: planned, planned amount, approved, remaining.
     assert [

@@ -11,9 +11,11 @@ import html.parser
 import io
 import json
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import docx
 import openpyxl
 import pytest
 
@@ -176,8 +178,20 @@ def busy_day(env: Env) -> None:
 # --- the dashboard: every GET route ---------------------------------------------------------------------
 
 
+def docx_text(body: bytes) -> str:
+    """Everything a person reads in a Word file: paragraphs, table cells, headers and footers."""
+    doc = docx.Document(io.BytesIO(body))
+    parts = [p.text for p in doc.paragraphs]
+    parts += [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
+    for section in doc.sections:
+        parts += [p.text for p in section.header.paragraphs] + [p.text for p in section.footer.paragraphs]
+    return "\n".join(parts)
+
+
 def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
-    """Codes in a downloaded list: CSV cells, or XLSX strings and numbers without a money or date format."""
+    """Codes in a download: CSV cells, XLSX strings and numbers without a money or date format, a Word form's text."""
+    if body.startswith(b"PK") and "word/document.xml" in zipfile.ZipFile(io.BytesIO(body)).namelist():
+        return [f"{url}: {f}" for f in check(docx_text(body))]  # a filled registration form (Mẫu 01a, 01b)
     if body.startswith(b"PK"):
         book = openpyxl.load_workbook(io.BytesIO(body))
         found = []

@@ -19,6 +19,7 @@ from tests.test_dashboard_browser import signed_in
 from tests.test_exports import add_lead
 from tests.test_lead_fix_add_browser import fill_walk_in
 from tests.test_lead_print_browser import pdf_pages
+from tests.test_no_codes import docx_text
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="make test installs chromium; run it through make")
@@ -126,10 +127,14 @@ async def test_an_officer_of_binh_giang_walks_through_her_day(tmp_path: Path) ->
         await page.emulate_media(media="screen")
         await page.goto(f"{env.url}/staff/leads/{refs['hung']}")  # back to the lead
 
-        # --- Download a filled Mẫu 01b ------------------------------------------------------------------------
-        # Helper H1 builds the forms (issue 13 item 5); the integrator adds this step here: from the lead page,
-        # download "Mẫu 01b" and check it names Nguyễn Văn Hưng, his facility and xã Bình Giang.
-        # ---------------------------------------------------------------------------------------------------------
+        # Download a filled Mẫu 01b for the owner to sign: his name (as she corrected it) and his commune.
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Tải Mẫu 01b (thông tin chung)").click()
+        form = await download.value
+        assert form.suggested_filename == f"mau-01b-{refs['hung']}.docx"
+        await form.save_as(tmp_path / form.suggested_filename)
+        shown = docx_text((tmp_path / form.suggested_filename).read_bytes())
+        assert "THÔNG TIN CHUNG CỦA ĐƠN VỊ" in shown and "Nguyễn Văn Hưng" in shown and "Bình Giang" in shown
 
         # Download the Excel list: her follow-up is in it, and the file is named after her commune and the day.
         await page.goto(env.url + "/staff/")

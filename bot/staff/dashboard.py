@@ -22,6 +22,7 @@ from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, download_name, duplicate_text, local_time
+from bot.staff.form_pages import FormPages
 from bot.staff.handoff_stats import handoff_stats
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
@@ -114,6 +115,7 @@ class Dashboard:
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
         self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
         self.lead_pages = LeadPages(self)  # a contact corrected, a registration taken at the office; slots
+        self.form_pages = FormPages(self)  # a lead's filled Mẫu 01a/01b; the layouts a province replaces
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -137,6 +139,7 @@ class Dashboard:
             *self.lead_pages.routes(),
             *PrintPage(self).routes(),
             *self._account_routes(),
+            *self.form_pages.routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]

@@ -243,8 +243,16 @@ def write_summary(
     *,
     followups: FollowUps = no_followups,
 ) -> int:
-    """The roll-up a commune sends upward: support line × commune, by sector, by status."""
-    counted = summarise(_ticking(leads, tick))
+    """The roll-up a commune sends upward: support line × commune, by sector, by status, and Mẫu 02a/02b."""
+    from bot.staff.rollup import FacilityRollup  # it reads this module's labels
+
+    with FacilityRollup(kb) as facilities:
+        counted = summarise(facilities.keep(_ticking(leads, tick)))
+        _write_summary(path, kb, counted, facilities.sheets())
+    return sum(counted["status"].values())
+
+
+def _write_summary(path: Path, kb: Knowledge, counted: dict[str, Counter[Any]], more: list[Sheet]) -> None:
     lines: dict[str, str] = kb.line_names | {"none": "Chưa chọn nội dung"}
     sectors: dict[str, str] = kb.sector_names | {"": "Chưa xác định"}
     by_line = [
@@ -276,9 +284,9 @@ def write_summary(
             ),
             Sheet("Theo ngành", ["Ngành", "Số cơ sở"], [45, 12], by_sector, count_kinds),
             Sheet("Theo trạng thái", ["Trạng thái", "Số cơ sở"], [30, 12], by_status, count_kinds),
+            *more,
         ],
     )
-    return sum(counted["status"].values())
 
 
 LINE_HEADERS = ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"]

@@ -326,9 +326,22 @@ def m017_handoff_relay(db: Database) -> None:
 
 
 @MIGRATIONS()
-def m021_processed_replies(db: Database) -> None:
-    """The web chat's replies kept with the message id: a page that lost an answer and sends again gets it again."""
-    db.table("processed").add_column("replies", str)
+def m018_form_templates(db: Database) -> None:
+    """A province's or commune's own Word layout of a registration form (Mẫu 01a, 01b), and who changed it when.
+
+    level: 'province' (code: the province's) or 'commune' (code: the ward's). No row: the bundled reference layout.
+    """
+    db.execute(
+        "CREATE TABLE form_templates (form TEXT NOT NULL, level TEXT NOT NULL, code INTEGER NOT NULL, "
+        "body BLOB NOT NULL, file_name TEXT NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT NOT NULL, "
+        "PRIMARY KEY (form, level, code))"
+    )
+    db.execute(
+        "CREATE TABLE form_template_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, form TEXT NOT NULL, "
+        "level TEXT NOT NULL, code INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+        "detail TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX form_template_audit_target ON form_template_audit (level, code, id)")
 
 
 @MIGRATIONS()
@@ -344,6 +357,12 @@ def m019_staff_accounts(db: Database) -> None:
         "account TEXT NOT NULL, action TEXT NOT NULL, changes TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX staff_audit_account ON staff_audit (account, id)")
+
+
+@MIGRATIONS()
+def m021_processed_replies(db: Database) -> None:
+    """The web chat's replies kept with the message id: a page that lost an answer and sends again gets it again."""
+    db.table("processed").add_column("replies", str)
 
 
 @dataclass
