@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.evaluation.shared import Measured
     from bot.faq import Answer, FaqIndex
     from bot.knowledge import Knowledge
-    from bot.staff.store import StaffStore
+    from bot.staff.accounts import Account, AccountBook
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -371,7 +371,12 @@ STATUSES = ["new", "contacted", "dossier_submitted", "supported", "declined", "w
     required=True,
     help="csv (UTF-8 with BOM), xlsx (styled list) or summary (roll-up workbook)",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="file to write")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="file to write, or an existing folder: the file is then named after the commune and the day",
+)
 @click.option("--commune", default=None, help='a commune\'s code or name, e.g. 19405 or "Vĩnh Thủy"')
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="only leads with this status")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="registered on or after this day")
@@ -400,17 +405,31 @@ def export(
     query = LeadQuery(
         commune=_commune_code(kb, commune), status=status, since=since.date().isoformat() if since else None
     )
+    if out.is_dir():
+        out = out / _export_name(kb, fmt, query.commune)
     repo = SqliteRepository(_db_path(db))
     store = StaffStore(repo)  # the dashboard's filters, for every commune
     total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
     with bar as progress:
         tick = progress.update if progress is not None else (lambda n: None)
-        written = WRITERS[fmt](store.iter_leads(EVERYONE, query), out, kb, tick)
+        leads, followups = store.with_followups(store.iter_leads(EVERYONE, query))
+        written = WRITERS[fmt](leads, out, kb, tick, followups=followups)
     owner_only(out)  # also when it overwrote an existing, readable file
     repo.log_export("cli", fmt, str(query.commune or "all"), written)
     repo.close()
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
+
+
+def _export_name(kb: Knowledge, fmt: str, commune: int | None) -> str:
+    """The name the dashboard gives the same download ('dang-ky-khuyen-cong_xa-binh-giang_03-12-2026.xlsx')."""
+    from bot.knowledge import vn_today
+    from bot.places import Gazetteer
+    from bot.staff.exports import download_name
+
+    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
+    place = gazetteer.place_by_code(commune) if commune else None
+    return download_name(fmt, place.name if place else None, vn_today())
 
 
 def _commune_code(kb: Knowledge, commune: str | None) -> int | None:
@@ -437,15 +456,17 @@ def staff() -> None:
 
 @staff.command("add")
 @click.argument("name")
-@click.option("--commune", "communes", multiple=True, type=int, help="a commune code this officer sees (repeatable)")
+@click.option("--commune", "communes", multiple=True, help="a commune this officer sees: code or name (repeatable)")
 @click.option("--all", "all_communes", is_flag=True, help="a provincial admin who sees every commune")
+@click.option("--display-name", "display_name", default=None, help="the name people read, e.g. 'Nguyễn Thị Lan'")
 @click.option("--telegram", type=click.IntRange(1), help="this officer's Telegram user id, for /leads /stats /export")
 @click.password_option(prompt="Mật khẩu", confirmation_prompt="Nhập lại mật khẩu")
 @common_options
 def staff_add(
     name: str,
-    communes: tuple[int, ...],
+    communes: tuple[str, ...],
     all_communes: bool,
+    display_name: str | None,
     telegram: int | None,
     password: str,
     db: Path | None,
@@ -453,30 +474,35 @@ def staff_add(
 ) -> None:
     """Create (or reset) a staff account; only an argon2 hash of the password is stored.
 
-    Example: khuyencong staff add lan --commune 19405 --telegram 123456789
+    The dashboard's "Tài khoản cán bộ" page does the same through the same library, audited alike.
+    Example: khuyencong staff add lan --commune 19405 --display-name "Nguyễn Thị Lan" --telegram 123456789
     """
-    from bot.staff.store import StaffStore
-    from bot.storage.sqlite import SqliteRepository
+    from bot.places import Gazetteer
+    from bot.staff.accounts import Refused, check_display, check_login, check_password, hash_password, resolve_communes
 
     if not communes and not all_communes:
         _fail("cần --commune MÃ_XÃ (một hoặc nhiều) hoặc --all")
-    unknown = [c for c, name in zip(communes, _commune_names(communes), strict=True) if name.startswith("xã không rõ")]
-    if unknown:
-        _fail(f"không có xã, phường nào mang mã {unknown[0]}")
-    if len(password) < 10:
-        _fail("mật khẩu cần ít nhất 10 ký tự")
-    repo = SqliteRepository(_db_path(db))
-    store = StaffStore(repo)
-    existed = store.account(name.strip()) is not None
-    store.add(name.strip(), password, list(communes), all_communes)  # a reset also ends every session
-    if telegram is not None:  # on Telegram the officer then sees these communes only
-        store.link_telegram(name.strip(), telegram)
-    repo.close()
-    scope = "mọi xã" if all_communes else "; ".join(_commune_names(communes))
+    login = name.strip()
+    with _account_book(db, create=True) as book:
+        try:
+            codes = () if all_communes else resolve_communes(Gazetteer(), "\n".join(communes))
+            hashed = hash_password(check_password(password))
+            if book.by_login(login) is None:  # a new account follows the dashboard's rules; an old one keeps its name
+                login = check_login(login)
+            existed = book.put(login, hashed, all_communes, codes)
+            if display_name is not None:
+                account = book.by_login(login)
+                assert account is not None
+                book.set_access(None, account.id, check_display(display_name), all_communes, codes)
+        except Refused as refused:
+            _fail(refused.message)
+        if telegram is not None:  # on Telegram the officer then sees these communes only
+            book.link_telegram(login, telegram)
+        scope = book.communes_text(all_communes, codes)
     if existed:
-        click.echo(f"Đã đặt lại mật khẩu tài khoản '{name}' ({scope}); mọi phiên đăng nhập cũ đã kết thúc.")
+        click.echo(f"Đã đặt lại mật khẩu tài khoản '{login}' ({scope}); mọi phiên đăng nhập cũ đã kết thúc.")
     else:
-        click.echo(f"Đã tạo tài khoản '{name}' ({scope}).")
+        click.echo(f"Đã tạo tài khoản '{login}' ({scope}).")
 
 
 @staff.command("remove")
@@ -487,8 +513,8 @@ def staff_remove(name: str, db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong staff remove lan
     """
-    with _staff_store(db) as store:
-        if not store.remove(name.strip()):
+    with _account_book(db) as book:
+        if not book.remove(name.strip()):
             _fail(f"không có tài khoản '{name}'")
     click.echo(f"Đã xóa tài khoản '{name}' và kết thúc mọi phiên đăng nhập của tài khoản này.")
 
@@ -501,50 +527,49 @@ def staff_logout(name: str, db: Path | None, knowledge: Path | None) -> None:
 
     Example: khuyencong staff logout lan
     """
-    with _staff_store(db) as store:
-        if store.account(name.strip()) is None:
-            _fail(f"không có tài khoản '{name}'")
-        ended = store.end_sessions(name.strip())
+    with _account_book(db) as book:
+        ended = book.end_sessions(name.strip())
+    if ended is None:
+        _fail(f"không có tài khoản '{name}'")
     click.echo(f"Đã kết thúc {ended} phiên đăng nhập của '{name}'.")
 
 
 @staff.command("list")
 @common_options
 def staff_list(db: Path | None, knowledge: Path | None) -> None:
-    """The staff accounts and the communes each sees (no passwords, no hashes).
+    """The staff accounts, their role, the communes each sees, and whether disabled (no passwords, no hashes).
 
     Example: khuyencong staff list
     """
-
-    with _staff_store(db) as store:
-        accounts = store.accounts()
-    if not accounts:
-        click.echo("Chưa có tài khoản cán bộ nào.")
-    for account in accounts:
-        names = _commune_names(account.communes)
-        click.echo(f"{account.name}: {'mọi xã' if account.all_communes else '; '.join(names) or 'chưa có xã'}")
+    with _account_book(db) as book:
+        accounts = book.accounts()
+        lines = [f"{a.login}: {_scope(book, a)}" for a in sorted(accounts, key=lambda a: a.login)]
+    click.echo("\n".join(lines) if lines else "Chưa có tài khoản cán bộ nào.")
 
 
-def _commune_names(codes: Iterable[int]) -> list[str]:
-    """Communes as an officer reads them ('Xã Vĩnh Thủy, Quảng Trị'), not as codes."""
-    from bot.places import Gazetteer
-
-    places = Gazetteer()
-    return [(p.label if (p := places.place_by_code(c)) else f"xã không rõ (mã {c})") for c in codes]
+def _scope(book: AccountBook, account: Account) -> str:
+    """What an account sees, as `staff list` says it ('Xã Vĩnh Thủy, Quảng Trị', 'mọi xã'), and if it is locked."""
+    scope = (
+        "mọi xã"
+        if account.admin
+        else (book.communes_text(False, account.communes) if account.communes else "chưa có xã")
+    )
+    return scope + ("" if account.active else " (đã khóa)")
 
 
 @contextmanager
-def _staff_store(db: Path | None) -> Iterator[StaffStore]:
-    """The staff tables of the database, closed afterwards; a missing database is refused, not created."""
-    from bot.staff.store import StaffStore
+def _account_book(db: Path | None, create: bool = False) -> Iterator[AccountBook]:
+    """The accounts of the database, closed afterwards; a missing database is refused unless `create`."""
+    from bot.places import Gazetteer
+    from bot.staff.accounts import AccountBook
     from bot.storage.sqlite import SqliteRepository
 
     path = _db_path(db)
-    if not path.exists():
+    if not create and not path.exists():
         _fail(f"không thấy cơ sở dữ liệu {path}")
     repo = SqliteRepository(path)
     try:
-        yield StaffStore(repo)
+        yield AccountBook(repo, Gazetteer())
     finally:
         repo.close()
 

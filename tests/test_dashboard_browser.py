@@ -103,3 +103,25 @@ async def test_an_officer_finds_a_lead_typed_without_marks_and_sets_three_leads_
         for ref in (refs["mine"], refs["html"], third):
             assert env.app.repo.audit(ref)[-1]["changes"]["status"] == ["new", "contacted"]
         await browser.close()
+
+
+@run
+async def test_an_officer_downloads_a_filled_mau_01b_from_the_lead_page(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.test_no_codes import docx_text
+
+    async with running(tmp_path) as env, async_playwright() as pw:
+        refs = seed(env)
+        browser, page = await signed_in(pw, env.url, accept_downloads=True)
+        await page.get_by_role("link", name=refs["mine"]).click()
+        await page.wait_for_url(f"**/staff/leads/{refs['mine']}")
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Tải Mẫu 01b (thông tin chung)").click()
+        got = await download.value
+        assert got.suggested_filename == f"mau-01b-{refs['mine']}.docx"
+        path = tmp_path / got.suggested_filename
+        await got.save_as(path)
+        shown = docx_text(path.read_bytes())
+        assert "THÔNG TIN CHUNG CỦA ĐƠN VỊ" in shown and "Nguyễn Thị Lan" in shown and "làm nước mắm" in shown
+        await browser.close()

@@ -110,9 +110,22 @@ def test_a_changed_flow_restarts_conversations_midway(kb, dialogs, assessor, faq
 
 def test_a_redelivered_message_is_processed_once(kb, dialogs, assessor, faq) -> None:
     engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+    key = ConversationKey("t", "u1")
+    engine.handle(Incoming(key, text="kiem tra", message_id="m1", reply_to="u1"), now=T0)
+    assert engine.handle(Incoming(key, text="htx", message_id="m2", reply_to="u1"), now=T0)
+    queued = len(engine.repo.outbox_of(key))
+    # The platform delivered it again: its replies already wait in the outbox, nothing is said twice.
+    assert engine.handle(Incoming(key, text="htx", message_id="m2", reply_to="u1"), now=T0) == []
+    conv = engine.repo.load(key)
+    assert conv is not None and conv.step == "activity" and conv.history == ["legal_form"]
+    assert len(engine.repo.outbox_of(key)) == queued  # nothing queued twice
+
+
+def test_a_message_answered_at_once_and_sent_again_gets_the_same_answer(kb, dialogs, assessor, faq) -> None:
+    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
     say(engine, "u1", "kiem tra", 1, message_id="m1")
-    assert say(engine, "u1", "htx", 2, message_id="m2")
-    assert say(engine, "u1", "htx", 3, message_id="m2") == ""  # the platform delivered it again
+    first = say(engine, "u1", "htx", 2, message_id="m2")
+    assert first and say(engine, "u1", "htx", 3, message_id="m2") == first  # the page lost the answer
     conv = engine.repo.load(ConversationKey("t", "u1"))
     assert conv is not None and conv.step == "activity" and conv.history == ["legal_form"]
 
@@ -374,6 +387,9 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m015_search_keys",
         "m016_leads_fix_add",
         "m017_handoff_relay",
+        "m018_form_templates",
+        "m019_staff_accounts",
+        "m021_processed_replies",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)

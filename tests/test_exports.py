@@ -107,7 +107,7 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     assert header[:5] == ["Mã đăng ký", "Ngày đăng ký", "Trạng thái", "Họ tên", "Số điện thoại"]
     assert sheet["A1"].font.bold and sheet["A1"].fill.fgColor.rgb.endswith("DCE6F1")
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:S{sheet.max_row}"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:V{sheet.max_row}"  # 22 columns
     assert sheet.column_dimensions["F"].width >= 20
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
@@ -147,7 +147,8 @@ def test_summary_rolls_up_by_line_commune_sector_and_status(db: Path, tmp_path: 
     out = tmp_path / "summary.xlsx"
     assert export(db, "--format", "summary", "--out", str(out))[0] == 0
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
+    assert book.sheetnames[:3] == ["Theo nội dung hỗ trợ", "Theo ngành", "Theo trạng thái"]
+    assert book.sheetnames[3:] == ["Mẫu 02a - Nhu cầu kinh phí", "Mẫu 02b - Thông tin cơ sở"]  # tests/test_forms.py
     lines = [[c.value for c in row] for row in book["Theo nội dung hỗ trợ"].iter_rows(min_row=2)]
     # Beside the registered amounts, the commune plan's slots: planned, planned amount, approved, remaining.
     assert [

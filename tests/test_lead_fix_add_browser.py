@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,17 @@ from tests.test_exports import add_lead
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="make test installs chromium; run it through make")
+
+
+async def fill_walk_in(page: Any, product: str, name: str, phone: str, facility: str) -> None:
+    """Open "Thêm đăng ký" and answer as a household business wanting machinery (the consent is left to tick)."""
+    await page.get_by_role("link", name="Thêm đăng ký").click()
+    await page.get_by_label("Loại hình").select_option("household_business")
+    await page.get_by_label("Sản phẩm", exact=True).fill(product)
+    await page.get_by_label("Máy móc, thiết bị").check()
+    await page.get_by_label("Họ tên người liên hệ").fill(name)
+    await page.get_by_label("Số điện thoại").fill(phone)
+    await page.get_by_label("Tên cơ sở").fill(facility)
 
 
 @run
@@ -34,13 +46,7 @@ async def test_an_officer_corrects_a_name_adds_a_walk_in_and_sees_the_slots(tmp_
         assert await page.get_by_role("heading", name=typed).count() == 1
         assert await page.get_by_text("Họ tên: nguyen van hung → Nguyễn Văn Hùng").count() == 1
 
-        await page.get_by_role("link", name="Thêm đăng ký").click()
-        await page.get_by_label("Loại hình").select_option("household_business")
-        await page.get_by_label("Sản phẩm", exact=True).fill("làm nước mắm")
-        await page.get_by_label("Máy móc, thiết bị").check()
-        await page.get_by_label("Họ tên người liên hệ").fill("Trần Thị Mai")
-        await page.get_by_label("Số điện thoại").fill("0987 654 321")
-        await page.get_by_label("Tên cơ sở").fill("Cơ sở nước mắm Mai")
+        await fill_walk_in(page, "làm nước mắm", "Trần Thị Mai", "0987 654 321", "Cơ sở nước mắm Mai")
         await page.get_by_role("button", name="Lưu đăng ký").click()  # the consent is not ticked yet
         assert "/staff/add" in page.url  # the browser itself holds back a form without the required tick
         await page.get_by_label("Người đăng ký đã đồng ý sau khi nghe đọc").check()

@@ -11,15 +11,13 @@ import html.parser
 import io
 import json
 import re
-from collections import Counter
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
+import docx
 import openpyxl
 import pytest
-from aiohttp import web
 
 from bot.app import OrderedHandler
 from bot.dialog import DialogEngine
@@ -28,6 +26,7 @@ from bot.faq import FaqIndex
 from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge
 from bot.messages import ConversationKey, Incoming
+from bot.staff.accounts import AccountBook, hash_password
 from bot.staff.exports import STATUS_LABELS
 from bot.staff.local_faq import Draft, LocalFaqStore, entry_of
 from bot.staff.notify import StaffCommands, handoff_notice, lead_notice
@@ -37,6 +36,7 @@ from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import lead_changes
 from bot.text import fold
 from tests.conftest import ROOT
+from tests.staff_routes import ADMIN_ONLY, crawl_routes, routes_for
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, sign_in
 from tests.test_engine import REGISTRATION
@@ -50,7 +50,6 @@ ENGLISH = ("created", "updated", "erased", "follow-up", "assignee", "retention",
 # Only these routes may answer with something other than a page, a list or a workbook: the YAML of a commune's
 # profile is the knowledge file format itself, edited by staff who know its keys (docs/knowledge.md).
 DATA_FILES = {"/staff/profiles/{code}/yaml"}
-CATCH_ALL = "/staff/{tail}"  # any other address: "Không có trang này"
 
 
 def vocabulary(kb: Knowledge) -> set[str]:
@@ -109,10 +108,6 @@ def visible(page: str) -> str:
     return "\n".join(parser.parts)
 
 
-def links(page: str) -> list[str]:
-    return [h.replace("&amp;", "&") for h in re.findall(r'href="(/staff/[^"#]*)"', page)]
-
-
 # --- what the officer's day leaves in the database ------------------------------------------------------
 
 
@@ -165,6 +160,14 @@ def busy_day(env: Env) -> None:
     store.add("tinh", PASSWORD, [], True)
     lan = store.account("lan")
     assert lan is not None
+    book = AccountBook(repo, engine.assessor.gazetteer)  # account changes, shown in the admin's history
+    tinh = store.account("tinh")
+    book.set_access(tinh, lan.id, "Nguyễn Thị Lan", False, (19405, 13531))
+    book.create("staff:tinh", "hoa.vt", "Trần Thị Hoa", False, (19405,), hash_password(PASSWORD), True)
+    hoa = book.by_login("hoa.vt")
+    assert hoa is not None
+    book.set_active(tinh, hoa.id, False)
+    book.reset_password(tinh, hoa.id, hash_password(PASSWORD))
     (asked,) = repo.db.execute("SELECT key, example, commune_code FROM questions LIMIT 1").fetchall()
     draft = Draft(asked[1], asked[1], "Dạ, xe khách đi Lạng Sơn khoảng 6 tiếng.")
     LocalFaqStore(repo).add(lan, entry_of(draft, asked[2] or 19405, lan.name), asked[0])
@@ -175,30 +178,20 @@ def busy_day(env: Env) -> None:
 # --- the dashboard: every GET route ---------------------------------------------------------------------
 
 
-def get_routes(server: web.Application) -> set[str]:
-    """Every GET route of the dashboard, by its pattern: a page added tomorrow is in this set too."""
-    return {
-        r.resource.canonical
-        for r in server.router.routes()
-        if r.method == "GET" and r.resource is not None and r.resource.canonical.startswith("/staff")
-    } - {CATCH_ALL}
-
-
-def route_of(server: web.Application, path: str) -> str | None:
-    for resource in server.router.resources():
-        mine = resource.canonical.startswith("/staff") and resource.canonical != CATCH_ALL
-        if mine and (resource.get_info().get("path") == path or _matches(resource, path)):
-            return resource.canonical
-    return None
-
-
-def _matches(resource: Any, path: str) -> bool:
-    pattern = resource.get_info().get("pattern")
-    return bool(pattern is not None and pattern.fullmatch(path))
+def docx_text(body: bytes) -> str:
+    """Everything a person reads in a Word file: paragraphs, table cells, headers and footers."""
+    doc = docx.Document(io.BytesIO(body))
+    parts = [p.text for p in doc.paragraphs]
+    parts += [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
+    for section in doc.sections:
+        parts += [p.text for p in section.header.paragraphs] + [p.text for p in section.footer.paragraphs]
+    return "\n".join(parts)
 
 
 def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
-    """Codes in a downloaded list: CSV cells, or XLSX strings and numbers without a money or date format."""
+    """Codes in a download: CSV cells, XLSX strings and numbers without a money or date format, a Word form's text."""
+    if body.startswith(b"PK") and "word/document.xml" in zipfile.ZipFile(io.BytesIO(body)).namelist():
+        return [f"{url}: {f}" for f in check(docx_text(body))]  # a filled registration form (Mẫu 01a, 01b)
     if body.startswith(b"PK"):
         book = openpyxl.load_workbook(io.BytesIO(body))
         found = []
@@ -219,35 +212,20 @@ def export_problems(check: Checker, url: str, body: bytes) -> list[str]:
 
 async def crawl(env: Env, check: Checker, who: str) -> tuple[list[str], set[str]]:
     """Sign in and follow every link under /staff/ (up to six of each route): the codes seen, and the routes reached."""
-    assert env.server is not None
-    first = await sign_in(env, who)
-    todo, seen, problems, reached = ["/staff/", "/staff/?view=due", "/staff/login"], set(), [], set()
-    per_route: Counter[str] = Counter()
-    del first
-    while todo:
-        url = todo.pop(0)
-        path = urlsplit(url).path
-        route = route_of(env.server, path)
-        if url in seen or route is None or per_route[route] >= 6 or "logout" in path:
+    problems, reached = [], set()
+    async for got in crawl_routes(env, who):
+        reached.add(got.route)
+        if got.route in DATA_FILES:
             continue
-        seen.add(url)
-        per_route[route] += 1
-        async with env.http.get(env.url + url, allow_redirects=False) as resp:
-            body, kind = await resp.read(), resp.headers.get("Content-Type", "")
-            assert resp.status == 200, (url, resp.status)
-        reached.add(route)
-        if route in DATA_FILES:
-            continue
-        if kind.startswith("text/html"):
-            page = body.decode("utf-8")
-            problems += [f"{url}: {f}" for f in check(visible(page))]
+        if got.page:
+            page = got.body.decode("utf-8")
+            problems += [f"{got.url}: {f}" for f in check(visible(page))]
             # The browser tab shows the title: a short name, never markup (a merge once pasted a table into it).
             title = re.search(r"<title>(.*?)</title>", page, re.S)
             if title is None or "<" in title.group(1) or len(title.group(1)) > 80:
-                problems.append(f"{url}: page title {title.group(1)[:60] if title else None!r}")
-            todo += links(page)
+                problems.append(f"{got.url}: page title {title.group(1)[:60] if title else None!r}")
         else:
-            problems += export_problems(check, url, body)
+            problems += export_problems(check, got.url, got.body)
     return problems, reached
 
 
@@ -262,9 +240,14 @@ async def test_no_page_or_export_of_the_dashboard_shows_a_code(tmp_path: Path) -
             env.http.cookie_jar.clear()
             found, reached = await crawl(env, check, who)
             problems += found
-            missed = get_routes(env.server) - reached
+            missed = routes_for(env.server, who) - reached
             assert not missed, f"{who}: no link reaches these GET routes; give the crawl a way in: {missed}"
         assert not problems, "\n".join(sorted(set(problems)))
+        env.http.cookie_jar.clear()
+        await sign_in(env, "lan")
+        for route in ADMIN_ONLY:
+            async with env.http.get(env.url + route.replace("{id}", "1"), allow_redirects=False) as resp:
+                assert resp.status == 403, route  # what the officer's crawl may skip, she may not open
 
 
 # --- chat replies and Telegram notices ------------------------------------------------------------------

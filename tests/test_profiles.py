@@ -20,7 +20,7 @@ from bot.staff.store import StaffStore
 from bot.storage.profiles import ProfileStore
 from tests.conftest import KNOWLEDGE
 from tests.fakes import wait_for
-from tests.test_channels import INTERVIEW, REGISTER, Env, run, running, settings_for, web_say
+from tests.test_channels import INTERVIEW, REGISTER, Env, run, running, settings_for, tg_post, web_say
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 
 VINH_THUY, BINH_GIANG, TAM_DAO = 19405, 13531, 8911
@@ -362,3 +362,19 @@ def test_the_check_command_sees_the_profiles_saved_in_its_database(tmp_path: Pat
     result = CliRunner().invoke(main, [*args, "--db", str(tmp_path / "k.db")], input=json.dumps(PROFILE))
     lines = json.loads(result.stdout)["support_lines"]
     assert result.exit_code == 0 and any(x["funding"] == "commune" and x["cap_vnd"] == 25_000_000 for x in lines)
+
+
+@run
+async def test_staff_commands_also_run_in_a_communes_own_staff_chat(tmp_path: Path) -> None:
+    from tests.test_notify import STAFF_ID, in_chat, link, texts_to
+
+    own, other = -100777, -100999
+    async with running(tmp_path, telegram_staff_chat_id="-100500", telegram_staff_ids=str(STAFF_ID)) as env:
+        link(env)
+        await sign_in(env)
+        await save_profile(env, staff_chat_id=str(own))
+        assert await tg_post(env, in_chat("/leads", STAFF_ID, 1, own)) == 200
+        assert await tg_post(env, in_chat("/leads", STAFF_ID, 2, other)) == 200  # a group nobody set
+        mine, elsewhere = await texts_to(env, own, 1), await texts_to(env, other, 1)
+        assert mine[0].startswith("2 đăng ký") and "Vĩnh Thủy" in mine[0] and "Bình Giang" not in mine[0], mine
+        assert elsewhere == ["Lệnh cán bộ chỉ dùng trong tin nhắn riêng với trợ lý hoặc trong nhóm cán bộ."]

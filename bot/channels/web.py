@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from importlib import resources
 
 from aiohttp import web
@@ -18,6 +19,11 @@ from bot.storage import Conversation
 CHANNEL = "web"
 # The page makes a random 128-bit id; requiring a long one keeps other people's chats unguessable.
 _USER = re.compile(r"^[A-Za-z0-9_-]{16,100}\Z")
+# The page names each message it sends (a header, so the body keeps design §4.4's shape): a message sent
+# again after its answer was lost on the way is answered once, with the same replies.
+MESSAGE_ID = "X-Message-Id"
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
+BAD_MESSAGE_ID = "Mã tin nhắn (X-Message-Id) phải có 8–64 ký tự: chữ, số, - hoặc _."
 BUSY = "Có quá nhiều tin nhắn từ mạng của bà con lúc này. Bà con đợi một phút rồi nhắn tiếp nhé."
 _STATIC = {"chat.js": "text/javascript", "chat.css": "text/css", "staff.css": "text/css"}
 _SECURITY = {
@@ -31,9 +37,14 @@ def _bad(message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def parse(raw: bytes) -> Incoming | str:
-    """The message of a request body, or a polite Vietnamese error."""
-    return incoming_from_json(raw, CHANNEL, _USER, "mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)")
+def parse(raw: bytes, message_id: str | None = None) -> Incoming | str:
+    """The message of a request body (and the page's id for it, if any), or a polite Vietnamese error."""
+    if message_id is not None and not _MESSAGE_ID.match(message_id):
+        return BAD_MESSAGE_ID
+    msg = incoming_from_json(raw, CHANNEL, _USER, "mã ngẫu nhiên 16–100 ký tự (chữ, số, - hoặc _)")
+    if isinstance(msg, str) or message_id is None:
+        return msg
+    return replace(msg, message_id=f"{msg.key.user}:{message_id}")  # one person's ids never meet another's
 
 
 def office_card(engine: DialogEngine, key: ConversationKey) -> dict[str, str]:
@@ -52,7 +63,7 @@ class WebChat:
         """One message in, the replies out."""
         if request.content_type != "application/json":
             return _bad("Content-Type phải là application/json.", 415)
-        msg = parse(await request.read())
+        msg = parse(await request.read(), request.headers.get(MESSAGE_ID))
         if isinstance(msg, str):
             return _bad(msg)
         address = client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)

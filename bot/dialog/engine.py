@@ -54,7 +54,7 @@ class DialogEngine:
     def handle(self, msg: Incoming, now: dt.datetime | None = None) -> list[Reply]:
         """Handle one message; the conversation and any lead are stored before the replies go out."""
         if msg.message_id and self.repo.seen(msg.key, msg.message_id):
-            return []  # a redelivery: it was handled once already
+            return self.repo.replayed(msg.key, msg.message_id)  # a resend: handled once, its answer again
         now = now or dt.datetime.now(dt.UTC)
         if self.before_turn is not None:
             self.before_turn()
@@ -85,7 +85,7 @@ class DialogEngine:
         # nothing. Anything else is kept, so what the person said counts and the welcome is not said again.
         # A webhook turn is always kept: its replies wait in the outbox, stored with it (platform ids are signed).
         keep = known is not None or not opening or holds_something(conv) or msg.reply_to is not None
-        outbox = self._outbox(msg, lambda stored: self._final(stored, turn))
+        outbox = self._outbox(msg, lambda stored: self._final(stored, turn)) if keep else None
         stored = self.repo.save_turn(conv, msg.message_id, turn.lead, outbox) if keep else None
         self.welcomed.remember(msg.key, now, welcomed=not keep)
         if stored is not None and self.on_lead is not None:
@@ -118,8 +118,11 @@ class DialogEngine:
 
     @staticmethod
     def _outbox(msg: Incoming, compose: Callable[[Lead | None], list[Reply]]) -> Outbox | None:
-        """A webhook channel's replies are stored with the turn and delivered after it (at least once)."""
-        return Outbox(msg.reply_to, compose) if msg.reply_to is not None else None
+        """A webhook channel's replies are stored with the turn and delivered after it (at least once).
+
+        A message answered at once that carries an id (the web page's) keeps its replies with that id.
+        """
+        return Outbox(msg.reply_to, compose) if msg.reply_to is not None or msg.message_id else None
 
     def _final(self, stored: Lead | None, turn: Turn) -> list[Reply]:
         """The turn's replies as sent: the reference code once the lead is stored; long replies split."""

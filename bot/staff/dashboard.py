@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -20,19 +21,23 @@ from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
 from bot.staff.answer_pages import DONE, AnswerPages
-from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
+from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, download_name, duplicate_text, local_time
+from bot.staff.form_pages import FormPages
 from bot.staff.handoff_stats import handoff_stats
 from bot.staff.lead_edits import LABELS as EDIT_LABELS
 from bot.staff.lead_pages import LeadPages
 from bot.staff.login import DEVICE_COOKIE, DEVICE_DAYS, Attempt, Busy, RefusalLog, SignIn, Throttled
+from bot.staff.print_page import PrintPage
 from bot.staff.store import LeadQuery, Session, StaffStore
 from bot.storage import LeadStatus
 from bot.text import national_phone
 
 log = logging.getLogger("khuyencong.staff")
 COOKIE, LOGIN_COOKIE = "kc_staff", "kc_login"
+MY_ACCOUNT = "/staff/account"  # "Tài khoản của tôi": the one page open while a one-time password waits
 PER_PAGE = 50
 MAX_ASSIGNEE, MAX_NOTE = 100, 2000
+EXPORT_CHUNK = 256 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot.staff", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -110,6 +115,7 @@ class Dashboard:
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
         self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
         self.lead_pages = LeadPages(self)  # a contact corrected, a registration taken at the office; slots
+        self.form_pages = FormPages(self)  # a lead's filled Mẫu 01a/01b; the layouts a province replaces
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -131,6 +137,9 @@ class Dashboard:
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
             *self._profile_routes(),
             *self.lead_pages.routes(),
+            *PrintPage(self).routes(),
+            *self._account_routes(),
+            *self.form_pages.routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -139,6 +148,11 @@ class Dashboard:
         from bot.staff.profile_pages import ProfilePages  # it renders through this module's templates
 
         return ProfilePages(self).routes()
+
+    def _account_routes(self) -> list[web.RouteDef]:
+        from bot.staff.account_pages import AccountPages  # it renders through this module's templates
+
+        return AccountPages(self).routes()
 
     @staticmethod
     def render(name: str, **context: Any) -> web.Response:
@@ -161,6 +175,11 @@ class Dashboard:
                 form = await forms.posted(request)
                 if not forms.same(forms.clean(form.get("csrf")), session.csrf):
                     raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ, hãy tải lại trang.")
+            if session.staff.must_change and request.path not in (MY_ACCOUNT, "/staff/logout"):
+                # A one-time password (new account, reset): nothing but setting her own until she has.
+                if request.method in ("GET", "HEAD"):
+                    raise web.HTTPFound(MY_ACCOUNT)
+                raise web.HTTPForbidden(text="Xin đổi mật khẩu tạm ở trang Tài khoản của tôi trước.")
             return await handler(request, session)
 
         return guarded
@@ -195,8 +214,10 @@ class Dashboard:
             return await self._refused(request, "Sai quá nhiều lần. Hãy thử lại sau 15 phút.", 429)
         if staff is None:  # logged by SignIn, without what was typed
             return await self.login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.")
+        if not staff.active:  # said only to someone who knows the password
+            return await self.login_page(request, "Tài khoản này đang bị khóa. Xin liên hệ người quản trị.")
         session = await self.handler.call(self.store.open_session, staff)
-        response = web.HTTPFound("/staff/")
+        response = web.HTTPFound(MY_ACCOUNT if staff.must_change else "/staff/")
         secure = _secure(request)
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", secure=secure, path="/staff")
         response.set_cookie(
@@ -289,24 +310,22 @@ class Dashboard:
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
         """One lead: answers, assessment with citations, consent, follow-up form and history."""
+        return render("lead.html", session=session, saved=saved, **await self.lead_facts(request, session))
+
+    async def lead_facts(self, request: web.Request, session: Session) -> dict[str, Any]:
+        """What the lead page and its print layout show: the lead, follow-up, consent, history and their words."""
         ref = forms.clean(request.match_info["ref"], 20)
         lead = await self.handler.call(self.store.lead, session.staff, ref)
         if lead is None:
             raise web.HTTPNotFound(text="Không có đăng ký này, hoặc không thuộc xã của bạn.")
-        followup = await self.handler.call(self.store.followup, ref)
-        consent = await self.handler.call(self.store.consent, lead.consent_id)
-        history = await self.handler.call(self.app.repo.audit, ref)
-        return render(
-            "lead.html",
-            session=session,
-            lead=lead,
-            followup=followup,
-            consent=consent,
-            history=history,
-            saved=saved,
-            lines=self.app.engine.kb.line_names,
-            labeller=labels.Labeller(self.app.engine.kb),
-        )
+        return {
+            "lead": lead,
+            "followup": await self.handler.call(self.store.followup, ref),
+            "consent": await self.handler.call(self.store.consent, lead.consent_id),
+            "history": await self.handler.call(self.app.repo.audit, ref),
+            "lines": self.app.engine.kb.line_names,
+            "labeller": labels.Labeller(self.app.engine.kb),
+        }
 
     async def update(self, request: web.Request, session: Session) -> web.Response:
         """Change status, assignee, follow-up date and note; a value that cannot be stored changes nothing."""
@@ -407,20 +426,37 @@ class Dashboard:
         query = self._query(request)
         if query.commune is not None and not session.staff.sees(query.commune):
             raise web.HTTPNotFound(text="Không có trang này.")
-        suffix = ".csv" if fmt == "csv" else ".xlsx"
-        name = f"dang-ky{'-tong-hop' if fmt == 'summary' else ''}{suffix}"
-        leads = self.store.iter_leads(session.staff, query)  # exactly what the list shows, without pages
+        name = download_name(fmt, self._export_commune(session, query), vn_today())
+        # Exactly what the list shows, without pages, with each lead's follow-up.
+        leads, followups = self.store.with_followups(self.store.iter_leads(session.staff, query))
+        write = functools.partial(WRITERS[fmt], followups=followups)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            }
+        )
         with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
             path = Path(folder) / name
-            count = await self.handler.call(WRITERS[fmt], leads, path, self.app.engine.kb)
-            body = path.read_bytes()
-        scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
-        await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
-        return web.Response(
-            body=body,
-            content_type="text/csv" if fmt == "csv" else XLSX_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
+            count = await self.handler.call(write, leads, path, self.app.engine.kb)
+            scope = forms.query(request) | {"communes": "all" if session.staff.all_communes else session.staff.communes}
+            await self.handler.call(self.app.repo.log_export, f"staff:{session.staff.name}", fmt, str(scope), count)
+            response.content_length = path.stat().st_size
+            await response.prepare(request)
+            with path.open("rb") as fh:  # sent in pieces: a list of 100,000 leads is never held in memory
+                while chunk := fh.read(EXPORT_CHUNK):
+                    await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    def _export_commune(self, session: Session, query: LeadQuery) -> str | None:
+        """The one commune an export covers (its filter, else the officer's only commune), for the file name."""
+        codes = [query.commune] if query.commune is not None else list(query.communes or session.staff.scope or [])
+        if len(set(codes)) != 1 or codes[0] is None:
+            return None
+        place = self.app.engine.assessor.gazetteer.place_by_code(codes[0])
+        return place.name if place is not None else None
 
 
 def _plain(template: str) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 from bot.knowledge import VN_TIME, Knowledge
 from bot.slots import APPROVED, Demand, commune_plan, plan_slots
 from bot.staff import labels
+from bot.staff.store import FollowUps, no_followups
 from bot.staff.xlsx import Sheet, safe, write_workbook
 from bot.storage import Lead
-from bot.text import national_phone
+from bot.text import fold, national_phone
 
 TICK = 1000  # rows between progress updates
 STATUS_LABELS = {
@@ -63,7 +64,7 @@ COLUMNS = [
     Column("Sản phẩm", 24, "text"),
     Column("Ngành", 28, "text"),
     Column("Xã/phường", 20, "text"),
-    Column("Mã xã", 8, "number"),
+    Column("Mã xã", 8, "code"),
     Column("Tỉnh/thành phố", 18, "text"),
     Column("Kết quả kiểm tra", 18, "text"),
     Column("Hỗ trợ mong muốn", 30, "text"),
@@ -71,6 +72,9 @@ COLUMNS = [
     Column("Ghi chú", 30, "text"),
     Column("Kênh", 10, "text"),
     Column("Cập nhật", 17, "date"),
+    Column("Người phụ trách", 18, "text"),
+    Column("Ngày hẹn gọi lại", 12, "day"),
+    Column("Ghi chú của cán bộ", 30, "text"),
     Column("Trùng lặp", 26, "text"),
 ]
 
@@ -85,13 +89,27 @@ def lead_columns(kb: Knowledge) -> list[Column]:
     return COLUMNS
 
 
-def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
+def commune_code(code: int | None) -> str:
+    """A unit code as the official lists write it: five digits, leading zeros kept ('04567')."""
+    return f"{code:05d}" if code is not None else ""
+
+
+def iso_day(value: str) -> dt.date | None:
+    """A stored ISO day ('2026-12-24') as a date; anything else None."""
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def row_reader(kb: Knowledge, followups: FollowUps = no_followups) -> Callable[[Lead], list[Any]]:
     """A function giving a lead's values in column order (one call a row: exports are large)."""
     lines, sectors = kb.line_names, kb.sector_names
     forms: dict[str, str] = {str(k): v for k, v in kb.rules.labels.legal_forms.items()}
 
     def read(x: Lead) -> list[Any]:
         profile, assessment = x.profile, x.assessment
+        follow = followups(x.ref)
         return [
             x.ref,
             local_time(x.created_at),
@@ -103,7 +121,7 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             str(profile.get("activity", "")),
             sectors.get(assessment.get("sector") or "", ""),
             x.commune or "",
-            x.commune_code,
+            commune_code(x.commune_code),
             x.province or "",
             ELIGIBLE_LABELS.get(assessment.get("eligible"), ""),
             "; ".join([lines.get(c, "Nội dung khác") for c in x.lines_wanted]),
@@ -111,6 +129,9 @@ def row_reader(kb: Knowledge) -> Callable[[Lead], list[Any]]:
             x.note,
             labels.channel(x.channel),
             local_time(x.updated_at),
+            follow.assignee,
+            iso_day(follow.follow_up),
+            follow.note,
             duplicate_text(x),
         ]
 
@@ -125,10 +146,17 @@ def expected_amount(lead: Lead) -> int:
     return sum(local.get(code, 0) for code in lead.lines_wanted)
 
 
-def write_csv(leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None) -> int:
+def write_csv(
+    leads: Iterable[Lead],
+    path: Path,
+    kb: Knowledge,
+    tick: Callable[[int], None] = lambda n: None,
+    *,
+    followups: FollowUps = no_followups,
+) -> int:
     """A CSV that Excel opens with Vietnamese intact (UTF-8 with BOM); returns the rows written."""
     columns = lead_columns(kb)
-    read = row_reader(kb)
+    read = row_reader(kb, followups)
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
@@ -147,15 +175,24 @@ def _csv_cell(column: Column, value: Any) -> str:
         return ""
     if isinstance(value, dt.datetime):
         return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
     if column.kind == "money" and isinstance(value, int | float):
         return labels.grouped(value)  # 20.000.000, as the header says đồng
-    return safe(str(value)) if column.kind in ("text", "phone") else str(value)
+    return safe(str(value)) if column.kind in ("text", "phone", "code") else str(value)
 
 
-def write_xlsx(leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None) -> int:
-    """A styled workbook (bold frozen header, autofilter, widths, typed cells), streamed; returns the rows."""
+def write_xlsx(
+    leads: Iterable[Lead],
+    path: Path,
+    kb: Knowledge,
+    tick: Callable[[int], None] = lambda n: None,
+    *,
+    followups: FollowUps = no_followups,
+) -> int:
+    """A styled workbook (bold frozen header, autofilter, widths, typed cells, print setup), streamed; the rows."""
     columns = lead_columns(kb)
-    read = row_reader(kb)
+    read = row_reader(kb, followups)
 
     def rows() -> Iterator[list[Any]]:
         n = 0
@@ -199,10 +236,23 @@ def summarise(leads: Iterable[Lead]) -> dict[str, Counter[Any]]:
 
 
 def write_summary(
-    leads: Iterable[Lead], path: Path, kb: Knowledge, tick: Callable[[int], None] = lambda n: None
+    leads: Iterable[Lead],
+    path: Path,
+    kb: Knowledge,
+    tick: Callable[[int], None] = lambda n: None,
+    *,
+    followups: FollowUps = no_followups,
 ) -> int:
-    """The roll-up a commune sends upward: support line × commune, by sector, by status."""
-    counted = summarise(_ticking(leads, tick))
+    """The roll-up a commune sends upward: support line × commune, by sector, by status, and Mẫu 02a/02b."""
+    from bot.staff.rollup import FacilityRollup  # it reads this module's labels
+
+    with FacilityRollup(kb) as facilities:
+        counted = summarise(facilities.keep(_ticking(leads, tick)))
+        _write_summary(path, kb, counted, facilities.sheets())
+    return sum(counted["status"].values())
+
+
+def _write_summary(path: Path, kb: Knowledge, counted: dict[str, Counter[Any]], more: list[Sheet]) -> None:
     lines: dict[str, str] = kb.line_names | {"none": "Chưa chọn nội dung"}
     sectors: dict[str, str] = kb.sector_names | {"": "Chưa xác định"}
     by_line = [
@@ -234,9 +284,9 @@ def write_summary(
             ),
             Sheet("Theo ngành", ["Ngành", "Số cơ sở"], [45, 12], by_sector, count_kinds),
             Sheet("Theo trạng thái", ["Trạng thái", "Số cơ sở"], [30, 12], by_status, count_kinds),
+            *more,
         ],
     )
-    return sum(counted["status"].values())
 
 
 LINE_HEADERS = ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"]
@@ -265,3 +315,13 @@ def _ticking(leads: Iterable[Lead], tick: Callable[[int], None]) -> Iterator[Lea
 
 
 WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "summary": write_summary}
+_STEMS = {"csv": "dang-ky-khuyen-cong", "xlsx": "dang-ky-khuyen-cong", "summary": "tong-hop-khuyen-cong"}
+
+
+def download_name(fmt: str, commune: str | None, day: dt.date) -> str:
+    """The file's name: what, whose commune, which day, in ASCII ('dang-ky-khuyen-cong_xa-binh-giang_03-12-2026.xlsx').
+
+    ASCII because a name without marks survives every browser, mail client and USB stick unchanged.
+    """
+    where = "-".join(fold(commune or "").split())[:60] or "tat-ca-xa"
+    return f"{_STEMS[fmt]}_{where}_{day:%d-%m-%Y}.{'csv' if fmt == 'csv' else 'xlsx'}"

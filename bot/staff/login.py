@@ -167,6 +167,16 @@ class SignIn:
             self._key = await self.handler.call(self.store.secret, "device_cookie")
         return hmac.new(self._key, _bytes(f"{body}.{staff.name}"), hashlib.sha256).hexdigest()
 
+    async def hash(self, password: str) -> str:
+        """An argon2 hash of a new password, made on the same small pool as the sign-in checks."""
+        from bot.staff.accounts import hash_password  # the accounts library imports this package's store
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, hash_password, password)
+
+    async def verify(self, hashed: str | None, password: str) -> bool:
+        """Whether a password fits its hash, checked on the same small pool as the sign-ins."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, password_matches, hashed, password)
+
     def close(self) -> None:
         """Stop the pool's thread."""
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import io
 import logging
 import tempfile
@@ -178,10 +179,11 @@ class StaffCommands:
             funnel = await self.handler.call(self.store.funnel, member)
             await bot.send_message(chat_id=chat_id, text="\n".join(f"{label}: {n}" for label, n in funnel))
         else:
-            leads = self.store.iter_leads(member, LeadQuery())
+            leads, followups = self.store.with_followups(self.store.iter_leads(member, LeadQuery()))
             with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
                 path = Path(folder) / "dang-ky.xlsx"
-                count = await self.handler.call(write_xlsx, leads, path, self.app.engine.kb)
+                write = functools.partial(write_xlsx, followups=followups)
+                count = await self.handler.call(write, leads, path, self.app.engine.kb)
                 document = io.BytesIO(path.read_bytes())
             scope = "all" if member.scope is None else ",".join(map(str, member.scope))
             await self.handler.call(self.app.repo.log_export, f"telegram:{user_id}", "xlsx", scope, count)
@@ -189,12 +191,17 @@ class StaffCommands:
 
     async def _member(self, chat_id: int, user_id: int, private: bool) -> Staff | str:
         """The staff account a command runs for, or why it does not run here."""
-        if not private and str(chat_id) != (self.staff_chat or "").strip():
+        if not private and str(chat_id) not in self._staff_chats():
             return NOT_HERE  # a group anyone may join: no data, whoever asks
         if user_id not in self.staff_ids:
             return REFUSED
         member = await self.handler.call(self.store.by_telegram, user_id)
         return member if member is not None else UNLINKED.format(id=user_id)
+
+    def _staff_chats(self) -> set[str]:
+        """The unit's staff chat and each commune's own (set in its profile): the rooms staff commands run in."""
+        own = {loc.staff_chat_id for loc in self.app.engine.kb.localities if not loc.historical and loc.staff_chat_id}
+        return {c.strip() for c in (*own, self.staff_chat or "") if c.strip()}
 
     async def _leads(self, member: Staff) -> str:
         leads, total = await self.handler.call(self.store.leads, member, LeadQuery(per_page=10))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
 
 SESSION_HOURS = 12
+ACCOUNT = "id, name, communes, all_communes, display_name, active, must_change_password"  # what _staff reads
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 _hasher = PasswordHasher()
 
@@ -29,6 +31,14 @@ class Staff:
     name: str
     communes: tuple[int, ...]
     all_communes: bool
+    display_name: str = ""  # how the dashboard greets her ("Nguyễn Thị Lan"); the login name when empty
+    active: bool = True  # a disabled account cannot sign in, and its sessions are gone
+    must_change: bool = False  # signed in with a one-time password: she sets her own before anything else
+
+    @property
+    def shown_name(self) -> str:
+        """The name people read: the display name, else the login name."""
+        return self.display_name or self.name
 
     def sees(self, commune_code: int | None) -> bool:
         """Whether this account may see a lead of that commune."""
@@ -38,6 +48,26 @@ class Staff:
     def scope(self) -> list[int] | None:
         """The commune filter for queries (None: everything)."""
         return None if self.all_communes else list(self.communes)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A lead's follow-up as an export reads it: who is in charge, the ISO day to call back, the staff note."""
+
+    assignee: str = ""
+    follow_up: str = ""
+    note: str = ""
+
+
+FollowUps = Callable[[str], FollowUp]  # a lead's reference → its follow-up
+
+
+NO_FOLLOWUP = FollowUp()
+
+
+def no_followups(ref: str) -> FollowUp:
+    """No follow-up known (an export outside the staff tables)."""
+    return NO_FOLLOWUP
 
 
 EVERYONE = Staff(0, "all", (), True)  # the command line and the unit's Telegram staff see every commune
@@ -79,7 +109,7 @@ class StaffStore:
     # --- accounts and sessions ----------------------------------------------------------------
 
     def add(self, name: str, password: str, communes: list[int], all_communes: bool) -> int:
-        """Create or replace an account; only the argon2 hash of the password is kept."""
+        """Create or replace an account, unaudited (seeding a database); people go through bot.staff.accounts."""
         with self.repo._tx() as cur:
             cur.execute(
                 "INSERT INTO staff (name, password_hash, communes, all_communes, created_at) VALUES (?,?,?,?,?) "
@@ -93,36 +123,22 @@ class StaffStore:
 
     def account(self, name: str) -> Staff | None:
         """The account of that exact name, if any."""
-        row = self.db.execute("SELECT id, name, communes, all_communes FROM staff WHERE name = ?", [name]).fetchone()
+        row = self.db.execute(f"SELECT {ACCOUNT} FROM staff WHERE name = ?", [name]).fetchone()
         return self._staff(row) if row else None
 
     def accounts(self) -> list[Staff]:
         """Every account, by name (no password hashes)."""
-        rows = self.db.execute("SELECT id, name, communes, all_communes FROM staff ORDER BY name").fetchall()
+        rows = self.db.execute(f"SELECT {ACCOUNT} FROM staff ORDER BY name").fetchall()
         return [self._staff(row) for row in rows]
 
-    def end_sessions(self, name: str) -> int:
-        """Sign an account out everywhere; how many sessions ended."""
-        with self.repo._tx() as cur:
-            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
-            return int(cur.rowcount)
-
-    def remove(self, name: str) -> bool:
-        """Delete an account and its sessions; whether it existed."""
-        with self.repo._tx() as cur:
-            cur.execute("DELETE FROM sessions WHERE staff_id IN (SELECT id FROM staff WHERE name = ?)", [name])
-            cur.execute("DELETE FROM staff WHERE name = ?", [name])
-            return bool(cur.rowcount)
-
     def _staff(self, row: tuple[Any, ...]) -> Staff:
-        return Staff(int(row[0]), row[1], tuple(json.loads(row[2] or "[]")), bool(row[3]))
+        communes = tuple(json.loads(row[2] or "[]"))
+        return Staff(int(row[0]), row[1], communes, bool(row[3]), str(row[4] or ""), bool(row[5]), bool(row[6]))
 
     def credentials(self, name: str) -> tuple[Staff, str] | None:
         """The account of that name and its argon2 hash, for a check off this thread."""
-        row = self.db.execute(
-            "SELECT id, name, communes, all_communes, password_hash FROM staff WHERE name = ?", [name]
-        ).fetchone()
-        return (self._staff(row), str(row[4])) if row else None
+        row = self.db.execute(f"SELECT {ACCOUNT}, password_hash FROM staff WHERE name = ?", [name]).fetchone()
+        return (self._staff(row[:7]), str(row[7])) if row else None
 
     def attempt(self, limits: list[tuple[str, int]]) -> list[int] | None:
         """Record a sign-in attempt under each key, then count, in one transaction: its rows, or None if over a limit.
@@ -164,13 +180,15 @@ class StaffStore:
         expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)).isoformat(timespec="seconds")
         with self.repo._tx() as cur:
             cur.execute("INSERT INTO sessions VALUES (?,?,?,?,?)", [token, staff.id, csrf, now(), expires])
+            cur.execute("UPDATE staff SET last_sign_in = ? WHERE id = ?", [now(), staff.id])
         return Session(token, staff, csrf)
 
     def session(self, token: str) -> Session | None:
         """The live session for a cookie value."""
         row = self.db.execute(
-            "SELECT s.token, s.csrf, f.id, f.name, f.communes, f.all_communes FROM sessions s "
-            "JOIN staff f ON f.id = s.staff_id WHERE s.token = ? AND s.expires_at > ?",
+            "SELECT s.token, s.csrf, f.id, f.name, f.communes, f.all_communes, f.display_name, f.active, "
+            "f.must_change_password FROM sessions s "
+            "JOIN staff f ON f.id = s.staff_id WHERE s.token = ? AND s.expires_at > ? AND f.active = 1",
             [token, now()],
         ).fetchone()
         return Session(row[0], self._staff(row[2:]), row[1]) if row else None
@@ -192,7 +210,7 @@ class StaffStore:
     def by_telegram(self, telegram_id: int) -> Staff | None:
         """The account a Telegram user is tied to, if any."""
         row = self.db.execute(
-            "SELECT id, name, communes, all_communes FROM staff WHERE telegram_id = ?", [telegram_id]
+            f"SELECT {ACCOUNT} FROM staff WHERE telegram_id = ? AND active = 1", [telegram_id]
         ).fetchone()
         return self._staff(row) if row else None
 
@@ -272,6 +290,28 @@ class StaffStore:
             if row
             else {"assignee": "", "follow_up": "", "note": ""}
         )
+
+    def with_followups(self, leads: Iterable[Lead], batch: int = 2000) -> tuple[Iterator[Lead], FollowUps]:
+        """The leads again, read a batch ahead, and the follow-up of the lead just given (one query per batch).
+
+        For exports: 100,000 rows stay streamed, and a query per row would cost seconds.
+        """
+        current: dict[str, FollowUp] = {}
+
+        def ahead() -> Iterator[Lead]:
+            rows = iter(leads)
+            while chunk := list(itertools.islice(rows, batch)):
+                refs = [x.ref for x in chunk]
+                found = self.db.conn.execute(
+                    "SELECT ref, assignee, follow_up, note FROM lead_followup WHERE ref IN "
+                    "(SELECT value FROM json_each(?))",
+                    [json.dumps(refs)],
+                )
+                current.clear()
+                current.update((r[0], FollowUp(r[1] or "", r[2] or "", r[3] or "")) for r in found)
+                yield from chunk
+
+        return ahead(), lambda ref: current.get(ref, NO_FOLLOWUP)
 
     def followups(self, refs: list[str]) -> dict[str, dict[str, str]]:
         """Assignee and follow-up date of each of these leads (those that have them), for the list."""

@@ -2,6 +2,8 @@
 // On a shared device the copy must go: after "xóa dữ liệu" (the answer says "erased") and on
 // "Bắt đầu cuộc trò chuyện mới" the page forgets the transcript and the id, and takes a new id.
 // A message typed without a connection waits in the stored outbox and goes when the connection returns.
+// Each waiting message has its own id (header X-Message-Id): when an answer is lost on the way back, the
+// message goes again with the same id and the server gives the same answer instead of a second turn.
 // Every answer, whatever brought it, is shown by showReplies(replies): the view goes to its start and
 // only its text is announced to screen readers.
 (function () {
@@ -31,11 +33,14 @@
     return fresh();
   }
 
-  function fresh() {
+  function randomId() {
     var bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
-    var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-    return { user: id, items: [], outbox: [] };
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function fresh() {
+    return { user: randomId(), items: [], outbox: [] };
   }
 
   function forget() {
@@ -147,10 +152,12 @@
     if (busy || !state.outbox.length) { return; }
     if (navigator.onLine === false) { offline(); render(); return; }
     var asked = state;
-    var body = state.outbox[0];
+    if (!state.outbox[0].body) { state.outbox[0] = { body: state.outbox[0], id: randomId() }; save(); }  // kept by an older page
+    var waiting = state.outbox[0];
     setBusy(true);
     render();
-    fetch("/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    var headers = { "Content-Type": "application/json", "X-Message-Id": waiting.id };
+    fetch("/api/chat", { method: "POST", headers: headers, body: JSON.stringify(waiting.body) })
       .then(function (r) { return r.json(); })
       .then(function (data) { answered(asked, data); })
       .catch(function () {
@@ -162,7 +169,7 @@
   function send(body, shown) {
     body.user = state.user;
     if (shown) { state.items.push({ who: "me", text: shown }); }
-    state.outbox.push(body);
+    state.outbox.push({ body: body, id: randomId() });
     save();
     render();
     flush();

@@ -79,8 +79,10 @@ class Consent:
 class Outbox:
     """A turn's replies, kept in the same transaction as the turn until the platform took them (design §7)."""
 
-    def __init__(self, address: str, compose: Callable[[Lead | None], list[Reply]]) -> None:
-        self.address = address  # where the platform delivers them (Zalo user id, Telegram chat id)
+    def __init__(self, address: str | None, compose: Callable[[Lead | None], list[Reply]]) -> None:
+        # Where the platform delivers them (Zalo user id, Telegram chat id). None: the replies are answered
+        # at once (the web chat) and only kept with the message's id, so that a resend gets them again.
+        self.address = address
         self._compose = compose
         self.replies: list[Reply] = []
 
@@ -109,6 +111,9 @@ class Repository(Protocol):
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:
         """Whether this inbound message was already processed."""
+
+    def replayed(self, key: ConversationKey, message_id: str) -> list[Reply]:
+        """The replies kept with an answered-at-once message that was already processed (else none)."""
 
     def add_consent(self, consent: Consent) -> int:
         """Record a consent decision; returns its id."""

@@ -325,6 +325,46 @@ def m017_handoff_relay(db: Database) -> None:
     db.execute("CREATE INDEX handoff_audit_handoff ON handoff_audit (handoff_id, id)")
 
 
+@MIGRATIONS()
+def m018_form_templates(db: Database) -> None:
+    """A province's or commune's own Word layout of a registration form (Mẫu 01a, 01b), and who changed it when.
+
+    level: 'province' (code: the province's) or 'commune' (code: the ward's). No row: the bundled reference layout.
+    """
+    db.execute(
+        "CREATE TABLE form_templates (form TEXT NOT NULL, level TEXT NOT NULL, code INTEGER NOT NULL, "
+        "body BLOB NOT NULL, file_name TEXT NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT NOT NULL, "
+        "PRIMARY KEY (form, level, code))"
+    )
+    db.execute(
+        "CREATE TABLE form_template_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, form TEXT NOT NULL, "
+        "level TEXT NOT NULL, code INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+        "detail TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX form_template_audit_target ON form_template_audit (level, code, id)")
+
+
+@MIGRATIONS()
+def m019_staff_accounts(db: Database) -> None:
+    """Accounts kept in the dashboard: a display name, disabled or not, a one-time password to change, the last
+    sign-in; and `staff_audit`, who changed which account how (old → new, in words an admin reads)."""
+    db.execute("ALTER TABLE staff ADD COLUMN display_name TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE staff ADD COLUMN active INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE staff ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE staff ADD COLUMN last_sign_in TEXT")
+    db.execute(
+        "CREATE TABLE staff_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, "
+        "account TEXT NOT NULL, action TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX staff_audit_account ON staff_audit (account, id)")
+
+
+@MIGRATIONS()
+def m021_processed_replies(db: Database) -> None:
+    """The web chat's replies kept with the message id: a page that lost an answer and sends again gets it again."""
+    db.table("processed").add_column("replies", str)
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
@@ -431,6 +471,14 @@ class SqliteRepository:
         ).fetchone()
         return row is not None
 
+    def replayed(self, key: ConversationKey, message_id: str) -> list[Reply]:
+        """The replies kept with an answered-at-once message that was already processed (else none)."""
+        row = self.db.execute(
+            "SELECT replies FROM processed WHERE channel = ? AND message_id = ? AND user = ?",
+            [key.channel, message_id, key.user],
+        ).fetchone()
+        return [_reply(r) for r in json.loads(row[0])] if row and row[0] else []
+
     def save_turn(
         self, conversation: Conversation, message_id: str | None, lead: Lead | None = None, outbox: Outbox | None = None
     ) -> Lead | None:
@@ -461,11 +509,12 @@ class SqliteRepository:
                 conversation.said = []
             if message_id is not None:
                 cur.execute(
-                    "INSERT OR IGNORE INTO processed VALUES (?,?,?,?)", [key.channel, message_id, key.user, now()]
+                    "INSERT OR IGNORE INTO processed (channel, message_id, user, at) VALUES (?,?,?,?)",
+                    [key.channel, message_id, key.user, now()],
                 )
             stored = self._upsert_lead(cur, lead) if lead is not None else None
             if outbox is not None:  # the replies commit with the turn: a crash cannot keep one without the other
-                self._queue(cur, key, outbox.address, outbox.fill(stored))
+                self._keep_replies(cur, key, message_id, outbox, stored)
             return stored
 
     def _upsert_lead(self, cur: sqlite3.Cursor, lead: Lead) -> Lead:
@@ -738,6 +787,19 @@ class SqliteRepository:
         return int(self.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
     # --- the outbox: replies kept until the platform took them -------------------------------
+
+    def _keep_replies(
+        self, cur: sqlite3.Cursor, key: ConversationKey, message_id: str | None, outbox: Outbox, stored: Lead | None
+    ) -> None:
+        """Queue a platform's replies; or keep answered-at-once replies with the message id for a resend."""
+        replies = outbox.fill(stored)
+        if outbox.address is not None:
+            self._queue(cur, key, outbox.address, replies)
+        elif message_id is not None:
+            kept = json.dumps([r.as_json() for r in replies], ensure_ascii=False)
+            cur.execute(
+                "UPDATE processed SET replies = ? WHERE channel = ? AND message_id = ?", [kept, key.channel, message_id]
+            )
 
     @staticmethod
     def _queue(cur: sqlite3.Cursor, key: ConversationKey, address: str, replies: list[Reply]) -> None:
