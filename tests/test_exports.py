@@ -188,3 +188,22 @@ def test_large_exports_show_progress(tmp_path: Path, kb: Knowledge) -> None:
     repo.close()
     code, said = export(path, "--format", "xlsx", "--out", str(tmp_path / "big.xlsx"))
     assert code == 0 and "Đang xuất" in said and "Đã xuất 5000" in said
+
+
+def test_an_empty_excel_list_keeps_its_header_and_odd_characters_are_dropped(db: Path, tmp_path: Path) -> None:
+    from bot.staff.exports import COLUMNS
+
+    out = tmp_path / "none.xlsx"
+    assert "Đã xuất 0 " in export(db, "--format", "xlsx", "--out", str(out), "--since", "2099-01-01")[1]
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet is not None
+    assert [c.value for c in sheet[1]] == [c.header for c in COLUMNS] and sheet.freeze_panes == "A2"
+    assert all(c.value is None for row in sheet.iter_rows(min_row=2) for c in row)  # no lead, no made-up row
+    repo = SqliteRepository(db)
+    ref = add_lead(repo, 70, name="  Bà Lan\x01\x1f ", note="Ghi chú\x0b dài").ref
+    repo.close()
+    assert export(db, "--format", "xlsx", "--out", str(out))[0] == 0
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet is not None
+    mine = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == ref)
+    assert mine[3].value == "  Bà Lan " and mine[15].value == "Ghi chú dài"  # spaces kept, control characters gone
