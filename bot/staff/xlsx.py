@@ -8,8 +8,9 @@ phones as text (leading zeros kept), days and times in Vietnamese order, and one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,22 +57,47 @@ def safe(value: str) -> str:
 
 
 def _cell(value: Any) -> Any:
-    """A value as the library should write it: empty text as an empty cell, text cleaned and made safe."""
-    if value.__class__ is not str:
-        return value
-    if not value:
-        return None
-    return safe(_BAD_XML.sub("", value))
+    """A value as the library should write it: text cleaned of control characters and made safe."""
+    return safe(_BAD_XML.sub("", value)) if value.__class__ is str else value
+
+
+# In a row's text cells, each after a newline: a risky first character. Two plain searches (this and _BAD_XML)
+# are several times faster than one with an alternation.
+_RISKY_START = re.compile("\n[=+\\-@\t\r]")
+_TEXT_KINDS = ("text", "phone", "code")
 
 
 def _records(sheet: Sheet, counts: list[int], index: int) -> Iterator[dict[str, Any]]:
-    """The rows as dicts keyed by header, counted as they go; an empty sheet still gets its header row."""
+    """The rows as dicts keyed by header, counted as they go; an empty sheet still gets its header row.
+
+    The library writes text as text (never a formula) and leaves empty text out; what is left to do here is
+    safe() and dropping control characters. One search over a row's text cells finds the rare row that needs
+    it: a call per cell would cost a second on 100,000 leads.
+    """
     headers = list(sheet.headers)
+    kinds = list(sheet.kinds or ["text"] * len(headers))
+    texts = _getter([i for i, k in enumerate(kinds) if k in _TEXT_KINDS])
+    others = _getter([i for i, k in enumerate(kinds) if k not in _TEXT_KINDS])
     for row in sheet.rows:
         counts[index] += 1
-        yield dict(zip(headers, map(_cell, row), strict=False))
+        try:
+            joined = "\n" + "\n".join(texts(row))
+            clean = not (_RISKY_START.search(joined) or _BAD_XML.search(joined))
+        except TypeError:  # a text cell that is not text (None, a number): cell by cell
+            clean = False
+        if clean and str not in map(type, others(row)):
+            yield dict(zip(headers, row, strict=False))
+        else:
+            yield dict(zip(headers, map(_cell, row), strict=False))
     if not counts[index]:  # the library takes the header from the first row: one blank row carries it
         yield dict.fromkeys(headers)
+
+
+def _getter(indices: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A function giving a row's values at these indices, as a tuple (operator.itemgetter, whatever the count)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    return lambda row: tuple(row[i] for i in indices)
 
 
 def _formats(sheet: Sheet) -> dict[str, Format]:
