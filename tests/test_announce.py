@@ -1,0 +1,210 @@
+"""Announcements: subscribing with consent, stopping in any wording, the audience split and the limits (issue 14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.announce.audience import AudienceError, parse_audience
+from bot.announce.limits import Rules
+from bot.announce.queue import AnnouncementRefused, Announcer, Request
+from bot.dialog import DialogEngine
+from bot.messages import ConversationKey, Incoming
+from bot.storage import Consent
+from bot.storage.sqlite import SqliteRepository
+from tests.test_engine import dialogs, engine_on  # noqa: F401  (the module's dialogs fixture)
+
+T0 = dt.datetime(2026, 12, 3, 3, 0, tzinfo=dt.UTC)  # 10:00 in Vietnam: day time
+VINH_THUY = 19405  # xã Vĩnh Thủy, Quảng Trị (the seeds' commune)
+
+
+def chat(engine: DialogEngine, user: str, text: str = "", button: str | None = None, channel: str = "zalo") -> str:
+    replies = engine.handle(Incoming(ConversationKey(channel, user), text=text, button=button), now=T0)
+    return "\n".join(r.text for r in replies) + "\n" + " ".join(b.payload for r in replies for b in r.buttons)
+
+
+@pytest.fixture
+def engine(tmp_path: Path, kb, dialogs, assessor, faq) -> DialogEngine:  # noqa: F811
+    return engine_on(SqliteRepository(tmp_path / "k.db"), kb, dialogs, assessor, faq)
+
+
+def subscribed(engine: DialogEngine, user: str, channel: str = "zalo") -> list[int]:
+    return [s.commune_code for s in engine.repo.announcements.subscriptions_of(ConversationKey(channel, user))]
+
+
+@pytest.mark.parametrize("wording", ["nhận tin", "nhan tin", "cho toi nhan thong bao", "Cho tôi nhận thông báo ạ"])
+def test_any_wording_asks_consent_then_subscribes_with_the_text_kept(engine: DialogEngine, wording: str) -> None:
+    asked = chat(engine, "u1", wording)
+    assert "xã (phường) nào" in asked  # the commune is not known yet
+    consent = chat(engine, "u1", "xa vinh thuy quang tri")
+    assert "Vĩnh Thủy" in consent and "hủy nhận tin" in consent and "yes:" in consent
+    assert subscribed(engine, "u1") == []  # nothing before the yes
+    done = chat(engine, "u1", button="yes:")
+    assert "Đã đăng ký nhận tin" in done
+    assert subscribed(engine, "u1") == [VINH_THUY]
+    row = engine.repo.db.execute("SELECT purpose, text_version, text, given FROM consents").fetchone()
+    assert row[0] == "news" and row[1] == engine.texts.news.consent_version and "Vĩnh Thủy" in row[2] and row[3] == 1
+
+
+def test_a_no_keeps_nothing_but_the_refusal(engine: DialogEngine) -> None:
+    chat(engine, "u1", "nhan tin")
+    chat(engine, "u1", "xa vinh thuy quang tri")
+    assert "không nhắn tin gì" in chat(engine, "u1", "thôi")
+    assert subscribed(engine, "u1") == []
+
+
+def test_typing_a_message_is_not_asking_for_news(engine: DialogEngine) -> None:
+    assert engine.words.command_of("nhắn tin") is None
+    assert engine.words.command_of("nhan tin") == "subscribe"
+
+
+@pytest.mark.parametrize(
+    "wording",
+    ["hủy nhận tin", "huy nhan tin", "thôi đừng gửi nữa", "Thôi, đừng gửi nữa!", "không nhận tin nữa", "tắt thông báo",
+     "dung nhan nua", "ko can gui nua", "/huynhantin"],
+)  # fmt: skip
+def test_stopping_works_in_any_wording(engine: DialogEngine, wording: str) -> None:
+    _subscribe(engine, "u1")
+    assert "Đã dừng" in chat(engine, "u1", wording)
+    assert subscribed(engine, "u1") == []
+    withdrawn = engine.repo.db.execute("SELECT given FROM consents ORDER BY id DESC LIMIT 1").fetchone()
+    assert withdrawn == (0,)
+
+
+@pytest.mark.parametrize("text", ["ko biết gửi hồ sơ nữa", "tôi không nhận được tin", "có còn hỗ trợ nữa không"])
+def test_questions_are_not_taken_for_stopping(engine: DialogEngine, text: str) -> None:
+    assert engine.words.command_of(text) != "unsubscribe"
+
+
+def test_stopping_works_while_staff_hold_the_chat(engine: DialogEngine) -> None:
+    _subscribe(engine, "u1")
+    chat(engine, "u1", "gặp cán bộ")
+    assert engine.repo.handoffs.active(ConversationKey("zalo", "u1")) is not None
+    assert "Đã dừng" in chat(engine, "u1", "huy nhan tin")
+    assert subscribed(engine, "u1") == []
+
+
+def test_registration_alone_subscribes_nobody_and_offers_the_button(engine: DialogEngine) -> None:
+    from tests.test_engine import REGISTRATION
+
+    replies = [chat(engine, "u1", text) for text in REGISTRATION]
+    assert "cmd:subscribe" in replies[-1]  # 'Nhận tin của xã' after registering
+    assert subscribed(engine, "u1") == []
+
+
+def test_my_data_shows_the_subscription_and_erasing_ends_it(engine: DialogEngine) -> None:
+    _subscribe(engine, "u1")
+    shown = chat(engine, "u1", "dữ liệu của tôi")
+    assert "Nhận tin khuyến công của xã Vĩnh Thủy" in shown and "đồng ý ngày" in shown
+    chat(engine, "u1", "xóa dữ liệu của tôi")
+    chat(engine, "u1", button="yes:")
+    assert subscribed(engine, "u1") == []
+    assert engine.repo.db.execute("SELECT count(*) FROM consents").fetchone() == (0,)
+
+
+def _subscribe(engine: DialogEngine, user: str, channel: str = "zalo") -> None:
+    chat(engine, user, "nhận tin", channel=channel)
+    chat(engine, user, "xa vinh thuy quang tri", channel=channel)
+    chat(engine, user, button="yes:", channel=channel)
+    assert subscribed(engine, user, channel) == [VINH_THUY]
+
+
+# --- the library ---------------------------------------------------------------------------------
+
+
+def add_subscriber(
+    repo: SqliteRepository, channel: str, user: str, last: dt.datetime, commune: int = VINH_THUY
+) -> None:
+    """A subscriber whose last message was at `last` (as the transcript keeps it)."""
+    stamp = last.isoformat(timespec="seconds")
+    consent = Consent(channel, user, "news", "test", "đồng ý", True, stamp)
+    repo.announcements.subscribe(ConversationKey(channel, user), commune, "xã Vĩnh Thủy, Quảng Trị", consent)
+    repo.db.execute(
+        "INSERT INTO chat_log (channel, user, role, author, text, at) VALUES (?, ?, 'person', NULL, 'nhận tin', ?)",
+        [channel, user, stamp],
+    )
+
+
+def request(**extra: object) -> Request:
+    return Request({VINH_THUY: "xã Vĩnh Thủy, Quảng Trị"}, "Xã mở đăng ký hỗ trợ máy móc đến 20/12.", **extra)  # type: ignore[arg-type]
+
+
+def test_the_audience_is_split_per_channel_and_zalo_window(tmp_path: Path) -> None:
+    repo = SqliteRepository(tmp_path / "k.db")
+    for i, hours in enumerate((1, 47, 49, 24 * 6, 24 * 8)):
+        add_subscriber(repo, "zalo", f"z{i}", T0 - dt.timedelta(hours=hours))
+    add_subscriber(repo, "telegram", "100", T0 - dt.timedelta(days=30))  # no window on Telegram
+    add_subscriber(repo, "web", "w" * 20, T0 - dt.timedelta(days=30))
+    add_subscriber(repo, "zalo", "other", T0, commune=1)  # another commune's subscriber
+    plan = Announcer(repo, Rules()).plan(request(), T0)
+    assert plan.as_json()["channels"] == {
+        "telegram": {"send": 1},
+        "web": {"send": 1},
+        "zalo": {"charged": 2, "closed": 1, "free": 2},
+    }
+    assert plan.as_json()["to_send"] == 4  # the charged group is not sent by default
+    assert plan.as_json()["skipped"] == {"zalo_charged": 2, "zalo_closed": 1}
+    charged = Announcer(repo, Rules()).plan(request(charged=True), T0)
+    assert charged.split.to_send == 6
+
+
+def test_the_weekly_limit_counts_what_each_person_received(tmp_path: Path) -> None:
+    repo = SqliteRepository(tmp_path / "k.db")
+    add_subscriber(repo, "telegram", "100", T0)
+    add_subscriber(repo, "telegram", "200", T0)
+    announcer = Announcer(repo, Rules(per_week=2, night_start=0, night_end=0))
+    for _ in range(2):
+        announcer.queue(request(), T0)
+    repo.db.execute("UPDATE announcement_recipients SET at = ? WHERE user = '200'", ["2026-11-20T00:00:00+00:00"])
+    third = announcer.plan(request(), T0).as_json()
+    assert third["to_send"] == 1 and third["skipped"] == {"weekly_limit": 1}  # 200's two were weeks ago
+
+
+def test_nothing_goes_at_night_unless_urgent(tmp_path: Path) -> None:
+    rules = Rules()
+    evening = dt.datetime(2026, 12, 3, 14, 30, tzinfo=dt.UTC)  # 21:30 in Vietnam
+    early = dt.datetime(2026, 12, 3, 23, 59, tzinfo=dt.UTC)  # 06:59 in Vietnam
+    assert rules.night(evening) and rules.night(early) and not rules.night(T0)
+    assert rules.morning(evening) == dt.datetime(2026, 12, 4, 0, 0, tzinfo=dt.UTC)  # 07:00 the next day
+    repo = SqliteRepository(tmp_path / "k.db")
+    add_subscriber(repo, "telegram", "100", evening)
+    plan = Announcer(repo, rules).plan(request(), evening)
+    assert plan.night and plan.not_before == dt.datetime(2026, 12, 4, 0, 0, tzinfo=dt.UTC)
+    urgent = Announcer(repo, rules).plan(request(urgent=True), evening)
+    assert not urgent.night and urgent.not_before == evening
+    ident, _ = Announcer(repo, rules).queue(request(), evening)
+    store = repo.announcements
+    assert store.claim("telegram", evening.isoformat(), night=True) is None  # the worker holds it until morning
+    assert store.claim("telegram", "2026-12-04T00:00:01+00:00", night=False) is not None
+
+
+def test_the_audience_filter_reads_its_terms_and_names_a_wrong_one() -> None:
+    sectors, lines = {"food", "crafts"}, {"equipment", "training"}
+    audience = parse_audience("registered=yes, status=new|contacted, line=equipment", sectors, lines)
+    assert audience.registered is True and audience.statuses == {"new", "contacted"}
+    assert audience.as_json() == {"line": ["equipment"], "registered": True, "status": ["contacted", "new"]}
+    assert parse_audience("all", sectors, lines).as_json() == {"all": True}
+    for wrong, field in (("colour=red", "colour"), ("status=late", "late"), ("sector=", "sector")):
+        with pytest.raises(AudienceError, match=field):
+            parse_audience(wrong, sectors, lines)
+
+
+def test_an_announcement_needs_a_text_and_a_clean_link(tmp_path: Path) -> None:
+    announcer = Announcer(SqliteRepository(tmp_path / "k.db"), Rules())
+    for bad, field in ((Request({VINH_THUY: "x"}, "   "), "text"), (request(link="javascript:alert(1)"), "link")):
+        with pytest.raises(AnnouncementRefused, match=field):
+            announcer.plan(bad)
+
+
+def test_erasing_a_person_keeps_the_counts_without_their_id(tmp_path: Path, kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    repo = SqliteRepository(tmp_path / "k.db")
+    engine = engine_on(repo, kb, dialogs, assessor, faq)
+    _subscribe(engine, "u1")
+    ident, _ = Announcer(repo, Rules(night_start=0, night_end=0)).queue(request(), dt.datetime.now(dt.UTC))
+    repo.delete_person(ConversationKey("zalo", "u1"))
+    rows = repo.db.execute("SELECT user, address, status, reason FROM announcement_recipients").fetchall()
+    assert rows == [(f"erased-{1}", "", "skipped", "erased")]
+    assert "u1" not in json.dumps(Announcer(repo, Rules()).report(ident))
