@@ -641,6 +641,51 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 
 
 @main.command()
+@click.option("--commune", "communes", multiple=True, help="a commune's code (repeatable: several communes)")
+@click.option("--text", default=None, help="the announcement, at most 1,500 characters")
+@click.option("--audience", default=None, help="who: all, or key=value terms (sector, line, registered, status)")
+@click.option("--link", default="", help="a link to the commune's page (https://…)")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None, help="the deadline it announces")
+@click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
+@click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
+@click.option("--as", "name", default="cli", help="who sends it (kept in the log)")
+@click.option("--dry-run", is_flag=True, help="print the counts per channel and reason; queue nothing")
+@click.option("--report", "report", default=None, help="print what became of announcement ID instead")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@common_options
+def announce(
+    communes: tuple[str, ...],
+    text: str | None,
+    audience: str | None,
+    link: str,
+    deadline: dt.datetime | None,
+    urgent: bool,
+    charged: bool | None,
+    name: str,
+    dry_run: bool,
+    report: str | None,
+    as_json: bool,
+    db: Path | None,
+    knowledge: Path | None,
+) -> None:
+    """Queue an announcement to a commune's subscribers; the worker sends it within each platform's rules.
+
+    Example: khuyencong announce --commune 19405 --text "Xã mở đăng ký hỗ trợ máy móc đến 20/12." --dry-run
+    """
+    from bot.announce.cli import announce_command
+
+    announce_command(_fail, _announce_inputs(db, knowledge), communes, text, audience, link, deadline, urgent,
+                     charged, name, dry_run, report, as_json)  # fmt: skip
+
+
+def _announce_inputs(db: Path | None, knowledge: Path | None) -> tuple[Path, Knowledge]:
+    path = _db_path(db)
+    if not path.exists():
+        _fail(f"không thấy cơ sở dữ liệu {path}")
+    return path, _load(knowledge, cross_check=False)
+
+
+@main.command()
 @common_options
 def serve(db: Path | None, knowledge: Path | None) -> None:
     """The web server: Zalo and Telegram webhooks, the web chat, /healthz (design §4.7).

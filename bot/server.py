@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.announce.delivery import sender_for
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
@@ -200,6 +201,7 @@ def _mount_worker(
         log.info("Worker: a child process (khuyencong worker)")
         return lambda: None, child
     inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox.companions.append(sender_for(app, delivery, inbox.processors))
     server.on_startup.append(lambda _: inbox.start())
     server.on_shutdown.insert(0, lambda _: inbox.stop())
     log.info("Worker: in this process")

@@ -175,7 +175,7 @@ def test_nothing_goes_at_night_unless_urgent(tmp_path: Path) -> None:
     assert plan.night and plan.not_before == dt.datetime(2026, 12, 4, 0, 0, tzinfo=dt.UTC)
     urgent = Announcer(repo, rules).plan(request(urgent=True), evening)
     assert not urgent.night and urgent.not_before == evening
-    ident, _ = Announcer(repo, rules).queue(request(), evening)
+    Announcer(repo, rules).queue(request(), evening)
     store = repo.announcements
     assert store.claim("telegram", evening.isoformat(), night=True) is None  # the worker holds it until morning
     assert store.claim("telegram", "2026-12-04T00:00:01+00:00", night=False) is not None

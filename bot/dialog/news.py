@@ -28,7 +28,7 @@ class News:
             conv.pending = {"kind": "news_place"}
             turn.say(self.texts.ask_place)
             return
-        label = self._label(place)
+        label = self.label(place)
         store = self.ctx.repo.announcements
         if any(s.commune_code == place["code"] for s in store.subscriptions_of(conv.key)):
             turn.say(self.texts.already.format(place=label), self.ctx.menu_buttons())
@@ -46,7 +46,7 @@ class News:
             return
         conv.slots["place"] = conv.slots.get("place") or place_slot(found)
         slot = place_slot(found)
-        label = self._label(slot)
+        label = self.label(slot)
         conv.pending = {"kind": "news", "code": slot["code"], "place": label}
         turn.say(self.consent_text(conv), [Button("Đồng ý", "yes:"), Button("Không đồng ý", "no:")])
 
@@ -85,7 +85,7 @@ class News:
         turn.say(self.texts.unsubscribed if ended else self.texts.not_subscribed)
 
     @staticmethod
-    def _label(place: dict[str, object]) -> str:
+    def label(place: dict[str, object]) -> str:
         """'xã Vĩnh Thủy, Quảng Trị': the commune, and its province when known."""
         label = commune_label(dict(place)) or str(place.get("commune") or "")
         province = str(place.get("province") or "")

@@ -52,6 +52,7 @@ class Claimed:
     announcement_id: int
     key: ConversationKey
     address: str
+    commune_code: int
 
 
 @dataclass(frozen=True)
@@ -241,12 +242,12 @@ class AnnouncementStore:
                 "UPDATE announcement_recipients SET status = 'sending', at = ? WHERE id = (SELECT r.id FROM "
                 "announcement_recipients r JOIN announcements a ON a.id = r.announcement_id WHERE r.status = 'waiting' "
                 "AND r.channel = ? AND a.not_before <= ? AND (a.urgent = 1 OR ? = 0) ORDER BY r.id LIMIT 1) "
-                "RETURNING id, announcement_id, user, address",
+                "RETURNING id, announcement_id, user, address, commune_code",
                 [now(), channel, at, int(night)],
             ).fetchone()
         if row is None:
             return None
-        return Claimed(int(row[0]), int(row[1]), ConversationKey(channel, str(row[2])), str(row[3]))
+        return Claimed(int(row[0]), int(row[1]), ConversationKey(channel, str(row[2])), str(row[3]), int(row[4] or 0))
 
     def finish(self, row_id: int, status: str, reason: str = "") -> None:
         """What became of a claimed row: `sent`, `failed` or `skipped`, with the reason."""

@@ -1,0 +1,206 @@
+"""The worker's side of announcements: queued recipient rows sent at each platform's pace, each row at most once.
+
+At least once or never twice. A platform call and our database write cannot be one transaction, so a process
+killed between them leaves a row whose fate is unknown. The outbox of a turn's replies chooses at least once
+(a reply is deleted after the platform took it: a kill in between sends it again, and the person is answered).
+An announcement chooses never twice, since a repeated broadcast is spam and a missed one can be told by phone:
+a row is claimed (`sending`, committed) just before the platform is called, and only then; after a restart the
+rows still `sending` are marked failed ('interrupted') and never sent again. Claiming one row at a time, after
+the pace allows it, keeps that doubt to the few sends in flight at the moment of the kill (ANNOUNCE_SENDERS
+per platform). The web widget's rows are written to the transcript and marked sent in one transaction: exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.announce.limits import Pace, Rules
+from bot.app import App
+from bot.channels.common import Delivery
+from bot.flows import NewsTexts
+from bot.messages import Button, ConversationKey, Reply
+from bot.storage import Consent
+from bot.storage.announcements import NEWS, Announcement, AnnouncementStore, Claimed
+
+log = logging.getLogger("khuyencong.announce")
+IDLE_SECONDS = 0.5  # how often an idle sender looks for rows queued by another process
+Result = tuple[str, str]  # (status, reason) of a row once sent
+Send = Callable[[Claimed, Reply], Awaitable[Result]]
+
+
+def compose(texts: NewsTexts, announcement: Announcement, place: str, button: bool) -> Reply:
+    """The message as the person reads it: whose news, the text, the deadline and link, how to stop."""
+    lines = [texts.heading.format(place=place), announcement.text]
+    if announcement.deadline:
+        day = dt.date.fromisoformat(announcement.deadline).strftime("%d/%m/%Y")
+        lines.append(texts.deadline.format(day=day))
+    if announcement.link:
+        lines.append(texts.link.format(link=announcement.link))
+    lines.append(texts.footer)
+    return Reply("\n".join(lines), (Button(texts.stop_button, "cmd:unsubscribe"),) if button else ())
+
+
+class AnnouncementSender:
+    """One loop per platform: claim a row when the pace allows, send it, record what happened."""
+
+    def __init__(self, app: App, delivery: Delivery, senders: dict[str, tuple[Send, Pace]]) -> None:
+        self.app, self.delivery, self.senders = app, delivery, senders
+        self.store: AnnouncementStore = app.repo.announcements
+        self.rules = Rules.of(app.settings)
+        self.texts = app.engine.texts.news
+        self.call = delivery.handler.call
+        self._cache: dict[int, Announcement] = {}
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Settle what a killed sender left, then send. Call only as the one worker (the inbox lock held)."""
+        left = await self.call(self.store.interrupted)
+        if left:
+            log.warning(
+                "announce: %s sends were interrupted by a restart; not sent again (they may have arrived)", left
+            )
+        for channel, (send, pace) in self.senders.items():
+            self._tasks.append(asyncio.create_task(self._loop(channel, send, pace)))
+
+    async def stop(self) -> None:
+        """Stop claiming; the sends in flight finish."""
+        self._stopping.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self, channel: str, send: Send, pace: Pace) -> None:
+        slots = asyncio.Semaphore(self.app.settings.announce_senders)
+        flying: set[asyncio.Task[None]] = set()
+        while not self._stopping.is_set():
+            await slots.acquire()
+            await pace.wait()
+            try:
+                row = await self._claim(channel)
+            except Exception:  # a locked database: try again shortly
+                log.exception("announce: could not read the queue")
+                row = None
+            if row is None:
+                slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), IDLE_SECONDS)
+                continue
+            task = asyncio.create_task(self._one(row, send))
+            flying.add(task)
+            task.add_done_callback(flying.discard)
+            task.add_done_callback(lambda _: slots.release())
+        await asyncio.gather(*flying, return_exceptions=True)
+
+    async def _claim(self, channel: str) -> Claimed | None:
+        at = dt.datetime.now(dt.UTC)
+        return await self.call(self.store.claim, channel, at.isoformat(timespec="seconds"), self.rules.night(at))
+
+    async def _one(self, row: Claimed, send: Send) -> None:
+        try:
+            announcement = await self._announcement(row.announcement_id)
+            labels: dict[str, str] = announcement.planned.get("labels", {})
+            place = labels.get(str(row.commune_code), "xã")
+            reply = compose(self.texts, announcement, place, button=row.key.channel != "web")
+            async with self.delivery.turn(row.key):  # never between the replies of one of their turns
+                status, reason = await send(row, reply)
+            if status != "done":  # the web sender records its own row
+                await self.call(self.store.finish, row.id, status, reason)
+            if reason == "blocked":
+                await self.call(self.store.unsubscribe, row.key, self._blocked(row.key))
+        except Exception:
+            log.exception("announce: row %s failed", row.id)
+            with contextlib.suppress(Exception):
+                await self.call(self.store.finish, row.id, "failed", "error")
+
+    def _blocked(self, key: ConversationKey) -> Consent:
+        return Consent(key.channel, key.user, NEWS, self.texts.consent_version, self.texts.blocked, False)
+
+    async def _announcement(self, ident: int) -> Announcement:
+        if ident not in self._cache:
+            found = await self.call(self.store.get, ident)
+            assert found is not None
+            self._cache[ident] = found
+        return self._cache[ident]
+
+
+def web_sender(store: AnnouncementStore, call: Callable[..., Awaitable[Any]]) -> Send:
+    """The web widget: the message joins the person's transcript (the long poll shows it), row sent with it."""
+
+    async def send(row: Claimed, reply: Reply) -> Result:
+        await call(store.shown_on_web, row.id, row.key, reply.text)
+        return "done", ""
+
+    return send
+
+
+def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, charged: Callable[[int], bool],
+                last_said: Callable[[ConversationKey], str], call: Callable[..., Awaitable[Any]]) -> Send:  # fmt: skip
+    """Zalo's consultation message, within its window as it stands now (the person may have gone quiet since)."""
+
+    async def send(row: Claimed, reply: Reply) -> Result:
+        said = await call(last_said, row.key)
+        if said:
+            group = rules.zalo_group(dt.datetime.fromisoformat(said), dt.datetime.now(dt.UTC))
+            if group == "closed":
+                return "skipped", "zalo_closed"
+            if group == "charged" and not await call(charged, row.announcement_id):
+                return "skipped", "zalo_charged"
+        outcome = await send_cs(row.address, reply)
+        if outcome == "sent":
+            return "sent", ""
+        # -230 and the other window errors: unreachable for this announcement, not for ever.
+        return "failed", {"unreachable": "zalo_window", "refused": "refused"}.get(outcome, "platform")
+
+    return send
+
+
+def telegram_sender(bot: Any, pace: Pace) -> Send:
+    """Telegram's sendMessage: a 429 pauses every send for retry_after, then the same row goes; a block unsubscribes."""
+    from telegram.error import Forbidden, RetryAfter, TelegramError
+
+    from bot.channels.telegram import keyboard
+
+    async def send(row: Claimed, reply: Reply) -> Result:
+        for _ in range(5):
+            try:
+                await bot.send_message(chat_id=int(row.address), text=reply.text, reply_markup=keyboard(reply.buttons))
+                return "sent", ""
+            except RetryAfter as exc:  # not delivered: safe to send again once the wait is over
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                pace.pause(seconds)
+                await asyncio.sleep(seconds)
+            except Forbidden:
+                return "failed", "blocked"
+            except TelegramError as exc:  # a timeout may have delivered it: never tried again
+                log.warning("announce: telegram message to row %s failed: %s", row.id, exc)
+                return "failed", "platform"
+        return "failed", "rate_limited"
+
+    return send
+
+
+def sender_for(app: App, delivery: Delivery, processors: dict[str, Any]) -> AnnouncementSender:
+    """The sender over the channels this worker runs (the web always), with their clients and paces."""
+    settings, store, call = app.settings, app.repo.announcements, delivery.handler.call
+    rules = Rules.of(settings)
+    senders: dict[str, tuple[Send, Pace]] = {"web": (web_sender(store, call), Pace(200.0))}
+    zalo = processors.get("zalo")
+    if zalo is not None:
+
+        def charged(ident: int) -> bool:
+            found = store.get(ident)
+            return bool(found and found.charged)
+
+        send = zalo_sender(zalo.client.send, rules, charged, app.repo.handoffs.last_said_at, call)
+        senders["zalo"] = (send, Pace(settings.announce_zalo_per_second))
+    telegram = processors.get("telegram")
+    if telegram is not None:
+        pace = Pace(settings.announce_telegram_per_second)  # one pace: a 429 holds every Telegram send
+        senders["telegram"] = (telegram_sender(telegram.app.bot, pace), pace)
+    return AnnouncementSender(app, delivery, senders)
