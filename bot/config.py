@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default=False, description="also send to Zalo people 48 h–7 d after their last message (charged by Zalo)"
     )
     announce_telegram_per_second: float = Field(
-        default=25.0, gt=0, le=30, description="announcement messages per second to Telegram, all chats together"
+        default=25.0, gt=0, description="announcement messages per second to Telegram, all chats together"
     )
     announce_zalo_per_second: float = Field(default=10.0, gt=0, description="announcement messages per second to Zalo")
     announce_senders: int = Field(default=4, gt=0, le=64, description="announcement sends in flight per platform")

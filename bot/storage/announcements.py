@@ -103,7 +103,8 @@ class AnnouncementStore:
             insert_consent(cur, withdrawal)
             cur.execute(
                 "UPDATE announcement_recipients SET unsubscribed_at = ? WHERE id = (SELECT id FROM "
-                "announcement_recipients WHERE channel = ? AND user = ? AND status = 'sent' ORDER BY id DESC LIMIT 1)",
+                "announcement_recipients WHERE channel = ? AND user = ? AND status IN ('sent', 'failed') "
+                "ORDER BY id DESC LIMIT 1)",
                 [now(), key.channel, key.user],
             )
             # Nothing more goes to them, not even what was queued before they said stop.
