@@ -11,12 +11,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
+
 from bot.messages import ConversationKey
 from bot.storage.sqlite import SqliteRepository
 from tests import test_channels as ch
 from tests.conftest import ROOT
 from tests.fakes import wait_for
-from tests.test_serve import _spawn, _stop, free_port, platforms
+from tests.test_serve import _spawn, _stop, _until_healthy, environment, free_port, platforms
 
 VINH_THUY, OTHER = 19405, 19408
 NOW = dt.datetime.now(dt.UTC)
@@ -151,3 +153,28 @@ async def test_two_thousand_subscribers_each_get_it_once_through_a_killed_worker
     assert report["unsubscribed_after"] == BLOCKED
     assert report["waiting"] == 0 and report["recipients"] == sum(ZALO.values()) + TELEGRAM + WEB
     assert report["created_by"] == "cli" and report["audience"] == {"all": True}  # who sent it, to whom
+
+
+@ch.run
+async def test_a_web_only_server_shows_an_announcement_through_the_widgets_long_poll(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in environment(tmp_path, port, "", "").items() if not k.startswith(("ZALO_", "TELEGRAM_"))}
+    env |= {"ANNOUNCE_NIGHT_START": "0", "ANNOUNCE_NIGHT_END": "0"}
+    server = await _spawn("serve", env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_healthy(http, url)
+            for said in ({"text": "nhan tin"}, {"text": "xa vinh thuy quang tri"}, {"button": "yes:"}):
+                async with http.post(f"{url}/api/chat", json={"user": ch.WEB_USER, **said}) as resp:
+                    replies = (await resp.json())["replies"]
+            assert "Đã đăng ký nhận tin" in replies[0]["text"]
+            await _cli(env, "--commune", str(VINH_THUY), "--text", "Hội chợ hàng thủ công ngày 15/12.")
+            params = {"user": ch.WEB_USER, "after": "0"}
+            async with http.get(f"{url}/api/chat/updates", params=params) as resp:
+                body = await resp.json()
+    finally:
+        output = await _stop(server)
+    assert [r["text"].splitlines()[:2] for r in body["replies"]] == [
+        ["📢 Tin khuyến công của xã Vĩnh Thủy, Quảng Trị:", "Hội chợ hàng thủ công ngày 15/12."]
+    ], output

@@ -238,6 +238,11 @@ class AnnouncementStore:
 
         `night`: only urgent announcements may go.
         """
+        idle = self.db.execute(
+            "SELECT 1 FROM announcement_recipients WHERE status = 'waiting' AND channel = ? LIMIT 1", [channel]
+        ).fetchone()
+        if idle is None:  # the usual case: a read, no write lock twice a second
+            return None
         with self.repo._tx() as cur:
             row = cur.execute(
                 "UPDATE announcement_recipients SET status = 'sending', at = ? WHERE id = (SELECT r.id FROM "
