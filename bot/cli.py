@@ -672,10 +672,10 @@ def announce(
 
     Example: khuyencong announce --commune 19405 --text "Xã mở đăng ký hỗ trợ máy móc đến 20/12." --dry-run
     """
-    from bot.announce.cli import announce_command
+    from bot.announce.cli import Options, announce_command
 
-    announce_command(_fail, _announce_inputs(db, knowledge), communes, text, audience, link, deadline, urgent,
-                     charged, name, dry_run, report, as_json)  # fmt: skip
+    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json)
+    announce_command(_fail, _announce_inputs(db, knowledge), given)
 
 
 def _announce_inputs(db: Path | None, knowledge: Path | None) -> tuple[Path, Knowledge]:

@@ -208,3 +208,36 @@ def test_erasing_a_person_keeps_the_counts_without_their_id(tmp_path: Path, kb, 
     rows = repo.db.execute("SELECT user, address, status, reason FROM announcement_recipients").fetchall()
     assert rows == [(f"erased-{1}", "", "skipped", "erased")]
     assert "u1" not in json.dumps(Announcer(repo, Rules()).report(ident))
+
+
+def _announce(db: Path, *args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from tests.conftest import KNOWLEDGE
+
+    result = CliRunner().invoke(main, ["announce", *args, "--db", str(db), "--knowledge", str(KNOWLEDGE)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    repo = SqliteRepository(db)
+    add_subscriber(repo, "telegram", "100", dt.datetime.now(dt.UTC))
+    text = ("--text", "Xã mở đăng ký")
+    for args, field in (
+        (("--commune", "19405", "--audience", "colour=red", *text), "audience"),
+        (("--commune", "19405", "--audience", "status=late", *text), "audience"),
+        (("--commune", "99999999", *text), "commune"),
+        (("--commune", "19405",), "text"),
+        (("--commune", "19405", "--text", "x" * 1501), "text"),
+        (("--commune", "19405", "--link", "ftp://x y", *text), "link"),
+        (("--report", "abc",), "report"),
+    ):  # fmt: skip
+        code, out, err = _announce(db, *args)
+        assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"Lỗi: {field}:"), (args, err)
+    code, out, _ = _announce(db, "--commune", "19405", *text, "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["channels"] == {"telegram": {"send": 1}}
+    assert repo.db.execute("SELECT count(*) FROM announcements").fetchone() == (0,)  # nothing written by any of it
+    code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent")
+    assert code == 0 and "Đã xếp hàng thông báo số 1" in out and "Sẽ gửi: 1 người" in out

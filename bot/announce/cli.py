@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,10 +16,10 @@ from bot.announce.limits import Rules
 from bot.announce.queue import AnnouncementRefused, Announcer, Plan, Request
 from bot.config import Settings
 from bot.knowledge import Knowledge
+from bot.staff import labels
 from bot.storage.sqlite import SqliteRepository
 
 Fail = Callable[[str], NoReturn]
-CHANNELS = {"zalo": "Zalo", "telegram": "Telegram", "web": "Trang web"}
 GROUPS = {
     "free": "nhắn miễn phí (nhắn cho trợ lý trong 48 giờ qua)",
     "charged": "tính phí (48 giờ đến 7 ngày)",
@@ -43,77 +44,69 @@ REASONS = {
 }
 
 
-def announce_command(
-    fail: Fail,
-    inputs: tuple[Path, Knowledge],
-    communes: tuple[str, ...],
-    text: str | None,
-    audience: str | None,
-    link: str,
-    deadline: dt.datetime | None,
-    urgent: bool,
-    charged: bool | None,
-    name: str,
-    dry_run: bool,
-    report: str | None,
-    as_json: bool,
-) -> None:
+@dataclass(frozen=True)
+class Options:
+    """The command line as given (bot/cli.py)."""
+
+    communes: tuple[str, ...]
+    text: str | None
+    audience: str | None
+    link: str
+    deadline: dt.datetime | None
+    urgent: bool
+    charged: bool | None
+    name: str
+    dry_run: bool
+    report: str | None
+    as_json: bool
+
+
+def announce_command(fail: Fail, inputs: tuple[Path, Knowledge], given: Options) -> None:
     """Plan (--dry-run), queue, or report (--report ID) one announcement; bad input exits 2 naming the field."""
     path, kb = inputs
     repo = SqliteRepository(path)
     try:
         announcer = Announcer(repo, Rules.of(Settings()))
-        if report is not None:
-            _report(fail, announcer, report, as_json)
+        if given.report is not None:
+            _report(fail, announcer, given.report, given.as_json)
             return
-        request = _request(fail, kb, communes, text, audience, link, deadline, urgent, charged, name)
+        request = _request(fail, kb, given)
         try:
-            if dry_run:
-                _show(announcer.plan(request), None, as_json)
+            if given.dry_run:
+                _show(announcer.plan(request), None, given.as_json)
             else:
                 ident, plan = announcer.queue(request)
-                _show(plan, ident, as_json)
+                _show(plan, ident, given.as_json)
         except AnnouncementRefused as refused:
             fail(str(refused))
     finally:
         repo.close()
 
 
-def _request(
-    fail: Fail,
-    kb: Knowledge,
-    communes: tuple[str, ...],
-    text: str | None,
-    audience: str | None,
-    link: str,
-    deadline: dt.datetime | None,
-    urgent: bool,
-    charged: bool | None,
-    name: str,
-) -> Request:
+def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
     from bot.answers import place_slot
     from bot.dialog.news import News
     from bot.places import Gazetteer
 
-    if not communes:
+    if not given.communes:
         fail("commune: cần mã xã (--commune), ví dụ --commune 19405")
-    if text is None:
+    if given.text is None:
         fail("text: cần nội dung thông báo (--text)")
     gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
-    labels: dict[int, str] = {}
-    for given in communes:
-        place = gazetteer.place_by_code(int(given)) if given.isascii() and given.isdigit() else None
+    places: dict[int, str] = {}
+    for code in given.communes:
+        place = gazetteer.place_by_code(int(code)) if code.isascii() and code.isdigit() else None
         if place is None:
-            fail(f"commune: không có xã/phường mã “{given[:20]}”")
-        labels[place.code] = News.label(place_slot(place))
+            fail(f"commune: không có xã/phường mã “{code[:20]}”")
+        places[place.code] = News.label(place_slot(place))
     try:
         wanted = parse_audience(
-            audience, {s.code for s in kb.sectors.sectors}, {x.code for x in kb.support_lines.lines}
+            given.audience, {s.code for s in kb.sectors.sectors}, {x.code for x in kb.support_lines.lines}
         )
     except AudienceError as wrong:
         fail(str(wrong))
-    day = deadline.date() if deadline else None
-    return Request(labels, text, wanted, link, day, urgent, charged, name)
+    day = given.deadline.date() if given.deadline else None
+    return Request(places, given.text, wanted, given.link, day, given.urgent, given.charged, given.name)
 
 
 def _show(plan: Plan, ident: int | None, as_json: bool) -> None:
@@ -124,7 +117,7 @@ def _show(plan: Plan, ident: int | None, as_json: bool) -> None:
     click.echo(f"Đã xếp hàng thông báo số {ident}." if ident is not None else "Thử (không gửi gì):")
     for channel, groups in data["channels"].items():
         parts = ", ".join(f"{n} {GROUPS.get(g, g)}" for g, n in groups.items())
-        click.echo(f"• {CHANNELS.get(channel, channel)}: {parts}")
+        click.echo(f"• {labels.channel(channel)}: {parts}")
     for reason, count in data["skipped"].items():
         click.echo(f"• Không gửi {count}: {REASONS.get(reason, reason)}")
     click.echo(f"Sẽ gửi: {data['to_send']} người.")

@@ -17,10 +17,6 @@ class News:
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.texts = ctx, ctx.texts.news
 
-    def button(self) -> Button:
-        """'Nhận tin của xã', offered after a result and after registering."""
-        return Button(self.texts.offer, "cmd:subscribe")
-
     def subscribe(self, conv: Conversation, turn: Turn) -> None:
         """Ask the consent for the person's commune; ask the commune first when it is not known."""
         place = conv.slots.get("place") or {}
