@@ -241,3 +241,37 @@ def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_n
     assert repo.db.execute("SELECT count(*) FROM announcements").fetchone() == (0,)  # nothing written by any of it
     code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent")
     assert code == 0 and "Đã xếp hàng thông báo số 1" in out and "Sẽ gửi: 1 người" in out
+
+
+def test_those_zalo_cannot_reach_are_listed_for_a_call(tmp_path: Path) -> None:
+    repo = SqliteRepository(tmp_path / "k.db")
+    add_subscriber(repo, "zalo", "near", T0)
+    add_subscriber(repo, "zalo", "quiet", T0 - dt.timedelta(days=3))
+    add_subscriber(repo, "zalo", "gone", T0 - dt.timedelta(days=10))
+    announcer = Announcer(repo, Rules(night_start=0, night_end=0))
+    ident, _ = announcer.queue(request(), T0)
+    assert [(p["user"], p["reason"]) for p in announcer.to_call(ident)] == [
+        ("quiet", "zalo_charged"),
+        ("gone", "zalo_closed"),
+    ]
+
+
+def test_the_pace_spreads_sends_and_a_pause_holds_them_all() -> None:
+    import asyncio
+    import time
+
+    from bot.announce.limits import Pace
+
+    async def timed(pace: Pace, count: int) -> float:
+        began = time.monotonic()
+        await asyncio.gather(*(pace.wait() for _ in range(count)))
+        return time.monotonic() - began
+
+    async def scenario() -> tuple[float, float]:
+        pace = Pace(100.0)
+        spread = await timed(pace, 31)  # 30 intervals of 10 ms
+        pace.pause(0.3)  # a 429's retry_after
+        return spread, await timed(pace, 1)
+
+    spread, paused = asyncio.run(scenario())
+    assert 0.28 <= spread < 1.0 and paused >= 0.28

@@ -133,6 +133,10 @@ class Announcer:
             "channels": {c: dict(sorted(n.items())) for c, n in sorted(channels.items())},
         }
 
+    def to_call(self, ident: int) -> list[dict[str, Any]]:
+        """Who Zalo's window kept from an announcement, to be called instead (name and phone where registered)."""
+        return self.repo.announcements.to_call(ident)
+
 
 def checked(request: Request) -> Request:
     """The request cleaned; AnnouncementRefused names the field that is wrong."""

@@ -288,6 +288,18 @@ class AnnouncementStore:
             self.db.execute("SELECT count(*) FROM announcement_recipients WHERE status = 'waiting'").fetchone()[0]
         )
 
+    def to_call(self, ident: int) -> list[dict[str, Any]]:
+        """The people an announcement could not reach on Zalo (window), with their registration's name and phone."""
+        rows = self.db.execute(
+            "SELECT r.channel, r.user, r.reason, l.name, l.phone, l.facility_name FROM announcement_recipients r "
+            "LEFT JOIN leads l ON l.ref = (SELECT ref FROM leads WHERE channel = r.channel AND user = r.user "
+            "ORDER BY created_at DESC LIMIT 1) WHERE r.announcement_id = ? "
+            "AND r.reason IN ('zalo_charged', 'zalo_closed', 'zalo_window') ORDER BY r.id",
+            [ident],
+        ).fetchall()
+        keys = ("channel", "user", "reason", "name", "phone", "facility_name")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def counts(self, ident: int) -> list[tuple[str, str, str, int, int]]:
         """(channel, status, reason, rows, unsubscribed after it) of one announcement."""
         rows = self.db.execute(
