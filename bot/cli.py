@@ -742,7 +742,7 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
         True,
         commands,
         relay=StaffRelay(app, handler),
-        background=lambda: _staff_background(app, handler),
+        background=lambda: _staff_background(app, handler, delivery, tg.bot),
     )
     try:
         tg.run_polling(drop_pending_updates=False)
@@ -751,8 +751,9 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
         app.close()
 
 
-async def _staff_background(app: Any, handler: Any) -> Any:
-    """Long polling does what `serve` does for staff: notices of new handoffs, the idle sweep, reminders."""
+async def _staff_background(app: Any, handler: Any, delivery: Any, bot: Any) -> Any:
+    """Long polling does what `serve` does: notices of new handoffs, the idle sweep, reminders, announcements."""
+    from bot.announce.delivery import sender_with
     from bot.server import HandoffSweep
     from bot.staff.handoffs import Handoffs
     from bot.staff.notify import StaffNotices
@@ -761,8 +762,11 @@ async def _staff_background(app: Any, handler: Any) -> Any:
     await notices.start()
     sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, app.settings), handler, lambda: None, notices)
     await sweep.start()
+    announcements = sender_with(app, delivery, None, bot)  # run only one of `telegram` and `serve`'s worker
+    await announcements.start()
 
     async def stop() -> None:
+        await announcements.stop()
         await sweep.stop()
         await notices.stop()
 

@@ -178,3 +178,26 @@ async def test_a_web_only_server_shows_an_announcement_through_the_widgets_long_
     assert [r["text"].splitlines()[:2] for r in body["replies"]] == [
         ["📢 Tin khuyến công của xã Vĩnh Thủy, Quảng Trị:", "Hội chợ hàng thủ công ngày 15/12."]
     ], output
+
+
+@ch.run
+async def test_telegram_by_long_polling_sends_announcements_too(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    repo = SqliteRepository(db)
+    with repo._tx() as cur:
+        cur.execute(
+            "INSERT INTO subscriptions (channel, user, commune_code, commune, consent_id, at) VALUES (?,?,?,?,?,?)",
+            ["telegram", str(ch.CHAT), VINH_THUY, "xã Vĩnh Thủy, Quảng Trị", 1, NOW.isoformat(timespec="seconds")],
+        )
+    repo.close()
+    async with platforms() as fakes:
+        env = fakes.environment(tmp_path, free_port()) | {"ANNOUNCE_NIGHT_START": "0", "ANNOUNCE_NIGHT_END": "0"}
+        proc = await _spawn("telegram", env)
+        try:
+            await _cli(env, "--commune", str(VINH_THUY), "--text", "Hạn nộp hồ sơ là thứ Sáu.")
+            await wait_for(lambda: len(fakes.telegram.delivered) == 1, 30)
+        finally:
+            output = await _stop(proc, signal.SIGINT)
+    sent = fakes.telegram.delivered[0]
+    assert int(sent["chat_id"]) == ch.CHAT and "Hạn nộp hồ sơ là thứ Sáu." in sent["text"], output
+    assert "cmd:unsubscribe" in sent["reply_markup"]  # 'Hủy nhận tin' under it

@@ -187,20 +187,25 @@ def telegram_sender(bot: Any, pace: Pace) -> Send:
 
 def sender_for(app: App, delivery: Delivery, processors: dict[str, Any]) -> AnnouncementSender:
     """The sender over the channels this worker runs (the web always), with their clients and paces."""
+    zalo, telegram = processors.get("zalo"), processors.get("telegram")
+    return sender_with(app, delivery, zalo.client.send if zalo else None, telegram.app.bot if telegram else None)
+
+
+def sender_with(
+    app: App, delivery: Delivery, zalo_send: Callable[[str, Reply], Awaitable[str]] | None, telegram_bot: Any
+) -> AnnouncementSender:
+    """The sender for the web, and for Zalo and Telegram where their clients are given."""
     settings, store, call = app.settings, app.repo.announcements, delivery.handler.call
-    rules = Rules.of(settings)
     senders: dict[str, tuple[Send, Pace]] = {"web": (web_sender(store, call), Pace(200.0))}
-    zalo = processors.get("zalo")
-    if zalo is not None:
+    if zalo_send is not None:
 
         def charged(ident: int) -> bool:
             found = store.get(ident)
             return bool(found and found.charged)
 
-        send = zalo_sender(zalo.client.send, rules, charged, app.repo.handoffs.last_said_at, call)
+        send = zalo_sender(zalo_send, Rules.of(settings), charged, app.repo.handoffs.last_said_at, call)
         senders["zalo"] = (send, Pace(settings.announce_zalo_per_second))
-    telegram = processors.get("telegram")
-    if telegram is not None:
+    if telegram_bot is not None:
         pace = Pace(settings.announce_telegram_per_second)  # one pace: a 429 holds every Telegram send
-        senders["telegram"] = (telegram_sender(telegram.app.bot, pace), pace)
+        senders["telegram"] = (telegram_sender(telegram_bot, pace), pace)
     return AnnouncementSender(app, delivery, senders)
