@@ -168,6 +168,7 @@ class NewsTexts(Strict):
 
     offer: NonEmpty  # the button after a result and after registering
     ask_place: NonEmpty  # no commune known yet
+    place_unknown: NonEmpty  # the commune typed was not found
     consent: NonEmpty  # the consent text; fields: place, per_week, night_start, night_end
     consent_version: NonEmpty
     subscribed: NonEmpty  # fields: place

@@ -33,17 +33,20 @@ class News:
         turn.say(self.consent_text(conv), [Button("Đồng ý", "yes:"), Button("Không đồng ý", "no:")])
 
     def place_given(self, conv: Conversation, text: str, turn: Turn) -> None:
-        """The commune typed after 'which commune?'; asked again once when it is not found."""
-        found = self.ctx.assessor.gazetteer.resolve_text(text).place
+        """The commune typed after 'which commune?'; asked once more when not found, then left."""
+        found = self.ctx.assessor.gazetteer.resolve_text(text).place if text else None
+        tries = int(conv.pending.get("asked") or 0) + 1
         conv.pending = {}
         if found is None:
-            turn.say(self.ctx.texts.which_place if text else self.texts.ask_place)
-            conv.pending = {"kind": "news_place"}
+            if tries < 2:
+                conv.pending = {"kind": "news_place", "asked": tries}
+                turn.say(self.texts.place_unknown)
+            else:
+                self.ctx.menu(turn, self.ctx.texts.not_understood)
             return
-        conv.slots["place"] = conv.slots.get("place") or place_slot(found)
         slot = place_slot(found)
-        label = self.label(slot)
-        conv.pending = {"kind": "news", "code": slot["code"], "place": label}
+        conv.slots["place"] = conv.slots.get("place") or slot
+        conv.pending = {"kind": "news", "code": slot["code"], "place": self.label(slot)}
         turn.say(self.consent_text(conv), [Button("Đồng ý", "yes:"), Button("Không đồng ý", "no:")])
 
     def consent_text(self, conv: Conversation) -> str:
