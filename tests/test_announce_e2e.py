@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import signal
 import sys
 from collections import Counter
@@ -145,6 +146,7 @@ async def test_two_thousand_subscribers_each_get_it_once_through_a_killed_worker
     assert blocked_left == TELEGRAM - BLOCKED + 1  # the blocked are unsubscribed (the other commune's one stays)
 
     assert "interrupted by a restart" in output
+    assert re.search(r"announce: telegram: \d+ sent", output)  # the operator's log of what went out
     interrupted = report["failed"]["interrupted"]  # type: ignore[index]
     assert interrupted == 2 * SENDERS  # sent, but the kill came before the row was marked: not sent again
     assert report["sent"] + interrupted == len(fakes.zalo.messages) + len(fakes.telegram.delivered) + WEB

@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -56,6 +58,7 @@ class AnnouncementSender:
         self.texts = app.engine.texts.news
         self.call = delivery.handler.call
         self._cache: dict[int, Announcement] = {}
+        self._done: dict[str, Counter[str]] = {}  # per channel, outcomes since it was last idle (for the log)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -87,6 +90,7 @@ class AnnouncementSender:
                 row = None
             if row is None:
                 slots.release()
+                self._tell(channel)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), IDLE_SECONDS)
                 continue
@@ -109,13 +113,31 @@ class AnnouncementSender:
             async with self.delivery.turn(row.key):  # never between the replies of one of their turns
                 status, reason = await send(row, reply)
             if status != "done":  # the web sender records its own row
-                await self.call(self.store.finish, row.id, status, reason)
+                await self._finish(row, status, reason)
+            self._done.setdefault(row.key.channel, Counter())[f"{status} {reason}".strip()] += 1
             if reason == "blocked":
                 await self.call(self.store.unsubscribe, row.key, self._blocked(row.key))
         except Exception:
             log.exception("announce: row %s failed", row.id)
             with contextlib.suppress(Exception):
                 await self.call(self.store.finish, row.id, "failed", "error")
+
+    async def _finish(self, row: Claimed, status: str, reason: str) -> None:
+        """Record a row's fate; a locked database is waited out (the row stays `sending`, never resent, if not)."""
+        for attempt in range(3):
+            try:
+                await self.call(self.store.finish, row.id, status, reason)
+                return
+            except sqlite3.OperationalError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(1.0)
+
+    def _tell(self, channel: str) -> None:
+        """Log what a channel sent since it was last idle: who got what is in the queue rows."""
+        done = self._done.pop(channel, None)
+        if done:
+            log.info("announce: %s: %s", channel, ", ".join(f"{n} {what}" for what, n in sorted(done.items())))
 
     def _blocked(self, key: ConversationKey) -> Consent:
         return Consent(key.channel, key.user, NEWS, self.texts.consent_version, self.texts.blocked, False)
