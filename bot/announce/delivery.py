@@ -19,8 +19,9 @@ import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.announce.limits import Pace, Rules
 from bot.app import App
@@ -29,11 +30,54 @@ from bot.flows import NewsTexts
 from bot.messages import Button, ConversationKey, Reply
 from bot.storage import Consent
 from bot.storage.announcements import NEWS, Announcement, AnnouncementStore, Claimed
+from bot.storage.sqlite import SqliteRepository
 
 log = logging.getLogger("khuyencong.announce")
+T = TypeVar("T")
 IDLE_SECONDS = 0.5  # how often an idle sender looks for rows queued by another process
 Result = tuple[str, str]  # (status, reason) of a row once sent
 Send = Callable[[Claimed, Reply], Awaitable[Result]]
+
+
+class QueueDb:
+    """The sender's own database connection and thread: its claims never wait behind turns, nor collide with them.
+
+    Opened at the first use. An in-memory database has one connection only: then the engine's, on its thread.
+    """
+
+    def __init__(self, app: App, delivery: Delivery) -> None:
+        self.app, self.delivery = app, delivery
+        self._repo: SqliteRepository | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    @property
+    def repo(self) -> SqliteRepository:
+        """The connection the sender uses."""
+        if self.app.db_path is None:
+            return self.app.repo
+        if self._repo is None:
+            self._repo = SqliteRepository(self.app.db_path, self.app.repo.busy_timeout)
+        return self._repo
+
+    @property
+    def queue(self) -> AnnouncementStore:
+        """Subscriptions and the queue, on this connection."""
+        return self.repo.announcements
+
+    async def call(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a storage call on the thread of this connection."""
+        if self.app.db_path is None:
+            return await self.delivery.handler.call(func, *args)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="announce")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, func, *args)
+
+    def close(self) -> None:
+        """Release the thread and the connection, when they are the sender's own."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._repo is not None:
+            self._repo.close()
 
 
 def compose(texts: NewsTexts, announcement: Announcement, place: str, button: bool) -> Reply:
@@ -51,12 +95,11 @@ def compose(texts: NewsTexts, announcement: Announcement, place: str, button: bo
 class AnnouncementSender:
     """One loop per platform: claim a row when the pace allows, send it, record what happened."""
 
-    def __init__(self, app: App, delivery: Delivery, senders: dict[str, tuple[Send, Pace]]) -> None:
-        self.app, self.delivery, self.senders = app, delivery, senders
-        self.store: AnnouncementStore = app.repo.announcements
+    def __init__(self, app: App, delivery: Delivery, db: QueueDb, senders: dict[str, tuple[Send, Pace]]) -> None:
+        self.app, self.delivery, self.db, self.senders = app, delivery, db, senders
         self.rules = Rules.of(app.settings)
         self.texts = app.engine.texts.news
-        self.call = delivery.handler.call
+        self.call = db.call
         self._cache: dict[int, Announcement] = {}
         self._done: dict[str, Counter[str]] = {}  # per channel, outcomes since it was last idle (for the log)
         self._stopping = asyncio.Event()
@@ -64,7 +107,7 @@ class AnnouncementSender:
 
     async def start(self) -> None:
         """Settle what a killed sender left, then send. Call only as the one worker (the inbox lock held)."""
-        left = await self.call(self.store.interrupted)
+        left = await self.call(self.db.queue.interrupted)
         if left:
             log.warning(
                 "announce: %s sends were interrupted by a restart; not sent again (they may have arrived)", left
@@ -76,6 +119,7 @@ class AnnouncementSender:
         """Stop claiming; the sends in flight finish."""
         self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.db.close()
 
     async def _loop(self, channel: str, send: Send, pace: Pace) -> None:
         slots = asyncio.Semaphore(self.app.settings.announce_senders)
@@ -102,7 +146,7 @@ class AnnouncementSender:
 
     async def _claim(self, channel: str) -> Claimed | None:
         at = dt.datetime.now(dt.UTC)
-        return await self.call(self.store.claim, channel, at.isoformat(timespec="seconds"), self.rules.night(at))
+        return await self.call(self.db.queue.claim, channel, at.isoformat(timespec="seconds"), self.rules.night(at))
 
     async def _one(self, row: Claimed, send: Send) -> None:
         try:
@@ -116,17 +160,17 @@ class AnnouncementSender:
                 await self._finish(row, status, reason)
             self._done.setdefault(row.key.channel, Counter())[f"{status} {reason}".strip()] += 1
             if reason == "blocked":
-                await self.call(self.store.unsubscribe, row.key, self._blocked(row.key))
+                await self.call(self.db.queue.unsubscribe, row.key, self._blocked(row.key))
         except Exception:
             log.exception("announce: row %s failed", row.id)
             with contextlib.suppress(Exception):
-                await self.call(self.store.finish, row.id, "failed", "error")
+                await self.call(self.db.queue.finish, row.id, "failed", "error")
 
     async def _finish(self, row: Claimed, status: str, reason: str) -> None:
         """Record a row's fate; a locked database is waited out (the row stays `sending`, never resent, if not)."""
         for attempt in range(3):
             try:
-                await self.call(self.store.finish, row.id, status, reason)
+                await self.call(self.db.queue.finish, row.id, status, reason)
                 return
             except sqlite3.OperationalError:
                 if attempt == 2:
@@ -144,33 +188,36 @@ class AnnouncementSender:
 
     async def _announcement(self, ident: int) -> Announcement:
         if ident not in self._cache:
-            found = await self.call(self.store.get, ident)
+            found = await self.call(self.db.queue.get, ident)
             assert found is not None
             self._cache[ident] = found
         return self._cache[ident]
 
 
-def web_sender(store: AnnouncementStore, call: Callable[..., Awaitable[Any]]) -> Send:
+def web_sender(db: QueueDb) -> Send:
     """The web widget: the message joins the person's transcript (the long poll shows it), row sent with it."""
 
     async def send(row: Claimed, reply: Reply) -> Result:
-        await call(store.shown_on_web, row.id, row.key, reply.text)
+        await db.call(db.queue.shown_on_web, row.id, row.key, reply.text)
         return "done", ""
 
     return send
 
 
-def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, charged: Callable[[int], bool],
-                last_said: Callable[[ConversationKey], str], call: Callable[..., Awaitable[Any]]) -> Send:  # fmt: skip
+def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, db: QueueDb) -> Send:
     """Zalo's consultation message, within its window as it stands now (the person may have gone quiet since)."""
 
+    def window(key: ConversationKey, ident: int) -> tuple[str, bool]:
+        found = db.queue.get(ident)
+        return db.repo.handoffs.last_said_at(key), bool(found and found.charged)
+
     async def send(row: Claimed, reply: Reply) -> Result:
-        said = await call(last_said, row.key)
+        said, charged = await db.call(window, row.key, row.announcement_id)
         if said:
             group = rules.zalo_group(dt.datetime.fromisoformat(said), dt.datetime.now(dt.UTC))
             if group == "closed":
                 return "skipped", "zalo_closed"
-            if group == "charged" and not await call(charged, row.announcement_id):
+            if group == "charged" and not charged:
                 return "skipped", "zalo_charged"
         outcome = await send_cs(row.address, reply)
         if outcome == "sent":
@@ -217,17 +264,11 @@ def sender_with(
     app: App, delivery: Delivery, zalo_send: Callable[[str, Reply], Awaitable[str]] | None, telegram_bot: Any
 ) -> AnnouncementSender:
     """The sender for the web, and for Zalo and Telegram where their clients are given."""
-    settings, store, call = app.settings, app.repo.announcements, delivery.handler.call
-    senders: dict[str, tuple[Send, Pace]] = {"web": (web_sender(store, call), Pace(200.0))}
+    settings, db = app.settings, QueueDb(app, delivery)
+    senders: dict[str, tuple[Send, Pace]] = {"web": (web_sender(db), Pace(200.0))}
     if zalo_send is not None:
-
-        def charged(ident: int) -> bool:
-            found = store.get(ident)
-            return bool(found and found.charged)
-
-        send = zalo_sender(zalo_send, Rules.of(settings), charged, app.repo.handoffs.last_said_at, call)
-        senders["zalo"] = (send, Pace(settings.announce_zalo_per_second))
+        senders["zalo"] = (zalo_sender(zalo_send, Rules.of(settings), db), Pace(settings.announce_zalo_per_second))
     if telegram_bot is not None:
         pace = Pace(settings.announce_telegram_per_second)  # one pace: a 429 holds every Telegram send
         senders["telegram"] = (telegram_sender(telegram_bot, pace), pace)
-    return AnnouncementSender(app, delivery, senders)
+    return AnnouncementSender(app, delivery, db, senders)
