@@ -275,3 +275,12 @@ def test_the_pace_spreads_sends_and_a_pause_holds_them_all() -> None:
 
     spread, paused = asyncio.run(scenario())
     assert 0.28 <= spread < 1.0 and paused >= 0.28
+
+
+def test_the_retention_purge_keeps_the_consent_of_a_live_subscription(tmp_path: Path) -> None:
+    repo = SqliteRepository(tmp_path / "k.db")
+    add_subscriber(repo, "telegram", "100", T0 - dt.timedelta(days=900))
+    repo.add_consent(Consent("telegram", "200", "news", "test", "đồng ý", True, "2024-01-01T00:00:00+00:00"))
+    repo.purge("2025-06-01T00:00:00+00:00", "2025-06-01T00:00:00+00:00")
+    kept = repo.db.execute("SELECT user FROM consents").fetchall()
+    assert kept == [("100",)]  # the other, with no subscription left, goes

@@ -648,7 +648,8 @@ class SqliteRepository:
             # A consent is kept while a lead it covers is: it is the proof the data may be held.
             cur.execute(
                 "DELETE FROM consents WHERE at < ? "
-                "AND id NOT IN (SELECT consent_id FROM leads WHERE consent_id IS NOT NULL)",
+                "AND id NOT IN (SELECT consent_id FROM leads WHERE consent_id IS NOT NULL) "
+                "AND id NOT IN (SELECT consent_id FROM subscriptions)",  # a live subscription keeps its proof too
                 [keep_until],
             )
             consents = cur.rowcount
