@@ -284,3 +284,43 @@ def test_the_retention_purge_keeps_the_consent_of_a_live_subscription(tmp_path: 
     repo.purge("2025-06-01T00:00:00+00:00", "2025-06-01T00:00:00+00:00")
     kept = repo.db.execute("SELECT user FROM consents").fetchall()
     assert kept == [("100",)]  # the other, with no subscription left, goes
+
+
+def test_a_zalo_announcement_is_not_sent_again_after_a_timeout_or_a_5xx() -> None:
+    """Zalo may have delivered a message whose answer was lost: a turn's reply is retried, an announcement not."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bot.channels.zalo import ZaloClient, ZaloSettings
+    from bot.messages import Reply
+    from tests.fakes import start
+
+    calls: list[int] = []
+
+    async def broken(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.Response(status=502)
+
+    class Token:
+        async def current(self) -> str:
+            return "access-1"
+
+    async def scenario() -> tuple[str, int, str, int]:
+        app = web.Application()
+        app.router.add_post("/v3.0/oa/message/cs", broken)
+        runner, url = await start(app)
+        client = ZaloClient(ZaloSettings("1", "s", "access-1", None, None, url, url), Token(), backoff=0.01)  # type: ignore[arg-type]
+        await client.start()
+        try:
+            once = await client.send("u1", Reply("Tin của xã"), once=True)
+            tried_once = len(calls)
+            again = await client.send("u1", Reply("Trả lời"))
+        finally:
+            await client.close()
+            await runner.cleanup()
+        return once, tried_once, again, len(calls) - tried_once
+
+    once, tried_once, again, tried_again = asyncio.run(scenario())
+    assert (once, tried_once) == ("failed", 1)
+    assert again == "failed" and tried_again == 4  # a turn's reply: retried, as before

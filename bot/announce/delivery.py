@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import sqlite3
 from collections import Counter
@@ -257,7 +258,9 @@ def telegram_sender(bot: Any, pace: Pace) -> Send:
 def sender_for(app: App, delivery: Delivery, processors: dict[str, Any]) -> AnnouncementSender:
     """The sender over the channels this worker runs (the web always), with their clients and paces."""
     zalo, telegram = processors.get("zalo"), processors.get("telegram")
-    return sender_with(app, delivery, zalo.client.send if zalo else None, telegram.app.bot if telegram else None)
+    # An announcement is never sent twice: after a timeout Zalo may have taken it, so it is not tried again.
+    zalo_send = functools.partial(zalo.client.send, once=True) if zalo else None
+    return sender_with(app, delivery, zalo_send, telegram.app.bot if telegram else None)
 
 
 def sender_with(

@@ -117,8 +117,11 @@ class ZaloClient:
         if self.session is not None:
             await self.session.close()
 
-    async def send(self, user_id: str, reply: Reply) -> Outcome:
-        """Send one reply; retry rate limits and outages, refresh the token once, stop at a window error."""
+    async def send(self, user_id: str, reply: Reply, once: bool = False) -> Outcome:
+        """Send one reply; retry rate limits and outages, refresh the token once, stop at a window error.
+
+        `once`: a timeout or a 5xx, after which Zalo may have delivered it, is not retried ("failed").
+        """
         assert self.session is not None, "start() first"
         body = {"recipient": {"user_id": user_id}, "message": message_of(reply)}
         url = f"{self.config.api_base.rstrip('/')}/v3.0/oa/message/cs"
@@ -137,6 +140,8 @@ class ZaloClient:
                 return "failed"
             if code in WINDOW_ERRORS:
                 return "unreachable"
+            if code is None and once:
+                return "failed"
             if code in RETRYABLE or code is None:
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
