@@ -7,7 +7,9 @@ An announcement chooses never twice, since a repeated broadcast is spam and a mi
 a row is claimed (`sending`, committed) just before the platform is called, and only then; after a restart the
 rows still `sending` are marked failed ('interrupted') and never sent again. Claiming one row at a time, after
 the pace allows it, keeps that doubt to the few sends in flight at the moment of the kill (ANNOUNCE_SENDERS
-per platform). The web widget's rows are written to the transcript and marked sent in one transaction: exactly once.
+per platform). For the same reason a send whose answer was lost (a timeout, a 5xx) is failed, not tried again;
+only a definite refusal for now (Telegram's 429, Zalo's -32) is. The web widget's rows are written to the
+transcript and marked sent in one transaction: exactly once.
 """
 
 from __future__ import annotations
