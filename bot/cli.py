@@ -645,7 +645,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 @click.option("--text", default=None, help="the announcement, at most 1,500 characters")
 @click.option("--audience", default=None, help="who: all, or key=value terms (sector, line, registered, status)")
 @click.option("--link", default="", help="a link to the commune's page (https://…)")
-@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None, help="the deadline it announces")
+@click.option("--deadline", default=None, help="the deadline it announces (YYYY-MM-DD)")
 @click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
 @click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
 @click.option("--as", "name", default="cli", help="who sends it (kept in the log)")
@@ -658,7 +658,7 @@ def announce(
     text: str | None,
     audience: str | None,
     link: str,
-    deadline: dt.datetime | None,
+    deadline: str | None,
     urgent: bool,
     charged: bool | None,
     name: str,

@@ -233,14 +233,18 @@ def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_n
         (("--commune", "19405", "--text", "x" * 1501), "text"),
         (("--commune", "19405", "--link", "ftp://x y", *text), "link"),
         (("--report", "abc",), "report"),
+        (("--commune", "19405", "--deadline", "20/12/2026", *text), "deadline"),
+        (("--commune", "19405", "--deadline", "2020-01-01", *text), "deadline"),
+        (("--commune", "19405", "--as", "", *text), "as"),
     ):  # fmt: skip
         code, out, err = _announce(db, *args)
         assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"Lỗi: {field}:"), (args, err)
     code, out, _ = _announce(db, "--commune", "19405", *text, "--dry-run", "--json")
     assert code == 0 and json.loads(out)["channels"] == {"telegram": {"send": 1}}
     assert repo.db.execute("SELECT count(*) FROM announcements").fetchone() == (0,)  # nothing written by any of it
-    code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent")
+    code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent", "--deadline", "2099-12-20")
     assert code == 0 and "Đã xếp hàng thông báo số 1" in out and "Sẽ gửi: 1 người" in out
+    assert repo.announcements.get(1).deadline == "2099-12-20"  # type: ignore[union-attr]
 
 
 def test_those_zalo_cannot_reach_are_listed_for_a_call(tmp_path: Path) -> None:
@@ -324,3 +328,23 @@ def test_a_zalo_announcement_is_not_sent_again_after_a_timeout_or_a_5xx() -> Non
     once, tried_once, again, tried_again = asyncio.run(scenario())
     assert (once, tried_once) == ("failed", 1)
     assert again == "failed" and tried_again == 4  # a turn's reply: retried, as before
+
+
+def test_the_message_reads_whose_news_the_deadline_as_people_write_it_and_how_to_stop(dialogs) -> None:  # noqa: F811
+    from bot.announce.delivery import compose
+    from bot.storage.announcements import Announcement
+
+    sent = Announcement(
+        1, [VINH_THUY], "Xã mở đăng ký hỗ trợ máy móc.", "https://vinhthuy.example/kc", "2026-12-20", {}, False,
+        False, "cli", "", "", {},
+    )  # fmt: skip
+    zalo = compose(dialogs.texts.news, sent, "xã Vĩnh Thủy, Quảng Trị", button=True)
+    assert zalo.text.splitlines() == [
+        "📢 Tin khuyến công của xã Vĩnh Thủy, Quảng Trị:",
+        "Xã mở đăng ký hỗ trợ máy móc.",
+        "Hạn: 20/12/2026.",
+        "Xem thêm: https://vinhthuy.example/kc",
+        "(Nhắn “hủy nhận tin” nếu không muốn nhận tin nữa.)",
+    ]
+    assert [b.payload for b in zalo.buttons] == ["cmd:unsubscribe"]
+    assert compose(dialogs.texts.news, sent, "xã Vĩnh Thủy", button=False).buttons == ()  # the web widget

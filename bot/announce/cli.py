@@ -15,7 +15,7 @@ from bot.announce.audience import AudienceError, parse_audience
 from bot.announce.limits import Rules
 from bot.announce.queue import AnnouncementRefused, Announcer, Plan, Request
 from bot.config import Settings
-from bot.knowledge import Knowledge
+from bot.knowledge import Knowledge, vn_today
 from bot.staff import labels
 from bot.storage.sqlite import SqliteRepository
 
@@ -52,7 +52,7 @@ class Options:
     text: str | None
     audience: str | None
     link: str
-    deadline: dt.datetime | None
+    deadline: str | None
     urgent: bool
     charged: bool | None
     name: str
@@ -105,8 +105,23 @@ def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
         )
     except AudienceError as wrong:
         fail(str(wrong))
-    day = given.deadline.date() if given.deadline else None
+    day = _day(fail, given.deadline)
     return Request(places, given.text, wanted, given.link, day, given.urgent, given.charged, given.name)
+
+
+def _day(fail: Fail, given: str | None) -> dt.date | None:
+    """The deadline: a day from today on, written YYYY-MM-DD."""
+    if given is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(given.strip()) if len(given.strip()) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        fail(f"deadline: cần ngày dạng YYYY-MM-DD, không phải “{given[:20]}”")
+    if day < vn_today():
+        fail("deadline: ngày này đã qua")
+    return day
 
 
 def _show(plan: Plan, ident: int | None, as_json: bool) -> None:

@@ -20,6 +20,7 @@ from bot.storage.sqlite import SqliteRepository
 log = logging.getLogger("khuyencong.announce")
 MAX_TEXT = 1500  # characters: with the heading and footer it stays within Zalo's 2,000
 MAX_LINK = 300
+MAX_NAME = 60  # a staff name as it is kept in the log
 
 
 class AnnouncementRefused(ValueError):
@@ -145,6 +146,9 @@ def checked(request: Request) -> Request:
         raise AnnouncementRefused(f"text: nội dung cần từ 1 đến {MAX_TEXT} ký tự.")
     if not request.communes:
         raise AnnouncementRefused("commune: cần ít nhất một xã.")
+    name = _clean(request.created_by)
+    if not name or len(name) > MAX_NAME or "\n" in name:
+        raise AnnouncementRefused(f"as: tên người gửi cần từ 1 đến {MAX_NAME} ký tự, trên một dòng.")
     link = _clean(request.link)
     if link and (
         len(link) > MAX_LINK or not link.startswith(("https://", "http://")) or any(c.isspace() for c in link)
@@ -158,5 +162,5 @@ def checked(request: Request) -> Request:
         request.deadline,
         request.urgent,
         request.charged,
-        request.created_by,
+        name,
     )
