@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck kb unit bench clean browser
+.PHONY: run test check lint typecheck kb licences unit bench clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ run: $(STAMP)
 
 test: check
 
-check: lint typecheck kb unit
+check: lint typecheck kb licences unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench tools
@@ -29,6 +29,10 @@ typecheck: $(STAMP)
 
 kb: $(STAMP)
 	$(BIN)/khuyencong kb check
+
+# No GPL/AGPL distribution in the run-time dependency closure (LGPL libraries are allowed).
+licences: $(STAMP)
+	$(BIN)/python tools/licences.py
 
 unit: $(STAMP) browser
 	$(BIN)/pytest

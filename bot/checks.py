@@ -129,7 +129,7 @@ def _locality_problems(kb: Knowledge, loc_id: str, gazetteer: Gazetteer) -> list
 
 def reference_problems(kb: Knowledge, gazetteer: Gazetteer | None = None) -> list[Problem]:
     """All cross-file problems of a loaded knowledge base."""
-    gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
+    gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
     return (
         sector_problems(kb)
         + line_problems(kb)

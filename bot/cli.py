@@ -288,7 +288,7 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
 
     cases = _read_set(load_cases, file)
     loaded = _load(knowledge)
-    gazetteer = Gazetteer({a.old: a.new for a in loaded.province_aliases.aliases})
+    gazetteer = Gazetteer({a.old: a.new for a in loaded.province_aliases.aliases}, loaded.units)
     understander = Understander(loaded, load_dialogs(Settings().khuyencong_dialogs), gazetteer)
     result = evaluate(understander, gazetteer, cases)
     _report(result, show_errors)
@@ -427,7 +427,8 @@ def _export_name(kb: Knowledge, fmt: str, commune: int | None) -> str:
     from bot.places import Gazetteer
     from bot.staff.exports import download_name
 
-    place = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}).place_by_code(commune) if commune else None
+    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
+    place = gazetteer.place_by_code(commune) if commune else None
     return download_name(fmt, place.name if place else None, vn_today())
 
 
@@ -439,7 +440,7 @@ def _commune_code(kb: Knowledge, commune: str | None) -> int | None:
         return int(commune)
     from bot.places import Gazetteer
 
-    found = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}).resolve_text(commune)
+    found = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units).resolve_text(commune)
     if found.status == "ambiguous":
         options = ", ".join(f"{p.label} ({p.code})" for p in found.candidates)
         _fail(f"có nhiều nơi tên '{commune}': {options}; hãy dùng mã xã")

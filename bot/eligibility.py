@@ -137,7 +137,7 @@ class Assessor:
     def __init__(self, kb: Knowledge, gazetteer: Gazetteer | None = None) -> None:
         self.kb = kb
         self.rules = kb.rules
-        self.gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
+        self.gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
         self._abbr = fold_abbreviations(kb.abbreviations.abbreviations)
         self.classifier = SectorClassifier(kb.sectors, self._abbr)
 

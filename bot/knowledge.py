@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.knowledge_errors import KnowledgeError, Problem
+from bot.units import UnitTable, read_units
 
 Status = Literal["P", "S", "R"]
 SectorCode = Literal[
@@ -593,6 +594,7 @@ class Knowledge:
     abbreviations: AbbreviationsFile
     province_aliases: ProvinceAliasesFile
     rules: RulesFile
+    units: UnitTable  # knowledge/units/: provinces and commune-level units after the 2025 reform
     localities: list[Locality] = field(default_factory=list)
     locality_files: dict[str, str] = field(default_factory=dict)  # locality id → file, for messages
 
@@ -676,6 +678,8 @@ def load_knowledge(root: Path | str, cross_check: bool = True) -> Knowledge:
     for name, model in _FILES.items():
         parsed[name], found = parse_model(model, root / f"{name}.yaml", root)
         problems += found
+    parsed["units"], found = read_units(root / "units")
+    problems += found
     localities: list[Locality] = []
     files: dict[str, str] = {}
     for path in sorted((root / "localities").rglob("*.yaml")):

@@ -1,4 +1,4 @@
-"""Provinces and commune-level units after the July 2025 reform, resolved from free text."""
+"""Provinces and commune-level units after the July 2025 reform (knowledge/units/), resolved from free text."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from functools import cached_property
 from typing import Literal
 
 from rapidfuzz import fuzz, process
-from vietnam_provinces import Province, VietNamDivisionType, Ward
 
 from bot.text import canonical, fold
+from bot.units import UnitTable, UnitType, load_units
 
-UnitType = Literal["xa", "phuong", "dac_khu"]
-_UNIT_TYPES: dict[VietNamDivisionType, UnitType] = {
-    VietNamDivisionType.XA: "xa",
-    VietNamDivisionType.PHUONG: "phuong",
-    VietNamDivisionType.DAC_KHU: "dac_khu",
-}
 _UNIT_PREFIXES: dict[str, UnitType] = {"xa": "xa", "phuong": "phuong", "dac khu": "dac_khu", "p": "phuong"}
 _DROP_PREFIXES = ("thi tran", "thi xa")  # pre-2025 unit words people still type: drop, keep the name
 _PROVINCE_PREFIXES = ("thanh pho", "tinh", "tp")
@@ -137,7 +131,8 @@ def _bare(name: str) -> str:
 class Gazetteer:
     """Lookup of the 34 provinces and 3,321 commune-level units, by folded name."""
 
-    def __init__(self, province_aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(self, province_aliases: Mapping[str, str] | None = None, units: UnitTable | None = None) -> None:
+        self._units = units or load_units()  # the bundled knowledge/units/ unless the knowledge base gives its own
         self._aliases = {fold(k): fold(v) for k, v in (province_aliases or {}).items()}
         self._old_names = {fold(k): canonical(k) for k in province_aliases or {}}
 
@@ -205,10 +200,7 @@ class Gazetteer:
 
     @cached_property
     def _provinces(self) -> dict[int, ProvinceInfo]:
-        return {
-            int(p.code): ProvinceInfo(int(p.code), p.name, p.division_type == VietNamDivisionType.THANH_PHO_TRUNG_UONG)
-            for p in Province.iter_all()
-        }
+        return {p.code: ProvinceInfo(p.code, p.name, p.centrally_run) for p in self._units.provinces}
 
     @cached_property
     def _province_keys(self) -> dict[str, int]:
@@ -220,14 +212,9 @@ class Gazetteer:
     @cached_property
     def _wards(self) -> dict[str, list[Place]]:
         index: dict[str, list[Place]] = defaultdict(list)
-        for ward in Ward.iter_all():
-            place = Place(
-                int(ward.code),
-                canonical(ward.name),
-                _UNIT_TYPES[ward.division_type],
-                self._provinces[int(ward.province_code)],
-            )
-            key, _ = _strip_prefix(fold(ward.name), _UNIT_PREFIXES)
+        for unit in self._units.communes:
+            place = Place(unit.code, canonical(unit.name), unit.type, self._provinces[unit.province])
+            key, _ = _strip_prefix(fold(unit.name), _UNIT_PREFIXES)
             index[key].append(place)
         return dict(index)
 

@@ -251,8 +251,12 @@ def _money_from(toks: list[str], i: int) -> int:
 # --- phone numbers ----------------------------------------------------------------------
 
 _PHONE_CHARS = re.compile(r"[\s.\-()/]")
-_MOBILE = re.compile(r"0[35789]\d{8}")
+# The mobile blocks in use (03[2-9], 05[25689], 07[06-9], 08[1-9], 09x): a 10-digit number elsewhere reaches nobody
+# (bench/phones.py found 054…, 074…, 080… and the pre-2017 area code 053… taken for mobiles).
+_MOBILE = re.compile(r"0(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9\d)\d{7}")
 _LANDLINE = re.compile(r"02\d{9}")
+_COUNTRY = ("+84", "0084", "84")
+_PHONE_SPAN = re.compile(r"\+?\d[\d\s.\-()]{7,16}\d")
 
 
 def national_phone(phone: str) -> str:
@@ -265,12 +269,11 @@ def parse_phone(text: str) -> str | None:
     if len(text) > _MAX_LEN:
         return None
     compact = _PHONE_CHARS.sub("", unicodedata.normalize("NFKC", text))
-    if compact.startswith("+84"):
-        compact = "0" + compact[3:]
-    elif compact.startswith("0084"):
-        compact = "0" + compact[4:]
-    elif compact.startswith("84") and len(compact) in (11, 12):
-        compact = "0" + compact[2:]
+    for prefix in _COUNTRY:
+        rest = compact[len(prefix) :]
+        if compact.startswith(prefix) and (prefix != "84" or len(compact) in (11, 12)):
+            compact = "0" + rest.removeprefix("0")  # '+84 0912…', '+84 (0) 912…': the 0 kept by habit
+            break
     if _MOBILE.fullmatch(compact) or _LANDLINE.fullmatch(compact):
         return "+84" + compact[1:]
     return None
@@ -278,10 +281,21 @@ def parse_phone(text: str) -> str | None:
 
 def find_phone(text: str) -> str | None:
     """The first phone number inside a longer message ('sđt em 0912 345 678 nhé')."""
-    for match in re.finditer(r"\+?\d[\d\s.\-()]{7,16}\d", text[: _MAX_LEN * 5]):
-        phone = parse_phone(match.group(0))
+    for match in _PHONE_SPAN.finditer(text[: _MAX_LEN * 5]):
+        phone = parse_phone(match.group(0)) or _first_within(match.group(0))
         if phone:
             return phone
+    return None
+
+
+def _first_within(span: str) -> str | None:
+    """The first number in a run of digit groups that holds two ('0912345678 0987654321'), longest first."""
+    groups = span.split()
+    for start in range(len(groups)):
+        for end in range(len(groups), start, -1):
+            phone = parse_phone(" ".join(groups[start:end]))
+            if phone:
+                return phone
     return None
 
 

@@ -31,7 +31,7 @@ class Understander:
         classifier: SectorClassifier | None = None,
     ) -> None:
         self._abbr = fold_abbreviations(kb.abbreviations.abbreviations)
-        gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
+        gazetteer = gazetteer or Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
         steps = {s.id: s for flow in dialogs.flows.values() for s in flow.steps}
         self._steps = steps
         self._legal = LegalFormReader(steps["legal_form"], self._abbr)
