@@ -61,6 +61,9 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
         settings.khuyencong_retention_months,
         settings.khuyencong_locality or None,
         settings.khuyencong_handoff_idle_minutes,
+        settings.announce_per_week,
+        settings.announce_night_start,
+        settings.announce_night_end,
     )
     on_disk = str(db_path) != ":memory:"
     cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db has no folder

@@ -666,6 +666,51 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 
 
 @main.command()
+@click.option("--commune", "communes", multiple=True, help="a commune's code (repeatable: several communes)")
+@click.option("--text", default=None, help="the announcement, at most 1,500 characters")
+@click.option("--audience", default=None, help="who: all, or key=value terms (sector, line, registered, status)")
+@click.option("--link", default="", help="a link to the commune's page (https://…)")
+@click.option("--deadline", default=None, help="the deadline it announces (YYYY-MM-DD)")
+@click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
+@click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
+@click.option("--as", "name", default="cli", help="who sends it (kept in the log)")
+@click.option("--dry-run", is_flag=True, help="print the counts per channel and reason; queue nothing")
+@click.option("--report", "report", default=None, help="print what became of announcement ID instead")
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@common_options
+def announce(
+    communes: tuple[str, ...],
+    text: str | None,
+    audience: str | None,
+    link: str,
+    deadline: str | None,
+    urgent: bool,
+    charged: bool | None,
+    name: str,
+    dry_run: bool,
+    report: str | None,
+    as_json: bool,
+    db: Path | None,
+    knowledge: Path | None,
+) -> None:
+    """Queue an announcement to a commune's subscribers; the worker sends it within each platform's rules.
+
+    Example: khuyencong announce --commune 19405 --text "Xã mở đăng ký hỗ trợ máy móc đến 20/12." --dry-run
+    """
+    from bot.announce.cli import Options, announce_command
+
+    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json)
+    announce_command(_fail, _announce_inputs(db, knowledge), given)
+
+
+def _announce_inputs(db: Path | None, knowledge: Path | None) -> tuple[Path, Knowledge]:
+    path = _db_path(db)
+    if not path.exists():
+        _fail(f"không thấy cơ sở dữ liệu {path}")
+    return path, _load(knowledge, cross_check=False)
+
+
+@main.command()
 @common_options
 def serve(db: Path | None, knowledge: Path | None) -> None:
     """The web server: Zalo and Telegram webhooks, the web chat, /healthz (design §4.7).
@@ -722,7 +767,7 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
         True,
         commands,
         relay=StaffRelay(app, handler),
-        background=lambda: _staff_background(app, handler),
+        background=lambda: _staff_background(app, handler, delivery, tg.bot),
     )
     try:
         tg.run_polling(drop_pending_updates=False)
@@ -731,8 +776,9 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
         app.close()
 
 
-async def _staff_background(app: Any, handler: Any) -> Any:
-    """Long polling does what `serve` does for staff: notices of new handoffs, the idle sweep, reminders."""
+async def _staff_background(app: Any, handler: Any, delivery: Any, bot: Any) -> Any:
+    """Long polling does what `serve` does: notices of new handoffs, the idle sweep, reminders, announcements."""
+    from bot.announce.delivery import sender_with
     from bot.server import HandoffSweep
     from bot.staff.handoffs import Handoffs
     from bot.staff.notify import StaffNotices
@@ -741,8 +787,11 @@ async def _staff_background(app: Any, handler: Any) -> Any:
     await notices.start()
     sweep = HandoffSweep(Handoffs(app.repo, app.engine.texts.handoff, app.settings), handler, lambda: None, notices)
     await sweep.start()
+    announcements = sender_with(app, delivery, None, bot)  # run only one of `telegram` and `serve`'s worker
+    await announcements.start()
 
     async def stop() -> None:
+        await announcements.stop()
         await sweep.stop()
         await notices.stop()
 

@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     )
     zalo_reply_days: float = Field(default=7.0, gt=0, description="days after it staff may reply at all")
 
+    announce_per_week: int = Field(default=2, ge=0, description="announcements one person receives per 7 days at most")
+    announce_night_start: int = Field(default=21, ge=0, le=23, description="hour (Vietnam) from which none is sent")
+    announce_night_end: int = Field(default=7, ge=0, le=23, description="hour (Vietnam) from which sending resumes")
+    announce_zalo_charged: bool = Field(
+        default=False, description="also send to Zalo people 48 h–7 d after their last message (charged by Zalo)"
+    )
+    announce_telegram_per_second: float = Field(
+        default=25.0, gt=0, description="announcement messages per second to Telegram, all chats together"
+    )
+    announce_zalo_per_second: float = Field(default=10.0, gt=0, description="announcement messages per second to Zalo")
+    announce_senders: int = Field(default=4, gt=0, le=64, description="announcement sends in flight per platform")
+
     telegram_bot_token: str | None = Field(default=None, description="bot token from @BotFather")
     telegram_webhook_secret: str | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")
     telegram_api_base: str = Field(default="https://api.telegram.org/bot", description="Bot API base URL")

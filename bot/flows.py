@@ -15,7 +15,7 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 Parser = Literal["choice", "activity", "count", "money", "place", "yes_no", "phone", "name", "text", "needs"]
 # Named conditions the engine knows how to test; a step is asked only when its condition holds.
 Condition = Literal["enterprise", "city_ward", "consent_given", "mining"]
-CommandId = Literal["menu", "back", "edit", "restart", "help", "staff", "delete", "my_data"]
+CommandId = Literal["menu", "back", "edit", "restart", "help", "staff", "delete", "my_data", "subscribe", "unsubscribe"]
 Action = Literal["eligibility", "support", "documents", "register", "ask", "staff", "my_data"]
 
 
@@ -163,6 +163,30 @@ class HandoffTexts(Strict):
     button: NonEmpty  # a button pressed, as the transcript shows it when its label is not known
 
 
+class NewsTexts(Strict):
+    """Subscribing to a commune's news, and the announcements as sent (texts.yaml, news:)."""
+
+    offer: NonEmpty  # the button after a result and after registering
+    ask_place: NonEmpty  # no commune known yet
+    place_unknown: NonEmpty  # the commune typed was not found
+    consent: NonEmpty  # the consent text; fields: place, per_week, night_start, night_end
+    consent_version: NonEmpty
+    subscribed: NonEmpty  # fields: place
+    already: NonEmpty  # fields: place
+    declined: NonEmpty
+    unsubscribed: NonEmpty
+    not_subscribed: NonEmpty
+    my_data: NonEmpty  # a line of "dữ liệu của tôi"; fields: place, day
+    withdrawn: NonEmpty  # the withdrawal as the consents table keeps it
+    blocked: NonEmpty  # the withdrawal when the platform says the person blocked the bot
+    unfollowed: NonEmpty  # the withdrawal when the person leaves the Zalo OA
+    heading: NonEmpty  # fields: place
+    deadline: NonEmpty  # fields: day
+    link: NonEmpty  # fields: link
+    footer: NonEmpty
+    stop_button: NonEmpty
+
+
 class StepTexts(Strict):
     """Natural replies at a step (texts.yaml, steps:): no phone at hand, a yes typed for a name, 'Tôi hiểu' unclear."""
 
@@ -284,6 +308,7 @@ class Texts(Strict):
     contact_needed: NonEmpty
     handoff: HandoffTexts
     steps: StepTexts
+    news: NewsTexts
 
 
 class Dialogs:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.announce.delivery import sender_for
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, processors
@@ -190,8 +191,14 @@ def _mount_worker(
 ) -> tuple[Callable[[], None], WorkerProcess | None]:
     """Who runs stored webhook events; returns how to wake an in-process reader, and the child if any."""
     mode = settings.khuyencong_worker if app.db_path is not None else "inline"  # a memory db cannot be shared
-    if not (settings.zalo_enabled or settings.telegram_webhook_enabled) or mode == "external":
-        log.info("Worker: %s", "external (run `khuyencong worker`)" if mode == "external" else "off (no webhook)")
+    if mode == "external":
+        log.info("Worker: external (run `khuyencong worker`)")
+        return lambda: None, None
+    if not (settings.zalo_enabled or settings.telegram_webhook_enabled):
+        log.info("Worker: off (no webhook); announcements to the web chat are written by this process")
+        sender = sender_for(app, delivery, {})  # no webhook: no inbox to read, and no other worker to wait for
+        server.on_startup.append(lambda _: sender.start())
+        server.on_shutdown.insert(0, lambda _: sender.stop())
         return lambda: None, None
     if mode == "process":
         child = WorkerProcess(app)
@@ -200,10 +207,16 @@ def _mount_worker(
         log.info("Worker: a child process (khuyencong worker)")
         return lambda: None, child
     inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
-    server.on_startup.append(lambda _: inbox.start())
-    server.on_shutdown.insert(0, lambda _: inbox.stop())
+    _mount_inline(server, inbox, app, delivery)
     log.info("Worker: in this process")
     return inbox.wake, None
+
+
+def _mount_inline(server: web.Application, inbox: InboxWorker, app: App, delivery: Delivery) -> None:
+    """The inbox and the announcement sender run in this process, started and stopped with the server."""
+    inbox.companions.append(sender_for(app, delivery, inbox.processors))
+    server.on_startup.append(lambda _: inbox.start())
+    server.on_shutdown.insert(0, lambda _: inbox.stop())
 
 
 def _mount_zalo(server: web.Application, settings: Settings, claims: EventClaims, wake: Callable[[], None]) -> None:

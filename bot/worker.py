@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 
+from bot.announce.delivery import sender_for
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery
 from bot.channels.inbox import InboxWorker, processors
@@ -39,6 +40,7 @@ async def _work(app: App, parent: int | None) -> None:
     delivery = Delivery(handler, settings.web_rate_per_minute, workers=settings.web_background_workers)
     notices = StaffNotices(settings, app)
     inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox.companions.append(sender_for(app, delivery, inbox.processors))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -37,12 +37,32 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
 
 
 @dataclass
+class Hold:
+    """Answers nothing after the first `after` sends (each is counted as received), until released: a test
+    can then kill the sender while every send it started is known to have reached the platform."""
+
+    after: int | None = None
+    seen: int = 0
+    held: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait(self) -> None:
+        self.seen += 1
+        if self.after is not None and self.seen > self.after:
+            self.held += 1
+            await self.release.wait()
+
+
+@dataclass
 class FakeTelegram:
     """The Bot API methods our bot uses, recording every call; can answer 429 with retry_after."""
 
     token: str = "123456:TEST-TOKEN"
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     too_many: int = 0  # the next N sendMessage calls get 429
+    forbidden: set[int] = field(default_factory=set)  # chats that blocked the bot: sendMessage gets 403
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # sendMessage calls answered ok
+    hold: Hold = field(default_factory=Hold)
     updates: list[dict[str, Any]] = field(default_factory=list)  # for getUpdates (long polling)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -71,6 +91,13 @@ class FakeTelegram:
                 },
                 status=429,
             )
+        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.forbidden:
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
+            )
+        if method == "sendMessage":
+            self.delivered.append(params)
+            await self.hold.wait()
         result: Any = True
         if method == "getMe":
             result = {"id": 999, "is_bot": True, "first_name": "Khuyến công", "username": "khuyencong_test_bot"}
@@ -102,6 +129,7 @@ class FakeZalo:
     refreshes: int = 0
     used_refresh_tokens: set[str] = field(default_factory=set)
     on_refresh: Callable[[], object] | None = None  # runs just before a successful refresh is answered
+    hold: Hold = field(default_factory=Hold)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -122,6 +150,7 @@ class FakeZalo:
         if body["recipient"]["user_id"] in self.blocked:
             return web.json_response({"error": -230, "message": "User has not interacted in 7 days"})
         self.messages.append(body)
+        await self.hold.wait()
         return web.json_response({"error": 0, "message": "Success", "data": {"message_id": f"m{len(self.messages)}"}})
 
     async def oauth(self, request: web.Request) -> web.Response:

@@ -389,6 +389,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m017_handoff_relay",
         "m018_form_templates",
         "m019_staff_accounts",
+        "m020_announcements",
         "m021_processed_replies",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op

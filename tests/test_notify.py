@@ -9,6 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.knowledge import vn_today
 from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
 from tests.fakes import wait_for
@@ -88,7 +89,8 @@ async def test_staff_commands_show_only_the_linked_officers_communes(tmp_path: P
         assert "Nguyễn Thị Lan" not in leads and "09" not in leads  # contact details stay on the dashboard
         assert any("Đã đăng ký: 2" in t for t in texts)  # /stats: the officer's commune only
         document = documents_to(env, STAFF_ID)[0]
-        assert document["document"] == "dang-ky.xlsx" and document["caption"] == "2 đăng ký"
+        named = f"dang-ky-khuyen-cong_xa-vinh-thuy_{vn_today():%d-%m-%Y}.xlsx"  # as the dashboard names it
+        assert document["document"] == named and document["caption"] == "2 đăng ký"
         assert not documents_to(env, STRANGER)
 
 

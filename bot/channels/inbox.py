@@ -50,6 +50,16 @@ class Processor(Protocol):
         """Release what start() opened."""
 
 
+class Companion(Protocol):
+    """Work that must run in the one worker only (the announcement sender): started once the inbox lock is held."""
+
+    async def start(self) -> None:
+        """Begin, as the only worker."""
+
+    async def stop(self) -> None:
+        """Finish what is in flight and stop."""
+
+
 class InboxWorker:
     """Reads the inbox in order and hands each event to its channel, a few turns at a time."""
 
@@ -73,6 +83,8 @@ class InboxWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lock_fd: int | None = None
+        self.companions: list[Companion] = []
+        self._started: list[Companion] = []
 
     async def start(self) -> None:
         """Open the channels and start reading."""
@@ -90,6 +102,8 @@ class InboxWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
+        for companion in self._started:
+            await companion.stop()
         await self.delivery.drain()
         try:
             await self._forget_done()
@@ -104,6 +118,9 @@ class InboxWorker:
     async def _run(self) -> None:
         if not await self._exclusive():
             return
+        for companion in self.companions:
+            await companion.start()
+            self._started.append(companion)
         while not self._stopping:
             try:
                 handed = await self._hand_out()

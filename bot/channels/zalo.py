@@ -21,6 +21,8 @@ from bot.channels.zalo_auth import Tokens
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.notify import tell_staff
+from bot.storage import Consent
+from bot.storage.announcements import NEWS
 from bot.storage.handoffs import nudged
 from bot.storage.sqlite import SqliteRepository
 from bot.text import ascii_int
@@ -117,8 +119,11 @@ class ZaloClient:
         if self.session is not None:
             await self.session.close()
 
-    async def send(self, user_id: str, reply: Reply) -> Outcome:
-        """Send one reply; retry rate limits and outages, refresh the token once, stop at a window error."""
+    async def send(self, user_id: str, reply: Reply, once: bool = False) -> Outcome:
+        """Send one reply; retry rate limits and outages, refresh the token once, stop at a window error.
+
+        `once`: a timeout or a 5xx, after which Zalo may have delivered it, is not retried ("failed").
+        """
         assert self.session is not None, "start() first"
         body = {"recipient": {"user_id": user_id}, "message": message_of(reply)}
         url = f"{self.config.api_base.rstrip('/')}/v3.0/oa/message/cs"
@@ -137,6 +142,8 @@ class ZaloClient:
                 return "failed"
             if code in WINDOW_ERRORS:
                 return "unreachable"
+            if code is None and once:
+                return "failed"
             if code in RETRYABLE or code is None:
                 await asyncio.sleep(self.backoff * 2**attempt)
                 continue
@@ -238,9 +245,12 @@ class ZaloProcessor:
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
         user = _person(event)
-        if not user or name == "unfollow":
+        if not user:
             return
         key = ConversationKey(CHANNEL, user)
+        if name == "unfollow":  # they left the OA: no news goes to them any more
+            await self.delivery.handler.call(self.repo.announcements.unsubscribe, key, self._unfollowed(key))
+            return
         if name.startswith(ECHO):
             await self._echo(key, event)
             return
@@ -252,6 +262,11 @@ class ZaloProcessor:
             return msg
 
         await self.outbox.turn(key, user, read)
+
+    def _unfollowed(self, key: ConversationKey) -> Consent:
+        """The withdrawal an unfollow records."""
+        texts = self.delivery.handler.engine.texts.news
+        return Consent(key.channel, key.user, NEWS, texts.consent_version, texts.unfollowed, False)
 
     async def _echo(self, key: ConversationKey, event: dict[str, Any]) -> None:
         """A message the OA sent: ours (ignored), or staff typing in the OA's own chat (the chat is theirs now)."""

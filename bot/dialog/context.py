@@ -24,6 +24,9 @@ class EngineConfig:
     retention_months: int = 24
     default_locality: str | None = None  # the deploying commune's locality id, for contacts before a place is known
     handoff_idle_minutes: float = 240.0  # a chat held by staff with nothing said this long returns to the assistant
+    announce_per_week: int = 2  # said in the news consent, as the sender applies it
+    announce_night_start: int = 21
+    announce_night_end: int = 7
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class Context:
     def pending_buttons(self, conv: Conversation) -> list[Button]:
         """The buttons of the pending yes/no question: consent, the summary, or a plain yes/no."""
         kind = conv.pending.get("kind")
-        if kind == "consent":
+        if kind in ("consent", "news"):
             return [Button("Đồng ý", "yes:"), Button("Không đồng ý", "no:")]
         if kind == "understood":
             return [Button(self.texts.yes_label, "yes:"), Button(self.texts.summary_edit, "no:")]

@@ -19,7 +19,7 @@ from bot.storage import Consent, Conversation
 from bot.storage.handoffs import Handoff
 from bot.text import national_phone
 
-OWN_DATA = ("delete", "my_data")  # the global commands answered whatever the mode
+OWN_DATA = ("delete", "my_data", "unsubscribe")  # the global commands answered whatever the mode
 FAILS_TO_HAND_OVER = 2  # turns in a row the assistant could not answer
 _CALLBACK = ("callback", "callback_phone")
 
@@ -77,7 +77,7 @@ class Held:
         if conv.pending.get("kind") == "delete":  # 'xóa dữ liệu' asked to confirm: the answer is for the assistant
             return True
         if button is not None:
-            return button in ("cmd:delete", "cmd:my_data", "menu:my_data")
+            return button in ("cmd:delete", "cmd:my_data", "menu:my_data", "cmd:unsubscribe")
         return self.words.command_of(text) in OWN_DATA
 
     def _consent(self, conv: Conversation, handoff: Handoff, text: str, button: str | None, turn: Turn) -> bool:

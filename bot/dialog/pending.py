@@ -6,6 +6,7 @@ from bot.answers import later, postponed, skipped, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.interview import MAX_MISSES, Interview
+from bot.dialog.news import News
 from bot.dialog.person import PersonData
 from bot.dialog.registration import Registration
 from bot.dialog.steps import denies, yes_with
@@ -13,7 +14,7 @@ from bot.dialog.turn import Turn
 from bot.storage import Conversation
 
 # The verb of each pending question: said after a yes ('uh xóa đi'), or alone ('xóa đi'), it is a yes.
-_VERBS = {"delete": ("xoa",), "consent": ("dong y",), "summary": ("xac nhan",)}
+_VERBS = {"delete": ("xoa",), "consent": ("dong y",), "news": ("dong y",), "summary": ("xac nhan",)}
 
 
 class Pending:
@@ -29,12 +30,13 @@ class Pending:
     ) -> None:
         self.ctx, self.texts, self.interview = ctx, ctx.texts, interview
         self.registration, self.person, self.corrections = registration, person, corrections
+        self.news = News(ctx)
 
     def reask(self, conv: Conversation, turn: Turn) -> None:
         """Ask again what the person was in the middle of; every re-ask counts towards the miss limit."""
         step = self.ctx.current(conv)
         kind = conv.pending.get("kind")
-        if kind in ("summary", "consent", "delete", "guess", "understood"):
+        if kind in ("summary", "consent", "delete", "guess", "understood", "news"):
             self._again(conv, turn)
         elif step is not None:
             self.interview.reask(conv, step, turn, self.texts.faq_then_back)
@@ -67,7 +69,7 @@ class Pending:
         """A typed yes or no; at consent (and erasure) 'thôi', 'để sau', 'không cần' are a no."""
         answer = yes_no(text)
         kind = conv.pending.get("kind")
-        if answer is None and kind in ("consent", "delete") and (later(text) or skipped(text)):
+        if answer is None and kind in ("consent", "delete", "news") and (later(text) or skipped(text)):
             return False
         if answer is None and denies(text):  # 'không đúng', 'chưa đúng'
             return False
@@ -96,6 +98,7 @@ class Pending:
             "consent": self.registration.consent_text(conv),
             "summary": self.texts.summary,
             "delete": self.texts.delete_confirm,
+            "news": self.news.consent_text(conv),
         }.get(kind or "", self.texts.confirm_guess.format(value=conv.pending.get("shown", "")))
 
     def decide(self, conv: Conversation, yes: bool, turn: Turn) -> None:
@@ -115,6 +118,8 @@ class Pending:
             self.corrections.edit(conv, turn)  # 'sửa': which answer to change
         elif kind == "delete":
             self.person.delete_decided(conv, yes, turn)
+        elif kind == "news":
+            self.news.decided(conv, yes, turn)
         else:
             conv.pending = {}
             self.ctx.menu(turn)

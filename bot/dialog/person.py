@@ -31,10 +31,11 @@ class PersonData:
     def show(self, conv: Conversation, turn: Turn) -> None:
         """The registrations this chat made, with a button to erase them."""
         leads = self.ctx.repo.leads_of(conv.key)
-        if not leads:
+        news = self.news_lines(conv)
+        if not leads and not news:
             turn.say(self.texts.my_data_none, self.ctx.menu_buttons())
             return
-        lines = [self.texts.my_data]
+        lines = [self.texts.my_data, *news]
         for lead in leads:
             place = ", ".join(x for x in (lead.commune, lead.province) if x)
             lines.append(
@@ -42,6 +43,11 @@ class PersonData:
                 f"đăng ký ngày {vn_date(lead.created_at)}"
             )
         turn.say("\n".join(lines), [self.ctx.command_button("delete"), Button("Menu", "cmd:menu")])
+
+    def news_lines(self, conv: Conversation) -> list[str]:
+        """The communes whose news this chat receives, with the day each consent was given."""
+        subs = self.ctx.repo.announcements.subscriptions_of(conv.key)
+        return [self.texts.news.my_data.format(place=s.commune, day=vn_date(s.at)) for s in subs]
 
     def ask_delete(self, conv: Conversation, turn: Turn) -> None:
         """Ask before erasing."""

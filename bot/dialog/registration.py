@@ -198,7 +198,10 @@ class Registration:
         if lead.merged:
             text = self.texts.registered_update.format(ref=lead.ref) + "\n" + text
         text += demand_note(self.ctx, lead)  # honest when the commune's planned slots are all asked for
-        turn.say(text, [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data")])
+        turn.say(
+            text,
+            [*self.ctx.menu_buttons()[:2], self.ctx.command_button("my_data"), self.ctx.command_button("subscribe")],
+        )
 
 
 def wanted_of(slots: dict[str, Any]) -> list[str]:

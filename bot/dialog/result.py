@@ -75,11 +75,14 @@ def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     elif "large_enterprise" in codes:  # cleaner production remains open to a large enterprise
         asked = [Button(texts.steps.cleaner_question, f"faq:{CLEANER}")] if CLEANER in ctx.faq.entries else []
         buttons[:0] = [*asked, Button(texts.steps.cleaner_register, "menu:register")]
+    if len(buttons) < MAX_SHOWN_BUTTONS:  # Zalo shows four buttons; more become numbered lines
+        buttons.append(Button(texts.news.offer, "cmd:subscribe"))
     for i, text in enumerate(messages):
         turn.say(text, buttons if i == len(messages) - 1 else ())
     return conv.slots.pop("after", None) == "registration" and assessment.eligible is not False
 
 
+MAX_SHOWN_BUTTONS = 4  # Zalo's template holds four buttons
 RESULT = "result"  # the payload kind of the result's own buttons
 DOCUMENTS = "documents"  # 'result:documents': the documents of the last result
 

@@ -117,6 +117,8 @@ class Router:
             "staff": self._staff,
             "delete": self.person.ask_delete,
             "my_data": self.person.show,
+            "subscribe": self.pending.news.subscribe,
+            "unsubscribe": self.pending.news.unsubscribe,
         }
         if command in actions:
             actions[command](conv, turn)
@@ -301,6 +303,8 @@ class Router:
             self._free_text(conv, text, turn)
         elif kind == "choose_place":
             self._place_among(conv, text, turn)
+        elif kind == "news_place":
+            self.pending.news.place_given(conv, text, turn)
         elif kind == "summary" and decided is None and self.pending.at_summary(conv, text, turn):
             return
         elif answer is None:

@@ -53,6 +53,30 @@ def looks_like_question(text: str) -> bool:
     return any(m in said for m in _QUESTION_MARKERS)
 
 
+MAX_STOP_WORDS = 8  # a longer message is a question or a story, not a request to stop
+# Folded patterns of 'stop sending': 'thôi đừng gửi nữa', 'không nhận tin nữa', 'hủy thông báo', 'đừng nhắn nữa'.
+_STOP = (
+    re.compile(
+        r"\b(?:dung|thoi|khong|ko|k|chang) (?:(?:dung|can|muon|gui|nhan) )*(?:gui|nhan)(?: tin| thong bao| them)? nua\b"
+    ),
+    re.compile(r"\b(?:huy|ngung|tat)(?: nhan| dang ky nhan)? (?:tin|thong bao)\b"),
+    re.compile(r"\b(?:dung|thoi|bo) nhan (?:tin|thong bao)\b"),
+    re.compile(r"\b(?:dung|thoi|khong|ko) gui (?:tin|thong bao)\b"),
+    re.compile(r"\bdung gui\b"),
+)
+
+
+def wants_to_stop(text: str) -> bool:
+    """A short message asking to receive no more news, in any wording, with or without diacritics."""
+    said = " ".join(re.sub(r"[^\w ]", " ", fold(text)).split())
+    return len(said.split()) <= MAX_STOP_WORDS and any(p.search(said) for p in _STOP)
+
+
+def means_news(text: str) -> bool:
+    """'nhận tin' typed without marks is 'nhận tin' (news), unless the marks say 'nhắn tin' (to message)."""
+    return "nhắn" not in text.lower()
+
+
 class Words:
     """The global commands and menu entries as people type them, with or without courtesy around them."""
 
@@ -77,7 +101,10 @@ class Words:
         if text.startswith("/"):
             return self._commands.get(text[1:].split()[0].split("@")[0].lower() if text[1:].split() else "")
         said = fold(text)
-        return self._commands.get(said) or self._commands.get(self._bare_request(said))
+        found = self._commands.get(said) or self._commands.get(self._bare_request(said))
+        if found == "subscribe" and not means_news(text):
+            return None
+        return found or ("unsubscribe" if wants_to_stop(text) else None)
 
     def menu_item_of(self, text: str) -> str | None:
         """The menu entry a message names ('đăng ký', 'giấy tờ'), if any."""

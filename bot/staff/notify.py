@@ -15,8 +15,9 @@ from telegram.error import TelegramError
 
 from bot.app import App, OrderedHandler
 from bot.config import Settings
+from bot.knowledge import vn_today
 from bot.profiles import staff_chat_for
-from bot.staff.exports import STATUS_LABELS, duplicate_text, write_xlsx
+from bot.staff.exports import STATUS_LABELS, download_name, duplicate_text, write_xlsx
 from bot.staff.store import LeadQuery, Staff, StaffStore
 from bot.storage import Lead
 
@@ -181,7 +182,7 @@ class StaffCommands:
         else:
             leads, followups = self.store.with_followups(self.store.iter_leads(member, LeadQuery()))
             with tempfile.TemporaryDirectory(prefix="khuyencong-export-") as folder:  # no copy of the leads stays
-                path = Path(folder) / "dang-ky.xlsx"
+                path = Path(folder) / download_name("xlsx", self._commune_name(member), vn_today())
                 write = functools.partial(write_xlsx, followups=followups)
                 count = await self.handler.call(write, leads, path, self.app.engine.kb)
                 document = io.BytesIO(path.read_bytes())
@@ -197,6 +198,12 @@ class StaffCommands:
             return REFUSED
         member = await self.handler.call(self.store.by_telegram, user_id)
         return member if member is not None else UNLINKED.format(id=user_id)
+
+    def _commune_name(self, member: Staff) -> str | None:
+        """The one commune an account covers, for the file's name (None: several or all)."""
+        scope = member.scope or []
+        place = self.app.engine.assessor.gazetteer.place_by_code(scope[0]) if len(scope) == 1 else None
+        return place.name if place is not None else None
 
     def _staff_chats(self) -> set[str]:
         """The unit's staff chat and each commune's own (set in its profile): the rooms staff commands run in."""

@@ -10,6 +10,7 @@ from bot.messages import ConversationKey, Reply
 from bot.slots import Demand
 
 if TYPE_CHECKING:
+    from bot.storage.announcements import AnnouncementStore
     from bot.storage.handoffs import HandoffStore
 
 HandoffReason = Literal["asked", "failed", "oa_chat", "question"]
@@ -133,6 +134,10 @@ class Repository(Protocol):
     @property
     def handoffs(self) -> HandoffStore:
         """Handoffs to staff (the conversation's mode) and the transcripts they read."""
+
+    @property
+    def announcements(self) -> AnnouncementStore:
+        """Subscriptions to a commune's news and the announcement queue."""
 
     def audit(self, lead_ref: str) -> list[dict[str, Any]]:
         """The history of a lead, oldest first."""

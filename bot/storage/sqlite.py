@@ -23,6 +23,7 @@ from bot.slots import APPROVED, NOT_COUNTED, Demand
 from bot.storage import Consent, Conversation, Lead, Outbox, search_keys
 
 if TYPE_CHECKING:
+    from bot.storage.announcements import AnnouncementStore
     from bot.storage.handoffs import HandoffStore
 
 MIGRATIONS = Migrations("khuyencong")
@@ -360,6 +361,35 @@ def m019_staff_accounts(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m020_announcements(db: Database) -> None:
+    """Subscriptions to a commune's news (with their consent), announcements, and one queue row per recipient.
+
+    A recipient row is `waiting`, `sending` (claimed by the worker just before the platform is called), `sent`,
+    `failed` or `skipped` (with a reason); see bot/announce/delivery.py for why `sending` is never sent again.
+    """
+    db.execute(
+        "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, "
+        "user TEXT NOT NULL, commune_code INTEGER NOT NULL, commune TEXT NOT NULL, consent_id INTEGER NOT NULL, "
+        "at TEXT NOT NULL, UNIQUE (channel, user, commune_code))"
+    )
+    db.execute("CREATE INDEX subscriptions_commune ON subscriptions (commune_code)")
+    db.execute(
+        "CREATE TABLE announcements (id INTEGER PRIMARY KEY AUTOINCREMENT, communes TEXT NOT NULL, "
+        "text TEXT NOT NULL, link TEXT, deadline TEXT, audience TEXT NOT NULL, urgent INTEGER NOT NULL, "
+        "charged INTEGER NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL, not_before TEXT NOT NULL, "
+        "planned TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE announcement_recipients (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "announcement_id INTEGER NOT NULL, channel TEXT NOT NULL, user TEXT NOT NULL, address TEXT NOT NULL, "
+        "commune_code INTEGER, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, "
+        "unsubscribed_at TEXT, UNIQUE (announcement_id, channel, user))"
+    )
+    db.execute("CREATE INDEX announcement_recipients_status ON announcement_recipients (status, channel, id)")
+    db.execute("CREATE INDEX announcement_recipients_person ON announcement_recipients (channel, user, at)")
+
+
+@MIGRATIONS()
 def m021_processed_replies(db: Database) -> None:
     """The web chat's replies kept with the message id: a page that lost an answer and sends again gets it again."""
     db.table("processed").add_column("replies", str)
@@ -433,6 +463,13 @@ class SqliteRepository:
         from bot.storage.handoffs import HandoffStore
 
         return HandoffStore(self)
+
+    @cached_property
+    def announcements(self) -> AnnouncementStore:
+        """Subscriptions to a commune's news and the announcement queue, on this connection."""
+        from bot.storage.announcements import AnnouncementStore
+
+        return AnnouncementStore(self)
 
     # --- one transaction -------------------------------------------------------------
 
@@ -594,19 +631,7 @@ class SqliteRepository:
     def add_consent(self, consent: Consent) -> int:
         """Record a consent decision with the exact text shown; returns its id."""
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO consents (channel, user, purpose, text_version, text, given, at) VALUES (?,?,?,?,?,?,?)",
-                [
-                    consent.channel,
-                    consent.user,
-                    consent.purpose,
-                    consent.text_version,
-                    consent.text,
-                    int(consent.given),
-                    consent.at or now(),
-                ],
-            )
-            return int(cur.lastrowid or 0)
+            return insert_consent(cur, consent)
 
     def consent_given(self, key: ConversationKey, consent_id: int) -> bool:
         """Whether this consent exists, was given, for registration, by this chat."""
@@ -637,6 +662,9 @@ class SqliteRepository:
             )
             for table in (*tables, "chat_log"):
                 cur.execute(f"DELETE FROM {table} WHERE channel = ? AND user = ?", [*_k(key)])
+            from bot.storage.announcements import erase  # subscriptions, and their id in announcement rows
+
+            erase(cur, key)
             erased = len(refs)
         self._forget_old_pages()
         return erased
@@ -669,7 +697,8 @@ class SqliteRepository:
             # A consent is kept while a lead it covers is: it is the proof the data may be held.
             cur.execute(
                 "DELETE FROM consents WHERE at < ? "
-                "AND id NOT IN (SELECT consent_id FROM leads WHERE consent_id IS NOT NULL)",
+                "AND id NOT IN (SELECT consent_id FROM leads WHERE consent_id IS NOT NULL) "
+                "AND id NOT IN (SELECT consent_id FROM subscriptions)",  # a live subscription keeps its proof too
                 [keep_until],
             )
             consents = cur.rowcount
@@ -690,6 +719,7 @@ class SqliteRepository:
             # A reply no platform took in a week is no use now (Zalo's window is 7 days): it goes with its text.
             cur.execute("DELETE FROM outbox WHERE at < ?", [dedup_until])
             replies = cur.rowcount
+            cur.execute("DELETE FROM announcement_recipients WHERE at < ?", [keep_until])  # chat ids, kept no longer
         self._forget_old_pages()
         return {
             "leads": len(refs),
@@ -1032,6 +1062,23 @@ def log_messages(cur: sqlite3.Cursor, key: ConversationKey, said: Sequence[tuple
         [*_k(key), *_k(key), TRANSCRIPT_KEPT],
     )
     return last
+
+
+def insert_consent(cur: sqlite3.Cursor, consent: Consent) -> int:
+    """A consent decision with the exact text shown, inside the caller's transaction; its id."""
+    cur.execute(
+        "INSERT INTO consents (channel, user, purpose, text_version, text, given, at) VALUES (?,?,?,?,?,?,?)",
+        [
+            consent.channel,
+            consent.user,
+            consent.purpose,
+            consent.text_version,
+            consent.text,
+            int(consent.given),
+            consent.at or now(),
+        ],
+    )
+    return int(cur.lastrowid or 0)
 
 
 def _reply(data: dict[str, Any]) -> Reply:

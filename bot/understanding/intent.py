@@ -28,6 +28,8 @@ _COMMANDS: dict[str, Intent] = {
     "staff": "talk_to_staff",
     "delete": "delete_my_data",
     "my_data": "see_my_data",
+    "subscribe": "subscribe_news",
+    "unsubscribe": "unsubscribe_news",
 }
 # Words inside a longer message, beyond the menu's synonyms: (intent, confidence, phrases).
 _INSIDE: list[tuple[Intent, float, tuple[str, ...]]] = [

@@ -12,6 +12,8 @@ Intent = Literal[
     "talk_to_staff",
     "see_my_data",
     "delete_my_data",
+    "subscribe_news",
+    "unsubscribe_news",
     "greeting",
     "thanks",
     "yes",

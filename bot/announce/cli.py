@@ -1,0 +1,154 @@
+"""`khuyencong announce` over the library: input checked field by field, the plan or the queue, the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from bot.announce.audience import AudienceError, parse_audience
+from bot.announce.limits import Rules
+from bot.announce.queue import AnnouncementRefused, Announcer, Plan, Request
+from bot.config import Settings
+from bot.knowledge import Knowledge, vn_today
+from bot.staff import labels
+from bot.storage.sqlite import SqliteRepository
+
+Fail = Callable[[str], NoReturn]
+GROUPS = {
+    "free": "nhắn miễn phí (nhắn cho trợ lý trong 48 giờ qua)",
+    "charged": "tính phí (48 giờ đến 7 ngày)",
+    "closed": "không nhắn được (quá 7 ngày: cần gọi điện)",
+    "send": "nhắn được",
+    "none": "không có kênh nhắn",
+}
+REASONS = {
+    "zalo_charged": "Zalo tính phí, không gửi (thêm --charged để gửi)",
+    "zalo_closed": "Zalo quá 7 ngày, cần gọi điện",
+    "weekly_limit": "đã nhận đủ số tin trong tuần",
+    "no_channel": "không có kênh nhắn",
+    "zalo_window": "Zalo báo quá hạn nhắn (-230)",
+    "blocked": "đã chặn trợ lý (đã hủy nhận tin)",
+    "interrupted": "gián đoạn khi đang gửi (không gửi lại)",
+    "unsubscribed": "đã hủy nhận tin trước khi gửi",
+    "erased": "đã xóa dữ liệu",
+    "refused": "nền tảng từ chối",
+    "platform": "lỗi nền tảng",
+    "rate_limited": "nền tảng báo gửi quá nhanh",
+    "error": "lỗi",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line as given (bot/cli.py)."""
+
+    communes: tuple[str, ...]
+    text: str | None
+    audience: str | None
+    link: str
+    deadline: str | None
+    urgent: bool
+    charged: bool | None
+    name: str
+    dry_run: bool
+    report: str | None
+    as_json: bool
+
+
+def announce_command(fail: Fail, inputs: tuple[Path, Knowledge], given: Options) -> None:
+    """Plan (--dry-run), queue, or report (--report ID) one announcement; bad input exits 2 naming the field."""
+    path, kb = inputs
+    repo = SqliteRepository(path)
+    try:
+        announcer = Announcer(repo, Rules.of(Settings()))
+        if given.report is not None:
+            _report(fail, announcer, given.report, given.as_json)
+            return
+        request = _request(fail, kb, given)
+        try:
+            if given.dry_run:
+                _show(announcer.plan(request), None, given.as_json)
+            else:
+                ident, plan = announcer.queue(request)
+                _show(plan, ident, given.as_json)
+        except AnnouncementRefused as refused:
+            fail(str(refused))
+    finally:
+        repo.close()
+
+
+def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
+    from bot.answers import place_slot
+    from bot.dialog.news import News
+    from bot.places import Gazetteer
+
+    if not given.communes:
+        fail("commune: cần mã xã (--commune), ví dụ --commune 19405")
+    if given.text is None:
+        fail("text: cần nội dung thông báo (--text)")
+    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
+    places: dict[int, str] = {}
+    for code in given.communes:
+        place = gazetteer.place_by_code(int(code)) if code.isascii() and code.isdigit() else None
+        if place is None:
+            fail(f"commune: không có xã/phường mã “{code[:20]}”")
+        places[place.code] = News.label(place_slot(place))
+    try:
+        wanted = parse_audience(
+            given.audience, {s.code for s in kb.sectors.sectors}, {x.code for x in kb.support_lines.lines}
+        )
+    except AudienceError as wrong:
+        fail(str(wrong))
+    day = _day(fail, given.deadline)
+    return Request(places, given.text, wanted, given.link, day, given.urgent, given.charged, given.name)
+
+
+def _day(fail: Fail, given: str | None) -> dt.date | None:
+    """The deadline: a day from today on, written YYYY-MM-DD."""
+    if given is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(given.strip()) if len(given.strip()) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        fail(f"deadline: cần ngày dạng YYYY-MM-DD, không phải “{given[:20]}”")
+    if day < vn_today():
+        fail("deadline: ngày này đã qua")
+    return day
+
+
+def _show(plan: Plan, ident: int | None, as_json: bool) -> None:
+    data = plan.as_json()
+    if as_json:
+        click.echo(json.dumps({"id": ident, "dry_run": ident is None, **data}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Đã xếp hàng thông báo số {ident}." if ident is not None else "Thử (không gửi gì):")
+    for channel, groups in data["channels"].items():
+        parts = ", ".join(f"{n} {GROUPS.get(g, g)}" for g, n in groups.items())
+        click.echo(f"• {labels.channel(channel)}: {parts}")
+    for reason, count in data["skipped"].items():
+        click.echo(f"• Không gửi {count}: {REASONS.get(reason, reason)}")
+    click.echo(f"Sẽ gửi: {data['to_send']} người.")
+    if plan.night:
+        click.echo("Đang là ban đêm: thông báo chờ đến 7 giờ sáng (thêm --urgent nếu thật sự gấp).")
+
+
+def _report(fail: Fail, announcer: Announcer, given: str, as_json: bool) -> None:
+    found = announcer.report(int(given)) if given.isascii() and given.isdigit() and len(given) <= 9 else None
+    if found is None:
+        fail(f"report: không có thông báo số “{given[:20]}”")
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Thông báo số {found['id']}: {found['sent']} đã gửi, {found['waiting']} đang chờ.")
+    for kind, word in (("failed", "Không tới"), ("skipped", "Không gửi")):
+        for reason, count in found[kind].items():
+            click.echo(f"• {word} {count}: {REASONS.get(reason, reason)}")
+    click.echo(f"Hủy nhận tin sau thông báo này: {found['unsubscribed_after']}.")
