@@ -30,8 +30,9 @@ typecheck: $(STAMP)
 kb: $(STAMP)
 	$(BIN)/khuyencong kb check
 
+# The storage tests run on SQLite and on a throw-away PostgreSQL server (started, and removed after, by the script).
 unit: $(STAMP) browser
-	$(BIN)/pytest
+	tools/with_postgres.sh $(BIN)/pytest
 
 # The web page is tested in a real headless Chromium (Debian's package); install it when missing.
 browser:
