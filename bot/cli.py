@@ -33,7 +33,7 @@ def common_options(func: F) -> F:
         "db",
         type=click.Path(path_type=Path),
         default=None,
-        help="SQLite file (default: KHUYENCONG_DB, else ./data/khuyencong.db)",
+        help="SQLite file or postgresql:// URL (default: KHUYENCONG_DB, else ./data/khuyencong.db)",
     )(func)
     func = click.option(
         "--knowledge",
@@ -192,16 +192,27 @@ def faq_index(knowledge: Path | None, db: Path | None = None) -> FaqIndex:
 
     root = _knowledge_dir(knowledge)
     try:
-        return load_index(root, _db_path(db).parent / "cache")
+        from bot.storage.factory import is_postgres
+
+        path = _db_path(db)
+        return load_index(root, None if is_postgres(path) else path.parent / "cache")
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
 
 
 def _db_path(db: Path | None) -> Path:
+    """--db, else the setting: a SQLite file, or a postgresql:// URL (bot.storage.factory reads it back)."""
     from bot.config import Settings
 
     return db or Settings().khuyencong_db
+
+
+def _missing(path: Path) -> bool:
+    """A SQLite file that is not there (a PostgreSQL database is never created by a command that only reads)."""
+    from bot.storage.factory import is_postgres
+
+    return not is_postgres(path) and not path.exists()
 
 
 def render_answer(answer: Answer) -> str:
@@ -394,13 +405,13 @@ def export(
     from bot.files import owner_only
     from bot.staff.exports import WRITERS
     from bot.staff.store import EVERYONE, LeadQuery, StaffStore
-    from bot.storage.sqlite import SqliteRepository
+    from bot.storage.factory import open_repository
 
     kb = _load(knowledge, cross_check=False)  # labels only; `kb check` and the server check the files
     query = LeadQuery(
         commune=_commune_code(kb, commune), status=status, since=since.date().isoformat() if since else None
     )
-    repo = SqliteRepository(_db_path(db))
+    repo = open_repository(_db_path(db))
     store = StaffStore(repo)  # the dashboard's filters, for every commune
     total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
@@ -456,7 +467,7 @@ def staff_add(
     Example: khuyencong staff add lan --commune 19405 --telegram 123456789
     """
     from bot.staff.store import StaffStore
-    from bot.storage.sqlite import SqliteRepository
+    from bot.storage.factory import open_repository
 
     if not communes and not all_communes:
         _fail("cần --commune MÃ_XÃ (một hoặc nhiều) hoặc --all")
@@ -465,7 +476,7 @@ def staff_add(
         _fail(f"không có xã, phường nào mang mã {unknown[0]}")
     if len(password) < 10:
         _fail("mật khẩu cần ít nhất 10 ký tự")
-    repo = SqliteRepository(_db_path(db))
+    repo = open_repository(_db_path(db))
     store = StaffStore(repo)
     existed = store.account(name.strip()) is not None
     store.add(name.strip(), password, list(communes), all_communes)  # a reset also ends every session
@@ -537,12 +548,12 @@ def _commune_names(codes: Iterable[int]) -> list[str]:
 def _staff_store(db: Path | None) -> Iterator[StaffStore]:
     """The staff tables of the database, closed afterwards; a missing database is refused, not created."""
     from bot.staff.store import StaffStore
-    from bot.storage.sqlite import SqliteRepository
+    from bot.storage.factory import open_repository
 
     path = _db_path(db)
-    if not path.exists():
+    if _missing(path):
         _fail(f"không thấy cơ sở dữ liệu {path}")
-    repo = SqliteRepository(path)
+    repo = open_repository(path)
     try:
         yield StaffStore(repo)
     finally:
@@ -631,7 +642,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
     from bot.staff.handoffs import Handoffs
 
     path = _db_path(db)
-    if not path.exists():
+    if _missing(path):
         _fail(f"không thấy cơ sở dữ liệu {path}")
     app = _build(path, knowledge)
     try:
@@ -741,9 +752,12 @@ def db_backup(target: Path, db_file: Path | None) -> None:
     """
     import sqlite3
 
+    from bot.storage.factory import is_postgres
     from bot.storage.sqlite import SqliteRepository
 
     source = _db_path(db_file)
+    if is_postgres(source):
+        _fail("cơ sở dữ liệu PostgreSQL được sao lưu bằng pg_dump (xem docs/deploy.md)")
     if not source.exists():
         _fail(f"không thấy cơ sở dữ liệu {source}")
     if target.resolve() == source.resolve():

@@ -52,7 +52,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     """Assemble routes; a channel whose settings are absent is not mounted (its route is a 404)."""
     settings = settings or app.settings
     handler = OrderedHandler(app.engine)
-    claims = EventClaims(app.db_path, handler, app.repo)
+    claims = EventClaims(app.repo.reopen(), handler, app.repo)
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
     server = web.Application(
         client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
@@ -189,7 +189,7 @@ def _mount_worker(
     server: web.Application, settings: Settings, app: App, handler: OrderedHandler, delivery: Delivery
 ) -> tuple[Callable[[], None], WorkerProcess | None]:
     """Who runs stored webhook events; returns how to wake an in-process reader, and the child if any."""
-    mode = settings.khuyencong_worker if app.db_path is not None else "inline"  # a memory db cannot be shared
+    mode = settings.khuyencong_worker if app.shared else "inline"  # a memory db cannot be shared
     if not (settings.zalo_enabled or settings.telegram_webhook_enabled) or mode == "external":
         log.info("Worker: %s", "external (run `khuyencong worker`)" if mode == "external" else "off (no webhook)")
         return lambda: None, None

@@ -98,7 +98,7 @@ class WorkerProcess:
     def _environment(self) -> dict[str, str]:
         """The parent's environment, with the database and folders the parent resolved (--db, --knowledge)."""
         env = dict(os.environ)
-        env["KHUYENCONG_DB"] = str(self.app.db_path)
+        env["KHUYENCONG_DB"] = self.app.repo.target
         env["KHUYENCONG_KNOWLEDGE"] = str(self.app.knowledge)
         env["KHUYENCONG_DIALOGS"] = str(self.app.settings.khuyencong_dialogs)
         return env

@@ -389,6 +389,20 @@ class SqliteRepository:
         if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
             owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
+    @property
+    def target(self) -> str:
+        """The file this repository opened, as --db and KHUYENCONG_DB take it ('' for an in-memory database)."""
+        return str(self.path) if self.path is not None else ""
+
+    def table_names(self) -> list[str]:
+        """The database's tables, by name (the migrations' own bookkeeping included)."""
+        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def reopen(self) -> SqliteRepository | None:
+        """A second connection to the same database, for another thread (None: an in-memory one is not shared)."""
+        return SqliteRepository(self.path, self.busy_timeout) if self.path is not None else None
+
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
@@ -948,7 +962,8 @@ class SqliteRepository:
         """Live registrations and approvals per commune and support line wanted (None: every commune)."""
         where = "" if communes is None else f" AND commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
         rows = self.db.execute(
-            "SELECT commune_code, j.value, count(*), sum(status = ?) FROM leads, json_each(leads.lines_wanted) j "
+            "SELECT commune_code, j.value, count(*), sum(CASE WHEN status = ? THEN 1 ELSE 0 END) "
+            "FROM leads, json_each(leads.lines_wanted) j "
             f"WHERE commune_code IS NOT NULL AND status NOT IN (?, ?){where} GROUP BY commune_code, j.value",
             [APPROVED, *NOT_COUNTED, *(communes or [])],
         ).fetchall()
