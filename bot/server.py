@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
-from bot.channels.inbox import InboxWorker, processors
+from bot.channels.inbox import inbox_worker, processors
 from bot.channels.limits import AddressLimit
 from bot.channels.updates import Updates
 from bot.channels.web import WebChat
@@ -199,7 +199,7 @@ def _mount_worker(
         server.on_shutdown.append(lambda _: child.stop())  # after the listener closed: nothing new arrives
         log.info("Worker: a child process (khuyencong worker)")
         return lambda: None, child
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox = inbox_worker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     server.on_startup.append(lambda _: inbox.start())
     server.on_shutdown.insert(0, lambda _: inbox.stop())
     log.info("Worker: in this process")

@@ -16,7 +16,7 @@ import time
 
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery
-from bot.channels.inbox import InboxWorker, processors
+from bot.channels.inbox import inbox_worker, processors
 from bot.logs import setup_logging
 from bot.staff.notify import StaffNotices
 
@@ -38,7 +38,7 @@ async def _work(app: App, parent: int | None) -> None:
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, settings.web_rate_per_minute, workers=settings.web_background_workers)
     notices = StaffNotices(settings, app)
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox = inbox_worker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

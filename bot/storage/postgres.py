@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from bot.storage import search_keys
 from bot.storage.dialect import Table, to_postgres
 from bot.storage.factory import database_url
-from bot.storage.sqlite import MIGRATIONS, SqliteRepository
+from bot.storage.sqlite import MIGRATIONS, SqliteRepository, person_of
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -380,6 +380,26 @@ class PostgresRepository(SqliteRepository):
         """Close the pool."""
         self.pg.close()
 
+    def claim_events(
+        self, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
+    ) -> list[bool]:
+        """As on SQLite, with each sender's events stored one transaction after the other.
+
+        Ids come from a sequence, handed out before commit: without the lock, two webhooks of one person
+        committing in the other order would leave the later message with the lower id.
+        """
+        people = sorted({f"{e[0]}:{e[3]}" for e in events if len(e) > 3 and e[3]})  # sorted: no deadlock
+        if not people:
+            return super().claim_events(events)
+        with self._tx() as cur:
+            for who in people:
+                cur.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", [CLAIM_LOCK, who])
+            return self._claim_in(cur, events)
+
+    def shared_inbox(self) -> SharedInbox:
+        """The inbox as several workers read it at once."""
+        return SharedInbox(self.url)
+
     def _forget_old_pages(self) -> None:
         """Nothing to fold in: PostgreSQL's VACUUM (autovacuum) reclaims erased rows."""
 
@@ -400,3 +420,89 @@ class PostgresRepository(SqliteRepository):
         ).fetchall()
         keys = ("question", "count", "last_at", "key", "commune_code", "answered_by", "id")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+INBOX_LOCK = 7_326_002  # advisory locks of the inbox: (INBOX_LOCK, hash of the person)
+CLAIM_LOCK = 7_326_003  # a person's events are stored one transaction after the other: ids in arrival order
+_HEADS = (
+    "SELECT i.id, i.channel, i.payload, i.person, i.attempts, i.next_try, i.at FROM inbox i "
+    "WHERE i.next_try <= %s AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.channel = i.channel "
+    "AND e.person = i.person AND e.id < i.id) ORDER BY i.id LIMIT %s"
+)
+_STILL_HEAD = (
+    "SELECT 1 FROM inbox i WHERE i.id = %s AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.channel = i.channel "
+    "AND e.person = i.person AND e.id < i.id)"
+)
+
+
+class SharedInbox:
+    """The inbox read by several workers at once, on one machine or several, each person's events in order.
+
+    A worker runs an event only while it holds its person's advisory lock and the event is the earliest of that
+    person still in the inbox (earlier ones are deleted only once their turn is over). The locks live on this
+    worker's own connection: a worker that dies loses its connection, and with it its locks, at once; its
+    unfinished events are then run by another worker (a turn already stored is recognised and not run twice).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self.held: set[str] = set()  # people whose lock this worker holds
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The connection holding the locks (made again if it broke: the locks went with it)."""
+        if self._conn is None or self._conn.broken or self._conn.closed:
+            self._conn, self.held = psycopg.connect(self.url, autocommit=True), set()
+        return self._conn
+
+    def claim(self, limit: int, busy: set[int], now: float) -> list[tuple[str, tuple[Any, ...]]]:
+        """Events to run now (their person, their row), at most `limit`, none of those in `busy` (running here)."""
+        conn = self.conn
+        rows = conn.execute(_HEADS.encode(), [now, limit + len(busy)]).fetchall()
+        claimed = []
+        for row in rows:
+            if row[0] in busy:
+                continue
+            who = person_of(row[1], row[3], row[0])
+            if not self._lock(who):
+                continue  # another worker runs this person now
+            if conn.execute(_STILL_HEAD.encode(), [row[0]]).fetchone() is None:
+                self.release(who)  # finished by another worker meanwhile
+                continue
+            claimed.append((who, row))
+            if len(claimed) >= limit:
+                break
+        return claimed
+
+    def _lock(self, who: str) -> bool:
+        if who in self.held:  # advisory locks count per session: take each person's once
+            return True
+        row = self.conn.execute(b"SELECT pg_try_advisory_lock(%s, hashtext(%s))", [INBOX_LOCK, who]).fetchone()
+        if row and row[0]:
+            self.held.add(who)
+            return True
+        return False
+
+    def finish(self, who: str, event_id: int) -> None:
+        """The event's turn is over: it leaves the inbox, then its person is free for the next worker."""
+        self.conn.execute(b"DELETE FROM inbox WHERE id = %s", [event_id])
+        self.release(who)
+
+    def retry(self, who: str, event_id: int, attempts: int, next_try: float) -> None:
+        """The turn failed: the event keeps its place (its person's later events wait) until its next try."""
+        self.conn.execute(
+            b"UPDATE inbox SET attempts = %s, next_try = %s WHERE id = %s", [attempts, next_try, event_id]
+        )
+        self.release(who)
+
+    def release(self, who: str) -> None:
+        """Let other workers run this person."""
+        if who in self.held:
+            self.held.discard(who)
+            self.conn.execute(b"SELECT pg_advisory_unlock(%s, hashtext(%s))", [INBOX_LOCK, who])
+
+    def close(self) -> None:
+        """Close the connection (every lock goes with it)."""
+        if self._conn is not None:
+            self._conn.close()

@@ -344,6 +344,11 @@ class InboxEvent:
     arrived: float  # Unix time
 
 
+def person_of(channel: str, person: str | None, event_id: int) -> str:
+    """Whose inbox events keep their order: the sender, or the event alone when it has none."""
+    return f"{channel}:{person}" if person else f"#{event_id}"
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -722,19 +727,25 @@ class SqliteRepository:
     ) -> list[bool]:
         """Claim events (channel, id, payload[, sender]) at once: whether each is new; new payloads join the inbox."""
         with self._tx() as cur:
-            stamp = now()
-            result = []
-            for channel, event_id, payload, *sender in events:
-                person = sender[0] if sender else None
-                cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
-                fresh = cur.rowcount == 1
-                if fresh and payload is not None:
-                    cur.execute(
-                        "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
-                        [channel, payload, stamp, person],
-                    )
-                result.append(fresh)
-            return result
+            return self._claim_in(cur, events)
+
+    @staticmethod
+    def _claim_in(
+        cur: sqlite3.Cursor, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
+    ) -> list[bool]:
+        stamp = now()
+        result = []
+        for channel, event_id, payload, *sender in events:
+            person = sender[0] if sender else None
+            cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
+            fresh = cur.rowcount == 1
+            if fresh and payload is not None:
+                cur.execute(
+                    "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
+                    [channel, payload, stamp, person],
+                )
+            result.append(fresh)
+        return result
 
     def inbox_after(self, after: int, limit: int) -> list[InboxEvent]:
         """Waiting events in the order they arrived."""
