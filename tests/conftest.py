@@ -112,11 +112,21 @@ def pg_server() -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A fresh database, once SQLite and once PostgreSQL (a copy of the migrated template: fast)."""
-    if request.param == "sqlite":
-        made = Store("sqlite", str(tmp_path / "k.db"))
-        yield made
-        made.close()
+    if request.param == "postgres":
+        yield from _postgres(request)
         return
+    made = Store("sqlite", str(tmp_path / "k.db"))
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def pg_store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A fresh PostgreSQL database, for what only PostgreSQL does (several workers on one inbox)."""
+    yield from _postgres(request)
+
+
+def _postgres(request: pytest.FixtureRequest) -> Iterator[Store]:
     url = request.getfixturevalue("pg_server")
     name = f"khuyencong_t{os.getpid()}_{next(_databases)}"
     _admin(url, f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}")
