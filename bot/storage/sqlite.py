@@ -400,8 +400,10 @@ class SqliteRepository:
         return str(self.path) if self.path is not None else ""
 
     def table_names(self) -> list[str]:
-        """The database's tables, by name (the migrations' own bookkeeping included)."""
-        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+        """The database's tables, by name (the migrations' bookkeeping included, SQLite's own not)."""
+        rows = self.db.execute(  # not SQLite's own (sqlite_sequence: the AUTOINCREMENT counters)
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+        ).fetchall()
         return [str(r[0]) for r in rows]
 
     def reopen(self) -> SqliteRepository | None:
