@@ -81,3 +81,20 @@ def test_both_databases_have_the_same_tables_and_columns(tmp_path: object, store
         assert columns == [c[0] for c in shared.db.execute(f"SELECT * FROM {table} LIMIT 0").description], table
     assert reference.table_names() == shared.table_names()
     reference.close()
+
+
+def test_an_officers_funnel_and_lists_count_the_same_on_both(store: Store) -> None:
+    """Was on PostgreSQL: the commune filter compared the JSON place code (text there) with integers."""
+    from bot.messages import ConversationKey
+    from bot.staff.store import Staff, StaffStore
+    from bot.storage import Conversation
+    from tests.test_exports import add_lead
+
+    repo = store.open()
+    slots = {"place": {"code": 19405}, "assessment": {"eligible": True}}
+    repo.save_turn(Conversation(ConversationKey("t", "u"), slots=slots), "m1")
+    add_lead(repo, 1)
+    officer = Staff(1, "lan", (19405,), False)
+    funnel = dict(StaffStore(repo).funnel(officer))
+    assert (funnel["Cuộc trò chuyện"], funnel["Đã kiểm tra điều kiện"]) == (1, 1)
+    assert StaffStore(repo).per_line(officer)
