@@ -98,3 +98,28 @@ def test_an_officers_funnel_and_lists_count_the_same_on_both(store: Store) -> No
     funnel = dict(StaffStore(repo).funnel(officer))
     assert (funnel["Cuộc trò chuyện"], funnel["Đã kiểm tra điều kiện"]) == (1, 1)
     assert StaffStore(repo).per_line(officer)
+
+
+def test_a_handoff_goes_through_its_life_the_same_on_both(store: Store) -> None:
+    """Was on PostgreSQL: 'the person was told' was kept with an integer OR, which PostgreSQL refuses."""
+    from bot.messages import ConversationKey
+
+    repo = store.open()
+    key = ConversationKey("zalo", "p1")
+    handoffs = repo.handoffs
+    opened = handoffs.open(key, "asked", "gặp cán bộ", 19405, "Xã Vĩnh Thủy")
+    handoffs.person_wrote(opened, told=True)
+    handoffs.person_wrote(opened)
+    held = handoffs.get(opened)
+    assert held is not None and held.told and held.status == "waiting"
+    handoffs.staff_said(held, "Cán bộ Hà", "Chào bà con")
+    assert [line.text for line in handoffs.transcript(key)][-1] == "Chào bà con"
+    assert [h.id for h in handoffs.listed([19405])] == [opened]
+    assert handoffs.close(handoffs.get(opened), "Cán bộ Hà", None)  # type: ignore[arg-type]
+    assert handoffs.active(key) is None and handoffs.idle("9999") == []
+
+
+def test_sqlite_scalar_max_and_min_become_greatest_and_least() -> None:
+    assert pg("SELECT max(id), min(coalesce(a, 'x,y'), b) FROM t WHERE max(a, max(b, c)) < ?") == (
+        "SELECT max(id), LEAST(coalesce(a, 'x,y'), b) FROM t WHERE GREATEST(a, GREATEST(b, c)) < %s"
+    )
