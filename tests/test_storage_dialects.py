@@ -70,12 +70,10 @@ def test_a_url_survives_a_path() -> None:
     assert not is_postgres(Path("data/khuyencong.db"))
 
 
-def test_both_databases_have_the_same_tables_and_columns(tmp_path: object, store: Store) -> None:
+def test_both_databases_have_the_same_tables_and_columns(pg_store: Store) -> None:
     """Every migration made the same schema on PostgreSQL as on SQLite (columns in the same order)."""
-    if store.kind == "sqlite":
-        pytest.skip("the SQLite schema is the reference")
     reference = SqliteRepository(":memory:")
-    shared = store.open()
+    shared = pg_store.open()
     for table in reference.table_names():
         columns = [c[0] for c in reference.db.execute(f"SELECT * FROM {table} LIMIT 0").description]
         assert columns == [c[0] for c in shared.db.execute(f"SELECT * FROM {table} LIMIT 0").description], table
