@@ -48,11 +48,17 @@ stop() {
 }
 
 ERROR=""
+CHILD=""
 trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Interrupted (Ctrl-C, a CI timeout): stop the command too (TERM: a background job ignores INT), then the EXIT
+# trap stops the server.
+trap '[ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 130' INT
+trap '[ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 143' TERM
 if ! start; then
   echo "PostgreSQL tests will fail: $ERROR" >&2
   export KHUYENCONG_TEST_PG_ERROR="$ERROR"
 fi
-"$@"
+# In the background and waited for: a signal to this script is handled at once, not after the command ends.
+"$@" &
+CHILD=$!
+wait "$CHILD"
