@@ -135,6 +135,9 @@ class PgConnection:
             if getattr(self._local, "ddl", False):
                 self._local.ddl, self._catalog = False, None
 
+    def commit(self) -> None:
+        """Nothing to do, as for sqlite3 in autocommit: outside BEGIN IMMEDIATE each statement commits alone."""
+
     @property
     def in_transaction(self) -> bool:
         """Whether this thread has a transaction open."""
