@@ -34,8 +34,9 @@ kb: $(STAMP)
 licences: $(STAMP)
 	$(BIN)/python tools/licences.py
 
+# The storage tests run on SQLite and on a throw-away PostgreSQL server (started, and removed after, by the script).
 unit: $(STAMP) browser
-	$(BIN)/pytest
+	tools/with_postgres.sh $(BIN)/pytest
 
 # The web page is tested in a real headless Chromium (Debian's package); install it when missing.
 browser:

@@ -18,6 +18,7 @@ from bot.flows import load_dialogs
 from bot.knowledge import load_knowledge
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.profiles import LiveProfiles
+from bot.storage.factory import is_postgres, open_repository
 from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import SqliteRepository
 
@@ -35,6 +36,11 @@ class App:
     db_path: Path | None = None  # None for an in-memory database
     knowledge: Path | None = None  # the knowledge/ folder in use (a worker process loads the same)
     profiles: LiveProfiles | None = None  # the commune profiles staff saved, merged into engine.kb.localities
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes can open this database (a file or a server; not an in-memory one)."""
+        return bool(self.repo.target)
 
     def close(self) -> None:
         """Release the database."""
@@ -55,7 +61,7 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
     root = knowledge or settings.khuyencong_knowledge
     kb = load_knowledge(root)
     dialogs = load_dialogs(settings.khuyencong_dialogs)
-    repo = SqliteRepository(db_path, settings.khuyencong_busy_timeout_seconds)
+    repo = open_repository(db_path, settings.khuyencong_busy_timeout_seconds, settings.khuyencong_db_pool_size)
     config = EngineConfig(
         settings.khuyencong_idle_hours,
         settings.khuyencong_retention_months,
@@ -65,8 +71,8 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
         settings.announce_night_start,
         settings.announce_night_end,
     )
-    on_disk = str(db_path) != ":memory:"
-    cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db has no folder
+    on_disk = str(db_path) != ":memory:" and not is_postgres(db_path)
+    cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db or a server has no folder
     engine = DialogEngine(kb, dialogs, repo, Assessor(kb), load_index(root, cache), config)
     store = ProfileStore(repo)
     profiles = LiveProfiles(kb, store.version, store.saved)

@@ -33,7 +33,7 @@ def common_options(func: F) -> F:
         "db",
         type=click.Path(path_type=Path),
         default=None,
-        help="SQLite file (default: KHUYENCONG_DB, else ./data/khuyencong.db)",
+        help="SQLite file or postgresql:// URL (default: KHUYENCONG_DB, else ./data/khuyencong.db)",
     )(func)
     func = click.option(
         "--knowledge",
@@ -192,16 +192,27 @@ def faq_index(knowledge: Path | None, db: Path | None = None) -> FaqIndex:
 
     root = _knowledge_dir(knowledge)
     try:
-        return load_index(root, _db_path(db).parent / "cache")
+        from bot.storage.factory import is_postgres
+
+        path = _db_path(db)
+        return load_index(root, None if is_postgres(path) else path.parent / "cache")
     except KnowledgeError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
 
 
 def _db_path(db: Path | None) -> Path:
+    """--db, else the setting: a SQLite file, or a postgresql:// URL (bot.storage.factory reads it back)."""
     from bot.config import Settings
 
     return db or Settings().khuyencong_db
+
+
+def _missing(path: Path) -> bool:
+    """A SQLite file that is not there (a PostgreSQL database is never created by a command that only reads)."""
+    from bot.storage.factory import is_postgres
+
+    return not is_postgres(path) and not path.exists()
 
 
 def render_answer(answer: Answer) -> str:
@@ -399,7 +410,7 @@ def export(
     from bot.files import owner_only
     from bot.staff.exports import WRITERS
     from bot.staff.store import EVERYONE, LeadQuery, StaffStore
-    from bot.storage.sqlite import SqliteRepository
+    from bot.storage.factory import open_repository
 
     kb = _load(knowledge, cross_check=False)  # labels only; `kb check` and the server check the files
     query = LeadQuery(
@@ -407,7 +418,7 @@ def export(
     )
     if out.is_dir():
         out = out / _export_name(kb, fmt, query.commune)
-    repo = SqliteRepository(_db_path(db))
+    repo = open_repository(_db_path(db))
     store = StaffStore(repo)  # the dashboard's filters, for every commune
     total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
@@ -562,12 +573,12 @@ def _account_book(db: Path | None, create: bool = False) -> Iterator[AccountBook
     """The accounts of the database, closed afterwards; a missing database is refused unless `create`."""
     from bot.places import Gazetteer
     from bot.staff.accounts import AccountBook
-    from bot.storage.sqlite import SqliteRepository
+    from bot.storage.factory import open_repository
 
     path = _db_path(db)
-    if not create and not path.exists():
+    if not create and _missing(path):
         _fail(f"không thấy cơ sở dữ liệu {path}")
-    repo = SqliteRepository(path)
+    repo = open_repository(path)
     try:
         yield AccountBook(repo, Gazetteer())
     finally:
@@ -656,7 +667,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
     from bot.staff.handoffs import Handoffs
 
     path = _db_path(db)
-    if not path.exists():
+    if _missing(path):
         _fail(f"không thấy cơ sở dữ liệu {path}")
     app = _build(path, knowledge)
     try:
@@ -815,9 +826,12 @@ def db_backup(target: Path, db_file: Path | None) -> None:
     """
     import sqlite3
 
+    from bot.storage.factory import is_postgres
     from bot.storage.sqlite import SqliteRepository
 
     source = _db_path(db_file)
+    if is_postgres(source):
+        _fail("cơ sở dữ liệu PostgreSQL được sao lưu bằng pg_dump (xem docs/deploy.md)")
     if not source.exists():
         _fail(f"không thấy cơ sở dữ liệu {source}")
     if target.resolve() == source.resolve():

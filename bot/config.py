@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    khuyencong_db: Path = Field(default=Path("data/khuyencong.db"), description="SQLite database file")
+    khuyencong_db: Path = Field(
+        default=Path("data/khuyencong.db"), description="SQLite database file, or a postgresql:// URL"
+    )
     khuyencong_knowledge: Path = Field(default_factory=_default_knowledge, description="knowledge/ folder")
     khuyencong_dialogs: Path = Field(default_factory=_default_dialogs, description="dialogs/ folder")
     khuyencong_idle_hours: float = Field(default=336.0, gt=0, description="silence after which a chat starts over")
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     khuyencong_locality: str | None = Field(default=None, description="the deploying unit's locality id")
     khuyencong_busy_timeout_seconds: float = Field(
         default=10.0, gt=0, le=600, description="how long a write waits for another's lock before its turn fails"
+    )
+    khuyencong_db_pool_size: int = Field(
+        default=10, ge=2, le=200, description="PostgreSQL only: connections each process keeps to the database"
     )
     khuyencong_health_max_wait_seconds: float = Field(
         default=300.0, gt=0, description="/healthz fails once a webhook event has waited longer than this"

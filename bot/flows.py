@@ -157,6 +157,7 @@ class HandoffTexts(Strict):
     callback_saved: NonEmpty  # fields: phone
     callback_declined: NonEmpty
     passed_on: NonEmpty
+    still_waiting: NonEmpty
     back: NonEmpty
     idle: NonEmpty
     staff_says: NonEmpty  # fields: name, place, text

@@ -31,8 +31,7 @@ class Health:
     ) -> None:
         self.app, self.worker, self._fallback, self.claims = app, worker, fallback, claims
         self.max_wait = app.settings.khuyencong_health_max_wait_seconds
-        path = app.db_path
-        self._repo = SqliteRepository(path, app.repo.busy_timeout) if path is not None else None
+        self._repo = app.repo.reopen()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
     async def handle(self, request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.announce.delivery import sender_for
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
-from bot.channels.inbox import InboxWorker, processors
+from bot.channels.inbox import InboxWorker, inbox_worker, processors
 from bot.channels.limits import AddressLimit
 from bot.channels.updates import Updates
 from bot.channels.web import WebChat
@@ -53,7 +53,7 @@ def make_app(app: App, settings: Settings | None = None) -> web.Application:
     """Assemble routes; a channel whose settings are absent is not mounted (its route is a 404)."""
     settings = settings or app.settings
     handler = OrderedHandler(app.engine)
-    claims = EventClaims(app.db_path, handler, app.repo)
+    claims = EventClaims(app.repo.reopen(), handler, app.repo)
     delivery = Delivery(handler, settings.web_rate_per_minute, claims, settings.web_background_workers)
     server = web.Application(
         client_max_size=settings.web_max_body_kb * 1024, middlewares=[errors, body_deadline(settings.web_body_timeout)]
@@ -190,7 +190,7 @@ def _mount_worker(
     server: web.Application, settings: Settings, app: App, handler: OrderedHandler, delivery: Delivery
 ) -> tuple[Callable[[], None], WorkerProcess | None]:
     """Who runs stored webhook events; returns how to wake an in-process reader, and the child if any."""
-    mode = settings.khuyencong_worker if app.db_path is not None else "inline"  # a memory db cannot be shared
+    mode = settings.khuyencong_worker if app.shared else "inline"  # a memory db cannot be shared
     if mode == "external":
         log.info("Worker: external (run `khuyencong worker`)")
         return lambda: None, None
@@ -206,7 +206,7 @@ def _mount_worker(
         server.on_shutdown.append(lambda _: child.stop())  # after the listener closed: nothing new arrives
         log.info("Worker: a child process (khuyencong worker)")
         return lambda: None, child
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox = inbox_worker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     _mount_inline(server, inbox, app, delivery)
     log.info("Worker: in this process")
     return inbox.wake, None

@@ -17,7 +17,7 @@ import time
 from bot.announce.delivery import sender_for
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery
-from bot.channels.inbox import InboxWorker, processors
+from bot.channels.inbox import inbox_worker, processors
 from bot.logs import setup_logging
 from bot.staff.notify import StaffNotices
 
@@ -39,7 +39,7 @@ async def _work(app: App, parent: int | None) -> None:
     handler = OrderedHandler(app.engine)
     delivery = Delivery(handler, settings.web_rate_per_minute, workers=settings.web_background_workers)
     notices = StaffNotices(settings, app)
-    inbox = InboxWorker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
+    inbox = inbox_worker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     inbox.companions.append(sender_for(app, delivery, inbox.processors))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,7 +100,7 @@ class WorkerProcess:
     def _environment(self) -> dict[str, str]:
         """The parent's environment, with the database and folders the parent resolved (--db, --knowledge)."""
         env = dict(os.environ)
-        env["KHUYENCONG_DB"] = str(self.app.db_path)
+        env["KHUYENCONG_DB"] = self.app.repo.target
         env["KHUYENCONG_KNOWLEDGE"] = str(self.app.knowledge)
         env["KHUYENCONG_DIALOGS"] = str(self.app.settings.khuyencong_dialogs)
         return env

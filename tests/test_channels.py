@@ -20,7 +20,7 @@ from bot.app import App, build
 from bot.config import Settings
 from bot.messages import ConversationKey
 from bot.server import make_app
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.fakes import FakeTelegram, FakeZalo, raw_json, start, wait_for, zalo_event
 
 APP_ID, OA_SECRET, TG_SECRET = "1234567890", "test-oa-secret", "s3cr3t-token_42"
@@ -104,8 +104,8 @@ async def web_say(env: Env, body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @run
-async def test_web_chat_carries_an_interview_and_a_registration(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_web_chat_carries_an_interview_and_a_registration(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         first = await web_say(env, {"text": ""})
         assert "trợ lý tự động" in first[0]["text"]
         await web_say(env, {"button": "menu:eligibility"})
@@ -240,8 +240,8 @@ def zalo_buttons(messages: list[dict[str, Any]]) -> list[str]:
 
 
 @run
-async def test_zalo_carries_an_interview_and_a_registration(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_zalo_carries_an_interview_and_a_registration(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         welcome = await zalo_say(env, None, event_name="follow")
         assert "trợ lý tự động" in welcome[0]["text"] and "1. Kiểm tra điều kiện" in welcome[-1]["text"]
         replies = await zalo_say(env, "1")  # the numbered fallback for a menu of seven
@@ -285,8 +285,8 @@ async def test_zalo_rejects_forged_stale_and_malformed_events_without_acting(tmp
 
 
 @run
-async def test_zalo_replayed_event_and_own_echoes_are_ignored(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_zalo_replayed_event_and_own_echoes_are_ignored(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         event = zalo_event("kiem tra", msg_id="same-id")
         assert await zalo_post(env, event) == 200
         await wait_for(lambda: len(env.zalo.messages) >= 1)
@@ -422,8 +422,8 @@ def tg_buttons(messages: list[dict[str, Any]]) -> list[str]:
 
 
 @run
-async def test_telegram_carries_an_interview_and_a_registration(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_telegram_carries_an_interview_and_a_registration(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         assert any(method == "getMe" for method, _ in env.telegram.calls)  # the real PTB client started
         user = TelegramUser()
         welcome = await tg_say(env, user.message("/start"))
@@ -445,8 +445,8 @@ async def test_telegram_carries_an_interview_and_a_registration(tmp_path: Path) 
 
 
 @run
-async def test_telegram_refuses_wrong_secret_and_processes_a_replay_once(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_telegram_refuses_wrong_secret_and_processes_a_replay_once(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         user = TelegramUser()
         update = user.message("kiem tra")
         assert await tg_post(env, update, secret=None) == 403

@@ -98,3 +98,30 @@ async def test_bad_parameters_are_refused_in_vietnamese(tmp_path: Path) -> None:
         for user, after in (("short", 0), (WEB_USER, "-1"), (WEB_USER, "1e9"), ("x" * 101, 0), (WEB_USER, "9" * 20)):
             status, body, took = await poll(env, user=user, after=after)
             assert status == 400 and "không hợp lệ" in body["error"] and took < 1
+
+
+@run
+async def test_reloading_the_page_after_a_reply_sends_nothing_again_and_the_reply_is_signed_by_her_name(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as env:
+        handoff = await handed_over(env)
+        StaffStore(env.app.repo).add("lan", PASSWORD, [19405], False)
+        env.app.repo.db.execute("UPDATE staff SET display_name = 'Nguyễn Thị Lan' WHERE name = 'lan'")
+        await sign_in(env)
+        page_url = f"{env.url}/staff/handoffs/{handoff}"
+        async with env.http.get(page_url) as resp:
+            page = await resp.text()
+        assert 'value="Nguyễn Thị Lan"' in page  # the signature people read, not the login name
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "text": "Chào chị, em gọi lại chiều nay", "name": "Nguyễn Thị Lan"}
+        async with env.http.post(page_url + "/reply", data=form, allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == f"/staff/handoffs/{handoff}?done=sent"
+        for _ in range(2):  # the officer reloads the page she landed on
+            async with env.http.get(env.url + f"/staff/handoffs/{handoff}?done=sent") as resp:
+                assert "Đã gửi câu trả lời cho bà con." in await resp.text()
+        _, body, _ = await poll(env)
+        assert [r["text"] for r in body["replies"]].count(
+            "Cán bộ Nguyễn Thị Lan (xã Vĩnh Thủy): Chào chị, em gọi lại chiều nay"
+        ) == 1

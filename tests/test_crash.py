@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 
 from bot.messages import ConversationKey
-from bot.storage.sqlite import SqliteRepository
 from tests import test_channels as ch
-from tests.fakes import FakeTelegram, FakeZalo, raw_json, zalo_event
+from tests.conftest import Store
+from tests.fakes import FakeTelegram, FakeZalo, raw_json, wait_for, zalo_event
 from tests.test_serve import _children, _script, _spawn, _stop, _until_healthy, free_port, platforms
 
 PER_CHANNEL = 8
@@ -139,10 +139,12 @@ async def _kill_when(crowd: Crowd, server: asyncio.subprocess.Process, confirmed
 
 
 @ch.run
-async def test_sigkill_mid_load_loses_no_confirmed_registration_and_corrupts_no_conversation(tmp_path: Path) -> None:
+async def test_sigkill_mid_load_loses_no_confirmed_registration_and_corrupts_no_conversation(
+    tmp_path: Path, store: Store
+) -> None:
     port = free_port()
     async with platforms() as fakes:
-        env = fakes.environment(tmp_path, port, WEB_RATE_PER_MINUTE="1000")
+        env = fakes.environment(tmp_path, port, WEB_RATE_PER_MINUTE="1000", KHUYENCONG_DB=store.target)
         url = f"http://127.0.0.1:{port}"
         server = await _spawn("serve", env)
         restarted = None
@@ -161,18 +163,21 @@ async def test_sigkill_mid_load_loses_no_confirmed_registration_and_corrupts_no_
                 await _until_healthy(http, url)
                 crowd.up.set()
                 await asyncio.wait_for(everyone, 120)
+                await _read_the_last_replies(crowd, http, url)
                 await _sane_after(crowd, http, url)
         finally:
             if restarted is not None:
                 await _stop(restarted)
     print(f"confirmed before the kill: {before_kill}, in all: {len(crowd.seen)} of {3 * PER_CHANNEL}")
     assert 0 < before_kill < len(crowd.seen), (before_kill, len(crowd.seen))  # killed mid-load, work went on
-    _every_confirmation_stored(tmp_path / "k.db", crowd)
+    _every_confirmation_stored(store, crowd)
 
 
-def _every_confirmation_stored(db: Path, crowd: Crowd) -> None:
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+def _every_confirmation_stored(store: Store, crowd: Crowd) -> None:
+    if store.kind == "sqlite":
+        assert sqlite3.connect(store.target).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    repo = store.open()
+    conn = repo.db.conn
     stored = {ref: (channel, user, phone) for ref, channel, user, phone in conn.execute(
         "SELECT ref, channel, user, phone FROM leads")}  # fmt: skip
     for (channel, user), ref in crowd.seen.items():
@@ -180,10 +185,23 @@ def _every_confirmation_stored(db: Path, crowd: Crowd) -> None:
         digits = crowd.phones[(channel, user)].replace(" ", "")[1:]
         assert stored[ref][2] == "+84" + digits, (ref, stored[ref])
     assert conn.execute("SELECT count(*) FROM inbox").fetchone()[0] == 0
-    repo = SqliteRepository(db)
     for channel, user in conn.execute("SELECT channel, user FROM conversations").fetchall():
         assert repo.load(ConversationKey(channel, user)) is not None  # every stored conversation reads back
-    repo.close()
+
+
+async def _read_the_last_replies(crowd: Crowd, http: aiohttp.ClientSession, url: str) -> None:
+    """Once the worker caught up, people read what came after their last message (a late confirmation too)."""
+    for _ in range(600):
+        async with http.get(url + "/healthz") as resp:
+            if (await resp.json())["waiting_events"] == 0:
+                break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # the replies of the last turns
+    for channel, user in crowd.phones:
+        if channel == "zalo":
+            crowd.saw((channel, user), _texts(crowd.zalo.to(user)))
+        elif channel == "telegram":
+            crowd.saw((channel, user), _texts(crowd.telegram.sent(int(user))))
 
 
 async def _sane_after(crowd: Crowd, http: aiohttp.ClientSession, url: str) -> None:
@@ -193,3 +211,71 @@ async def _sane_after(crowd: Crowd, http: aiohttp.ClientSession, url: str) -> No
         async with http.post(url + "/api/chat", json={"user": user, "text": "menu"}) as resp:
             replies = (await resp.json())["replies"]
         assert any(b["payload"] == "menu:eligibility" for r in replies for b in r["buttons"]), replies
+
+
+BURSTS = 12  # Zalo people, each sending a whole interview and registration at once, one message after another
+
+
+@ch.run
+async def test_two_workers_on_postgres_one_killed_mid_load_lose_nothing_double_nothing_keep_each_order(
+    tmp_path: Path, pg_store: Store
+) -> None:
+    """Two `khuyencong worker` processes read one inbox; one is SIGKILLed while turns are under way.
+
+    Each person's messages must each be run once, in the order sent (a message run early would land at the
+    wrong step and no registration would come out), every reply must reach the person, and each gets one lead.
+    """
+    port, url = free_port(), ""
+    async with platforms() as fakes:
+        zalo = fakes.zalo
+        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="external", KHUYENCONG_DB=pg_store.target)
+        server = await _spawn("serve", env)
+        workers = [await _spawn("worker", env) for _ in range(2)]
+        scripts = {f"77100000000{i:04d}": _script(f"0912 400 {i:03d}") for i in range(BURSTS)}
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = f"http://127.0.0.1:{port}"
+                await _until_healthy(http, url)
+                await asyncio.gather(*(_burst(http, url, user, texts) for user, texts in scripts.items()))
+                total = sum(len(t) for t in scripts.values())
+                await wait_for(lambda: len(zalo.messages) >= total // 3, timeout=60)
+                os.kill(workers[0].pid, signal.SIGKILL)  # mid-load: its turns in flight, its people locked
+                at_kill = len(zalo.messages)
+                await wait_for(lambda: all(_registered(zalo.to(u)) for u in scripts), timeout=90)
+        finally:
+            await _stop(workers[0], signal.SIGKILL)  # already killed, unless the test failed before
+            outputs = [await _stop(p) for p in (workers[1], server)]
+    assert at_kill < len(zalo.messages), "the kill came after the load"
+    _each_turn_once_in_order(pg_store, scripts, zalo, outputs)
+
+
+async def _burst(http: aiohttp.ClientSession, url: str, user: str, texts: list[str]) -> None:
+    """A person typing fast: every message posted as soon as the last was accepted, no reply awaited."""
+    for n, text in enumerate(texts):
+        body = raw_json(zalo_event(text, user=user, msg_id=f"burst-{user}-{n}"))
+        headers = {
+            "Content-Type": "application/json",
+            "X-ZEvent-Signature": ch.sign(body, json.loads(body)["timestamp"]),
+        }
+        async with http.post(url + "/webhooks/zalo", data=body, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+
+
+def _registered(messages: list[dict[str, Any]]) -> bool:
+    return any(REF.search(str(m.get("text", ""))) for m in messages)
+
+
+def _each_turn_once_in_order(store: Store, scripts: dict[str, list[str]], zalo: FakeZalo, outputs: list[str]) -> None:
+    repo = store.open()
+    assert repo.inbox_size() == 0 and repo.outbox_size() == 0, outputs
+    for user, texts in scripts.items():
+        key = ConversationKey("zalo", user)
+        rows = repo.db.execute(
+            "SELECT role, text FROM chat_log WHERE channel = 'zalo' AND user = ? ORDER BY id", [user]
+        ).fetchall()
+        assert [t for role, t in rows if role == "person"] == texts, user  # once each, in the order sent
+        delivered = _texts(zalo.to(user))
+        missing = [t for role, t in rows if role == "bot" and not any(d.startswith(t) for d in delivered)]
+        assert not missing, (user, missing[:2], delivered[:3])  # every reply reached the person
+        (lead,) = repo.leads_of(key)
+        assert lead.phone == "+84" + scripts[user][-4].replace(" ", "")[1:], lead.phone

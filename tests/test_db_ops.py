@@ -18,7 +18,7 @@ from bot.messages import ConversationKey, Reply
 from bot.staff.store import EVERYONE, StaffStore
 from bot.storage import Conversation
 from bot.storage.sqlite import SqliteRepository
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.test_exports import add_lead
 
 
@@ -67,9 +67,12 @@ def test_backup_refuses_its_own_file_and_a_missing_database(tmp_path: Path) -> N
     assert missing.exit_code == 2 and "không thấy" in missing.output
 
 
-def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(tmp_path: Path) -> None:
+def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(store: Store) -> None:
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, khuyencong_db=tmp_path / "k.db", khuyencong_knowledge=KNOWLEDGE, khuyencong_retention_months=24
+        _env_file=None,
+        khuyencong_db=Path(store.target),
+        khuyencong_knowledge=KNOWLEDGE,
+        khuyencong_retention_months=24,
     )
     app = build(settings)
     repo = app.repo
@@ -99,13 +102,13 @@ def test_purge_erases_what_the_consent_text_says_is_kept_no_longer(tmp_path: Pat
     app.close()
 
 
-def test_the_server_purges_on_its_own(tmp_path: Path) -> None:
+def test_the_server_purges_on_its_own(store: Store) -> None:
     import asyncio
 
     from bot.app import OrderedHandler
     from bot.server import DailyPurge
 
-    settings = Settings(_env_file=None, khuyencong_db=tmp_path / "k.db", khuyencong_knowledge=KNOWLEDGE)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, khuyencong_db=Path(store.target), khuyencong_knowledge=KNOWLEDGE)  # type: ignore[call-arg]
     app = build(settings)
     old = add_lead(app.repo, 1)
     app.repo.db.execute("UPDATE leads SET updated_at = '2020-01-01T00:00:00+00:00' WHERE ref = ?", [old.ref])

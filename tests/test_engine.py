@@ -26,7 +26,7 @@ from bot.staff.store import EVERYONE, StaffStore
 from bot.storage import Consent, Conversation
 from bot.storage.memory import MemoryRepository
 from bot.storage.sqlite import LeadRefused, SqliteRepository
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.test_exports import add_lead
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -64,21 +64,21 @@ def say(engine: DialogEngine, user: str, text: str, minute: int = 0, message_id:
     return " ".join(r.text for r in replies)
 
 
-def test_conversation_resumes_after_a_restart(tmp_path: Path, kb, dialogs, assessor, faq) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_conversation_resumes_after_a_restart(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     first = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate(["kiem tra", "htx", "lam banh trang"], 1):
         say(first, "u1", text, n)
     repo.close()
-    second = engine_on(SqliteRepository(tmp_path / "k.db"), kb, dialogs, assessor, faq)
+    second = engine_on(store.open(), kb, dialogs, assessor, faq)
     reply = say(second, "u1", "xa vinh thuy quang tri", 60 * 24 * 3)  # three days later, another process
     assert "cần hỗ trợ gì" in reply
     result = say(second, "u1", "bao bi", 60 * 24 * 3 + 1)
     assert "Hợp tác xã" in result and "đủ điều kiện" in result
 
 
-def test_an_empty_message_midway_asks_the_pending_question_again(kb, dialogs, assessor, faq) -> None:
-    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+def test_an_empty_message_midway_asks_the_pending_question_again(store: Store, kb, dialogs, assessor, faq) -> None:
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq)
     for n, text in enumerate(["kiem tra", "htx", "lam banh trang"], 1):
         say(engine, "u1", text, n)
     reply = say(engine, "u1", "", 5)  # a sticker, or the console opened again
@@ -88,8 +88,8 @@ def test_an_empty_message_midway_asks_the_pending_question_again(kb, dialogs, as
     assert "Bà con cần gì" in say(engine, "u2", "", 2)  # nothing under way: the menu
 
 
-def test_long_silence_starts_over_politely(kb, dialogs, assessor, faq) -> None:
-    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+def test_long_silence_starts_over_politely(store: Store, kb, dialogs, assessor, faq) -> None:
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq)
     say(engine, "u1", "kiem tra", 1)
     say(engine, "u1", "htx", 2)
     reply = say(engine, "u1", "lam banh trang", 60 * 24 * 30)  # a month later
@@ -97,8 +97,8 @@ def test_long_silence_starts_over_politely(kb, dialogs, assessor, faq) -> None:
     assert engine.repo.load(ConversationKey("t", "u1")).flow is None  # type: ignore[union-attr]
 
 
-def test_a_changed_flow_restarts_conversations_midway(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_a_changed_flow_restarts_conversations_midway(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     say(engine, "u1", "kiem tra", 1)
     conv = repo.load(ConversationKey("t", "u1"))
@@ -108,8 +108,8 @@ def test_a_changed_flow_restarts_conversations_midway(kb, dialogs, assessor, faq
     assert "cập nhật" in say(engine, "u1", "htx", 2)
 
 
-def test_a_redelivered_message_is_processed_once(kb, dialogs, assessor, faq) -> None:
-    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+def test_a_redelivered_message_is_processed_once(store: Store, kb, dialogs, assessor, faq) -> None:
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq)
     key = ConversationKey("t", "u1")
     engine.handle(Incoming(key, text="kiem tra", message_id="m1", reply_to="u1"), now=T0)
     assert engine.handle(Incoming(key, text="htx", message_id="m2", reply_to="u1"), now=T0)
@@ -121,8 +121,10 @@ def test_a_redelivered_message_is_processed_once(kb, dialogs, assessor, faq) -> 
     assert len(engine.repo.outbox_of(key)) == queued  # nothing queued twice
 
 
-def test_a_message_answered_at_once_and_sent_again_gets_the_same_answer(kb, dialogs, assessor, faq) -> None:
-    engine = engine_on(MemoryRepository(), kb, dialogs, assessor, faq)
+def test_a_message_answered_at_once_and_sent_again_gets_the_same_answer(
+    store: Store, kb, dialogs, assessor, faq
+) -> None:
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq)
     say(engine, "u1", "kiem tra", 1, message_id="m1")
     first = say(engine, "u1", "htx", 2, message_id="m2")
     assert first and say(engine, "u1", "htx", 3, message_id="m2") == first  # the page lost the answer
@@ -130,8 +132,8 @@ def test_a_message_answered_at_once_and_sent_again_gets_the_same_answer(kb, dial
     assert conv is not None and conv.step == "activity" and conv.history == ["legal_form"]
 
 
-def test_two_hundred_interleaved_users_without_cross_talk(tmp_path: Path, kb, dialogs, assessor, faq) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_two_hundred_interleaved_users_without_cross_talk(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     handler = OrderedHandler(engine_on(repo, kb, dialogs, assessor, faq))
     places = ["xa vinh thuy quang tri", "binh giang ninh binh", "xa tra giang quang ngai"]
     products = ["lam nuoc mam", "det tho cam", "han cua sat"]
@@ -240,21 +242,23 @@ def test_random_input_never_raises_and_always_gets_a_reply(kb, dialogs, assessor
         assert all(r.text.strip() and len(r.text) <= 600 for r in replies)
 
 
-def test_a_registration_reaches_the_database_before_the_reply(tmp_path: Path, kb, dialogs, assessor, faq) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_a_registration_reaches_the_database_before_the_reply(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     replies = [say(engine, "u1", text, n) for n, text in enumerate(REGISTRATION, 1)]
     assert len(REGISTRATION) <= 15 and "KC-" in replies[-1]
     ref = replies[-1].split("Mã đăng ký: ")[1][:9]
     repo.close()
-    lead = SqliteRepository(tmp_path / "k.db").leads_of(ConversationKey("t", "u1"))[0]
+    lead = store.open().leads_of(ConversationKey("t", "u1"))[0]
     assert (lead.ref, lead.phone, lead.commune_code, lead.status) == (ref, "+84912345678", 19405, "new")
     assert lead.assessment["eligible"] is True and all(r["citation"] for r in lead.assessment["reasons"])
     assert lead.lines_wanted == ["advanced_machinery"]
 
 
-def test_the_same_chat_registering_the_same_phone_again_updates_its_own_lead(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_the_same_chat_registering_the_same_phone_again_updates_its_own_lead(
+    store: Store, kb, dialogs, assessor, faq
+) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate(REGISTRATION, 1):
         say(engine, "u1", text, n)
@@ -270,9 +274,11 @@ def test_the_same_chat_registering_the_same_phone_again_updates_its_own_lead(kb,
     assert history[1]["changes"]["name"] == ["Nguyen Thi Lan", "Nguyen Thi Lan Anh"]
 
 
-def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(kb, dialogs, assessor, faq) -> None:
+def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(
+    store: Store, kb, dialogs, assessor, faq
+) -> None:
     """Was: merged into the first chat's lead (a stranger knowing phone and commune took the lead over)."""
-    repo = MemoryRepository()
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     first = [say(engine, "u1", text, n) for n, text in enumerate(REGISTRATION, 1)][-1]
     ref = first.split("Mã đăng ký: ")[1][:9]
@@ -288,8 +294,8 @@ def test_another_chat_with_the_same_phone_gets_its_own_lead_flagged_for_staff(kb
     assert [x.duplicate_of for x in repo.leads_of(ConversationKey("t", "u2"))] == [None]
 
 
-def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_chat() -> None:
-    repo = MemoryRepository()
+def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_chat(store: Store) -> None:
+    repo = store.open()
     lead = add_lead(repo, 1)  # a proper consent: stored
     yes = repo.add_consent(Consent("test", "u2", "registration", "v1", "…", True))
     no = repo.add_consent(Consent("test", "u1", "registration", "v1", "…", False))
@@ -302,8 +308,10 @@ def test_storage_refuses_a_lead_without_a_consent_to_registration_by_the_same_ch
     assert not repo.seen(ConversationKey("test", "u1"), "m0")  # the turn is stored whole or not at all
 
 
-def test_a_consent_erased_since_it_was_given_is_asked_again_not_a_failed_turn(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_a_consent_erased_since_it_was_given_is_asked_again_not_a_failed_turn(
+    store: Store, kb, dialogs, assessor, faq
+) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate(REGISTRATION[:-1], 1):
         say(engine, "u1", text, n)
@@ -312,8 +320,8 @@ def test_a_consent_erased_since_it_was_given_is_asked_again_not_a_failed_turn(kb
     assert repo.leads_of(ConversationKey("t", "u1")) == []
 
 
-def test_consent_is_recorded_with_its_exact_text(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_consent_is_recorded_with_its_exact_text(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate(REGISTRATION[:6], 1):
         say(engine, "u1", text, n)
@@ -322,8 +330,8 @@ def test_consent_is_recorded_with_its_exact_text(kb, dialogs, assessor, faq) -> 
     assert "Trung tâm Dịch vụ tổng hợp xã Vĩnh Thủy" in row[2] and "24 tháng" in row[2] and "xóa" in row[2]
 
 
-def test_erasure_removes_every_personal_record(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_erasure_removes_every_personal_record(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for n, text in enumerate([*REGISTRATION, "xoa du lieu cua toi", "co"], 1):
         say(engine, "u1", text, n)
@@ -335,13 +343,13 @@ def test_erasure_removes_every_personal_record(kb, dialogs, assessor, faq) -> No
 
 def _dump(repo: SqliteRepository) -> str:
     """Every row of every table, as text."""
-    tables = [r[0] for r in repo.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return json.dumps({t: repo.db.execute(f"SELECT * FROM [{t}]").fetchall() for t in tables}, ensure_ascii=False)
+    tables = repo.table_names()
+    return json.dumps({t: repo.db.execute(f"SELECT * FROM {t}").fetchall() for t in tables}, ensure_ascii=False)
 
 
-def test_erasure_leaves_nothing_the_chat_produced_and_only_that_goes(kb, dialogs, assessor, faq) -> None:
+def test_erasure_leaves_nothing_the_chat_produced_and_only_that_goes(store: Store, kb, dialogs, assessor, faq) -> None:
     """Was: the staff follow-up note, the questions typed and the processed ids stayed behind."""
-    repo = MemoryRepository()
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     question = "xe tải chở hàng đi lạng sơn mất mấy tiếng, gọi Lan 0912 345 678"
     for n, text in enumerate([*REGISTRATION, question, "gap can bo"], 1):
@@ -396,7 +404,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)
 
 
-def _jsonl_process(db: Path) -> subprocess.Popen[str]:
+def _jsonl_process(db: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],
         cwd=ROOT,
@@ -407,8 +415,8 @@ def _jsonl_process(db: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_killing_the_process_loses_no_confirmed_registration(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
+def test_killing_the_process_loses_no_confirmed_registration(store: Store) -> None:
+    db = store.target
     proc = _jsonl_process(db)
     assert proc.stdin is not None and proc.stdout is not None
     last = ""
@@ -419,12 +427,12 @@ def test_killing_the_process_loses_no_confirmed_registration(tmp_path: Path) -> 
     assert "KC-" in last
     os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown at all
     proc.communicate(timeout=10)
-    leads = SqliteRepository(db).leads_of(ConversationKey("jsonl", "u1"))
+    leads = store.open().leads_of(ConversationKey("jsonl", "u1"))
     assert len(leads) == 1 and leads[0].ref in last
 
 
-def test_killed_midway_the_conversation_continues_where_it_was(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
+def test_killed_midway_the_conversation_continues_where_it_was(store: Store) -> None:
+    db = store.target
     proc = _jsonl_process(db)
     assert proc.stdin is not None and proc.stdout is not None
     for text in REGISTRATION[:4]:
@@ -438,8 +446,8 @@ def test_killed_midway_the_conversation_continues_where_it_was(tmp_path: Path) -
     assert "đủ điều kiện" in json.loads(out.splitlines()[0])["replies"][0]["text"]
 
 
-def test_a_greeting_alone_stores_nothing_and_the_next_words_are_kept(kb, dialogs, assessor, faq) -> None:
-    repo = MemoryRepository()
+def test_a_greeting_alone_stores_nothing_and_the_next_words_are_kept(store: Store, kb, dialogs, assessor, faq) -> None:
+    repo = store.open()
     engine = engine_on(repo, kb, dialogs, assessor, faq)
     for user, opening in [("page", ""), ("polite", "xin chào"), ("tg", "/start"), ("lost", "menu")]:
         assert "trợ lý tự động" in say(engine, user, opening)

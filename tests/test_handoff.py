@@ -110,7 +110,8 @@ def test_while_staff_hold_the_chat_the_assistant_is_silent_but_for_the_persons_o
     say(app, "gặp cán bộ", minute=5)
     say(app, button="no:", minute=6)
     assert "đã chuyển tin nhắn" in say(app, "máy móc", minute=7)  # said once, before any staff reply
-    assert say(app, "có ai không", minute=8) == ""
+    again = say(app, "có ai không", minute=8)  # never silence while nobody has answered: told again, with the phone
+    assert "cán bộ chưa trả lời" in again and "Điện thoại:" in again and "menu" in again
     handoffs = Handoffs(app.repo, app.engine.texts.handoff, app.settings)
     handoff = app.repo.handoffs.active(ConversationKey("t", "u1"))
     assert handoff is not None
@@ -201,7 +202,8 @@ def test_the_transcript_is_bounded(app: App) -> None:
         say(app, f"câu số {n}", "u", minute=n)
     repo = app.repo
     lines = repo.handoffs.transcript(ConversationKey("t", "u"))
-    assert len(lines) == 50 and lines[-1].text == "câu số 59"  # the newest kept, the oldest gone
+    assert len(lines) == 50 and lines[-2].text == "câu số 59"  # the newest kept, the oldest gone
+    assert lines[-1].role == "bot" and "cán bộ chưa trả lời" in lines[-1].text  # each message acknowledged
 
 
 # --- khuyencong handoff list | reply -----------------------------------------------------------------
@@ -293,3 +295,25 @@ def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> 
     listed = cli("list", db=db)
     assert listed.returncode == 0, listed.stderr
     assert "Thử trên máy" in listed.stdout and "jsonl" not in listed.stdout
+
+
+def test_handed_over_after_two_misunderstood_messages_the_person_is_never_stuck(app: App) -> None:
+    key = ConversationKey("t", "u9")
+    for n, text in enumerate(["alo", "kt dk", "hjkl qwerty", "zxcv asdf"]):
+        say(app, text, "u9", minute=n)
+    handoff = app.repo.handoffs.active(key)
+    assert handoff is not None and handoff.reason == "failed" and handoff.status == "waiting"
+    assert "cán bộ chưa trả lời" in say(app, "uiop vbnm", "u9", minute=5) + say(app, "có ai không", "u9", minute=6)
+    menu = say(app, "menu", "u9", minute=8)  # the assistant's own commands still answer while nobody replied
+    assert "Bà con cần gì" in menu, menu
+    assert "thuộc loại nào" in say(app, "kiem tra dieu kien", "u9", minute=9)
+    still = app.repo.handoffs.active(key)
+    assert still is not None and still.id == handoff.id and still.status == "waiting"  # staff still see it
+
+
+def test_the_call_back_buttons_typed_are_the_buttons(app: App) -> None:
+    to_vinh_thuy(app)
+    say(app, "gặp cán bộ", minute=5)
+    assert "trả lời bà con ngay tại đây" in say(app, "khong can goi", minute=6)
+    given = app.repo.db.execute("SELECT given FROM consents WHERE purpose = 'callback'").fetchall()
+    assert given == [(0,)]

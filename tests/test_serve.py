@@ -16,9 +16,8 @@ from typing import Any
 import aiohttp
 
 from bot.messages import ConversationKey
-from bot.storage.sqlite import SqliteRepository
 from tests import test_channels as ch
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Store
 from tests.fakes import FakeTelegram, FakeZalo, start, wait_for
 
 
@@ -120,15 +119,18 @@ async def served(tmp: Path, fakes: Platforms, **extra: str) -> AsyncIterator[Ser
 
 
 @ch.run
-async def test_serve_carries_a_conversation_on_every_channel_then_stops_gracefully(tmp_path: Path) -> None:
-    async with platforms() as fakes, served(tmp_path, fakes) as server, aiohttp.ClientSession() as http:
+async def test_serve_carries_a_conversation_on_every_channel_then_stops_gracefully(
+    tmp_path: Path, store: Store
+) -> None:
+    db = {"KHUYENCONG_DB": store.target}
+    async with platforms() as fakes, served(tmp_path, fakes, **db) as server, aiohttp.ClientSession() as http:
         env = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
         await _whole_conversations(env)
     proc, output = server.proc, server.output
     assert proc.returncode == 0, output
     assert "Zalo: on" in output and "Telegram: on" in output and "Worker: a child process" in output
     assert "worker: stopped" in output  # the child finished its turns and exited before the server did
-    repo = SqliteRepository(tmp_path / "k.db")
+    repo = store.open()
     for channel, user in (("web", ch.WEB_USER), ("zalo", ch.ZALO_USER), ("telegram", str(ch.CHAT))):
         assert len(repo.leads_of(ConversationKey(channel, user))) == 1, channel
 
@@ -183,11 +185,13 @@ async def test_telegram_long_polling_command(tmp_path: Path) -> None:
 
 
 @ch.run
-async def test_messages_accepted_while_no_worker_runs_are_answered_once_one_starts(tmp_path: Path) -> None:
+async def test_messages_accepted_while_no_worker_runs_are_answered_once_one_starts(
+    tmp_path: Path, store: Store
+) -> None:
     port = free_port()
     async with platforms() as fakes:
         telegram, zalo = fakes.telegram, fakes.zalo
-        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="external")
+        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="external", KHUYENCONG_DB=store.target)
         server = await _spawn("serve", env)
         url, worker = f"http://127.0.0.1:{port}", None
         try:
@@ -227,11 +231,11 @@ def _children(pid: int) -> list[int]:
 
 
 @ch.run
-async def test_a_killed_worker_is_started_again_and_nothing_accepted_is_lost(tmp_path: Path) -> None:
+async def test_a_killed_worker_is_started_again_and_nothing_accepted_is_lost(tmp_path: Path, store: Store) -> None:
     port = free_port()
     async with platforms() as fakes:
         zalo = fakes.zalo
-        server = await _spawn("serve", fakes.environment(tmp_path, port))
+        server = await _spawn("serve", fakes.environment(tmp_path, port, KHUYENCONG_DB=store.target))
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as http:

@@ -17,7 +17,7 @@ from bot.announce.queue import AnnouncementRefused, Announcer, Plan, Request
 from bot.config import Settings
 from bot.knowledge import Knowledge, vn_today
 from bot.staff import labels
-from bot.storage.sqlite import SqliteRepository
+from bot.storage.factory import open_repository
 
 Fail = Callable[[str], NoReturn]
 GROUPS = {
@@ -64,7 +64,7 @@ class Options:
 def announce_command(fail: Fail, inputs: tuple[Path, Knowledge], given: Options) -> None:
     """Plan (--dry-run), queue, or report (--report ID) one announcement; bad input exits 2 naming the field."""
     path, kb = inputs
-    repo = SqliteRepository(path)
+    repo = open_repository(path)
     try:
         announcer = Announcer(repo, Rules.of(Settings()))
         if given.report is not None:

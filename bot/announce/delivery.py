@@ -56,11 +56,11 @@ class QueueDb:
     @property
     def repo(self) -> SqliteRepository:
         """The connection the sender uses."""
-        if self.app.db_path is None:
+        if not self.app.shared:
             return self.app.repo
         if self._repo is None:
-            self._repo = SqliteRepository(self.app.db_path, self.app.repo.busy_timeout)
-        return self._repo
+            self._repo = self.app.repo.reopen()
+        return self._repo or self.app.repo
 
     @property
     def queue(self) -> AnnouncementStore:
@@ -69,7 +69,7 @@ class QueueDb:
 
     async def call(self, func: Callable[..., T], *args: Any) -> T:
         """Run a storage call on the thread of this connection."""
-        if self.app.db_path is None:
+        if not self.app.shared:
             return await self.delivery.handler.call(func, *args)
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="announce")

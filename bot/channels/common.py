@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Literal
 
 from bot.app import OrderedHandler
@@ -39,8 +38,8 @@ class EventClaims:
     waiting at the same moment share one transaction.
     """
 
-    def __init__(self, path: Path | None, fallback: OrderedHandler, repo: SqliteRepository) -> None:
-        self._repo = SqliteRepository(path, repo.busy_timeout) if path is not None else None
+    def __init__(self, own: SqliteRepository | None, fallback: OrderedHandler, repo: SqliteRepository) -> None:
+        self._repo = own  # a second connection (None: claims share `repo` on the fallback's thread)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims")
         self._fallback, self._shared = fallback, repo
         self._waiting: list[tuple[tuple[str, str, str | None, str | None], asyncio.Future[bool]]] = []

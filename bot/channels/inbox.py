@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import fcntl
 import functools
 import heapq
@@ -21,19 +22,24 @@ import sqlite3
 import time
 from collections import deque
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import psycopg
 
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, NotDelivered
 from bot.config import Settings
-from bot.storage.sqlite import InboxEvent, SqliteRepository
+from bot.storage.sqlite import InboxEvent, SqliteRepository, person_of
+
+if TYPE_CHECKING:
+    from bot.storage.postgres import SharedInbox
 
 log = logging.getLogger("khuyencong.inbox")
 POLL_SECONDS = 0.02  # an idle worker looks for new events this often (another process cannot wake it)
 RETRY_FIRST = 1.0  # seconds before the first retry of a failed turn; doubled each time
 RETRY_MAX = 300.0  # seconds between retries at most
 # What fails for now and may pass later: the database (locked, full) and the platforms (down, refusing for now).
-RETRYABLE = (sqlite3.OperationalError, NotDelivered, OSError, TimeoutError)
+RETRYABLE = (sqlite3.OperationalError, psycopg.OperationalError, NotDelivered, OSError, TimeoutError)
 GIVE_UP = 24 * 3600.0  # seconds: an event still failing after a day is dropped (logged); its answer is no use now
 
 
@@ -192,6 +198,14 @@ class InboxWorker:
         return started
 
     async def _turn(self, event: InboxEvent) -> None:
+        failure = await self._process(event)
+        if failure is not None:
+            await self._failed(event, failure)
+            return
+        self._finish(event)
+
+    async def _process(self, event: InboxEvent) -> Exception | None:
+        """Run one event's turn; the failure worth a retry, if any (any other is logged and the event dropped)."""
         try:
             processor = self.processors.get(event.channel)
             if processor is None:
@@ -199,11 +213,18 @@ class InboxWorker:
             else:
                 await processor.process(event.payload)
         except RETRYABLE as exc:
-            await self._failed(event, exc)
-            return
+            return exc
         except Exception:  # a bug with this one event: retrying gets the same; it must not block its person
             log.exception("inbox: event %s could not be processed; dropped", event.id)
-        self._finish(event)
+        return None
+
+    @staticmethod
+    def backoff(event: InboxEvent) -> float:
+        """Count a failed attempt; seconds until the next (0: a day has passed, give up)."""
+        event.attempts += 1
+        if time.time() - event.arrived > GIVE_UP:
+            return 0.0
+        return min(RETRY_FIRST * 2.0 ** (event.attempts - 1), RETRY_MAX)
 
     def _finish(self, event: InboxEvent) -> None:
         """The event is over: forget it, and start its person's next event."""
@@ -218,12 +239,11 @@ class InboxWorker:
 
     async def _failed(self, event: InboxEvent, exc: Exception) -> None:
         """Keep a failed event for a later try, with back-off; give up only after a day."""
-        event.attempts += 1
-        if time.time() - event.arrived > GIVE_UP:
+        delay = self.backoff(event)
+        if not delay:
             log.error("inbox: event %s given up after %s attempts over a day (%r)", event.id, event.attempts, exc)
             self._finish(event)
             return
-        delay = min(RETRY_FIRST * 2 ** (event.attempts - 1), RETRY_MAX)
         event.next_try = time.time() + delay
         log.warning("inbox: event %s failed (%r), attempt %s; next try in %.0f s", event.id, exc, event.attempts, delay)
         try:
@@ -244,7 +264,87 @@ class InboxWorker:
 
 def _person(event: InboxEvent) -> str:
     """Whose events keep their order: the sender, or the event alone when it has none."""
-    return f"{event.channel}:{event.person}" if event.person else f"#{event.id}"
+    return person_of(event.channel, event.person, event.id)
+
+
+class SharedInboxWorker(InboxWorker):
+    """The inbox on PostgreSQL, read by this worker and any number of others at once (bot/storage/postgres.py).
+
+    The database, not this process, keeps each person's events in order: a worker runs only the earliest
+    waiting event of a person whose lock it holds, and deletes it before it lets the person go.
+    """
+
+    def __init__(
+        self,
+        repo: SqliteRepository,
+        handler: OrderedHandler,
+        delivery: Delivery,
+        processors: dict[str, Processor],
+        shared: SharedInbox,
+    ) -> None:
+        super().__init__(repo, handler, delivery, processors)
+        self.shared = shared
+        self._busy: set[int] = set()  # events running here
+
+    async def stop(self) -> None:
+        """Stop reading, let the turns in progress finish, then let go of the locks."""
+        await super().stop()
+        await self.handler.call(self.shared.close)
+
+    async def _hand_out(self) -> int:
+        room = self.delivery.room()
+        if room <= 0:
+            return 0
+        claimed = await self.handler.call(self.shared.claim, min(room, 100), set(self._busy), time.time())
+        for who, row in claimed:
+            event = _event(row)
+            self._busy.add(event.id)
+            if not self.delivery.spawn(functools.partial(self._shared_turn, who, event)):
+                self._busy.discard(event.id)
+                await self.handler.call(self.shared.release, who)
+        return len(claimed)
+
+    async def _shared_turn(self, who: str, event: InboxEvent) -> None:
+        failure = await self._process(event)
+        try:
+            delay = self.backoff(event) if failure is not None else 0.0
+            if delay:
+                log.warning(
+                    "inbox: event %s failed (%r), attempt %s; next try in %.0f s",
+                    event.id,
+                    failure,
+                    event.attempts,
+                    delay,
+                )
+                await self.handler.call(self.shared.retry, who, event.id, event.attempts, time.time() + delay)
+            else:
+                if failure is not None:
+                    log.error("inbox: event %s given up after %s attempts over a day", event.id, event.attempts)
+                await self.handler.call(self.shared.finish, who, event.id)
+        except Exception:  # the lock stays held here: the event stays first, and runs again on the next claim
+            log.exception("inbox: could not record the end of event %s", event.id)
+        finally:
+            self._busy.discard(event.id)
+
+
+def _event(row: tuple[Any, ...]) -> InboxEvent:
+    i, channel, payload, person, attempts, next_try, at = row
+    arrived = dt.datetime.fromisoformat(at).timestamp()
+    return InboxEvent(int(i), str(channel), str(payload), person, int(attempts), float(next_try), arrived)
+
+
+def inbox_worker(
+    repo: SqliteRepository,
+    handler: OrderedHandler,
+    delivery: Delivery,
+    processors: dict[str, Processor],
+    db_path: Path | None = None,
+) -> InboxWorker:
+    """The reader of this database's inbox: the only one (SQLite, a file lock), or one of many (PostgreSQL)."""
+    shared = getattr(repo, "shared_inbox", None)
+    if shared is not None:
+        return SharedInboxWorker(repo, handler, delivery, processors, shared())
+    return InboxWorker(repo, handler, delivery, processors, db_path)
 
 
 def processors(app: App, settings: Settings, handler: OrderedHandler, delivery: Delivery) -> dict[str, Processor]:

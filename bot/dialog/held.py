@@ -1,8 +1,11 @@
-"""A conversation held by staff (waiting for them, or answered by them): the assistant stores and says nothing.
+"""A conversation handed to staff: waiting for them, or held by them.
 
-Only the global commands for the person's own data (see it, erase it) are still answered, and the call-back
-question asked when the handoff opened. The assistant says once, before any staff reply, that the message
-was passed on. After the configured idle time the chat returns to the assistant, and the person is told.
+Held (a staff member has answered): the assistant stores and forwards and says nothing, but for the global
+commands on the person's own data (see it, erase it, stop news). Waiting (nobody has answered yet): what is
+typed goes to staff, and the person is told so each time with the way to call, never met with silence; the
+assistant's own commands and buttons ("menu", "kiểm tra", a tapped choice) are still answered by it, so a
+person handed over after two misunderstood messages is never stuck. After the configured idle time the chat
+returns to the assistant, and the person is told.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from bot.answers import yes_no
 from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
 from bot.dialog.handoff import callback_text, hand_over
+from bot.dialog.office import reach_of
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words
 from bot.storage import Consent, Conversation
 from bot.storage.handoffs import Handoff
-from bot.text import national_phone
+from bot.text import fold, national_phone
 
 OWN_DATA = ("delete", "my_data", "unsubscribe")  # the global commands answered whatever the mode
 FAILS_TO_HAND_OVER = 2  # turns in a row the assistant could not answer
@@ -56,13 +60,27 @@ class Held:
             return True
         if kind == "callback_phone" and self._phone(conv, handoff, text, turn):
             return True
+        if handoff.status == "waiting" and self._for_assistant(text, button):
+            return False  # nobody from staff has answered yet: the assistant's own commands still work
         if kind in _CALLBACK:
             conv.pending = {}  # something else: for staff, like any message now
-        tell = handoff.status == "waiting" and not handoff.told
-        if tell:
-            turn.say(self.texts.passed_on)
-        self.ctx.repo.handoffs.person_wrote(handoff.id, told=tell)
+        waiting = handoff.status == "waiting"
+        if waiting:  # every message is acknowledged until staff answer: silence reads as a broken bot
+            turn.say(self._still_waiting(conv) if handoff.told else self.texts.passed_on)
+        self.ctx.repo.handoffs.person_wrote(handoff.id, told=waiting)
         return True
+
+    def _still_waiting(self, conv: Conversation) -> str:
+        """Passed on again; the office's phone where known, and the way back to the assistant."""
+        office = reach_of(self.ctx, conv).office
+        phone = [self.ctx.texts.staff_phone.format(phone=office.phone)] if office.phone else []
+        return "\n".join([self.texts.still_waiting, *phone])
+
+    def _for_assistant(self, text: str, button: str | None) -> bool:
+        """A tapped button or one of the assistant's commands or menu entries ('menu', 'kiểm tra', 'đăng ký')."""
+        if button is not None:
+            return True
+        return bool(text) and (self.words.command_of(text) is not None or self.words.menu_item_of(text) is not None)
 
     def after(self, conv: Conversation, turn: Turn) -> None:
         """Count a turn the assistant could not answer; the second in a row hands the chat to staff."""
@@ -84,6 +102,8 @@ class Held:
         """At the call-back question: yes, no, or the number at once (which is a yes to the text shown)."""
         phone = split_contact(text).phone if text else None
         answer = {"yes:": True, "no:": False}.get(button or "")
+        if answer is None and text:  # the label of a shown button, typed, is that button
+            answer = {fold(self.texts.callback_yes): True, fold(self.texts.callback_no): False}.get(fold(text))
         if answer is None and phone is None:
             answer = yes_no(text) if text else None
         if answer is None and phone is None:

@@ -47,6 +47,7 @@ class InboxPages:
 
     async def one(self, request: web.Request, session: Session, note: str = "", error: str = "") -> web.Response:
         """One handoff: who, why, Zalo's window, the transcript, the reply box and the hand-back button."""
+        note = note or DONE.get(forms.query(request).get("done", ""), "")
         found = await self.handler.call(self.handoffs.one, session.staff, int(request.match_info["id"]))
         if found is None:
             raise web.HTTPNotFound(text=NOT_FOUND)
@@ -76,14 +77,15 @@ class InboxPages:
         except ReplyRefused as refused:
             return await self.one(request, session, error=str(refused).split(": ", 1)[-1])
         self.replied()
-        return await self.one(request, session, note="Đã gửi câu trả lời cho bà con.")
+        raise _done(handoff_id, "sent")  # a reload of the page must not send the reply again
 
     async def back(self, request: web.Request, session: Session) -> web.Response:
         """Give the chat back to the assistant (the person is told)."""
-        done = await self.handler.call(self.handoffs.hand_back, session.staff, int(request.match_info["id"]))
+        handoff_id = int(request.match_info["id"])
+        done = await self.handler.call(self.handoffs.hand_back, session.staff, handoff_id)
         if done:
             self.replied()
-        return await self.one(request, session, note="Đã trả lại cho trợ lý." if done else "")
+        raise _done(handoff_id, "back" if done else "")
 
     async def asker(self, request: web.Request, session: Session, error: str = "", status: int = 200) -> web.Response:
         """A reply to the person who asked a question the assistant could not answer, where the window allows."""
@@ -124,3 +126,11 @@ class InboxPages:
         """The commune as a reply is signed: 'xã Vĩnh Thủy'."""
         place = self.app.engine.assessor.gazetteer.place_by_code(code) if code else None
         return commune_label(place_slot(place)) if place is not None else ""
+
+
+DONE = {"sent": "Đã gửi câu trả lời cho bà con.", "back": "Đã trả lại cho trợ lý."}
+
+
+def _done(handoff_id: int, done: str) -> web.HTTPSeeOther:
+    """Back to the handoff's page after a change (Post/Redirect/Get), with what was done said there."""
+    return web.HTTPSeeOther(f"/staff/handoffs/{handoff_id}" + (f"?done={done}" if done else ""))

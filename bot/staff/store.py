@@ -363,11 +363,8 @@ class StaffStore:
     def funnel(self, staff: Staff) -> list[tuple[str, int]]:
         """Conversations → eligibility checked → registered → contacted → dossier submitted → supported."""
         scope = staff.scope
-        place = (
-            ""
-            if scope is None
-            else f" AND json_extract(slots, '$.place.code') IN ({','.join('?' * len(scope)) or 'NULL'})"
-        )
+        code = "CAST(json_extract(slots, '$.place.code') AS INTEGER)"  # JSON text on PostgreSQL
+        place = "" if scope is None else f" AND {code} IN ({','.join('?' * len(scope)) or 'NULL'})"
         lead = "" if scope is None else f" AND commune_code IN ({','.join('?' * len(scope)) or 'NULL'})"
         args = scope or []
 

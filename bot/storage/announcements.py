@@ -248,6 +248,7 @@ class AnnouncementStore:
                 "UPDATE announcement_recipients SET status = 'sending', at = ? WHERE id = (SELECT r.id FROM "
                 "announcement_recipients r JOIN announcements a ON a.id = r.announcement_id WHERE r.status = 'waiting' "
                 "AND r.channel = ? AND a.not_before <= ? AND (a.urgent = 1 OR ? = 0) ORDER BY r.id LIMIT 1) "
+                "AND status = 'waiting' "  # PostgreSQL: two workers may pick the same row; only one takes it
                 "RETURNING id, announcement_id, user, address, commune_code",
                 [now(), channel, at, int(night)],
             ).fetchone()

@@ -130,7 +130,8 @@ class HandoffStore:
         """The person wrote while staff hold the chat (their message is in the transcript with the turn)."""
         with self.repo._tx() as cur:
             cur.execute(
-                "UPDATE handoffs SET last_person_at = ?, told = told OR ? WHERE id = ?", [now(), int(told), handoff_id]
+                "UPDATE handoffs SET last_person_at = ?, told = CASE WHEN ? = 1 THEN 1 ELSE told END WHERE id = ?",
+                [now(), int(told), handoff_id],
             )
 
     def callback(self, handoff_id: int, phone: str | None, consent_id: int | None) -> None:

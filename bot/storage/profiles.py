@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.knowledge import Locality
+from bot.storage.factory import is_postgres
 from bot.storage.sqlite import SqliteRepository, now
 
 log = logging.getLogger("khuyencong.profiles")
@@ -80,6 +81,8 @@ class ProfileStore:
 
 def read_saved(path: Path) -> list[Locality]:
     """The saved profiles of a database file, read only (no migration, no lock): for `kb check`."""
+    if is_postgres(path):
+        return _read_saved_shared(path)
     if not path.exists():
         return []
     try:
@@ -99,3 +102,14 @@ def _parse(code: int, text: str) -> Locality | None:
     except ValidationError as exc:  # e.g. a schema changed since the save: the bundled plan serves meanwhile
         log.error("saved profile of commune %s no longer fits the schema: %s", code, exc.error_count())
         return None
+
+
+def _read_saved_shared(target: Path) -> list[Locality]:
+    """The saved profiles of a PostgreSQL database (a server: opening it creates nothing on disk)."""
+    from bot.storage.factory import open_repository
+
+    repo = open_repository(target)
+    try:
+        return ProfileStore(repo).saved()
+    finally:
+        repo.close()

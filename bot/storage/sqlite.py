@@ -408,6 +408,11 @@ class InboxEvent:
     arrived: float  # Unix time
 
 
+def person_of(channel: str, person: str | None, event_id: int) -> str:
+    """Whose inbox events keep their order: the sender, or the event alone when it has none."""
+    return f"{channel}:{person}" if person else f"#{event_id}"
+
+
 def now() -> str:
     """The current time in UTC, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -452,6 +457,22 @@ class SqliteRepository:
         search_keys.install(self.db.conn)
         if self.path is not None:  # SQLite gives the -wal and -shm files the database file's mode
             owner_only(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+
+    @property
+    def target(self) -> str:
+        """The file this repository opened, as --db and KHUYENCONG_DB take it ('' for an in-memory database)."""
+        return str(self.path) if self.path is not None else ""
+
+    def table_names(self) -> list[str]:
+        """The database's tables, by name (the migrations' bookkeeping included, SQLite's own not)."""
+        rows = self.db.execute(  # not SQLite's own (sqlite_sequence: the AUTOINCREMENT counters)
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def reopen(self) -> SqliteRepository | None:
+        """A second connection to the same database, for another thread (None: an in-memory one is not shared)."""
+        return SqliteRepository(self.path, self.busy_timeout) if self.path is not None else None
 
     def close(self) -> None:
         """Close the connection."""
@@ -772,19 +793,25 @@ class SqliteRepository:
     ) -> list[bool]:
         """Claim events (channel, id, payload[, sender]) at once: whether each is new; new payloads join the inbox."""
         with self._tx() as cur:
-            stamp = now()
-            result = []
-            for channel, event_id, payload, *sender in events:
-                person = sender[0] if sender else None
-                cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
-                fresh = cur.rowcount == 1
-                if fresh and payload is not None:
-                    cur.execute(
-                        "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
-                        [channel, payload, stamp, person],
-                    )
-                result.append(fresh)
-            return result
+            return self._claim_in(cur, events)
+
+    @staticmethod
+    def _claim_in(
+        cur: sqlite3.Cursor, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
+    ) -> list[bool]:
+        stamp = now()
+        result = []
+        for channel, event_id, payload, *sender in events:
+            person = sender[0] if sender else None
+            cur.execute("INSERT OR IGNORE INTO inbound_events VALUES (?,?,?)", [channel, event_id, stamp])
+            fresh = cur.rowcount == 1
+            if fresh and payload is not None:
+                cur.execute(
+                    "INSERT INTO inbox (channel, payload, at, person) VALUES (?,?,?,?)",
+                    [channel, payload, stamp, person],
+                )
+            result.append(fresh)
+        return result
 
     def inbox_after(self, after: int, limit: int) -> list[InboxEvent]:
         """Waiting events in the order they arrived."""
@@ -1012,7 +1039,8 @@ class SqliteRepository:
         """Live registrations and approvals per commune and support line wanted (None: every commune)."""
         where = "" if communes is None else f" AND commune_code IN ({','.join('?' * len(communes)) or 'NULL'})"
         rows = self.db.execute(
-            "SELECT commune_code, j.value, count(*), sum(status = ?) FROM leads, json_each(leads.lines_wanted) j "
+            "SELECT commune_code, j.value, count(*), sum(CASE WHEN status = ? THEN 1 ELSE 0 END) "
+            "FROM leads, json_each(leads.lines_wanted) j "
             f"WHERE commune_code IS NOT NULL AND status NOT IN (?, ?){where} GROUP BY commune_code, j.value",
             [APPROVED, *NOT_COUNTED, *(communes or [])],
         ).fetchall()
