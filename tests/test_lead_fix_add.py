@@ -189,7 +189,7 @@ async def test_the_slots_of_her_plan_show_on_the_list_the_statistics_and_the_sum
         machinery = next(r for r in rows if r["Nội dung hỗ trợ"] and "máy móc" in str(r["Nội dung hỗ trợ"]))
         assert machinery["Số cơ sở đăng ký"] == 6 and machinery["Số suất kế hoạch"] == 3
         assert machinery["Kinh phí kế hoạch (đồng)"] == 60_000_000 and machinery["Đã duyệt"] == 1
-        assert machinery["Suất còn lại"] == 2
+        assert machinery["Suất chưa duyệt"] == 2
         assert refs
 
 
