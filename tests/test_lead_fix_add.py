@@ -86,6 +86,7 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
             )
             assert status == 400 and "Chưa lưu" in shown and said in shown, (field, bad)
             assert "<b>Lan</b>" not in shown  # what was typed comes back escaped
+            assert "Bà con" not in shown and "một nút" not in shown  # said to the officer, not to the villager
         status, _, _ = await post(env, f"/staff/leads/{refs['mine']}/edit", CORRECTED, "not-the-token")
         assert status == 403
         status, _, _ = await post(env, f"/staff/leads/{refs['other']}/edit", CORRECTED, csrf_of(form))
