@@ -234,6 +234,7 @@ class Texts(Strict):
     case: CaseTexts
     result: ResultTexts
     not_understood: NonEmpty
+    stale_button: NonEmpty
     consent_hint: NonEmpty  # anything but yes or no typed at the consent question (a name, most often)
     too_long: NonEmpty
     idle_restart: NonEmpty

@@ -229,6 +229,8 @@ def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_n
         (("--commune", "19405", "--audience", "colour=red", *text), "audience"),
         (("--commune", "19405", "--audience", "status=late", *text), "audience"),
         (("--commune", "99999999", *text), "commune"),
+        (("--commune", "xa khong co that", *text), "commune"),
+        (("--commune", "binh giang", *text), "commune"),  # a name several provinces share: which one?
         (("--commune", "19405",), "text"),
         (("--commune", "19405", "--text", "x" * 1501), "text"),
         (("--commune", "19405", "--link", "ftp://x y", *text), "link"),
@@ -348,3 +350,12 @@ def test_the_message_reads_whose_news_the_deadline_as_people_write_it_and_how_to
     ]
     assert [b.payload for b in zalo.buttons] == ["cmd:unsubscribe"]
     assert compose(dialogs.texts.news, sent, "xã Vĩnh Thủy", button=False).buttons == ()  # the web widget
+
+
+def test_the_command_takes_a_commune_by_name_as_officers_type_it(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    repo = SqliteRepository(db)
+    add_subscriber(repo, "telegram", "100", dt.datetime.now(dt.UTC))
+    for typed in ("vinh thuy", "Vĩnh Thủy, Quảng Trị", "19405"):
+        code, out, err = _announce(db, "--commune", typed, "--text", "Xã mở đăng ký", "--dry-run", "--json")
+        assert code == 0 and json.loads(out)["channels"] == {"telegram": {"send": 1}}, (typed, err)

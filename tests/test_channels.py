@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -502,3 +503,14 @@ def test_a_follow_event_is_remembered_without_the_persons_zalo_id() -> None:
     again = dict(follow)
     assert _event_id(follow) == _event_id(again) and ZALO_USER not in _event_id(follow)
     assert _event_id(follow) != _event_id(follow | {"timestamp": "1764748800001"})
+
+
+@run
+async def test_the_server_starts_and_chats_while_telegram_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on: getMe is refused at start
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/bot"
+    async with running(tmp_path, telegram_api_base=dead, telegram_staff_chat_id="-100500") as env:
+        assert await web_say(env, {"text": "xin chào"})  # the web chat and the dashboard stay up
+        async with env.http.get(env.url + "/staff/login") as resp:
+            assert resp.status == 200

@@ -86,6 +86,7 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
             )
             assert status == 400 and "Chưa lưu" in shown and said in shown, (field, bad)
             assert "<b>Lan</b>" not in shown  # what was typed comes back escaped
+            assert "Bà con" not in shown and "một nút" not in shown  # said to the officer, not to the villager
         status, _, _ = await post(env, f"/staff/leads/{refs['mine']}/edit", CORRECTED, "not-the-token")
         assert status == 403
         status, _, _ = await post(env, f"/staff/leads/{refs['other']}/edit", CORRECTED, csrf_of(form))
@@ -189,7 +190,7 @@ async def test_the_slots_of_her_plan_show_on_the_list_the_statistics_and_the_sum
         machinery = next(r for r in rows if r["Nội dung hỗ trợ"] and "máy móc" in str(r["Nội dung hỗ trợ"]))
         assert machinery["Số cơ sở đăng ký"] == 6 and machinery["Số suất kế hoạch"] == 3
         assert machinery["Kinh phí kế hoạch (đồng)"] == 60_000_000 and machinery["Đã duyệt"] == 1
-        assert machinery["Suất còn lại"] == 2
+        assert machinery["Suất chưa duyệt"] == 2
         assert refs
 
 

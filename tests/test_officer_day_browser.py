@@ -107,6 +107,8 @@ async def test_an_officer_of_binh_giang_walks_through_her_day(tmp_path: Path) ->
         row = box.get_by_role("row").filter(has_text=MACHINES)
         cells = [" ".join(c.split()) for c in await row.get_by_role("cell").all_inner_texts()]
         assert cells[1:] == ["2 suất, 60 triệu đồng", "4 (vượt 2)", "0", "2 suất"], cells  # none approved yet
+        heads = await box.get_by_role("columnheader").all_inner_texts()  # "2 suất" left to approve, not free places
+        assert heads == ["Nội dung hỗ trợ", "Kế hoạch", "Đăng ký", "Đã duyệt", "Suất chưa duyệt"], heads
 
         # Follow one lead up: who is in charge, when to call back, a note.
         await page.get_by_role("link", name=refs["hung"]).click()

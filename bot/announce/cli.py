@@ -24,7 +24,7 @@ GROUPS = {
     "free": "nhắn miễn phí (nhắn cho trợ lý trong 48 giờ qua)",
     "charged": "tính phí (48 giờ đến 7 ngày)",
     "closed": "không nhắn được (quá 7 ngày: cần gọi điện)",
-    "send": "nhắn được",
+    "send": "có thể nhắn",
     "none": "không có kênh nhắn",
 }
 REASONS = {
@@ -87,6 +87,7 @@ def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
     from bot.answers import place_slot
     from bot.dialog.news import News
     from bot.places import Gazetteer
+    from bot.staff.accounts import Refused, resolve_communes
 
     if not given.communes:
         fail("commune: cần mã xã (--commune), ví dụ --commune 19405")
@@ -94,10 +95,14 @@ def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
         fail("text: cần nội dung thông báo (--text)")
     gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases})
     places: dict[int, str] = {}
-    for code in given.communes:
-        place = gazetteer.place_by_code(int(code)) if code.isascii() and code.isdigit() else None
+    for typed in given.communes:  # a code or a name, with or without marks ("vinh thuy", "Bình Giang, Ninh Bình")
+        try:
+            codes = resolve_communes(gazetteer, typed)
+        except Refused as refused:
+            fail(f"commune: {refused.message}")
+        place = gazetteer.place_by_code(codes[0]) if codes else None
         if place is None:
-            fail(f"commune: không có xã/phường mã “{code[:20]}”")
+            fail(f"commune: không có xã/phường “{typed[:20]}”")
         places[place.code] = News.label(place_slot(place))
     try:
         wanted = parse_audience(
@@ -134,7 +139,7 @@ def _show(plan: Plan, ident: int | None, as_json: bool) -> None:
         parts = ", ".join(f"{n} {GROUPS.get(g, g)}" for g, n in groups.items())
         click.echo(f"• {labels.channel(channel)}: {parts}")
     for reason, count in data["skipped"].items():
-        click.echo(f"• Không gửi {count}: {REASONS.get(reason, reason)}")
+        click.echo(f"• Trong số đó không gửi {count}: {REASONS.get(reason, reason)}")
     click.echo(f"Sẽ gửi: {data['to_send']} người.")
     if plan.night:
         click.echo("Đang là ban đêm: thông báo chờ đến 7 giờ sáng (thêm --urgent nếu thật sự gấp).")

@@ -271,8 +271,11 @@ class TelegramProcessor:
         return cls(_application(token, base, polling=False), Handler(delivery, repo, commands, False, relay))
 
     async def start(self) -> None:
-        """getMe, and the HTTP client."""
-        await self.app.initialize()
+        """getMe, and the HTTP client; Telegram unreachable at start is said and tried again with the next update."""
+        try:
+            await self.app.initialize()
+        except TelegramError as exc:  # the web chat and the dashboard must not go down with Telegram
+            log.warning("Telegram: not reachable at start (%s); trying again with the next update", exc)
 
     async def close(self) -> None:
         """Close the HTTP client."""
@@ -280,6 +283,7 @@ class TelegramProcessor:
 
     async def process(self, payload: str) -> None:
         """One update, straight to our handler (PTB's dispatcher would swallow a failure we must retry)."""
+        await self.app.initialize()  # a no-op once done; if Telegram is still away the update waits its retry
         waiting = nudged(payload)
         if waiting is not None:  # a staff reply or notice queued for this person: deliver it, in order
             await self.handler.outbox(self.app.bot).deliver(ConversationKey(CHANNEL, waiting))

@@ -268,8 +268,8 @@ class Interview:
             self.fill(conv, step, "", turn)
         elif any(c.value == value for c in step.choices):
             self.fill(conv, step, value, turn)
-        else:
-            self.reask(conv, step, turn, self.texts.not_understood)
+        else:  # a button of an earlier message (Zalo and Telegram keep them tappable): the question asked now
+            self.reask(conv, step, turn, self.texts.stale_button)
 
     def sector_chosen(self, conv: Conversation, code: str, turn: Turn) -> None:
         """A sector button offered for a product we could not place."""
@@ -289,7 +289,10 @@ class Interview:
         place = self.ctx.assessor.gazetteer.place_by_code(number) if number is not None else None
         if step is None and place is not None and self.place_settled(conv, place, turn):
             return
-        if step is None or step.parser != "place" or place is None:
+        if step is not None and step.parser != "place":
+            self.reask(conv, step, turn, self.texts.stale_button)  # an earlier message's place button
+            return
+        if step is None or place is None:
             self.ctx.menu(turn, self.texts.not_understood)
             return
         self.fill(conv, step, place_slot(place), turn)

@@ -290,7 +290,7 @@ def _write_summary(path: Path, kb: Knowledge, counted: dict[str, Counter[Any]], 
 
 
 LINE_HEADERS = ["Tỉnh/thành phố", "Xã/phường", "Nội dung hỗ trợ", "Số cơ sở đăng ký", "Kinh phí dự kiến (đồng)"]
-SLOT_HEADERS = ["Số suất kế hoạch", "Kinh phí kế hoạch (đồng)", "Đã duyệt", "Suất còn lại"]
+SLOT_HEADERS = ["Số suất kế hoạch", "Kinh phí kế hoạch (đồng)", "Đã duyệt", "Suất chưa duyệt"]
 
 
 def _slots(kb: Knowledge, counted: dict[str, Counter[Any]], key: tuple[str, str, str]) -> list[int | None]:

@@ -7,6 +7,7 @@ markup, lengths), and what is kept has the form the chat keeps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,15 @@ def problem(ctx: Context, step: Step, parsed: Parsed) -> str:
     said = getattr(ctx.texts, parsed.hint, None) if parsed.hint else None
     text = said if isinstance(said, str) and "{" not in said else step.hint
     options = "; ".join(label for label, _ in parsed.options)
-    return f"{step.label}: {text}" + (f" ({options})" if options else "")
+    return f"{step.label}: {for_staff(text)}" + (f" ({options})" if options else "")
+
+
+def for_staff(hint: str) -> str:
+    """A chat hint as an officer reads it on a form: no "bà con", no chat buttons, no chatty endings."""
+    text = re.sub(r",? hoặc chọn một nút", "", hint.replace("chọn một nút, hoặc gõ", "gõ"))
+    text = re.sub(r"Bà con (\w)", lambda m: m.group(1).upper(), text.strip())
+    text = re.sub(r" (giúp tôi|nhé)(?=[ .,;)]|$)", "", text)
+    return text
 
 
 def read(ctx: Context, step: Step, text: str, reading: Reading) -> None:

@@ -131,7 +131,10 @@ class StaffNotices:
             return
         chat = self.settings.telegram_staff_chat_id or None
         self._bot = Bot(self.settings.telegram_bot_token or "", base_url=self.settings.telegram_api_base)
-        await self._bot.initialize()
+        try:
+            await self._bot.initialize()
+        except TelegramError as exc:  # notices fail one by one (logged); the server itself keeps running
+            log.warning("Staff notices: Telegram not reachable at start (%s)", exc)
         self._notifier = StaffNotifier(self._bot, chat, asyncio.get_running_loop(), self.app)
         self.app.engine.on_lead = self._notifier.lead_stored
         self.app.engine.on_handoff = self._notifier.handed_over
