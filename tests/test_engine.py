@@ -375,6 +375,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m016_leads_fix_add",
         "m017_handoff_relay",
         "m020_announcements",
+        "m022_announce_reminders",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)

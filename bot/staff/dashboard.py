@@ -19,6 +19,7 @@ from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
+from bot.staff.announce_pages import AnnouncePages
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, duplicate_text, local_time
 from bot.staff.handoff_stats import handoff_stats
@@ -110,6 +111,7 @@ class Dashboard:
         self.trusted = trusted_networks(app.settings.web_trusted_proxies)
         self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
         self.lead_pages = LeadPages(self)  # a contact corrected, a registration taken at the office; slots
+        self.announce_pages = AnnouncePages(self)  # compose, preview and send announcements; their statistics
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -131,6 +133,7 @@ class Dashboard:
             web.get("/staff/knowledge", self.signed_in(self.knowledge)),
             *self._profile_routes(),
             *self.lead_pages.routes(),
+            *self.announce_pages.routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -358,6 +361,7 @@ class Dashboard:
             per_line=bars([(names.get(code, "Nội dung khác"), n) for code, n in per_line]),
             slots=await self.lead_pages.slots(session.staff),
             handoffs=handoffs,
+            announcements=await self.announce_pages.history(session.staff, limit=10),
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

@@ -355,6 +355,19 @@ def m020_announcements(db: Database) -> None:
     db.execute("CREATE INDEX announcement_recipients_person ON announcement_recipients (channel, user, at)")
 
 
+@MIGRATIONS()
+def m022_announce_reminders(db: Database) -> None:
+    """What the dashboard adds to an announcement (an urgent send's reason) and the reminders already queued.
+
+    A reminder's key (the deadline or the status it is about, and the lead) is unique: each goes at most once.
+    """
+    db.execute(
+        "CREATE TABLE announcement_notes (announcement_id INTEGER PRIMARY KEY, urgent_reason TEXT NOT NULL, "
+        "by TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE TABLE reminders_sent (key TEXT PRIMARY KEY, announcement_id INTEGER NOT NULL, at TEXT NOT NULL)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
