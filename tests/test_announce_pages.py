@@ -145,6 +145,7 @@ async def test_the_page_and_the_statistics_show_each_announcements_numbers_from_
         assert not Checker(env.app.engine.kb)(visible(page))
         async with env.http.get(env.url + "/staff/stats") as resp:
             stats = await resp.text()
+        assert "<title>Thống kê – Khuyến công</title>" in stats  # the section is in the page, not in its title
         row = stats[stats.index(f'href="/staff/announcements#a{ident}"') :]
         cells = re.findall(r"<td>(\d+)", row)[:6]
         assert cells == ["5", "2", "0", "1", "2", "1"]  # queued, delivered, waiting, failed, skipped, unsubscribed

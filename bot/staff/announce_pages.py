@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.announce.delivery import compose
 from bot.announce.limits import Rules
 from bot.announce.queue import Announcer, Plan, Request
+from bot.announce.reminders import Reminders
 from bot.staff import forms
 from bot.staff.announce_form import Draft, blank, read_form
 from bot.staff.exports import STATUS_LABELS
@@ -70,6 +71,8 @@ class AnnouncePages:
         self.app, self.handler = dashboard.app, dashboard.handler
         self.notes = AnnounceNotes(self.app.repo)
         self.announcer = Announcer(self.app.repo, Rules.of(self.app.settings))
+        # A registration moved to a status that concerns its person: told once, through the queue.
+        dashboard.store.on_status = Reminders.of(self.app).status_changed
 
     def routes(self) -> list[web.RouteDef]:
         """The routes, each behind the dashboard's sign-in (and CSRF on POST)."""

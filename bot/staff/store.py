@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
+
+log = logging.getLogger("khuyencong.staff")
 
 SESSION_HOURS = 12
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -75,6 +78,7 @@ class StaffStore:
     def __init__(self, repo: SqliteRepository) -> None:
         self.repo = repo
         self.db = repo.db
+        self.on_status: Callable[[str, str], object] | None = None  # told (ref, status) after staff change a status
 
     # --- accounts and sessions ----------------------------------------------------------------
 
@@ -318,7 +322,17 @@ class StaffStore:
                 "INSERT OR REPLACE INTO lead_followup VALUES (?,?,?,?,?)", [ref, assignee, follow_up, note, now()]
             )
             self.repo._audit(cur, ref, f"staff:{staff.name}", "follow-up updated", changes)
+        if "status" in changes and self.on_status is not None:
+            self._tell_status(ref, status)
         return True
+
+    def _tell_status(self, ref: str, status: str) -> None:
+        """The hook of a status change (a message to the person); its failure never undoes the change."""
+        assert self.on_status is not None
+        try:
+            self.on_status(ref, status)
+        except Exception:  # the worker's next pass tells them instead (bot/announce/reminders.py)
+            log.exception("status hook failed for a lead")
 
     def funnel(self, staff: Staff) -> list[tuple[str, int]]:
         """Conversations → eligibility checked → registered → contacted → dossier submitted → supported."""
