@@ -179,6 +179,7 @@ class NewsTexts(Strict):
     my_data: NonEmpty  # a line of "dữ liệu của tôi"; fields: place, day
     withdrawn: NonEmpty  # the withdrawal as the consents table keeps it
     blocked: NonEmpty  # the withdrawal when the platform says the person blocked the bot
+    unfollowed: NonEmpty  # the withdrawal when the person leaves the Zalo OA
     heading: NonEmpty  # fields: place
     deadline: NonEmpty  # fields: day
     link: NonEmpty  # fields: link

@@ -203,3 +203,21 @@ async def test_telegram_by_long_polling_sends_announcements_too(tmp_path: Path) 
     sent = fakes.telegram.delivered[0]
     assert int(sent["chat_id"]) == ch.CHAT and "Hạn nộp hồ sơ là thứ Sáu." in sent["text"], output
     assert "cmd:unsubscribe" in sent["reply_markup"]  # 'Hủy nhận tin' under it
+
+
+@ch.run
+async def test_a_zalo_follower_who_leaves_the_oa_is_unsubscribed(tmp_path: Path) -> None:
+    from tests.fakes import zalo_event
+
+    async with ch.running(tmp_path) as env:
+        await ch.zalo_say(env, "nhận tin")
+        asked = await ch.zalo_say(env, "xa vinh thuy quang tri")
+        assert "tin khuyến công của xã Vĩnh Thủy" in asked[-1]["text"]
+        assert "Đã đăng ký nhận tin" in (await ch.zalo_say(env, "#kc:yes:"))[-1]["text"]
+        store = env.app.repo.announcements
+        key = ConversationKey("zalo", ch.ZALO_USER)
+        assert [s.commune_code for s in store.subscriptions_of(key)] == [VINH_THUY]
+        assert await ch.zalo_post(env, zalo_event(None, user=ch.ZALO_USER, event_name="unfollow")) == 200
+        await wait_for(lambda: not store.subscriptions_of(key))
+        withdrawn = env.app.repo.db.execute("SELECT given, text FROM consents ORDER BY id DESC LIMIT 1").fetchone()
+    assert withdrawn == (0, "Bà con bỏ quan tâm Zalo OA: dừng nhắn tin.")

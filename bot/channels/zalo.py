@@ -21,6 +21,8 @@ from bot.channels.zalo_auth import Tokens
 from bot.config import Settings
 from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.notify import tell_staff
+from bot.storage import Consent
+from bot.storage.announcements import NEWS
 from bot.storage.handoffs import nudged
 from bot.storage.sqlite import SqliteRepository
 from bot.text import ascii_int
@@ -243,9 +245,12 @@ class ZaloProcessor:
         event = json.loads(payload)
         name = str(event.get("event_name", ""))
         user = _person(event)
-        if not user or name == "unfollow":
+        if not user:
             return
         key = ConversationKey(CHANNEL, user)
+        if name == "unfollow":  # they left the OA: no news goes to them any more
+            await self.delivery.handler.call(self.repo.announcements.unsubscribe, key, self._unfollowed(key))
+            return
         if name.startswith(ECHO):
             await self._echo(key, event)
             return
@@ -257,6 +262,11 @@ class ZaloProcessor:
             return msg
 
         await self.outbox.turn(key, user, read)
+
+    def _unfollowed(self, key: ConversationKey) -> Consent:
+        """The withdrawal an unfollow records."""
+        texts = self.delivery.handler.engine.texts.news
+        return Consent(key.channel, key.user, NEWS, texts.consent_version, texts.unfollowed, False)
 
     async def _echo(self, key: ConversationKey, event: dict[str, Any]) -> None:
         """A message the OA sent: ours (ignored), or staff typing in the OA's own chat (the chat is theirs now)."""
