@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,13 +26,16 @@ class AnnounceNotes:
 
     def recent(self, scope: list[int] | None, limit: int = 20) -> list[int]:
         """The newest announcements to any of these communes (None: all), newest first; reminders left out."""
+        marks = ",".join("?" * len(scope or [])) or "NULL"
+        mine = (
+            "" if scope is None else f"AND EXISTS (SELECT 1 FROM json_each(a.communes) c WHERE c.value IN ({marks})) "
+        )
         rows = self.db.execute(
-            "SELECT id, communes FROM announcements WHERE id NOT IN (SELECT announcement_id FROM reminders_sent) "
-            "ORDER BY id DESC LIMIT 500"
+            "SELECT a.id FROM announcements a WHERE a.id NOT IN (SELECT announcement_id FROM reminders_sent) "
+            f"{mine}ORDER BY a.id DESC LIMIT ?",
+            [*(scope or []), limit],
         ).fetchall()
-        wanted = None if scope is None else set(scope)
-        found = [int(i) for i, communes in rows if wanted is None or wanted & set(json.loads(communes))]
-        return found[:limit]
+        return [int(i) for (i,) in rows]
 
     def subscribed_communes(self) -> list[int]:
         """Every commune someone receives news from."""
