@@ -4,8 +4,10 @@ set time, the urgent override, bad input refused, and each announcement's statis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,15 @@ def audience(repo: SqliteRepository) -> dict[str, str]:
     return {"gone": gone.ref, "paid": paid.ref}
 
 
+@contextlib.asynccontextmanager
+async def composing(tmp: Path, who: str = "lan", **settings: int) -> AsyncIterator[tuple[Env, str]]:
+    """A server with the seeds' officers and the audience, signed in as `who`; the page's CSRF token."""
+    async with running(tmp, **settings) as env:
+        seed(env)
+        audience(env.app.repo)
+        yield env, csrf_of(await form_page(env, who))
+
+
 async def form_page(env: Env, who: str = "lan") -> str:
     await sign_in(env, who)
     async with env.http.get(env.url + PAGE) as resp:
@@ -74,13 +85,11 @@ TEXT = "Xã mở đăng ký hỗ trợ máy móc năm 2027. Bà con quan tâm li
 
 @run
 async def test_an_officer_previews_the_counts_and_who_to_call_then_sends(tmp_path: Path) -> None:
-    async with running(tmp_path, **ALWAYS_DAY) as env:
-        seed(env)
+    async with composing(tmp_path, **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
-        audience(repo)
-        page = await form_page(env)
+        async with env.http.get(env.url + PAGE) as resp:
+            page = await resp.text()
         assert 'href="/staff/announcements"' in page and "xã Vĩnh Thủy, Quảng Trị" in page and "Bình Giang" not in page
-        csrf = csrf_of(page)
         fields = {"commune": [VINH_THUY], "text": TEXT, "deadline": vn_day(20), "link": "https://vinhthuy.gov.vn/kc"}
         status, shown, _ = await post(env, csrf, action="preview", **fields)
         assert status == 200, shown
@@ -115,11 +124,8 @@ async def delivered(repo: SqliteRepository, seconds: float = 10.0) -> None:
 
 @run
 async def test_the_page_and_the_statistics_show_each_announcements_numbers_from_the_database(tmp_path: Path) -> None:
-    async with running(tmp_path, **ALWAYS_DAY) as env:
-        seed(env)
+    async with composing(tmp_path, **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
-        audience(repo)
-        csrf = csrf_of(await form_page(env))
         status, _, location = await post(env, csrf, action="send", commune=[VINH_THUY], text=TEXT)
         assert status == 302
         ident = int(location.split("sent=")[1].split("#")[0])
@@ -154,11 +160,8 @@ async def test_the_page_and_the_statistics_show_each_announcements_numbers_from_
 
 @run
 async def test_bad_input_gets_a_polite_reason_and_queues_nothing(tmp_path: Path) -> None:
-    async with running(tmp_path, **ALWAYS_DAY) as env:
-        seed(env)
+    async with composing(tmp_path, **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
-        audience(repo)
-        csrf = csrf_of(await form_page(env))
         good = {"action": "send", "commune": [VINH_THUY], "text": TEXT}
         cases: list[tuple[dict[str, Any], str]] = [
             ({"text": "   "}, "Hãy viết nội dung"),
@@ -191,11 +194,8 @@ async def test_bad_input_gets_a_polite_reason_and_queues_nothing(tmp_path: Path)
 
 @run
 async def test_a_set_time_waits_and_the_night_needs_an_urgent_tick_with_a_reason(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:  # the night rule as configured by default: 21:00–07:00
-        seed(env)
+    async with composing(tmp_path) as (env, csrf):  # the night rule as configured by default: 21:00–07:00
         repo = env.app.repo
-        audience(repo)
-        csrf = csrf_of(await form_page(env))
         tomorrow = dt.datetime.now(VN_TIME).date() + dt.timedelta(days=1)
         evening = dt.datetime.combine(tomorrow, dt.time(22, 0), VN_TIME)
         fields = {"commune": [VINH_THUY], "text": TEXT, "when": "later", "send_at": f"{tomorrow:%d/%m/%Y} 22:00"}
@@ -223,13 +223,12 @@ async def test_a_set_time_waits_and_the_night_needs_an_urgent_tick_with_a_reason
 
 @run
 async def test_an_admin_sends_to_several_communes_an_officer_only_to_hers(tmp_path: Path) -> None:
-    async with running(tmp_path, **ALWAYS_DAY) as env:
-        seed(env)
+    async with composing(tmp_path, "tinh", **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
-        audience(repo)
-        page = await form_page(env, "tinh")
+        async with env.http.get(env.url + PAGE) as resp:
+            page = await resp.text()
         assert "xã Vĩnh Thủy" in page and "xã Bình Giang" in page
-        status, _, _ = await post(env, csrf_of(page), action="send", commune=[VINH_THUY, BINH_GIANG], text=TEXT)
+        status, _, _ = await post(env, csrf, action="send", commune=[VINH_THUY, BINH_GIANG], text=TEXT)
         assert status == 302
         users = {u for (u,) in repo.db.execute("SELECT user FROM announcement_recipients").fetchall()}
         assert {"zbg", "zfree", "4242"} <= users

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bot.announce.delivery import compose
 from bot.announce.limits import Rules
@@ -27,11 +30,24 @@ EARLY = dt.datetime(2026, 12, 10, 3, 0, tzinfo=dt.UTC)
 NIGHT = dt.datetime(2026, 12, 26, 15, 0, tzinfo=dt.UTC)  # 22:00 in Vietnam
 
 
-def reminders(repo: SqliteRepository, kb: Knowledge, dialogs: Dialogs, **rules: int) -> Reminders:  # noqa: F811
-    statuses = frozenset({"dossier_submitted", "supported"})
-    return Reminders(
-        repo, kb, dialogs.texts.reminders, Rules(**rules), lambda _: "xã Vĩnh Thủy, Quảng Trị", 7, statuses
-    )
+Make = Callable[..., Reminders]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> SqliteRepository:
+    return SqliteRepository(tmp_path / "k.db")
+
+
+@pytest.fixture
+def make(kb: Knowledge, dialogs: Dialogs) -> Make:  # noqa: F811
+    """Reminders over a database, 7 days ahead, telling of a dossier handed in and of support granted."""
+
+    def made(repo: SqliteRepository, **rules: int) -> Reminders:
+        statuses = frozenset({"dossier_submitted", "supported"})
+        label = "xã Vĩnh Thủy, Quảng Trị"
+        return Reminders(repo, kb, dialogs.texts.reminders, Rules(**rules), lambda _: label, 7, statuses)
+
+    return made
 
 
 def registered(repo: SqliteRepository, user: str, subscribed: bool = True, status: str = "new") -> str:
@@ -54,13 +70,12 @@ def queued(repo: SqliteRepository) -> list[tuple[str, str, str, str]]:
 
 
 def test_a_registered_subscriber_is_reminded_once_a_week_before_the_plan_ends(
-    tmp_path: Path,
-    kb: Knowledge,
+    repo: SqliteRepository,
+    make: Make,
     dialogs: Dialogs,  # noqa: F811
 ) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
     registered(repo, "101")
-    r = reminders(repo, kb, dialogs)
+    r = make(repo)
     assert r.run(EARLY) == 0  # three weeks before: not yet
     assert r.run(WEEK_BEFORE) == 1
     assert r.run(WEEK_BEFORE + dt.timedelta(days=1)) == 0  # once
@@ -76,11 +91,8 @@ def test_a_registered_subscriber_is_reminded_once_a_week_before_the_plan_ends(
 
 
 def test_no_reminder_for_the_unsubscribed_the_unregistered_or_a_dossier_already_in(
-    tmp_path: Path,
-    kb: Knowledge,
-    dialogs: Dialogs,  # noqa: F811
+    repo: SqliteRepository, make: Make
 ) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
     registered(repo, "201", subscribed=False)
     registered(repo, "202")
     repo.announcements.unsubscribe(
@@ -88,25 +100,20 @@ def test_no_reminder_for_the_unsubscribed_the_unregistered_or_a_dossier_already_
     )
     registered(repo, "203", status="dossier_submitted")
     add_subscriber(repo, "telegram", "204", WEEK_BEFORE)  # subscribed, never registered
-    assert reminders(repo, kb, dialogs).run(WEEK_BEFORE) == 0
+    assert make(repo).run(WEEK_BEFORE) == 0
     assert queued(repo) == []
 
 
-def test_a_reminder_respects_the_night_and_the_weekly_limit(
-    tmp_path: Path,
-    kb: Knowledge,
-    dialogs: Dialogs,  # noqa: F811
-) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_a_reminder_respects_the_night_and_the_weekly_limit(tmp_path: Path, repo: SqliteRepository, make: Make) -> None:
     registered(repo, "301")
-    r = reminders(repo, kb, dialogs)
+    r = make(repo)
     assert r.run(NIGHT) == 1
     (row,) = repo.db.execute("SELECT urgent, not_before FROM announcements").fetchall()
     assert row == (0, "2026-12-27T00:00:00+00:00")  # held until 07:00 the next morning
     assert repo.announcements.claim("telegram", NIGHT.isoformat(), night=True) is None
     repo2 = SqliteRepository(tmp_path / "k2.db")
     registered(repo2, "302")
-    r2 = reminders(repo2, kb, dialogs, per_week=1)
+    r2 = make(repo2, per_week=1)
     from tests.test_announce import request
 
     earlier = WEEK_BEFORE - dt.timedelta(days=3)
@@ -118,15 +125,12 @@ def test_a_reminder_respects_the_night_and_the_weekly_limit(
 
 
 def test_a_status_that_concerns_the_person_is_told_once_through_the_store_hook(
-    tmp_path: Path,
-    kb: Knowledge,
-    dialogs: Dialogs,  # noqa: F811
+    repo: SqliteRepository, make: Make
 ) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
     ref = registered(repo, "401")
     other = registered(repo, "402", subscribed=False)
     store = StaffStore(repo)
-    r = reminders(repo, kb, dialogs, night_start=0, night_end=0)
+    r = make(repo, night_start=0, night_end=0)
     store.on_status = r.status_changed
     for status in ("contacted", "dossier_submitted", "contacted", "dossier_submitted"):
         assert store.update(EVERYONE, ref, status, "", "", "")  # type: ignore[arg-type]
@@ -138,15 +142,10 @@ def test_a_status_that_concerns_the_person_is_told_once_through_the_store_hook(
     assert len(queued(repo)) == 2 and "đã được duyệt" in queued(repo)[-1][2]
 
 
-def test_the_periodic_pass_tells_of_a_status_the_hook_missed(
-    tmp_path: Path,
-    kb: Knowledge,
-    dialogs: Dialogs,  # noqa: F811
-) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_the_periodic_pass_tells_of_a_status_the_hook_missed(repo: SqliteRepository, make: Make) -> None:
     ref = registered(repo, "501")
     StaffStore(repo).update(EVERYONE, ref, "supported", "", "", "")  # no hook: another process, say
-    r = reminders(repo, kb, dialogs, night_start=0, night_end=0)
+    r = make(repo, night_start=0, night_end=0)
     assert r.run(dt.datetime.now(dt.UTC)) == 1 and r.run(dt.datetime.now(dt.UTC)) == 0
 
 
