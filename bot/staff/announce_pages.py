@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ REASONS = {
     "error": "lỗi khi gửi",
 }
 TO_CALL = ("zalo_charged", "zalo_closed", "zalo_window")
+ONCE = re.compile(r"[A-Za-z0-9_-]{20,60}")  # a preview's one-time send token
 
 
 def audience_label(audience: dict[str, Any], kb_lines: dict[str, str], kb_sectors: dict[str, str]) -> str:
@@ -120,8 +123,26 @@ class AnnouncePages:
         if forms.clean(form.get("action"), 20) != "send":
             plan = await self.handler.call(self.announcer.plan, req, draft.when or at)
             return await self._render(session, choices, draft, preview=await self._preview(session, req, plan))
-        ident, plan = await self.handler.call(self.announcer.queue, req, draft.when or at)
-        await self.handler.call(self.notes.settle, ident, draft.urgent_reason, session.staff.name)
+        once = forms.clean(form.get("once"), 60)
+        if not ONCE.fullmatch(once):  # the send button is on the preview only: a form from elsewhere
+            draft.errors.append("Hãy bấm “Xem trước” để xem số người nhận, rồi mới gửi.")
+            page = await self._render(session, choices, draft)
+            page.set_status(400)
+            return page
+        ident = await self._queue(once, req, draft, session, at)
+        raise web.HTTPFound(f"/staff/announcements?sent={ident}#a{ident}" if ident else "/staff/announcements")
+
+    async def _queue(self, once: str, req: Request, draft: Draft, session: Session, at: dt.datetime) -> int:
+        """Queue once per preview (a double click or a resent form finds the first); the announcement's id."""
+        made = await self.handler.call(self.notes.claim, once, draft.urgent_reason, session.staff.name)
+        if made is not None:
+            return made
+        try:
+            ident, _ = await self.handler.call(self.announcer.queue, req, draft.when or at)
+        except BaseException:
+            await self.handler.call(self.notes.release, once)
+            raise
+        await self.handler.call(self.notes.settle, once, ident)
         if req.urgent:
             log.warning(
                 "announcement %s may go at night: urgent, by %s, because %r",
@@ -129,7 +150,7 @@ class AnnouncePages:
                 session.staff.name,
                 draft.urgent_reason,
             )
-        raise web.HTTPFound(f"/staff/announcements?sent={ident}#a{ident}")
+        return ident
 
     # --- what the page shows ----------------------------------------------------------------------
 
@@ -174,6 +195,7 @@ class AnnouncePages:
             "night": plan.night,
             "not_before": plan.not_before.isoformat(timespec="seconds"),
             "to_call": await self._to_call(session.staff, keys),
+            "once": secrets.token_urlsafe(24),  # the send button's one-time token
         }
 
     async def _to_call(self, staff: Staff, keys: Iterable[tuple[str, str, str]]) -> list[dict[str, str]]:

@@ -56,19 +56,37 @@ class AnnounceNotes:
                 found[(channel, user)] = Contact(str(row[0] or ""), str(row[1] or ""), str(row[2] or ""), code)
         return found
 
-    def settle(self, ident: int, urgent_reason: str, by: str) -> None:
-        """After queueing from the dashboard: the creation time is now (it was planned at the send time); why urgent."""
+    def claim(self, once: str, urgent_reason: str, by: str) -> int | None:
+        """Take a preview's one-time send token: None when this request may queue; else the announcement it made.
+
+        0 means another request holding the same token is queueing it right now.
+        """
+        with self.repo._tx() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO announcement_notes (once, announcement_id, urgent_reason, by, at) "
+                "VALUES (?, 0, ?, ?, ?)",
+                [once, urgent_reason, by, now()],
+            )
+            if cur.rowcount:
+                return None
+            row = cur.execute("SELECT announcement_id FROM announcement_notes WHERE once = ?", [once]).fetchone()
+            return int(row[0])
+
+    def release(self, once: str) -> None:
+        """A token whose announcement could not be queued: free to try again."""
+        with self.repo._tx() as cur:
+            cur.execute("DELETE FROM announcement_notes WHERE once = ? AND announcement_id = 0", [once])
+
+    def settle(self, once: str, ident: int) -> None:
+        """After queueing: the token names its announcement; the creation time is now (it was planned at send time)."""
         with self.repo._tx() as cur:
             cur.execute("UPDATE announcements SET created_at = ? WHERE id = ?", [now(), ident])
-            if urgent_reason:
-                cur.execute(
-                    "INSERT OR REPLACE INTO announcement_notes (announcement_id, urgent_reason, by, at) "
-                    "VALUES (?,?,?,?)",
-                    [ident, urgent_reason, by, now()],
-                )
+            cur.execute("UPDATE announcement_notes SET announcement_id = ? WHERE once = ?", [ident, once])
 
     def urgent_reason(self, ident: int) -> str:
         """Why staff let an announcement go at night ('' when they did not)."""
-        row = self.db.execute("SELECT urgent_reason FROM announcement_notes WHERE announcement_id = ?", [ident])
+        row = self.db.execute(
+            "SELECT urgent_reason FROM announcement_notes WHERE announcement_id = ? AND urgent_reason != ''", [ident]
+        )
         found = row.fetchone()
         return str(found[0]) if found else ""
