@@ -790,6 +790,7 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
 async def _staff_background(app: Any, handler: Any, delivery: Any, bot: Any) -> Any:
     """Long polling does what `serve` does: notices of new handoffs, the idle sweep, reminders, announcements."""
     from bot.announce.delivery import sender_with
+    from bot.announce.reminders import ReminderLoop
     from bot.server import HandoffSweep
     from bot.staff.handoffs import Handoffs
     from bot.staff.notify import StaffNotices
@@ -800,8 +801,11 @@ async def _staff_background(app: Any, handler: Any, delivery: Any, bot: Any) -> 
     await sweep.start()
     announcements = sender_with(app, delivery, None, bot)  # run only one of `telegram` and `serve`'s worker
     await announcements.start()
+    reminders = ReminderLoop(app, delivery)  # a subscriber's deadline reminders and status messages
+    await reminders.start()
 
     async def stop() -> None:
+        await reminders.stop()
         await announcements.stop()
         await sweep.stop()
         await notices.stop()

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _BUNDLED = Path(__file__).resolve().parent.parent
 
 
+_STATUS = "(new|contacted|dossier_submitted|supported|declined|withdrawn)"  # a lead status (design §4.6)
+
+
 def _local_or_bundled(name: str) -> Path:
     # Run from the repository, ./knowledge and ./dialogs are the ones staff edit; elsewhere the bundled copy.
     local = Path(name)
@@ -105,6 +108,17 @@ class Settings(BaseSettings):
     )
     announce_zalo_per_second: float = Field(default=10.0, gt=0, description="announcement messages per second to Zalo")
     announce_senders: int = Field(default=4, gt=0, le=64, description="announcement sends in flight per platform")
+    reminder_days_before: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="days before a registered plan's deadline a subscriber is reminded (0: never)",
+    )
+    reminder_statuses: str = Field(
+        default="dossier_submitted,supported",
+        pattern=rf"^(|{_STATUS}(,{_STATUS})*)$",
+        description="lead statuses a subscriber is told of when staff move their registration there (comma-separated)",
+    )
 
     telegram_bot_token: str | None = Field(default=None, description="bot token from @BotFather")
     telegram_webhook_secret: str | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")

@@ -188,6 +188,13 @@ class NewsTexts(Strict):
     stop_button: NonEmpty
 
 
+class ReminderTexts(Strict):
+    """A subscriber's own reminders (texts.yaml, reminders:): a deadline near, their registration moved on."""
+
+    deadline: NonEmpty  # before the deadline of the plan they registered for; fields: plan
+    status: dict[str, NonEmpty]  # per lead status they are told of; fields: ref
+
+
 class StepTexts(Strict):
     """Natural replies at a step (texts.yaml, steps:): no phone at hand, a yes typed for a name, 'Tôi hiểu' unclear."""
 
@@ -311,6 +318,7 @@ class Texts(Strict):
     handoff: HandoffTexts
     steps: StepTexts
     news: NewsTexts
+    reminders: ReminderTexts
 
 
 class Dialogs:

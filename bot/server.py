@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.announce.delivery import sender_for
+from bot.announce.reminders import ReminderLoop
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery, EventClaims
 from bot.channels.inbox import InboxWorker, inbox_worker, processors
@@ -199,6 +200,9 @@ def _mount_worker(
         sender = sender_for(app, delivery, {})  # no webhook: no inbox to read, and no other worker to wait for
         server.on_startup.append(lambda _: sender.start())
         server.on_shutdown.insert(0, lambda _: sender.stop())
+        reminders = ReminderLoop(app, delivery)
+        server.on_startup.append(lambda _: reminders.start())
+        server.on_shutdown.insert(0, lambda _: reminders.stop())
         return lambda: None, None
     if mode == "process":
         child = WorkerProcess(app)
@@ -215,6 +219,7 @@ def _mount_worker(
 def _mount_inline(server: web.Application, inbox: InboxWorker, app: App, delivery: Delivery) -> None:
     """The inbox and the announcement sender run in this process, started and stopped with the server."""
     inbox.companions.append(sender_for(app, delivery, inbox.processors))
+    inbox.companions.append(ReminderLoop(app, delivery))
     server.on_startup.append(lambda _: inbox.start())
     server.on_shutdown.insert(0, lambda _: inbox.stop())
 

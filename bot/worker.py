@@ -15,6 +15,7 @@ import sys
 import time
 
 from bot.announce.delivery import sender_for
+from bot.announce.reminders import ReminderLoop
 from bot.app import App, OrderedHandler
 from bot.channels.common import Delivery
 from bot.channels.inbox import inbox_worker, processors
@@ -41,6 +42,7 @@ async def _work(app: App, parent: int | None) -> None:
     notices = StaffNotices(settings, app)
     inbox = inbox_worker(app.repo, handler, delivery, processors(app, settings, handler, delivery), app.db_path)
     inbox.companions.append(sender_for(app, delivery, inbox.processors))
+    inbox.companions.append(ReminderLoop(app, delivery))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

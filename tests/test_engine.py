@@ -399,6 +399,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m019_staff_accounts",
         "m020_announcements",
         "m021_processed_replies",
+        "m022_announce_reminders",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)

@@ -20,6 +20,7 @@ from bot.channels.zalo_auth import auth_notice
 from bot.knowledge import vn_today
 from bot.proxy import bucket, client_address, trusted_networks
 from bot.staff import forms, labels
+from bot.staff.announce_pages import AnnouncePages
 from bot.staff.answer_pages import DONE, AnswerPages
 from bot.staff.exports import ELIGIBLE_LABELS, STATUS_LABELS, WRITERS, download_name, duplicate_text, local_time
 from bot.staff.form_pages import FormPages
@@ -116,6 +117,7 @@ class Dashboard:
         self.answers = AnswerPages(app, handler, render)  # questions answered, the communes' own FAQ entries
         self.lead_pages = LeadPages(self)  # a contact corrected, a registration taken at the office; slots
         self.form_pages = FormPages(self)  # a lead's filled Mẫu 01a/01b; the layouts a province replaces
+        self.announce_pages = AnnouncePages(self)  # compose, preview and send announcements; their statistics
 
     def close(self) -> None:
         """Stop the password checks' thread."""
@@ -140,6 +142,7 @@ class Dashboard:
             *PrintPage(self).routes(),
             *self._account_routes(),
             *self.form_pages.routes(),
+            *self.announce_pages.routes(),
             web.get(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),  # last: any other address under /staff/
             web.post(r"/staff/{tail:[\s\S]*}", self.signed_in(self.not_found)),
         ]
@@ -377,6 +380,7 @@ class Dashboard:
             per_line=bars([(names.get(code, "Nội dung khác"), n) for code, n in per_line]),
             slots=await self.lead_pages.slots(session.staff),
             handoffs=handoffs,
+            announcements=await self.announce_pages.history(session.staff, limit=10),
         )
 
     async def knowledge(self, request: web.Request, session: Session) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
+
+log = logging.getLogger("khuyencong.staff")
 
 SESSION_HOURS = 12
 ACCOUNT = "id, name, communes, all_communes, display_name, active, must_change_password"  # what _staff reads
@@ -105,6 +108,7 @@ class StaffStore:
     def __init__(self, repo: SqliteRepository) -> None:
         self.repo = repo
         self.db = repo.db
+        self.on_status: Callable[[str, str], object] | None = None  # told (ref, status) after staff change a status
 
     # --- accounts and sessions ----------------------------------------------------------------
 
@@ -358,7 +362,17 @@ class StaffStore:
                 "INSERT OR REPLACE INTO lead_followup VALUES (?,?,?,?,?)", [ref, assignee, follow_up, note, now()]
             )
             self.repo._audit(cur, ref, f"staff:{staff.name}", "follow-up updated", changes)
+        if "status" in changes and self.on_status is not None:
+            self._tell_status(ref, status)
         return True
+
+    def _tell_status(self, ref: str, status: str) -> None:
+        """The hook of a status change (a message to the person); its failure never undoes the change."""
+        assert self.on_status is not None
+        try:
+            self.on_status(ref, status)
+        except Exception:  # the worker's next pass tells them instead (bot/announce/reminders.py)
+            log.exception("status hook failed for a lead")
 
     def funnel(self, staff: Staff) -> list[tuple[str, int]]:
         """Conversations → eligibility checked → registered → contacted → dossier submitted → supported."""

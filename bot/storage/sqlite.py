@@ -395,6 +395,21 @@ def m021_processed_replies(db: Database) -> None:
     db.table("processed").add_column("replies", str)
 
 
+@MIGRATIONS()
+def m022_announce_reminders(db: Database) -> None:
+    """What the dashboard keeps of a send (its one-time token, an urgent send's reason) and the reminders queued.
+
+    A send's token is unique: a form sent twice (a double click, a resent request) queues one announcement.
+    A reminder's key (the deadline or the status it is about, and the lead) is unique: each goes at most once.
+    """
+    db.execute(
+        "CREATE TABLE announcement_notes (once TEXT PRIMARY KEY, announcement_id INTEGER NOT NULL, "
+        "urgent_reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX announcement_notes_announcement ON announcement_notes (announcement_id)")
+    db.execute("CREATE TABLE reminders_sent (key TEXT PRIMARY KEY, announcement_id INTEGER NOT NULL, at TEXT NOT NULL)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
