@@ -779,6 +779,7 @@ def telegram(db: Path | None, knowledge: Path | None) -> None:
         commands,
         relay=StaffRelay(app, handler),
         background=lambda: _staff_background(app, handler, delivery, tg.bot),
+        per_second=app.settings.telegram_per_second,
     )
     try:
         tg.run_polling(drop_pending_updates=False)

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     announce_zalo_charged: bool = Field(
         default=False, description="also send to Zalo people 48 h–7 d after their last message (charged by Zalo)"
     )
+    telegram_per_second: float = Field(
+        default=30.0,
+        gt=0,
+        description="messages per second this bot sends to Telegram, every chat and kind together "
+        "(python-telegram-bot's rate limiter; Telegram allows about 30)",
+    )
     announce_telegram_per_second: float = Field(
         default=25.0, gt=0, description="announcement messages per second to Telegram, all chats together"
     )

@@ -92,6 +92,7 @@ async def test_two_thousand_subscribers_each_get_it_once_through_a_killed_worker
             "ANNOUNCE_NIGHT_START": "0",  # no quiet hours in this test, whatever the time of the run
             "ANNOUNCE_NIGHT_END": "0",
             "ANNOUNCE_TELEGRAM_PER_SECOND": "2000",
+            "TELEGRAM_PER_SECOND": "10000",
             "ANNOUNCE_ZALO_PER_SECOND": "2000",
             "ANNOUNCE_SENDERS": str(SENDERS),
         }

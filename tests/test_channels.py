@@ -71,6 +71,7 @@ def settings_for(tmp: Path, tg_url: str, zalo_url: str, **extra: Any) -> Setting
         "web_address_rate_per_minute": 1_000_000,
         "web_address_chats_per_minute": 1_000_000,
         "khuyencong_worker": "inline",  # turns run in this process, where the test can look at them
+        "telegram_per_second": 10_000.0,  # the fake Bot API has no limit; the limiter is tested on its own
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -514,3 +515,22 @@ async def test_the_server_starts_and_chats_while_telegram_is_unreachable(tmp_pat
         assert await web_say(env, {"text": "xin chào"})  # the web chat and the dashboard stay up
         async with env.http.get(env.url + "/staff/login") as resp:
             assert resp.status == 200
+
+
+@run
+async def test_every_telegram_call_goes_through_the_bots_one_rate_limiter() -> None:
+    from bot.channels.telegram import _application
+
+    telegram = FakeTelegram()
+    runner, url = await start(telegram.app())
+    client = _application(FakeTelegram.token, f"{url}/bot", polling=False, per_second=5)
+    try:
+        await client.initialize()
+        began = time.monotonic()
+        await asyncio.gather(*(client.bot.send_message(chat_id=1000 + n, text=f"tin {n}") for n in range(12)))
+        took = time.monotonic() - began
+    finally:
+        await client.shutdown()
+        await runner.cleanup()
+    assert len([c for c in telegram.calls if c[0] == "sendMessage"]) == 12
+    assert took >= 1.0, took  # 12 messages at 5 a second: the limiter spread them (a lower bound only)

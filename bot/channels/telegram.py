@@ -16,7 +16,7 @@ from aiohttp import web
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.common import Delivery, EventClaims, NotDelivered, Outbox, Outcome, same_secret
 from bot.config import Settings
@@ -49,6 +49,7 @@ def build_application(
     claim: bool = True,
     relay: StaffRelay | None = None,
     background: Callable[[], Awaitable[Callable[[], Awaitable[None]]]] | None = None,
+    per_second: float = 30.0,
 ) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose only handler hands every update to our engine.
 
@@ -56,13 +57,19 @@ def build_application(
     """
     handler = Handler(delivery, repo, commands, claim, relay)
     handler.background = background
-    app = _application(token, api_base, polling, handler)
+    app = _application(token, api_base, polling, handler, per_second)
     app.add_handler(TypeHandler(Update, handler.on_update))
     return app
 
 
-def _application(token: str, api_base: str, polling: bool, handler: Handler | None = None) -> Application:  # type: ignore[type-arg]
+def _application(
+    token: str, api_base: str, polling: bool, handler: Handler | None = None, per_second: float = 30.0
+) -> Application:  # type: ignore[type-arg]
     builder = ApplicationBuilder().token(token).base_url(api_base).concurrent_updates(True)
+    # Every call of this bot (replies, staff posts, announcements) shares one limit; a 429 is left to us
+    # (max_retries=0): a turn's reply waits in the outbox, an announcement pauses every send.
+    limiter = AIORateLimiter(overall_max_rate=per_second, overall_time_period=1, max_retries=0)
+    builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]  # PTB types the builder's limiter as None
     builder = builder.base_file_url(api_base.replace("/bot", "/file/bot"))
     if not polling:
         builder = builder.updater(None)  # updates arrive through our own aiohttp webhook route
@@ -268,7 +275,8 @@ class TelegramProcessor:
     ) -> TelegramProcessor:
         """The processor with its client and a handler that does not claim again."""
         token, base = settings.telegram_bot_token or "", settings.telegram_api_base
-        return cls(_application(token, base, polling=False), Handler(delivery, repo, commands, False, relay))
+        client = _application(token, base, polling=False, per_second=settings.telegram_per_second)
+        return cls(client, Handler(delivery, repo, commands, False, relay))
 
     async def start(self) -> None:
         """getMe, and the HTTP client; Telegram unreachable at start is said and tried again with the next update."""
