@@ -56,7 +56,39 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Click's own usage errors said as design §4.1 wants bad input said: one Vietnamese line naming it, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as wrong:  # raised while a subcommand reads its options, inside this call
+            _fail(_usage_line(wrong))
+
+
+def _usage_line(wrong: click.UsageError) -> str:
+    """'since: cần ngày dạng YYYY-MM-DD (không phải “01/12/2026”)', and the like."""
+    if isinstance(wrong, click.MissingParameter) and wrong.param is not None:
+        return f"{_named(wrong.param)}: thiếu giá trị (xem --help)"
+    if isinstance(wrong, click.NoSuchOption):
+        return f"{wrong.option_name[:40]}: không có tùy chọn này (xem --help)"
+    if isinstance(wrong, click.BadParameter) and wrong.param is not None:
+        name, kind = _named(wrong.param), getattr(wrong.param, "type", None)
+        if isinstance(kind, click.Choice):
+            return f"{name}: chọn một trong {', '.join(map(str, kind.choices))} (xem --help)"
+        if isinstance(kind, click.DateTime):
+            return f"{name}: cần ngày dạng YYYY-MM-DD (xem --help)"
+        return f"{name}: giá trị không hợp lệ (xem --help)"
+    return "lệnh hoặc tùy chọn không hợp lệ (xem khuyencong --help)"
+
+
+def _named(param: click.Parameter) -> str:
+    """An option as typed, without its dashes ('format' for --format, whose parameter is 'fmt')."""
+    long = [o for o in param.opts if o.startswith("--")]
+    return long[0][2:] if long else str(param.name)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Trợ lý khuyến công: eligibility, support lines and FAQ for rural industrial facilities."""
     from bot.files import UMASK

@@ -216,3 +216,19 @@ def run_jsonl(db: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return [json.loads(x) for x in proc.stdout.splitlines()], proc.stderr
+
+
+def test_click_usage_errors_are_one_vietnamese_line_naming_the_option(tmp_path: Path) -> None:
+    db = str(tmp_path / "k.db")
+    for args, field in (
+        (["export", "--format", "xlsx", "--out", "x.xlsx", "--status", "moi", "--db", db], "status"),
+        (["export", "--format", "xlsx", "--out", "x.xlsx", "--since", "01/12/2026", "--db", db], "since"),
+        (["export", "--format", "pdf", "--out", "x", "--db", db], "format"),
+        (["export", "--format", "xlsx", "--bogus", "--db", db], "--bogus"),
+        (["export", "--format", "xlsx", "--db", db], "out"),
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and result.stdout == "", (args, result.output)
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"Lỗi: {field}:"), result.stderr
+        assert "Usage" not in result.stderr and "Invalid" not in result.stderr
+    assert not (tmp_path / "k.db").exists()  # nothing written
