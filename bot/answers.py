@@ -200,6 +200,8 @@ class AnswerReader:
             return Parsed(hint="formula_refused")
         if _said(self.normal(name), _NOT_A_NAME) or _said(fold(name), _NOT_A_NAME):  # 'không', 'bỏ qua'
             return accepted("") if step.optional else Parsed(hint="contact_needed")
+        if _said(fold(name), _DONE):  # 'xác nhận' typed at a name: the summary's button, no name given
+            return accepted("") if step.optional or step.at_summary else Parsed()
         if not 2 <= len(name) <= 100 or not any(ch.isalpha() for ch in name):
             return Parsed()
         return accepted(name)
