@@ -322,8 +322,12 @@ class Router:
         chosen = [p for p in places if province is not None and p.province == province]
         if len(chosen) == 1:
             self.interview.place_chosen(conv, str(chosen[0].code), turn)
-        else:
-            self._answer(conv, text, turn)
+            return
+        if places and "place" not in conv.slots:  # 'doanh thu 5 tỷ' meanwhile: the choice is offered again after it
+            conv.slots["place_choices"] = [p.code for p in places]
+        self._answer(conv, text, turn)
+        if "place" in conv.slots:
+            conv.slots.pop("place_choices", None)
 
     def _unclear_pending(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no: a new answer to the step, a correction, a question, or we ask again."""
