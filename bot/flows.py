@@ -281,6 +281,7 @@ class Texts(Strict):
     consent: NonEmpty
     consent_version: NonEmpty
     consent_refused: NonEmpty
+    contact_not_kept: NonEmpty
     summary: NonEmpty
     summary_confirm: NonEmpty
     summary_edit: NonEmpty
