@@ -299,7 +299,7 @@ def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> 
 
 def test_handed_over_after_two_misunderstood_messages_the_person_is_never_stuck(app: App) -> None:
     key = ConversationKey("t", "u9")
-    for n, text in enumerate(["alo", "kt dk", "hjkl qwerty", "zxcv asdf"]):
+    for n, text in enumerate(["alo", "vbn ghj", "hjkl qwerty", "zxcv asdf"]):
         say(app, text, "u9", minute=n)
     handoff = app.repo.handoffs.active(key)
     assert handoff is not None and handoff.reason == "failed" and handoff.status == "waiting"
