@@ -78,7 +78,7 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
             ("contact_name", "L" * 101, "Người liên hệ"),
             ("phone", "12345", "Số điện thoại 10 số"),
             ("phone", "01912345678", "số 11 số cũ"),
-            ("facility_name", "", "chưa điền"),
+            ("contact_name", "", "chưa điền"),
             ("activity", "@SUM(A1)", "Sản phẩm"),
         ):
             status, _, shown = await post(
@@ -95,6 +95,28 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
             assert resp.status == 404
         assert env.app.repo.db.execute("SELECT * FROM leads ORDER BY ref").fetchall() == before
         assert env.app.repo.db.execute("SELECT count(*) FROM lead_audit").fetchone() == audit
+
+
+@run
+async def test_a_household_without_a_shop_name_is_corrected_and_registered_at_the_office(tmp_path: Path) -> None:
+    """The chat lets a person leave the facility's name out; the officer's forms do too."""
+    async with running(tmp_path) as env:
+        repo = env.app.repo
+        seed(env)
+        ref = add_lead(repo, 8).ref
+        await sign_in(env)
+        form = await page(env, f"/staff/leads/{ref}/edit")
+        status, _, shown = await post(env, f"/staff/leads/{ref}/edit", CORRECTED | {"facility_name": ""}, csrf_of(form))
+        assert status == 200 and "Chưa lưu" not in shown, shown
+        assert repo.db.execute("SELECT name, facility_name FROM leads WHERE ref = ?", [ref]).fetchone() == (
+            "Nguyễn Văn Hùng",
+            "",
+        )
+        form = await page(env, "/staff/add")
+        status, url, shown = await post(env, "/staff/add", WALK_IN | {"facility_name": ""}, csrf_of(form))
+        assert status == 200 and re.search(r"/staff/leads/KC-\w{6}$", url), shown
+        added = url.rsplit("/", 1)[-1]
+        assert repo.db.execute("SELECT facility_name FROM leads WHERE ref = ?", [added]).fetchone() == ("",)
 
 
 @run
