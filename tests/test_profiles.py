@@ -117,6 +117,22 @@ async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them
 
 
 @run
+async def test_amounts_typed_in_words_are_read_as_the_chat_reads_them(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env)
+        over = {"line-0-amount": "25 triệu", "line-1-amount": "", "line-1-total": "1,5 tỷ", "line-1-slots": ""}
+        status, saved = await save_profile(env, **over)
+        assert status == 200 and "Đã lưu" in saved, saved
+        stored = ProfileStore(env.app.repo).get(VINH_THUY)
+        assert stored is not None
+        assert [(b.amount_per_facility_vnd, b.total_vnd) for b in stored.budget_lines[:2]] == [
+            (25_000_000, 50_000_000),
+            (None, 1_500_000_000),
+        ]
+
+
+@run
 async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) -> None:
     async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
@@ -132,6 +148,7 @@ BAD: list[tuple[dict[str, str], str]] = [
     ({"office_phone": "gọi tôi"}, "Số điện thoại: chưa đúng"),
     ({"line-0-amount": "900000000000000"}, "số tiền chưa đúng"),
     ({"line-0-amount": "-5"}, "số tiền chưa đúng"),
+    ({"line-0-amount": "khoảng 25 triệu"}, "số tiền chưa đúng"),
     ({"line-0-slots": "99999999"}, "số cơ sở phải là số nguyên"),
     ({"line-0-total": "60.000.000"}, "khác mức hỗ trợ × số cơ sở"),
     ({"line-0-code": "bogus"}, "chọn nội dung hỗ trợ trong danh sách"),
