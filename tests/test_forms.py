@@ -221,6 +221,10 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     first, gone = refs[0], refs[1]
     repo.db.execute("UPDATE leads SET profile = ? WHERE ref = ?", [json.dumps(RICH), first])
     repo.db.execute("UPDATE leads SET status = 'withdrawn' WHERE ref = ?", [gone])
+    for ref, reasons in ((first, '["workers"]'), (refs[2], "[]")):  # as the chat keeps them: met, or none met
+        repo.db.execute(
+            "UPDATE leads SET assessment = json_set(assessment, '$.priority', json(?)) WHERE ref = ?", [reasons, ref]
+        )
     repo.close()
     out = tmp_path / "summary.xlsx"
     assert export(db, "--format", "summary", "--out", str(out))[0] == 0
@@ -239,6 +243,9 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     assert rich[header.index("Sản phẩm chính")] == "làm nước mắm truyền thống"
     assert rich[header.index("Chủ cơ sở")] == "Phụ nữ làm chủ" and rich[header.index("Trong làng nghề")] == "Có"
     assert b[-1][header.index("Doanh thu năm trước (đồng)")] == 2_500_000_000
+    assert b[-1][header.index("Tổng nguồn vốn (đồng)")] is None  # nobody said it: blank, not a total of 0
+    priority = {r[1]: r[a[0].index("Được ưu tiên")] for r in a[1:-1]}
+    assert (priority[first], priority[refs[2]]) == ("Có", "Không")  # assessed with no criterion met: said, not blank
     revenue = book["Mẫu 02b - Thông tin cơ sở"].cell(b.index(rich) + 1, header.index("Doanh thu năm trước (đồng)") + 1)
     assert revenue.value == 2_500_000_000 and revenue.number_format == "#,##0"
     assert gone not in [r[1] for r in a + b]
