@@ -213,3 +213,26 @@ async def test_an_officer_sees_only_the_questions_of_people_of_her_communes(tmp_
     assert not any(phone in page for phone in ("111 222", "333 444", "555 666") for page in seen.values())
     assert all(who in seen["tinh"] for who in ("chị Lan", "anh Hùng", "cô Mai"))  # the province sees everything
     assert "<b>xe" not in seen["tinh"] and "&lt;b&gt;xe" in seen["tinh"]  # escaped
+
+
+@run
+async def test_a_lead_is_given_to_a_colleague_picked_by_name_not_typed_from_memory(tmp_path: Path) -> None:
+    """The person-in-charge fields offer the names of her commune's accounts (and the province's), no one else's."""
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        store = StaffStore(env.app.repo)
+        store.add("hoa", PASSWORD, [19405], False)
+        store.add("binh", PASSWORD, [13531], False)
+        store.add("nghi", PASSWORD, [19405], False)
+        env.app.repo.db.execute("UPDATE staff SET display_name = 'Trần Thị Hoa' WHERE name = 'hoa'")
+        env.app.repo.db.execute("UPDATE staff SET display_name = 'Lê Văn Bình' WHERE name = 'binh'")
+        env.app.repo.db.execute("UPDATE staff SET active = 0 WHERE name = 'nghi'")  # disabled: not offered
+        await sign_in(env)
+        for path in (f"/staff/leads/{refs['mine']}", "/staff/"):
+            async with env.http.get(env.url + path) as resp:
+                page = await resp.text()
+            offered = re.findall(
+                r'<option value="([^"]+)">', page.split('<datalist id="colleagues">')[1].split("</datalist>")[0]
+            )
+            assert offered == ["lan", "tinh", "Trần Thị Hoa"], (path, offered)
+            assert 'list="colleagues"' in page

@@ -17,6 +17,7 @@ from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
+from bot.text import fold
 
 log = logging.getLogger("khuyencong.staff")
 
@@ -134,6 +135,16 @@ class StaffStore:
         """Every account, by name (no password hashes)."""
         rows = self.db.execute(f"SELECT {ACCOUNT} FROM staff ORDER BY name").fetchall()
         return [self._staff(row) for row in rows]
+
+    def colleagues(self, staff: Staff) -> list[str]:
+        """The names to give a lead to: active accounts sharing a commune with `staff` (every one for an admin)."""
+        mine = set(staff.communes)
+        names = {
+            s.shown_name
+            for s in self.accounts()
+            if s.active and (staff.all_communes or s.all_communes or mine & set(s.communes))
+        }
+        return sorted(names, key=lambda name: fold(name))  # 'Trần' among the t's, as people read it
 
     def _staff(self, row: tuple[Any, ...]) -> Staff:
         communes = tuple(json.loads(row[2] or "[]"))
