@@ -142,6 +142,31 @@ async def test_an_admin_adds_with_a_typed_password_and_communes_by_code_or_name_
 
 
 @run
+async def test_a_reset_or_a_disable_without_the_tick_changes_nothing(tmp_path: Path) -> None:
+    """One tap by mistake on 'Khóa tài khoản' or 'Đặt lại mật khẩu' must not lock a colleague out."""
+    async with as_admin(tmp_path) as env:
+        lan = account_id(env, "lan")
+        phone, _ = await browser_of(env, "lan", PASSWORD)
+        async with phone:
+            before = counts(env)
+            _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
+            assert html.count('name="sure"') == 2 and "Chắc chắn khóa" in html
+            for path, form, said in (
+                ("reset", {}, "Chưa đặt lại mật khẩu"),
+                ("active", {"active": "0"}, "Chưa khóa tài khoản"),
+            ):
+                status, shown = await post(
+                    env.http, f"{env.url}/staff/accounts/{lan}/{path}", {"csrf": csrf_of(html), **form}
+                )
+                assert status == 400 and said in shown and "Mật khẩu tạm:" not in shown, path
+            assert counts(env) == before
+            assert (await page(phone, env.url + "/staff/"))[1] == "/staff/"  # her session goes on
+        still, landed = await browser_of(env, "lan", PASSWORD)
+        async with still:
+            assert landed == "/staff/"  # her password is the same
+
+
+@run
 async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(tmp_path: Path) -> None:
     async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
@@ -149,7 +174,9 @@ async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(t
         laptop, _ = await browser_of(env, "lan", PASSWORD)
         async with phone, laptop:
             _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
-            status, html = await post(env.http, f"{env.url}/staff/accounts/{lan}/reset", {"csrf": csrf_of(html)})
+            status, html = await post(
+                env.http, f"{env.url}/staff/accounts/{lan}/reset", {"csrf": csrf_of(html), "sure": "yes"}
+            )
             assert status == 200 and "mọi phiên đăng nhập của tài khoản đã kết thúc" in html
             password = one_time(html)
             for browser in (phone, laptop):
@@ -163,7 +190,9 @@ async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(t
             assert (await change_own(again, env, password, NEW_PASSWORD))[0] == 200
             _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
             status, html = await post(
-                env.http, f"{env.url}/staff/accounts/{lan}/active", {"csrf": csrf_of(html), "active": "0"}
+                env.http,
+                f"{env.url}/staff/accounts/{lan}/active",
+                {"csrf": csrf_of(html), "active": "0", "sure": "yes"},
             )
             assert status == 200 and "Đã khóa tài khoản" in html and "Đã khóa" in html
             assert (await page(again, env.url + "/staff/"))[1] == "/staff/login"
@@ -235,8 +264,8 @@ def admin_posts(target: int) -> list[tuple[str, dict[str, str]]]:
     """Every form of the admin's account pages, filled in, aimed at one account."""
     return [
         ("/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
-        (f"/staff/accounts/{target}/reset", {}),
-        (f"/staff/accounts/{target}/active", {"active": "0"}),
+        (f"/staff/accounts/{target}/reset", {"sure": "yes"}),
+        (f"/staff/accounts/{target}/active", {"active": "0", "sure": "yes"}),
         (f"/staff/accounts/{target}/access", {"display_name": "X", "role": "officer", "communes": "19405"}),
     ]
 
