@@ -133,6 +133,25 @@ async def test_amounts_typed_in_words_are_read_as_the_chat_reads_them(tmp_path: 
 
 
 @run
+async def test_an_officer_goes_back_to_the_bundled_profile_and_the_chat_follows(tmp_path: Path) -> None:
+    async with saved_by_lan(tmp_path) as env:
+        assert PHONE in await chat(env, "g" * 32, "so dien thoai xa vinh thuy")
+        _, page = await profile_page(env)
+        assert "Trở về hồ sơ gốc" in page
+        url = f"{env.url}/staff/profiles/{VINH_THUY}/bundled"
+        async with env.http.post(url, data={"csrf": csrf_of(page)}) as resp:  # no tick: nothing happens
+            assert resp.status == 400 and "Chưa trở về hồ sơ gốc" in await resp.text()
+        assert ProfileStore(env.app.repo).get(VINH_THUY) is not None
+        async with env.http.post(url, data={"csrf": csrf_of(page), "sure": "yes"}) as resp:
+            back = await resp.text()
+        assert resp.status == 200 and "Đã trở về hồ sơ gốc" in back
+        assert f"Số điện thoại: {PHONE} → (trống)" in back  # audited, old → new, in words
+        assert "Trở về hồ sơ gốc</button>" not in back  # nothing saved any more
+        assert ProfileStore(env.app.repo).get(VINH_THUY) is None
+        assert PHONE not in await chat(env, "h" * 32, "so dien thoai xa vinh thuy")
+
+
+@run
 async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) -> None:
     async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
