@@ -190,3 +190,46 @@ def test_the_dry_run_counts_the_fourth_group_and_the_weekly_limit_holds(
     assert "Zalo, tin mẫu trả phí (ZBS)" in out and "ước tính 600 đồng" in out
     assert "không có số điện thoại đăng ký để gửi tin mẫu trả phí" in out
     assert repo.db.execute("SELECT count(*) FROM announcements").fetchone() == (2,)  # a dry run writes nothing
+
+
+@run
+async def test_a_template_in_flight_when_the_worker_is_killed_is_never_sent_again(tmp_path: Path) -> None:
+    import signal
+    from collections import Counter
+
+    from tests.fakes import wait_for
+    from tests.test_announce_e2e import _cli, _statuses
+    from tests.test_serve import _spawn, _stop, free_port, platforms
+
+    db = tmp_path / "k.db"
+    repo = SqliteRepository(db)
+    people(repo, dt.datetime.now(dt.UTC))
+    repo.close()
+    async with platforms() as fakes:
+        env = fakes.environment(tmp_path, free_port()) | {
+            "ANNOUNCE_NIGHT_START": "0",
+            "ANNOUNCE_NIGHT_END": "0",
+            "ANNOUNCE_SENDERS": "1",
+            "ZALO_ZBS_TEMPLATE_ID": "355330",
+            "ZALO_ZBS_API_BASE": fakes.zalo_url,
+        }
+        planned = await _cli(env, "--commune", str(VINH_THUY), "--text", TEXT, "--zbs")
+        assert planned["zbs"]["send"] is True and planned["zbs"]["to_send"] == 3  # type: ignore[index]
+        fakes.zalo.hold.after = 1  # zfree's free message goes; the first template reaches Zalo and hangs
+        worker = await _spawn("worker", env)
+        try:
+            await wait_for(lambda: fakes.zalo.hold.held == 1, 30)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            await _stop(worker)
+        assert [c["phone"] for c in fakes.zalo.templates] == ["84912000001"]
+        fakes.zalo.hold.after = None
+        fakes.zalo.hold.release.set()
+        worker = await _spawn("worker", env)
+        try:
+            await wait_for(lambda: not {s for (_, s) in _statuses(db) if s in ("waiting", "sending")}, 30)
+        finally:
+            await _stop(worker)
+        report = await _cli(env, "--report", "1")
+    assert Counter(c["phone"] for c in fakes.zalo.template_calls) == dict.fromkeys(TEMPLATED.values(), 1)
+    assert report["zbs_sent"] == 2 and report["failed"] == {"interrupted": 1}  # zpaid's: it may have arrived
