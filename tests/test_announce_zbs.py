@@ -16,6 +16,7 @@ import pytest
 from bot.announce.limits import Rules
 from bot.announce.queue import Announcer
 from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_announce import VINH_THUY, _announce, add_subscriber, request
 from tests.test_announce_pages import ALWAYS_DAY, PAGE, TEXT, delivered, form_page, post, send
 from tests.test_channels import Env, run, running
@@ -144,11 +145,14 @@ async def test_chosen_it_sends_one_template_to_each_consented_phone_outside_48_h
 async def test_a_refused_or_lost_template_is_failed_with_a_reason_and_never_sent_again(tmp_path: Path) -> None:
     async with composing(tmp_path, announce_senders=1, **ZBS) as (env, csrf):
         repo = env.app.repo
-        env.zalo.template_errors = [-118, 500, -131]  # no Zalo on that phone; the answer lost; the template refused
+        # A stale token (refreshed, then the same row again); no Zalo on that phone; the answer lost; refused.
+        env.zalo.template_errors = [-124, -118, 500, -131]
         status, _, location = await send(env, csrf, commune=[VINH_THUY], text=TEXT, zbs="yes")
         assert status == 302
         await delivered(repo)
-        assert len(env.zalo.template_calls) == 3 and env.zalo.templates == []  # none tried twice
+        phones = [c["phone"] for c in env.zalo.template_calls]
+        assert phones == ["84912000001", "84912000001", "84912000002", "84912000003"]  # only a definite no, again
+        assert env.zalo.refreshes == 1 and env.zalo.templates == []
         found = rows(repo)
         assert [found[u] for u in ("zpaid", "zgone", "zgone2")] == [
             "failed zbs_phone",
@@ -233,3 +237,40 @@ async def test_a_template_in_flight_when_the_worker_is_killed_is_never_sent_agai
         report = await _cli(env, "--report", "1")
     assert Counter(c["phone"] for c in fakes.zalo.template_calls) == dict.fromkeys(TEMPLATED.values(), 1)
     assert report["zbs_sent"] == 2 and report["failed"] == {"interrupted": 1}  # zpaid's: it may have arrived
+
+
+@run
+async def test_the_tick_and_the_fourth_group_fit_a_phone(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.test_announce_browser import WIDE
+    from tests.test_dashboard_browser import CHROMIUM, signed_in
+
+    if CHROMIUM is None:
+        pytest.skip("make test installs chromium; run it through make")
+    async with running(tmp_path, **ALWAYS_DAY, **ZBS) as env, async_playwright() as pw:
+        seed(env)
+        people(env.app.repo, dt.datetime.now(dt.UTC))
+        browser, page = await signed_in(pw, env.url, "lan", viewport={"width": 375, "height": 800})
+        await page.goto(env.url + PAGE)
+        await page.get_by_label("Nội dung").fill(TEXT)
+        await page.get_by_label("Gửi tin mẫu trả phí của Zalo (ZBS)").check()
+        await page.get_by_role("button", name="Xem trước").click()
+        await page.locator("#preview").wait_for()
+        shown = await page.locator("#preview").inner_text()
+        assert "Zalo – tin mẫu trả phí (ZBS)" in shown and "sẽ gửi 3 người" in shown
+        assert await page.evaluate(WIDE) == []
+        await browser.close()
+
+
+def test_only_a_mobile_phone_given_with_the_registrations_consent_gets_a_template(store: Store) -> None:
+    repo = store.open()
+    now = dt.datetime.now(dt.UTC)
+    people(repo, now)
+    plan = Announcer(repo, Rules(night_start=0, night_end=0, zalo_zbs=True)).plan(request(zbs=True), now)
+    addresses = {r.key.user: r.address for r in plan.split.rows if r.status == "waiting"}
+    assert addresses == {
+        "zfree": "zfree", "4242": "4242", **{user: f"zbs:{phone}" for user, phone in TEMPLATED.items()},
+    }  # fmt: skip
+    off = Announcer(repo, Rules(night_start=0, night_end=0)).plan(request(zbs=True), now)  # chosen, not configured
+    assert "zbs" not in off.as_json() and not any(r.address.startswith("zbs:") for r in off.split.rows)
