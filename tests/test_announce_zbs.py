@@ -274,3 +274,22 @@ def test_only_a_mobile_phone_given_with_the_registrations_consent_gets_a_templat
     }  # fmt: skip
     off = Announcer(repo, Rules(night_start=0, night_end=0)).plan(request(zbs=True), now)  # chosen, not configured
     assert "zbs" not in off.as_json() and not any(r.address.startswith("zbs:") for r in off.split.rows)
+
+
+@run
+async def test_someone_who_wrote_again_before_the_send_gets_the_free_message_instead(tmp_path: Path) -> None:
+    async with running(tmp_path, **ALWAYS_DAY, **ZBS) as env:
+        repo = env.app.repo
+        now = dt.datetime.now(dt.UTC)
+        people(repo, now)
+        at = now + dt.timedelta(seconds=1)  # queued to go in a second
+        Announcer(repo, Rules.of(env.app.settings)).queue(request(zbs=True), at)
+        repo.db.execute(
+            "INSERT INTO chat_log (channel, user, role, author, text, at) VALUES ('zalo', 'zpaid', 'person', NULL, "
+            "'cảm ơn', ?)",
+            [now.isoformat(timespec="seconds")],
+        )
+        await delivered(repo)
+        assert sorted(c["phone"] for c in env.zalo.template_calls) == ["84912000002", "84912000003"]
+        assert sorted(m["recipient"]["user_id"] for m in env.zalo.messages) == ["zfree", "zpaid"]
+        assert rows(repo)["zpaid"] == "sent"  # free, not a paid template
