@@ -716,6 +716,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 @click.option("--deadline", default=None, help="the deadline it announces (YYYY-MM-DD)")
 @click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
 @click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
+@click.option("--zbs", is_flag=True, help="Zalo's paid template to those outside 48 h with a phone (if configured)")
 @click.option("--as", "name", default="cli", help="who sends it (kept in the log)")
 @click.option("--dry-run", is_flag=True, help="print the counts per channel and reason; queue nothing")
 @click.option("--report", "report", default=None, help="print what became of announcement ID instead")
@@ -729,6 +730,7 @@ def announce(
     deadline: str | None,
     urgent: bool,
     charged: bool | None,
+    zbs: bool,
     name: str,
     dry_run: bool,
     report: str | None,
@@ -742,7 +744,7 @@ def announce(
     """
     from bot.announce.cli import Options, announce_command
 
-    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json)
+    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json, zbs)
     announce_command(_fail, _announce_inputs(db, knowledge), given)
 
 

@@ -63,6 +63,7 @@ def settings_for(tmp: Path, tg_url: str, zalo_url: str, **extra: Any) -> Setting
         "zalo_app_secret_key": "app-secret",
         "zalo_api_base": zalo_url,
         "zalo_oauth_base": zalo_url,
+        "zalo_zbs_api_base": zalo_url,  # the paid template stays off until a test sets its id
         "telegram_bot_token": FakeTelegram.token,
         "telegram_webhook_secret": TG_SECRET,
         "telegram_api_base": f"{tg_url}/bot",
