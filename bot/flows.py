@@ -171,6 +171,8 @@ class NewsTexts(Strict):
     ask_place: NonEmpty  # no commune known yet
     place_unknown: NonEmpty  # the commune typed was not found
     consent: NonEmpty  # the consent text; fields: place, per_week, night_start, night_end
+    consent_ask: NonEmpty
+    consent_zbs: NonEmpty
     consent_version: NonEmpty
     subscribed: NonEmpty  # fields: place
     already: NonEmpty  # fields: place

@@ -15,6 +15,7 @@ import pytest
 
 from bot.announce.limits import Rules
 from bot.announce.queue import Announcer
+from bot.storage.announcements import ZBS_VERSION
 from bot.storage.sqlite import SqliteRepository
 from tests.conftest import Store
 from tests.test_announce import VINH_THUY, _announce, add_subscriber, request
@@ -33,9 +34,10 @@ PEOPLE: dict[str, tuple[dt.timedelta, str | None]] = {
     "zgone2": (dt.timedelta(days=9), "+84912000003"),
     "zgone_nophone": (dt.timedelta(days=10), None),
     "zgone_landline": (dt.timedelta(days=10), "+842333123456"),  # no Zalo account on a landline
+    "zgone_untold": (dt.timedelta(days=10), "+84912000004"),  # subscribed before the consent named the template
 }
 TEMPLATED = {"zpaid": "84912000001", "zgone": "84912000002", "zgone2": "84912000003"}
-NO_PHONE = ("zpaid_nophone", "zgone_nophone", "zgone_landline", "zgone_other")
+NO_PHONE = ("zpaid_nophone", "zgone_nophone", "zgone_landline", "zgone_other", "zgone_untold")
 
 
 def people(repo: SqliteRepository, now: dt.datetime) -> None:
@@ -43,12 +45,13 @@ def people(repo: SqliteRepository, now: dt.datetime) -> None:
     from tests.test_exports import add_lead
 
     for n, (user, (age, phone)) in enumerate(PEOPLE.items()):
-        add_subscriber(repo, "zalo", user, now - age)
+        told = "test" if user == "zgone_untold" else "test" + ZBS_VERSION  # the consent said the phone may be used
+        add_subscriber(repo, "zalo", user, now - age, version=told)
         if phone is not None:
             lead = add_lead(repo, 100 + n, name=f"Người {user.replace('_', ' ')}", phone=phone)
             repo.db.execute("UPDATE leads SET channel = 'zalo', user = ? WHERE ref = ?", [user, lead.ref])
             repo.db.execute("UPDATE consents SET channel = 'zalo', user = ? WHERE id = ?", [user, lead.consent_id])
-    add_subscriber(repo, "zalo", "zgone_other", now - dt.timedelta(days=10))
+    add_subscriber(repo, "zalo", "zgone_other", now - dt.timedelta(days=10), version="test" + ZBS_VERSION)
     other = add_lead(repo, 99, name="Người khác đồng ý", phone="+84912000099")  # consent given by chat "test"
     repo.db.execute("UPDATE leads SET channel = 'zalo', user = 'zgone_other' WHERE ref = ?", [other.ref])
     add_subscriber(repo, "telegram", "4242", now - dt.timedelta(days=30))
@@ -94,7 +97,7 @@ async def test_off_by_default_nobody_gets_a_template_and_the_counts_do_not_menti
         assert found["zpaid"] == "skipped zalo_charged" and found["zgone"] == "skipped zalo_closed"
         code, out, err = cli(tmp_path / "k.db", monkeypatch, "", "--dry-run", "--json")
         assert code == 0 and "zbs" not in json.loads(out), err
-        assert json.loads(out)["skipped"] == {"zalo_charged": 2, "zalo_closed": 5}
+        assert json.loads(out)["skipped"] == {"zalo_charged": 2, "zalo_closed": 6}
         code, out, err = cli(tmp_path / "k.db", monkeypatch, "", "--zbs", "--dry-run")
         assert code == 2 and out == "" and err.startswith("Lỗi: zbs:") and err.count("\n") == 1
 
@@ -112,7 +115,7 @@ async def test_chosen_it_sends_one_template_to_each_consented_phone_outside_48_h
         assert "chưa chọn, nên không gửi" in shown and "Sẽ gửi: 2 người" in shown  # not ticked: not sent
         _, shown, _ = await post(env, csrf, action="preview", zbs="yes", **fields)
         assert "sẽ gửi 3 người, chi phí ước tính 900 đồng" in shown and "Sẽ gửi: 5 người" in shown
-        assert "4 người không có số điện thoại đăng ký" in shown
+        assert "5 người không có số điện thoại đăng ký" in shown
         assert not Checker(env.app.engine.kb)(visible(shown))
         status, _, location = await send(env, csrf, zbs="yes", **fields)
         assert status == 302
@@ -137,7 +140,7 @@ async def test_chosen_it_sends_one_template_to_each_consented_phone_outside_48_h
             page = await resp.text()
         mine = page[page.index(f'id="a{ident}"') :]
         assert "trong đó 3 bằng tin mẫu trả phí" in mine
-        assert "4: Zalo ngoài 48 giờ và không có số điện thoại đăng ký" in mine
+        assert "5: Zalo ngoài 48 giờ và không có số điện thoại đăng ký" in mine
         assert not Checker(env.app.engine.kb)(visible(page))
 
 
@@ -182,14 +185,14 @@ def test_the_dry_run_counts_the_fourth_group_and_the_weekly_limit_holds(
     code, out, err = cli(db, monkeypatch, "355330", "--dry-run", "--json")
     assert code == 0, err
     planned = json.loads(out)
-    assert planned["channels"]["zalo"] == {"charged": 2, "closed": 5, "free": 1}  # the window groups as before
+    assert planned["channels"]["zalo"] == {"charged": 2, "closed": 6, "free": 1}  # the window groups as before
     assert planned["zbs"] == {
-        "send": False, "people": 3, "to_send": 2, "without_phone": 4, "price_vnd": 300, "cost_vnd": 600,
+        "send": False, "people": 3, "to_send": 2, "without_phone": 5, "price_vnd": 300, "cost_vnd": 600,
     }  # fmt: skip
     code, out, err = cli(db, monkeypatch, "355330", "--zbs", "--dry-run", "--json")
     planned = json.loads(out)
     assert planned["zbs"]["send"] is True and planned["to_send"] == 4  # zfree, Telegram, two templates
-    assert planned["skipped"] == {"weekly_limit": 1, "zbs_no_phone": 4}
+    assert planned["skipped"] == {"weekly_limit": 1, "zbs_no_phone": 5}
     code, out, _ = cli(db, monkeypatch, "355330", "--zbs", "--dry-run")
     assert "Zalo, tin mẫu trả phí (ZBS)" in out and "ước tính 600 đồng" in out
     assert "không có số điện thoại đăng ký để gửi tin mẫu trả phí" in out
@@ -293,3 +296,32 @@ async def test_someone_who_wrote_again_before_the_send_gets_the_free_message_ins
         assert sorted(c["phone"] for c in env.zalo.template_calls) == ["84912000002", "84912000003"]
         assert sorted(m["recipient"]["user_id"] for m in env.zalo.messages) == ["zfree", "zpaid"]
         assert rows(repo)["zpaid"] == "sent"  # free, not a paid template
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_the_zalo_news_consent_says_the_phone_may_get_a_template_only_when_one_is_configured(
+    tmp_path: Path, configured: bool
+) -> None:
+    """A registered phone gets a paid template only where the person's news consent said it might."""
+    from bot.app import build
+    from bot.config import Settings
+    from tests.test_handoff import say
+
+    db = tmp_path / "k.db"
+    settings = Settings(_env_file=None, khuyencong_db=db, zalo_zbs_template_id="355330" if configured else "")  # type: ignore[call-arg]
+    app = build(settings, db=db)
+    try:
+        for channel in ("zalo", "telegram"):
+            say(app, "kiem tra", "p1", channel)
+            say(app, "xa vinh thuy quang tri", "p1", channel)
+            asked = say(app, "nhận tin", "p1", channel)
+            assert "đồng ý không" in asked, asked
+            named = "tin mẫu của Zalo tới số điện thoại" in asked
+            assert named == (configured and channel == "zalo"), (channel, asked)
+            say(app, "đồng ý", "p1", channel)
+        versions = dict(
+            app.repo.db.execute("SELECT channel, text_version FROM consents WHERE purpose = 'news'").fetchall()
+        )
+        assert versions["zalo"].endswith(ZBS_VERSION) == configured and not versions["telegram"].endswith(ZBS_VERSION)
+    finally:
+        app.close()

@@ -13,6 +13,7 @@ from bot.storage import Consent
 from bot.storage.sqlite import SqliteRepository, insert_consent, log_messages, now
 
 NEWS = "news"  # the purpose of a subscription's consent in the consents table
+ZBS_VERSION = "-zbs"  # ends the version of a news consent whose text said the phone may get Zalo's paid template
 
 
 @dataclass(frozen=True)
@@ -167,13 +168,14 @@ class AnnouncementStore:
         return found
 
     def consented_phones(self, channel: str) -> dict[str, str]:
-        """Each subscriber's phone from their newest registration of this chat, given with its consent."""
+        """Each subscriber's registered phone (given with its consent), where the news consent named Zalo's template."""
         rows = self.db.execute(
             "SELECT l.user, l.phone FROM leads l JOIN consents c ON c.id = l.consent_id AND c.channel = l.channel "
             "AND c.user = l.user AND c.purpose = 'registration' AND c.given = 1 "
             "WHERE l.channel = ? AND l.phone IS NOT NULL AND l.phone != '' AND EXISTS (SELECT 1 FROM "
-            "subscriptions s WHERE s.channel = l.channel AND s.user = l.user) ORDER BY l.created_at, l.ref",
-            [channel],
+            "subscriptions s JOIN consents n ON n.id = s.consent_id WHERE s.channel = l.channel AND s.user = l.user "
+            "AND n.text_version LIKE ?) ORDER BY l.created_at, l.ref",
+            [channel, "%" + ZBS_VERSION],
         ).fetchall()
         return {str(user): str(phone) for user, phone in rows}  # oldest first: the newest registration wins
 
