@@ -13,7 +13,7 @@ import os
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from bot.places import Gazetteer
 from bot.staff.accounts import AccountBook, hash_password
 from bot.staff.store import StaffStore
 from bot.storage import Consent, Conversation, copy_sides, copying
-from bot.storage.copy_sides import End, PostgresEnd
+from bot.storage.copy_sides import End, PostgresEnd, Row
 from bot.storage.copying import copy_database
 from bot.storage.factory import open_repository
 from bot.storage.form_templates import FormTemplateStore, Target
@@ -275,6 +275,13 @@ def test_sqlite_to_sqlite_while_serve_writes_copies_one_snapshot_in_small_batche
 ) -> None:
     path, _ = source
     monkeypatch.setattr(copy_sides, "BATCH", 3)  # several batches per table
+    written: list[int] = []
+    write = copy_sides.SqliteEnd.write
+
+    def counted(end: copy_sides.SqliteEnd, table: str, columns: Sequence[str], batches: Iterable[list[Row]]) -> None:
+        write(end, table, columns, (written.append(len(b)) or b for b in batches))
+
+    monkeypatch.setattr(copy_sides.SqliteEnd, "write", counted)
     writer = SqliteRepository(path)
     stop = threading.Event()
 
@@ -297,6 +304,7 @@ def test_sqlite_to_sqlite_while_serve_writes_copies_one_snapshot_in_small_batche
     copied = counts(tmp_path / "backup" / "copy.db")
     assert copied["leads"] == copied["lead_search"] == copied["lead_audit"] - 1 and copied["leads"] >= 6
     assert copied["leads"] <= counts(path)["leads"]
+    assert max(written) == 3 and len(written) > copied["leads"] // 3  # never a whole table at once
     repo = SqliteRepository(tmp_path / "backup" / "copy.db")
     repo.claim_events([("zalo", "ev-3", "{}", "p1")])
     assert [e.id for e in repo.inbox_after(0, 10)] == [3]  # AUTOINCREMENT kept: emptied ids do not come back
@@ -316,3 +324,19 @@ def test_postgresql_back_to_a_sqlite_file_gives_the_same_checksums(
     assert {t: v["target_checksum"] for t, v in back["tables"].items()} == {
         t: v["source_checksum"] for t, v in first["tables"].items()
     }
+
+
+def test_a_value_postgresql_cannot_take_stops_the_copy_naming_the_table_not_the_value(
+    source: tuple[Path, str], empty_pg: str
+) -> None:
+    path, _ = source
+    conn = sqlite3.connect(path)  # SQLite keeps text in an INTEGER column if it is not a number
+    conn.execute("UPDATE leads SET commune_code = 'Xã Vĩnh Thủy bí mật' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    code, out, err = copy(path, empty_pg)
+    assert code == 1 and "bảng leads" in err and "đã hoàn tác" in err and out == ""
+    assert "bí mật" not in err
+    repo = open_repository(empty_pg)
+    assert sum(repo.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("leads", "consents")) == 0
+    repo.close()

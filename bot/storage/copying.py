@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bot.storage.copy_sides import MIGRATIONS_TABLE, End, PostgresEnd, Row, SqliteEnd
 from bot.storage.factory import database_url, is_postgres, open_repository
 
@@ -111,6 +113,11 @@ def copy_database(source: str, target: str, before_verify: Callable[[End], None]
         created = _prepare(target)
         try:
             report = _fill(src, Report(masked(source), masked(target)), target, before_verify)
+        except (sqlite3.Error, psycopg.Error) as exc:  # a server gone, a disk full: said, never a traceback
+            _forget(target, created)
+            raise CopyFailed(
+                f"lỗi cơ sở dữ liệu khi chép ({type(exc).__name__}); đã hoàn tác, đích không giữ dữ liệu nào"
+            ) from None
         except BaseException:
             _forget(target, created)
             raise
@@ -130,8 +137,6 @@ def _same(source: str, target: str) -> bool:
 def _opened(side: str, target: str, write: bool) -> End:
     """An end of the copy, or CopyRefused saying plainly why not (the password never shown)."""
     if is_postgres(target):
-        import psycopg
-
         try:
             return PostgresEnd(database_url(target), write)
         except psycopg.Error as exc:
@@ -225,7 +230,7 @@ def _fill(src: End, report: Report, target: str, before_verify: Callable[[End], 
         _refuse_data(dst, list(tables))  # nothing arrived since the first look
         for table, columns in tables.items():
             _write(dst, table, columns, src.rows(table, columns))
-        dst.keep_high_water(src.high_water())
+        dst.keep_high_water({t: n for t, n in src.high_water().items() if t in tables})
         if before_verify is not None:
             before_verify(dst)
         report.tables = [_check(src, dst, table, columns) for table, columns in tables.items()]
@@ -251,8 +256,6 @@ def _same_schema(source: dict[str, tuple[str, ...]], target: dict[str, tuple[str
 
 def _write(dst: End, table: str, columns: Sequence[str], batches: Any) -> None:
     """One table across; a row the target refuses stops the copy, naming the table (never the row's values)."""
-    import psycopg
-
     try:
         dst.write(table, columns, batches)
     except (sqlite3.Error, psycopg.Error) as exc:
