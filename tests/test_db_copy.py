@@ -196,8 +196,11 @@ def test_a_copy_into_a_file_that_holds_data_is_refused_too(source: tuple[Path, s
     repo.close()
 
 
-def test_a_bad_or_unreachable_url_is_refused_without_its_password(source: tuple[Path, str], tmp_path: Path) -> None:
+def test_a_bad_or_unreachable_url_is_refused_without_its_password(
+    source: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _ = source
+    monkeypatch.chdir(tmp_path)  # a URL taken for a relative path would leave folders here
     files = sorted(tmp_path.iterdir())
     for url in (
         f"postgresql://khuyencong:Secr3tPassw0rd@127.0.0.1:{free_port()}/khuyencong",  # nothing listens
@@ -209,6 +212,13 @@ def test_a_bad_or_unreachable_url_is_refused_without_its_password(source: tuple[
         assert "Secr3tPassw0rd" not in out + err
     code, _, err = copy(path, "mysql://root:Secr3tPassw0rd@db/k")
     assert code == 2 and "postgresql://" in err and "Secr3tPassw0rd" not in err
+    code, _, err = copy(path, str(tmp_path))
+    assert code == 2 and "thư mục" in err
+    code, _, err = copy(path, str(path))
+    assert code == 2 and "khác cơ sở dữ liệu nguồn" in err
+    code, _, err = copy(tmp_path / "none.db", str(tmp_path / "new.db"))
+    assert code == 2 and err.startswith("Lỗi: db: không thấy")
+    assert CliRunner().invoke(main, ["db", "copy", "--db", str(path)]).stderr.startswith("Lỗi: to: thiếu giá trị")
     assert sorted(tmp_path.iterdir()) == files  # no file made on the side
 
 

@@ -105,6 +105,7 @@ def copy_database(source: str, target: str, before_verify: Callable[[End], None]
     `before_verify` runs on the target after the rows are in and before they are checked (tests tamper there).
     Raises CopyRefused (nothing written) or CopyFailed (rolled back).
     """
+    _check_form("to", target)
     if _same(source, target):
         raise CopyRefused("to", "đích phải khác cơ sở dữ liệu nguồn")
     src = _opened("db", source, write=False)
@@ -128,6 +129,16 @@ def copy_database(source: str, target: str, before_verify: Callable[[End], None]
         src.finish(commit=False)
 
 
+def _check_form(side: str, target: str) -> None:
+    """A postgresql:// URL or a file path; anything else refused before anything is made."""
+    if is_postgres(target):
+        return
+    if "://" in str(target):
+        raise CopyRefused(side, "cần postgresql://… hoặc đường dẫn tệp SQLite")
+    if Path(target).is_dir():
+        raise CopyRefused(side, f"{target} là một thư mục, cần đường dẫn tệp")
+
+
 def _same(source: str, target: str) -> bool:
     if is_postgres(source) or is_postgres(target):
         return database_url(source) == database_url(target)
@@ -141,11 +152,8 @@ def _opened(side: str, target: str, write: bool) -> End:
             return PostgresEnd(database_url(target), write)
         except psycopg.Error as exc:
             raise CopyRefused(side, f"không kết nối được {masked(database_url(target))}: {_why(exc)}") from None
+    _check_form(side, target)
     path = Path(target)
-    if "://" in str(target):
-        raise CopyRefused(side, "cần postgresql://… hoặc đường dẫn tệp SQLite")
-    if path.is_dir():
-        raise CopyRefused(side, f"{path} là một thư mục, cần đường dẫn tệp")
     try:
         return SqliteEnd(path, write)
     except sqlite3.Error:
