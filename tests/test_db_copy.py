@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from bot.storage.form_templates import FormTemplateStore, Target
 from bot.storage.profiles import ProfileStore
 from bot.storage.sqlite import SqliteRepository
 from tests.conftest import KNOWLEDGE, ROOT, _admin, _on
+from tests.test_db_ops import registrations_arriving
 from tests.test_engine import REGISTRATION
 from tests.test_exports import add_lead
 from tests.test_serve import free_port
@@ -214,12 +214,17 @@ def test_a_bad_or_unreachable_url_is_refused_without_its_password(
     assert code == 2 and "postgresql://" in err and "Secr3tPassw0rd" not in err
     code, _, err = copy(path, str(tmp_path))
     assert code == 2 and "thư mục" in err
+    (tmp_path / "notes.txt").write_text("không phải cơ sở dữ liệu", "utf-8")
+    code, _, err = copy(path, str(tmp_path / "notes.txt"))
+    assert code == 2 and "không mở được" in err
+    assert (tmp_path / "notes.txt").read_text("utf-8") == "không phải cơ sở dữ liệu"
+    files.append(tmp_path / "notes.txt")
     code, _, err = copy(path, str(path))
     assert code == 2 and "khác cơ sở dữ liệu nguồn" in err
     code, _, err = copy(tmp_path / "none.db", str(tmp_path / "new.db"))
     assert code == 2 and err.startswith("Lỗi: db: không thấy")
     assert CliRunner().invoke(main, ["db", "copy", "--db", str(path)]).stderr.startswith("Lỗi: to: thiếu giá trị")
-    assert sorted(tmp_path.iterdir()) == files  # no file made on the side
+    assert sorted(tmp_path.iterdir()) == sorted(files)  # no file made on the side
 
 
 def test_a_database_missing_on_the_server_is_named_not_created(source: tuple[Path, str], pg_server: str) -> None:
@@ -293,21 +298,8 @@ def test_sqlite_to_sqlite_while_serve_writes_copies_one_snapshot_in_small_batche
 
     monkeypatch.setattr(copy_sides.SqliteEnd, "write", counted)
     writer = SqliteRepository(path)
-    stop = threading.Event()
-
-    def keep_writing() -> None:
-        i = 1000
-        while not stop.is_set():  # registrations keep arriving during the copy, as on a serving day
-            add_lead(writer, i)
-            i += 1
-
-    thread = threading.Thread(target=keep_writing)
-    thread.start()
-    try:
+    with registrations_arriving(writer):
         code, out, err = copy(path, str(tmp_path / "backup" / "copy.db"))
-    finally:
-        stop.set()
-        thread.join()
     writer.close()
     assert code == 0, err
     assert "khớp" in out and "không khớp" not in out and "Mã kiểm tra các đăng ký: khớp" in out
@@ -322,18 +314,26 @@ def test_sqlite_to_sqlite_while_serve_writes_copies_one_snapshot_in_small_batche
     repo.close()
 
 
-def test_postgresql_back_to_a_sqlite_file_gives_the_same_checksums(
-    source: tuple[Path, str], empty_pg: str, tmp_path: Path
+def test_postgresql_back_to_a_sqlite_file_or_to_another_server_gives_the_same_checksums(
+    source: tuple[Path, str], empty_pg: str, tmp_path: Path, pg_server: str
 ) -> None:
     path, _ = source
     first = json.loads(copy(path, empty_pg, "--json")[1])
-    code, out, err = copy(empty_pg, str(tmp_path / "back.db"), "--json")
-    assert code == 0, err
-    back = json.loads(out)
-    assert back["leads"]["target_checksum"] == first["leads"]["source_checksum"]
-    assert {t: v["target_checksum"] for t, v in back["tables"].items()} == {
-        t: v["source_checksum"] for t, v in first["tables"].items()
-    }
+    second = _on(pg_server, f"khuyencong_second{os.getpid()}")
+    _admin(
+        pg_server, f"DROP DATABASE IF EXISTS {second.rsplit('/', 1)[1]}", f"CREATE DATABASE {second.rsplit('/', 1)[1]}"
+    )
+    try:
+        for target in (str(tmp_path / "back.db"), second):
+            code, out, err = copy(empty_pg, target, "--json")
+            assert code == 0, err
+            back = json.loads(out)
+            assert back["leads"]["target_checksum"] == first["leads"]["source_checksum"]
+            assert {t: v["target_checksum"] for t, v in back["tables"].items()} == {
+                t: v["source_checksum"] for t, v in first["tables"].items()
+            }
+    finally:
+        _admin(pg_server, f"DROP DATABASE IF EXISTS {second.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def test_a_value_postgresql_cannot_take_stops_the_copy_naming_the_table_not_the_value(

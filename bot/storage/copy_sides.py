@@ -24,10 +24,6 @@ class End(Protocol):
         """Every table of the schema (SQLite's own excepted) and its columns, in order."""
         ...
 
-    def migrations(self) -> set[str] | None:
-        """The names of the migrations applied (None: no migrations table, not a database of ours)."""
-        ...
-
     def rows(self, table: str, columns: Sequence[str]) -> Iterator[list[Row]]:
         """The table's rows, these columns, in batches."""
         ...
@@ -79,13 +75,6 @@ class SqliteEnd:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
         ).fetchall()
         return {n: tuple(r[1] for r in self.conn.execute(f"PRAGMA table_info({_q(n)})")) for (n,) in names}
-
-    def migrations(self) -> set[str] | None:
-        """The migrations applied, if the migrations table is there."""
-        if MIGRATIONS_TABLE not in self.tables():
-            return None
-        rows = self.conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = 'khuyencong'")
-        return {str(r[0]) for r in rows}
 
     def rows(self, table: str, columns: Sequence[str]) -> Iterator[list[Row]]:
         """The rows in batches."""
@@ -152,13 +141,6 @@ class PostgresEnd:
             found.setdefault(str(table), []).append(str(column))
         return {t: tuple(c) for t, c in found.items()}
 
-    def migrations(self) -> set[str] | None:
-        """The migrations applied, if the migrations table is there."""
-        if MIGRATIONS_TABLE not in self.tables():
-            return None
-        rows = self.conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = 'khuyencong'")
-        return {str(r[0]) for r in rows}
-
     def rows(self, table: str, columns: Sequence[str]) -> Iterator[list[Row]]:
         """The rows in batches, through a server-side cursor (never the whole table in memory)."""
         self._cursors += 1
@@ -191,6 +173,7 @@ class PostgresEnd:
 
     def hold(self, tables: Sequence[str]) -> None:
         """EXCLUSIVE locks: a process started early on the target can read, not write, until the copy is over."""
+        self.conn.execute("SET LOCAL lock_timeout = '10s'")  # a transaction left open there: fail, never hang
         self.conn.execute(f"LOCK TABLE {', '.join(map(_q, tables))} IN EXCLUSIVE MODE".encode())
 
     def write(self, table: str, columns: Sequence[str], batches: Iterable[list[Row]]) -> None:

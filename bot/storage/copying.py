@@ -99,6 +99,14 @@ def code_migrations() -> list[str]:
     return [m.name for m in MIGRATIONS._migrations]  # sqlite-utils keeps them in declaration order; no public list
 
 
+def applied(end: End) -> set[str] | None:
+    """The names of the migrations applied (None: no migrations table, not a database of ours)."""
+    if MIGRATIONS_TABLE not in end.tables():
+        return None
+    rows = (r for batch in end.rows(MIGRATIONS_TABLE, ("migration_set", "name")) for r in batch)
+    return {str(name) for kind, name in rows if kind == "khuyencong"}
+
+
 def copy_database(source: str, target: str, before_verify: Callable[[End], None] | None = None) -> Report:
     """Copy `source` into `target` (empty, made or migrated here) and check it; the report says whether it matched.
 
@@ -110,7 +118,7 @@ def copy_database(source: str, target: str, before_verify: Callable[[End], None]
         raise CopyRefused("to", "đích phải khác cơ sở dữ liệu nguồn")
     src = _opened("db", source, write=False)
     try:
-        _check_version("db", src.migrations(), source_side=True)
+        _check_version("db", applied(src), source_side=True)
         created = _prepare(target)
         try:
             report = _fill(src, Report(masked(source), masked(target)), target, before_verify)
@@ -198,7 +206,7 @@ def _prepare(target: str) -> bool:
     if not created:
         end = _opened("to", target, write=False)
         try:
-            _check_version("to", end.migrations(), source_side=False)
+            _check_version("to", applied(end), source_side=False)
             _refuse_data(end, list(end.tables()))
         finally:
             end.finish(commit=False)
