@@ -66,8 +66,12 @@ class SqliteEnd:
 
     def __init__(self, path: Path, write: bool) -> None:
         self.conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        try:
+            self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        except sqlite3.Error:
+            self.conn.close()  # not a database (or locked for good): said by the caller
+            raise
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Every table but SQLite's own (sqlite_sequence: the AUTOINCREMENT counters, see high_water)."""

@@ -148,7 +148,9 @@ def _check_form(side: str, target: str) -> None:
 
 
 def _same(source: str, target: str) -> bool:
-    if is_postgres(source) or is_postgres(target):
+    if is_postgres(source) != is_postgres(target):
+        return False
+    if is_postgres(source):
         return database_url(source) == database_url(target)
     return Path(source).resolve() == Path(target).resolve()
 
@@ -180,19 +182,19 @@ def _why(exc: Exception) -> str:
     return "máy chủ không trả lời, hoặc địa chỉ, cổng sai"
 
 
-def _check_version(side: str, applied: set[str] | None, source_side: bool) -> None:
+def _check_version(side: str, names: set[str] | None, source_side: bool) -> None:
     """The database was made by this version of the code (a target may also be older: it is migrated next)."""
     known = code_migrations()
     which = "nguồn" if source_side else "đích"
-    if applied is None:
+    if names is None:
         if source_side:
             raise CopyRefused(side, "đây không phải cơ sở dữ liệu của khuyencong")
         return
-    if applied - set(known):
+    if names - set(known):
         raise CopyRefused(
             side, f"cơ sở dữ liệu {which} do phiên bản khuyencong mới hơn tạo ra; hãy cập nhật khuyencong rồi chép lại"
         )
-    if source_side and set(known) - applied:
+    if source_side and set(known) - names:
         raise CopyRefused(
             side,
             "cơ sở dữ liệu nguồn còn ở phiên bản cũ; hãy chạy khuyencong serve của phiên bản này trên nó một lần "
