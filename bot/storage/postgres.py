@@ -8,8 +8,10 @@ repository's `_tx`). A turn is one PostgreSQL transaction, as it is one SQLite t
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
@@ -18,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from bot.storage import search_keys
 from bot.storage.dialect import Table, to_postgres
 from bot.storage.factory import database_url
-from bot.storage.sqlite import MIGRATIONS, SqliteRepository, person_of
+from bot.storage.sqlite import MIGRATIONS, Batch, SqliteRepository, person_of
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -29,6 +31,7 @@ _BEGIN = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 _WORDS = ("INSERT", "UPDATE", "DELETE")
 _LEAD_KEYS = " RETURNING name, phone, facility_name, ref, profile"  # search_key's arguments, in its order
 _LEAD_REFS = " RETURNING ref"
+_cursors = itertools.count(1)  # names of server-side cursors, unique in this process
 
 
 class PgCursor:
@@ -171,6 +174,24 @@ class PgConnection:
                     self._run_on(conn, into, sql, text + hook, params, hook)
             else:
                 self._run_on(conn, into, sql, text + hook, params, hook)
+
+    def batches(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[Batch]:
+        """A SELECT's rows through a server-side cursor, `batch` at a time: 100,000 leads never sit in memory.
+
+        The cursor lives in a transaction on a connection of its own (this thread's, if it has one open), given
+        back when the rows are read or the reader stops early.
+        """
+        text = to_postgres(sql, self.catalog).encode()
+        name = f"kc_batches_{next(_cursors)}"
+        tx = self._local.__dict__.get("tx")
+        with (
+            self.pool.connection() if tx is None else nullcontext(tx) as conn,
+            conn.transaction() if tx is None else nullcontext(),
+            conn.cursor(name=name) as cur,
+        ):
+            cur.execute(text, params)
+            while rows := cur.fetchmany(batch):
+                yield cast("Sequence[Any]", cur.description), rows
 
     def _returning(self, sql: str, text: str) -> str:
         """What a write must give back: a new row's id (lastrowid), or the leads it changed (their search keys)."""
@@ -382,6 +403,10 @@ class PostgresRepository(SqliteRepository):
     def close(self) -> None:
         """Close the pool."""
         self.pg.close()
+
+    def batches(self, sql: str, params: Sequence[Any], batch: int = 2000) -> Iterator[Batch]:
+        """A SELECT's rows, `batch` at a time, through a server-side cursor (not all read at once)."""
+        return self.pg.batches(sql, params, batch)
 
     def claim_events(
         self, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
