@@ -129,6 +129,7 @@ class FakeZalo:
     refreshes: int = 0
     used_refresh_tokens: set[str] = field(default_factory=set)
     on_refresh: Callable[[], object] | None = None  # runs just before a successful refresh is answered
+    refresh_delay: float = 0.0  # seconds a successful refresh takes to answer (a slow network)
     hold: Hold = field(default_factory=Hold)
 
     def app(self) -> web.Application:
@@ -166,6 +167,7 @@ class FakeZalo:
         self.refresh_token = f"refresh-{self.refreshes + 1}"
         if self.on_refresh is not None:
             self.on_refresh()
+        await asyncio.sleep(self.refresh_delay)
         return web.json_response(
             {"access_token": self.access_token, "refresh_token": self.refresh_token, "expires_in": "90000"}
         )

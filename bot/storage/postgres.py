@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
@@ -424,6 +424,11 @@ class PostgresRepository(SqliteRepository):
                 cur.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", [CLAIM_LOCK, who])
             return self._claim_in(cur, events)
 
+    def token_refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A lock in the database held while a platform's tokens are refreshed: another process refreshing at the
+        same moment waits, then finds the new tokens stored instead of spending the single-use refresh token again."""
+        return _advisory_lock(self.url, TOKEN_LOCK, name)
+
     def shared_inbox(self) -> SharedInbox:
         """The inbox as several workers read it at once."""
         return SharedInbox(self.url)
@@ -448,6 +453,22 @@ class PostgresRepository(SqliteRepository):
         ).fetchall()
         keys = ("question", "count", "last_at", "key", "commune_code", "answered_by", "id")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+TOKEN_LOCK = 7_326_004  # (TOKEN_LOCK, hash of the platform): one refresh of its tokens at a time, database-wide
+LOCK_WAIT = "30s"  # longer than a refresh takes (Zalo's client gives up after 10 s)
+
+
+@asynccontextmanager
+async def _advisory_lock(url: str, lock: int, name: str) -> AsyncIterator[None]:
+    """An advisory lock on a connection of its own, waited for without stopping the event loop.
+
+    Closing the connection lets it go, and so does a process that dies holding it.
+    """
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"SET lock_timeout = '{LOCK_WAIT}'".encode())
+        await conn.execute(b"SELECT pg_advisory_lock(%s, hashtext(%s))", [lock, name])
+        yield
 
 
 INBOX_LOCK = 7_326_002  # advisory locks of the inbox: (INBOX_LOCK, hash of the person)

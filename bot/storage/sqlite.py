@@ -8,6 +8,7 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -933,6 +934,14 @@ class SqliteRepository:
                 " VALUES (?,?,?,?,?,?)",
                 [name, access_token, refresh_token, expires_at, now(), seed or None],
             )
+
+    def token_refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held while a platform's tokens are refreshed, so that processes sharing the database refresh in turn.
+
+        Nothing on SQLite: one process refreshes there (its own lock suffices; holding the file's write lock
+        across a call to Zalo would stop every turn). PostgreSQL's repository takes a lock in the database.
+        """
+        return nullcontext()
 
     def token_state(self, name: str) -> str | None:
         """A platform's auth state as last recorded ('ok', 'refresh_failing', 'needs_new_token'), if any."""
