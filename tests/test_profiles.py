@@ -243,14 +243,15 @@ async def test_the_knowledge_page_lists_what_profiles_lack_until_an_officer_fill
         assert "Vĩnh Thủy (Quảng Trị) chưa có số điện thoại" not in page and "Bình Giang" in page
 
 
-def _engine_app(tmp: Path) -> App:
-    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9"))
+def _engine_app(tmp: Path, store: Store | None = None) -> App:
+    db = Path(store.target) if store else tmp / "k.db"
+    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9", khuyencong_db=db))
 
 
-def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path) -> None:
+def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path, store: Store) -> None:
     """Two connections to one file, as `serve` (the dashboard) and `worker` (the turns) hold them."""
-    worker = _engine_app(tmp_path)
-    dashboard = _engine_app(tmp_path)
+    worker = _engine_app(tmp_path, store)
+    dashboard = _engine_app(tmp_path, store)
     key = ConversationKey("t", "u1")
 
     def ask(n: int) -> str:

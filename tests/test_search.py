@@ -4,6 +4,7 @@ the list's columns, a commune by name, the "cần gọi hôm nay" view and chang
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -159,3 +160,30 @@ async def test_several_leads_change_at_once_each_audited_and_within_the_officers
         ) as resp:
             assert resp.status == 400 and "Trạng thái không hợp lệ" in await resp.text()
         assert env.app.repo.db.execute("SELECT status FROM leads WHERE ref = ?", [third]).fetchone()[0] == "contacted"
+
+
+@run
+async def test_the_list_filters_by_sector_line_and_days_in_vietnam(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+        refs = seed(env)  # 'mine' and 'html' in the officer's commune, registered now
+        today = vn_today()
+        # 'html' makes baskets, wants a fair, and registered at 23:30 Vietnam time a week ago (16:30 UTC).
+        week_ago = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(16, 30), dt.UTC)
+        assessment = {"eligible": True, "sector": "handicrafts", "reasons": [], "lines": []}
+        env.app.repo.db.execute(
+            "UPDATE leads SET assessment = ?, lines_wanted = ?, created_at = ? WHERE ref = ?",
+            [json.dumps(assessment), '["fairs_exhibitions"]', week_ago.isoformat(timespec="seconds"), refs["html"]],
+        )
+        await sign_in(env)
+        day = (today - dt.timedelta(days=7)).isoformat()
+        for params, shown in (
+            ({"sector": "handicrafts"}, "html"),
+            ({"sector": "agro_food_processing"}, "mine"),
+            ({"line": "fairs_exhibitions"}, "html"),
+            ({"line": "advanced_machinery"}, "mine"),
+            ({"since": day, "until": day}, "html"),  # that Vietnam day: 23:30 there is still the same day
+            ({"since": today.isoformat()}, "mine"),
+        ):
+            page = await _list(env, **params)
+            hidden = "mine" if shown == "html" else "html"
+            assert refs[shown] in page and refs[hidden] not in page, params
