@@ -144,8 +144,8 @@ async def test_an_admin_adds_with_a_typed_password_and_communes_by_code_or_name_
 
 
 @run
-async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(tmp_path: Path, store: Store) -> None:
-    async with as_admin(tmp_path, store) as env:
+async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(tmp_path: Path) -> None:
+    async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
         phone, _ = await browser_of(env, "lan", PASSWORD)
         laptop, _ = await browser_of(env, "lan", PASSWORD)
@@ -362,10 +362,10 @@ async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them
 
 
 @run
-async def test_the_command_line_goes_through_the_same_library_and_audit(tmp_path: Path, store: Store) -> None:
-    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+async def test_the_command_line_goes_through_the_same_library_and_audit(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
         seed(env)
-        db = ["--db", store.target]
+        db = ["--db", str(tmp_path / "k.db")]
         code, out, err = cli(
             ["staff", "add", "hoa.vt", "--commune", "vinh thuy", "--display-name", "Trần Thị Hoa", *db],
             f"{PASSWORD}\n{PASSWORD}\n",

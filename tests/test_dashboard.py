@@ -125,8 +125,8 @@ async def test_a_provincial_admin_sees_every_commune(tmp_path: Path) -> None:
 
 
 @run
-async def test_csrf_escaping_and_cookie_flags(tmp_path: Path, store: Store) -> None:
-    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+async def test_csrf_escaping_and_cookie_flags(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
         refs = seed(env)
         page = await sign_in(env)
         assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

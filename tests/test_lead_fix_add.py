@@ -145,9 +145,8 @@ async def test_a_walk_in_registration_is_assessed_flagged_and_keeps_the_verbal_c
 @run
 async def test_a_walk_in_without_consent_or_outside_her_communes_is_refused_and_nothing_is_stored(
     tmp_path: Path,
-    store: Store,
 ) -> None:
-    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+    async with running(tmp_path) as env:
         seed(env)
         await sign_in(env)
         form = await page(env, "/staff/add")

@@ -226,10 +226,8 @@ def test_kb_check_warns_of_communes_without_a_phone_or_with_an_expired_plan(tmp_
 
 
 @run
-async def test_the_knowledge_page_lists_what_profiles_lack_until_an_officer_fills_it(
-    tmp_path: Path, store: Store
-) -> None:
-    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+async def test_the_knowledge_page_lists_what_profiles_lack_until_an_officer_fills_it(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
         seed(env)
         await sign_in(env, "tinh")
         async with env.http.get(f"{env.url}/staff/knowledge") as resp:

@@ -50,10 +50,8 @@ async def two_communes(env: Env) -> None:
 
 
 @run
-async def test_an_officer_adds_her_communes_answer_and_her_people_get_it_with_the_next_message(
-    tmp_path: Path, store: Store
-) -> None:
-    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+async def test_an_officer_adds_her_communes_answer_and_her_people_get_it_with_the_next_message(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
         await two_communes(env)
         page = await questions_seen_by(env, "lan")
         assert "goi em 09xx xxx xxx nhe" in page and "345 678" not in page  # masked before it was stored

@@ -41,9 +41,8 @@ def handoffs(env: ch.Env) -> int:
 @ch.run
 async def test_an_officer_replies_to_the_asker_in_their_own_chat_and_the_assistant_then_keeps_quiet(
     tmp_path: Path,
-    store: Store,
 ) -> None:
-    async with ch.running(tmp_path, khuyencong_db=Path(store.target)) as env:
+    async with ch.running(tmp_path) as env:
         await two_communes(env)  # 'a'*32 asked in Vĩnh Thủy ('lan'), 'b'*32 in Trà Giang ('giang')
         link = await reply_link(env)
         async with env.http.get(env.url + link) as resp:
