@@ -17,8 +17,8 @@ from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
+from bot.storage.factory import open_repository
 from bot.storage.memory import MemoryRepository
-from bot.storage.sqlite import SqliteRepository
 from tests.conftest import ROOT
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
@@ -216,8 +216,8 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     tmp_path: Path,
     kb: Knowledge,
 ) -> None:
-    repo = SqliteRepository(db)
-    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY rowid").fetchall()]
+    repo = open_repository(db)  # SQLite and PostgreSQL: the summary's facilities are read once, streamed
+    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY ref").fetchall()]
     first, gone = refs[0], refs[1]
     repo.db.execute("UPDATE leads SET profile = ? WHERE ref = ?", [json.dumps(RICH), first])
     repo.db.execute("UPDATE leads SET status = 'withdrawn' WHERE ref = ?", [gone])
