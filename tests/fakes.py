@@ -130,6 +130,7 @@ class FakeZalo:
     refreshes: int = 0
     used_refresh_tokens: set[str] = field(default_factory=set)
     on_refresh: Callable[[], object] | None = None  # runs just before a successful refresh is answered
+    refresh_delay: float = 0.0  # seconds a successful refresh takes to answer (a slow network)
     hold: Hold = field(default_factory=Hold)
     template_calls: list[dict[str, Any]] = field(default_factory=list)  # every ZBS template request, as sent
     templates: list[dict[str, Any]] = field(default_factory=list)  # the ones taken
@@ -187,6 +188,7 @@ class FakeZalo:
         self.refresh_token = f"refresh-{self.refreshes + 1}"
         if self.on_refresh is not None:
             self.on_refresh()
+        await asyncio.sleep(self.refresh_delay)
         return web.json_response(
             {"access_token": self.access_token, "refresh_token": self.refresh_token, "expires_in": "90000"}
         )

@@ -14,7 +14,7 @@ import pytest
 from bot.places import Gazetteer
 from bot.staff.accounts import AccountBook, Refused, hash_password
 from bot.staff.store import StaffStore
-from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 from tests.test_hostile_dashboard import encode
@@ -25,9 +25,9 @@ WHEN = re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}")  # dd/mm/yyyy HH:MM
 
 
 @asynccontextmanager
-async def as_admin(tmp_path: Path) -> AsyncIterator[Env]:
+async def as_admin(tmp_path: Path, store: Store | None = None) -> AsyncIterator[Env]:
     """A running server with two communes' leads, an officer "lan", and the admin "tinh" signed in on env.http."""
-    async with running(tmp_path) as env:
+    async with running(tmp_path, khuyencong_db=Path(store.target) if store else tmp_path / "k.db") as env:
         seed(env)
         await sign_in(env, "tinh")
         yield env
@@ -91,8 +91,10 @@ async def change_own(
 
 
 @run
-async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commune(tmp_path: Path) -> None:
-    async with as_admin(tmp_path) as env:
+async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commune(
+    tmp_path: Path, store: Store
+) -> None:
+    async with as_admin(tmp_path, store) as env:
         status, html = await admin_adds(env)
         assert status == 200 and "Đã tạo tài khoản hoa.vt" in html
         password = one_time(html)
@@ -225,8 +227,8 @@ async def test_a_disabled_officer_is_told_so_only_with_the_right_password_and_lo
 
 
 @run
-async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Path) -> None:
-    async with as_admin(tmp_path) as env:
+async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Path, store: Store) -> None:
+    async with as_admin(tmp_path, store) as env:
         tinh = account_id(env, "tinh")
         before = counts(env)
         _, _, html = await page(env.http, f"{env.url}/staff/accounts/{tinh}")
@@ -254,10 +256,10 @@ async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Pat
         with pytest.raises(Refused, match="quản trị cuối cùng"):
             book.set_access(None, tinh, "", False, (19405,))
         code, _, err = cli(
-            ["staff", "add", "tinh", "--commune", "19405", "--db", str(tmp_path / "k.db")], f"{PASSWORD}\n{PASSWORD}\n"
+            ["staff", "add", "tinh", "--commune", "19405", "--db", store.target], f"{PASSWORD}\n{PASSWORD}\n"
         )
         assert code == 2 and "quản trị cuối cùng" in err
-        assert StaffStore(SqliteRepository(tmp_path / "k.db")).account("tinh").all_communes  # type: ignore[union-attr]
+        assert StaffStore(store.open()).account("tinh").all_communes  # type: ignore[union-attr]
 
 
 def admin_posts(target: int) -> list[tuple[str, dict[str, str]]]:
@@ -352,8 +354,10 @@ async def test_a_lone_surrogate_or_broken_bytes_in_any_field_are_refused(tmp_pat
 
 
 @run
-async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them_at_once(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         lan_http, _ = await browser_of(env, "lan", PASSWORD)
         async with lan_http:

@@ -313,8 +313,8 @@ async def test_zalo_images_get_a_polite_text_only_reply(tmp_path: Path) -> None:
 
 
 @run
-async def test_zalo_token_refresh_rotation_and_error_classes(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_zalo_token_refresh_rotation_and_error_classes(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         env.zalo.access_token = "access-expired-elsewhere"  # the token we hold is now invalid: -216
         replies = await zalo_say(env, "xin chao")
         assert replies and env.zalo.refreshes == 1

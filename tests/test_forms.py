@@ -17,8 +17,8 @@ from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
+from bot.storage.factory import open_repository
 from bot.storage.memory import MemoryRepository
-from bot.storage.sqlite import SqliteRepository
 from tests.conftest import ROOT
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
@@ -216,15 +216,15 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     tmp_path: Path,
     kb: Knowledge,
 ) -> None:
-    repo = SqliteRepository(db)
-    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY rowid").fetchall()]
+    repo = open_repository(db)  # SQLite and PostgreSQL: the summary's facilities are read once, streamed
+    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY ref").fetchall()]
     first, gone = refs[0], refs[1]
     repo.db.execute("UPDATE leads SET profile = ? WHERE ref = ?", [json.dumps(RICH), first])
     repo.db.execute("UPDATE leads SET status = 'withdrawn' WHERE ref = ?", [gone])
-    for ref, reasons in ((first, '["workers"]'), (refs[2], "[]")):  # as the chat keeps them: met, or none met
-        repo.db.execute(
-            "UPDATE leads SET assessment = json_set(assessment, '$.priority', json(?)) WHERE ref = ?", [reasons, ref]
-        )
+    for ref, met in ((first, ["workers"]), (refs[2], [])):  # as the chat keeps them: criteria met, or none
+        (stored,) = repo.db.execute("SELECT assessment FROM leads WHERE ref = ?", [ref]).fetchone()
+        assessment = json.loads(stored) | {"priority": met}
+        repo.db.execute("UPDATE leads SET assessment = ? WHERE ref = ?", [json.dumps(assessment), ref])
     repo.close()
     out = tmp_path / "summary.xlsx"
     assert export(db, "--format", "summary", "--out", str(out))[0] == 0

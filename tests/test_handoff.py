@@ -17,7 +17,7 @@ from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.handoffs import Handoffs, ReplyRefused
 from bot.staff.store import Staff, StaffStore
 from bot.storage.handoffs import nudged
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.test_channels import run, running
 from tests.test_dashboard import PASSWORD, csrf_of, sign_in
 
@@ -255,8 +255,12 @@ def test_the_handoff_commands_list_and_reply_and_refuse_bad_input_writing_nothin
 
 
 @run
-async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_to_call(tmp_path: Path) -> None:
-    async with running(tmp_path, khuyencong_knowledge=knowledge_with_phone(tmp_path)) as env:
+async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_to_call(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(
+        tmp_path, khuyencong_db=Path(store.target), khuyencong_knowledge=knowledge_with_phone(tmp_path)
+    ) as env:
         app = env.app
         to_vinh_thuy(app, "z6", "zalo")
         say(app, "gặp cán bộ", "z6", "zalo", minute=5)

@@ -18,7 +18,7 @@ from bot.knowledge import Locality, Office
 from bot.messages import ConversationKey, Incoming
 from bot.staff.store import StaffStore
 from bot.storage.profiles import ProfileStore
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, Store
 from tests.fakes import wait_for
 from tests.test_channels import INTERVIEW, REGISTER, Env, run, running, settings_for, tg_post, web_say
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
@@ -69,9 +69,9 @@ async def save_profile(env: Env, code: int = VINH_THUY, **over: str) -> tuple[in
 
 
 @asynccontextmanager
-async def saved_by_lan(tmp: Path) -> AsyncIterator[Env]:
+async def saved_by_lan(tmp: Path, store: Store | None = None) -> AsyncIterator[Env]:
     """A server where the officer of Vĩnh Thủy has saved the profile of `profile_form`."""
-    async with running(tmp) as env:
+    async with running(tmp, khuyencong_db=Path(store.target) if store else tmp / "k.db") as env:
         seed(env)
         await sign_in(env)
         await save_profile(env)
@@ -86,8 +86,8 @@ async def chat(env: Env, user: str, *texts: str) -> str:
 
 
 @run
-async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
         before = await chat(env, "a" * 32, "so dien thoai xa vinh thuy")
         assert PHONE not in before and "chưa có số điện thoại" in before  # was: the whole plan, no phone
@@ -197,8 +197,8 @@ async def test_bad_profile_input_is_refused_politely_and_changes_nothing(tmp_pat
 
 
 @run
-async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one(tmp_path: Path) -> None:
-    async with running(tmp_path, khuyencong_locality="quang-tri/vinh-thuy") as env:
+async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target), khuyencong_locality="quang-tri/vinh-thuy") as env:
         seed(env)  # 'lan' keeps Vĩnh Thủy, 'tinh' every commune
         await sign_in(env)
         assert (await profile_page(env, BINH_GIANG))[0] == 404
@@ -239,8 +239,8 @@ async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one
 
 
 @run
-async def test_the_exported_yaml_goes_back_into_knowledge_and_passes_kb_check(tmp_path: Path) -> None:
-    async with saved_by_lan(tmp_path) as env:
+async def test_the_exported_yaml_goes_back_into_knowledge_and_passes_kb_check(tmp_path: Path, store: Store) -> None:
+    async with saved_by_lan(tmp_path, store) as env:
         async with env.http.get(f"{env.url}/staff/profiles/{VINH_THUY}/yaml") as resp:
             assert resp.status == 200 and 'filename="vinh-thuy.yaml"' in resp.headers["Content-Disposition"]
             text = await resp.text()
@@ -277,14 +277,15 @@ async def test_the_knowledge_page_lists_what_profiles_lack_until_an_officer_fill
         assert "Vĩnh Thủy (Quảng Trị) chưa có số điện thoại" not in page and "Bình Giang" in page
 
 
-def _engine_app(tmp: Path) -> App:
-    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9"))
+def _engine_app(tmp: Path, store: Store | None = None) -> App:
+    db = Path(store.target) if store else tmp / "k.db"
+    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9", khuyencong_db=db))
 
 
-def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path) -> None:
+def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path, store: Store) -> None:
     """Two connections to one file, as `serve` (the dashboard) and `worker` (the turns) hold them."""
-    worker = _engine_app(tmp_path)
-    dashboard = _engine_app(tmp_path)
+    worker = _engine_app(tmp_path, store)
+    dashboard = _engine_app(tmp_path, store)
     key = ConversationKey("t", "u1")
 
     def ask(n: int) -> str:

@@ -284,11 +284,10 @@ class StaffStore:
         clause, args = self._where(staff, query)
         return int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
 
-    def iter_leads(self, staff: Staff, query: LeadQuery) -> Iterator[Lead]:
-        """Every lead matching the filters (no pages), oldest first, read in batches: for exports."""
+    def iter_leads(self, staff: Staff, query: LeadQuery, batch: int = 2000) -> Iterator[Lead]:
+        """Every lead matching the filters (no pages), oldest first, read `batch` at a time: for exports."""
         clause, args = self._where(staff, query)
-        cur = self.db.conn.execute(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args)
-        yield from self.repo.leads_from(cur)
+        yield from self.repo.leads_streamed(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args, batch)
 
     def lead(self, staff: Staff, ref: str) -> Lead | None:
         """One lead, if this account may see it."""
