@@ -43,6 +43,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot.storage.factory import is_postgres, open_repository
 from tests.fakes import FakeTelegram, FakeZalo, raw_json, start, zalo_event
 from tests.test_channels import TG_SECRET, sign
 from tests.test_serve import environment
@@ -329,7 +330,7 @@ async def simulate(
     users: int,
     turns: int,
     *,
-    db: Path | None = None,
+    db: Path | str | None = None,
     peak_memory: Callable[[], dict[str, int]] = own_memory,
     turn_timeout: float = 60.0,
 ) -> LoadResult:
@@ -506,10 +507,15 @@ def refs_problems(crowd: list[Person]) -> list[str]:
     return problems
 
 
-def read_leads(db: Path) -> list[tuple[str, str, str, str, str]]:
-    """Every stored lead as (channel, user, name, phone, facility)."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT channel, user, name, phone, facility_name FROM leads").fetchall()
+def read_leads(db: Path | str) -> list[tuple[str, str, str, str, str]]:
+    """Every stored lead as (channel, user, name, phone, facility), from a SQLite file or a postgresql:// URL."""
+    sql = "SELECT channel, user, name, phone, facility_name FROM leads"
+    if is_postgres(db):
+        with contextlib.closing(open_repository(db, pool_size=1)) as repo:
+            rows = repo.db.execute(sql).fetchall()
+    else:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            rows = conn.execute(sql).fetchall()
     return [tuple(str(x) for x in row) for row in rows]  # type: ignore[misc]
 
 
@@ -605,8 +611,11 @@ async def warm_up(target: Served) -> None:
         await asyncio.sleep(0.5)  # its remaining replies, and start-up work, settle
 
 
-async def run(users: int = FULL_USERS, turns: int = FULL_TURNS) -> LoadResult:
-    """Start `khuyencong serve` (default worker mode: a child process) with the fakes here, and simulate."""
+async def run(users: int = FULL_USERS, turns: int = FULL_TURNS, database: str | None = None) -> LoadResult:
+    """Start `khuyencong serve` (default worker mode: a child process) with the fakes here, and simulate.
+
+    `database` is a postgresql:// URL to run on (an empty database); by default a fresh SQLite file.
+    """
     telegram, zalo = FakeTelegram(), FakeZalo()
     tg_runner, tg_url = await start(telegram.app())
     zl_runner, zl_url = await start(zalo.app())
@@ -616,6 +625,8 @@ async def run(users: int = FULL_USERS, turns: int = FULL_TURNS) -> LoadResult:
     # so the per-address limits of the web chat (against one client scripting new chats) are lifted too.
     lifted = {"WEB_RATE_PER_MINUTE": "100000", "WEB_ADDRESS_RATE_PER_MINUTE": "1000000"}
     env = environment(tmp, port, tg_url, zl_url) | lifted | {"WEB_ADDRESS_CHATS_PER_MINUTE": "100000"}
+    db = database or str(tmp / "k.db")
+    env["KHUYENCONG_DB"] = db
     with (tmp / "serve.log").open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "serve", cwd=ROOT, env=env, stdout=log, stderr=log
@@ -623,7 +634,7 @@ async def run(users: int = FULL_USERS, turns: int = FULL_TURNS) -> LoadResult:
     target = Served(f"http://127.0.0.1:{port}", telegram, zalo, proc.pid)
     try:
         await warm_up(target)
-        result = await simulate(target, users, turns, db=tmp / "k.db", peak_memory=server_memory(proc.pid))
+        result = await simulate(target, users, turns, db=db, peak_memory=server_memory(proc.pid))
     except BaseException:
         print(f"the server's log is in {tmp / 'serve.log'}", file=sys.stderr)
         raise

@@ -357,6 +357,13 @@ def bench_search() -> list[str]:
     return rows
 
 
+def bench_workers() -> list[str]:
+    """Turns a second with 1 worker on SQLite and 1, 2, 4 on PostgreSQL; the crowd on both (bench/workers.py)."""
+    from bench.workers import main as workers
+
+    return workers()
+
+
 # In this order: the memory figures must not come from the other benchmarks (RUSAGE_CHILDREN keeps the
 # largest child), so storage and export run first.
 BENCHMARKS: dict[str, tuple[Callable[[], list[str]], str]] = {
@@ -370,6 +377,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], list[str]], str]] = {
     "webhook": (bench_webhook, "the Zalo webhook path against a bare aiohttp handler (bench/webhook.py)"),
     "search": (bench_search, "a search of the lead list over 100,000 leads (name, phone, reference)"),
     "load": (bench_load, "500 people × 20 turns over HTTP on the three channels (bench/load.py)"),
+    "workers": (
+        bench_workers,
+        "turns/s: 1 worker on SQLite against 1, 2, 4 on PostgreSQL; 500 × 20 on both (bench/workers.py)",
+    ),
 }
 
 

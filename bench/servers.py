@@ -20,11 +20,16 @@ def bare(port: int) -> None:
 
 
 def fake_oa(port: int) -> None:
-    """A Zalo OA send endpoint that accepts everything and counts, for the bench to know when work is done."""
+    """A Zalo OA send endpoint that accepts everything and counts, for the bench to know when work is done.
+
+    It also keeps who got what, in order (GET /log), for the bench to check nothing was lost or doubled.
+    """
     count = {"n": 0}
+    got: list[tuple[str, str]] = []
 
     async def send(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.json()
+        got.append((str(body["recipient"]["user_id"]), str(body["message"].get("text", ""))))
         count["n"] += 1
         return web.json_response({"error": 0, "message": "Success", "data": {"message_id": str(count["n"])}})
 
@@ -33,7 +38,12 @@ def fake_oa(port: int) -> None:
 
     app = web.Application()
     app.router.add_post("/v3.0/oa/message/cs", send)
+
+    async def log(request: web.Request) -> web.Response:
+        return web.json_response(got)
+
     app.router.add_get("/count", seen)
+    app.router.add_get("/log", log)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
 
 

@@ -67,17 +67,17 @@ async def ready(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def event(i: int) -> tuple[bytes, dict[str, str]]:
+def event(i: int, users: int = USERS) -> tuple[bytes, dict[str, str]]:
     """A signed text event; users repeat so each one has a conversation going."""
     stamp = str(int(time.time() * 1000))
     body = {
         "app_id": APP_ID,
         "event_name": "user_send_text",
         "timestamp": stamp,
-        "sender": {"id": f"u{i % USERS}"},
+        "sender": {"id": f"u{i % users}"},
         "recipient": {"id": "oa"},
         "message": {
-            "text": ["kiem tra", "hkd", "lam nuoc mam", "hkd co dc ho tro ko"][i // USERS % 4],
+            "text": ["kiem tra", "hkd", "lam nuoc mam", "hkd co dc ho tro ko"][i // users % 4],
             "msg_id": f"bench-{i}-{time.time_ns()}",
         },
     }
@@ -86,16 +86,16 @@ def event(i: int) -> tuple[bytes, dict[str, str]]:
     return raw, {"Content-Type": "application/json", "X-ZEvent-Signature": f"mac={mac}"}
 
 
-async def load(url: str) -> tuple[float, list[float]]:
-    """Fire REQUESTS signed events over CONCURRENCY keep-alive connections; requests per second and latencies.
+async def load(url: str, count: int = REQUESTS, users: int = USERS) -> tuple[float, list[float]]:
+    """Fire `count` signed events of `users` people over CONCURRENCY keep-alive connections; req/s and latencies.
 
     A bare HTTP/1.1 client on asyncio streams: it costs far less CPU per request than aiohttp's client,
     so on its own core it can outrun the server under test (the figure is the server's, not the client's).
     """
     host, port_, path = _split(url)
-    requests = [_request(host, path, *event(i)) for i in range(REQUESTS)]
+    requests = [_request(host, path, *event(i, users)) for i in range(count)]
     latencies: list[float] = []
-    next_one = iter(range(REQUESTS))
+    next_one = iter(range(count))
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection(host, port_)
@@ -110,8 +110,8 @@ async def load(url: str) -> tuple[float, list[float]]:
         writer.close()
 
     began = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(CONCURRENCY)))
-    return REQUESTS / (time.perf_counter() - began), latencies
+    await asyncio.gather(*(connection() for _ in range(min(CONCURRENCY, count))))
+    return count / (time.perf_counter() - began), latencies
 
 
 def _split(url: str) -> tuple[str, int, str]:
@@ -133,19 +133,7 @@ def p99(samples: list[float]) -> float:
 
 async def run() -> list[str]:
     bare_port, oa_port, our_port = port(), port(), port()
-    tmp = Path(tempfile.mkdtemp())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_", "WEB_", "KHUYENCONG_"))}
-    env.update(
-        {
-            "KHUYENCONG_DB": str(tmp / "bench.db"),
-            "WEB_PORT": str(our_port),
-            "WEB_RATE_PER_MINUTE": "100000",
-            "ZALO_APP_ID": APP_ID,
-            "ZALO_OA_SECRET_KEY": SECRET,
-            "ZALO_ACCESS_TOKEN": "t",
-            "ZALO_API_BASE": f"http://127.0.0.1:{oa_port}",
-        }
-    )
+    env = server_env(str(Path(tempfile.mkdtemp()) / "bench.db"), our_port, oa_port)
     client_cpus, server_cpus = cores()
     os.sched_setaffinity(0, client_cpus)
     procs = [  # the fake OA stands for the outside world: it runs beside the load generator
@@ -176,6 +164,23 @@ async def run() -> list[str]:
             proc.wait(timeout=30)
         os.sched_setaffinity(0, client_cpus | server_cpus)
     return rows(rounds, bare_lat, our_lat)
+
+
+def server_env(db: str, our_port: int, oa_port: int) -> dict[str, str]:
+    """The settings of a Zalo-only deployment on `db` (a file or a postgresql:// URL), sending to the fake OA."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_", "WEB_", "KHUYENCONG_"))}
+    env.update(
+        {
+            "KHUYENCONG_DB": db,
+            "WEB_PORT": str(our_port),
+            "WEB_RATE_PER_MINUTE": "100000",
+            "ZALO_APP_ID": APP_ID,
+            "ZALO_OA_SECRET_KEY": SECRET,
+            "ZALO_ACCESS_TOKEN": "t",
+            "ZALO_API_BASE": f"http://127.0.0.1:{oa_port}",
+        }
+    )
+    return env
 
 
 def rows(rounds: list[tuple[float, float, float, int]], bare_lat: list[float], our_lat: list[float]) -> list[str]:
