@@ -143,36 +143,45 @@ def bench_ask_process() -> list[str]:
     return rows
 
 
-def bench_turns() -> list[str]:
-    """Engine turn latency with a SQLite commit on a file, over whole interviews and registrations."""
-    import tempfile
+# Whole interviews and registrations: today's flow, the consent follows the tap on Đăng ký, name and phone
+# come in one message.
+TURN_SCRIPT = (
+    "kiem tra",
+    "hkd",
+    "lam nuoc mam",
+    "xa vinh thuy quang tri",
+    "may moc",
+    "dang ky",
+    "dong y",
+    "Nguyen Thi Lan 0912 345 678",
+    "Co so Lan",
+    "xac nhan",
+    "hkd co dc ho tro ko",
+    "menu",
+)
 
+
+def turn_samples(db: Path | str, users: int) -> list[float]:
+    """Wall time of each engine turn with its commit, `users` people through TURN_SCRIPT, on a database."""
     from bot.app import build
 
-    tmp = Path(tempfile.mkdtemp())
-    app = build(db=tmp / "bench.db", knowledge=ROOT / "knowledge")
-    script = [
-        "kiem tra",
-        "hkd",
-        "lam nuoc mam",
-        "xa vinh thuy quang tri",
-        "may moc",
-        "dang ky",  # today's flow: the consent follows the tap on Đăng ký, name and phone come in one message
-        "dong y",
-        "Nguyen Thi Lan 0912 345 678",
-        "Co so Lan",
-        "xac nhan",
-        "hkd co dc ho tro ko",
-        "menu",
-    ]
+    app = build(db=Path(db), knowledge=ROOT / "knowledge")  # a postgresql:// URL survives Path (bot.storage.factory)
     samples: list[float] = []
-    for user in range(150):
+    for user in range(users):
         key = ConversationKey("bench", f"u{user}")
-        for text in script:
+        for text in TURN_SCRIPT:
             start = time.perf_counter()
             app.engine.handle(Incoming(key, text=text.replace("0912 345 678", f"0912 {user:03d} 678")))
             samples.append(time.perf_counter() - start)
     app.close()
+    return samples
+
+
+def bench_turns() -> list[str]:
+    """Engine turn latency with a SQLite commit on a file, over whole interviews and registrations."""
+    import tempfile
+
+    samples = turn_samples(Path(tempfile.mkdtemp()) / "bench.db", 150)
     p50, p95, p99 = percentiles(samples)
     return [
         f"| One turn: engine + SQLite commit ({len(samples)} turns, WAL) | {p50 * 1e3:.3f} ms | "

@@ -39,10 +39,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bench import load as crowd
+from bench.run import percentiles, turn_samples
 from bench.webhook import drained, event, port, ready, server_env, spawn, warmed
 from bench.webhook import load as post
 from bot.storage.factory import open_repository
@@ -229,27 +231,89 @@ def problems(waiting: int, unsent: int, ran: int, got: list[list[str]], events: 
     return found
 
 
-async def run_all(quick: bool, server: str) -> tuple[list[Layout], list[tuple[str, crowd.LoadResult]], list[float]]:
-    """Every layout, then the crowd on PostgreSQL and SQLite; the machine's load average before and after."""
+@dataclass
+class InProcess:
+    """One engine turn with its commit, in this process alone: latency, and what it asked the database."""
+
+    kind: str
+    samples: list[float]
+    statements: float  # statements sent to PostgreSQL a turn, BEGIN and COMMIT included (0 on SQLite)
+
+
+def in_process(kind: str, db: str, users: int) -> InProcess:
+    """bench/run.py's turns (whole interviews and registrations) on `db`, the statements counted on PostgreSQL."""
+    import psycopg
+
+    counted = [0]
+    plain, many = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def execute(self: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+        counted[0] += 1
+        return plain(self, *args, **kwargs)
+
+    def executemany(self: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+        counted[0] += 1
+        return many(self, *args, **kwargs)
+
+    psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany  # type: ignore[method-assign]
+    try:
+        turn_samples(db, 1)  # start-up and its migrations, not counted
+        counted[0] = 0
+        samples = turn_samples(db, users)
+    finally:
+        psycopg.Cursor.execute, psycopg.Cursor.executemany = plain, many  # type: ignore[method-assign]
+    return InProcess(kind, samples, counted[0] / len(samples))
+
+
+@dataclass
+class Run:
+    """Everything one run measured, and the machine's load average (1 min) before and after."""
+
+    single: list[InProcess]
+    layouts: list[Layout]
+    loads: list[tuple[str, crowd.LoadResult]]
+    machine: list[float]
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem any part found (none: nothing lost, doubled or mixed up)."""
+        return [p for layout in self.layouts for p in layout.problems] + [p for _, r in self.loads for p in r.problems]
+
+
+async def run_all(quick: bool, server: str) -> Run:
+    """One turn in process on each database, every layout, then the crowd on PostgreSQL and SQLite."""
     size = QUICK if quick else FULL
-    layouts = (("sqlite", 1), ("postgres", 2)) if quick else LAYOUTS
     users, turns = (6, 12) if quick else (crowd.FULL_USERS, crowd.FULL_TURNS)
-    machine = [os.getloadavg()[0]]
-    found = []
-    for kind, workers in layouts:
+    done = Run([], [], [], [os.getloadavg()[0]])
+    for kind in ("sqlite", "postgres"):
+        print(f"… one turn in process on {kind}", file=sys.stderr, flush=True)
+        with database(kind, server) as db:
+            done.single.append(in_process(kind, db, 5 if quick else 150))
+    for kind, workers in (("sqlite", 1), ("postgres", 2)) if quick else LAYOUTS:
         print(f"… {kind}, {workers} worker(s)", file=sys.stderr, flush=True)
         with database(kind, server) as db:
-            found.append(await measure(kind, workers, db, size["events"], size["people"]))
-    for layout in found[1:]:
-        if layout.transcript != found[0].transcript:
-            layout.problems.append(f"people's replies differ from {found[0].name}'s")
-    loads = []
+            done.layouts.append(await measure(kind, workers, db, size["events"], size["people"]))
+    for layout in done.layouts[1:]:
+        if layout.transcript != done.layouts[0].transcript:
+            layout.problems.append(f"people's replies differ from {done.layouts[0].name}'s")
     for kind in ("postgres", "sqlite"):
         print(f"… {users} people × {turns} turns on {kind}", file=sys.stderr, flush=True)
         with database(kind, server) as db:
-            loads.append((kind, await crowd.run(users, turns, database=db)))
-    machine.append(os.getloadavg()[0])
-    return found, loads, machine
+            done.loads.append((kind, await crowd.run(users, turns, database=db)))
+    done.machine.append(os.getloadavg()[0])
+    return done
+
+
+def single_row(single: list[InProcess]) -> str:
+    """The in-process turn on both databases, side by side."""
+    pg = single[-1]
+    a, b = (percentiles(x.samples) for x in single)
+    return (
+        f"| One turn in one process, engine + commit, {len(pg.samples):,} turns of whole interviews and "
+        f"registrations: SQLite p50 {a[0] * 1e3:.2f} ms / p99 {a[2] * 1e3:.2f} ms → **PostgreSQL** "
+        f"({pg.statements:.1f} statements a turn, BEGIN and COMMIT included) | {b[0] * 1e3:.2f} ms | "
+        f"{b[1] * 1e3:.2f} ms | {b[2] * 1e3:.2f} ms | (recorded) |"
+    )
 
 
 def layout_row(layout: Layout, base: Layout, first_pg: Layout | None) -> str:
@@ -273,24 +337,24 @@ def layout_row(layout: Layout, base: Layout, first_pg: Layout | None) -> str:
     )
 
 
-def rows(layouts: list[Layout], loads: list[tuple[str, crowd.LoadResult]], machine: list[float]) -> list[str]:
-    """The rows for docs/benchmarks.md: turns a second per layout against SQLite's, then the crowds."""
-    base = layouts[0]
-    first_pg = next((layout for layout in layouts if layout.kind == "postgres"), None)
-    found = [layout_row(layout, base, first_pg) for layout in layouts]
-    trouble = [p for layout in layouts for p in layout.problems]
+def rows(run: Run) -> list[str]:
+    """The rows for docs/benchmarks.md: a turn in process, turns a second per layout against SQLite's, the crowds."""
+    base = run.layouts[0]
+    first_pg = next((layout for layout in run.layouts if layout.kind == "postgres"), None)
+    found = [single_row(run.single), *(layout_row(layout, base, first_pg) for layout in run.layouts)]
+    trouble = [p for layout in run.layouts for p in layout.problems]
     verdict = "**met**" if not trouble else f"**not met ({len(trouble)} problems)**"
     found.append(
         f"| … in every layout: each message run once, every reply delivered once, each person's order kept "
         f"({base.delivered:,} messages to the fake OA each) | – | – | – | {verdict} |"
     )
-    for kind, result in loads:
+    for kind, result in run.loads:
         db = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[kind]
         first, *rest = crowd.rows(result)
         found += [first.replace("| ", f"| **{db}**, serve and its worker: ", 1), *rest]
     found.append(
-        f"| … load average of the machine (1 min) before / after these: {machine[0]:.2f} / {machine[-1]:.2f} "
-        f"({os.cpu_count()} cores) | – | – | – | (recorded) |"
+        f"| … load average of the machine (1 min) before / after these: {run.machine[0]:.2f} / {run.machine[-1]:.2f} "
+        f"({os.cpu_count()} cores, shared) | – | – | – | (recorded) |"
     )
     return found
 
@@ -302,10 +366,10 @@ def main(quick: bool = False) -> list[str]:
         return under_postgres(quick)
     if not server:
         raise SystemExit(f"no PostgreSQL server: {os.environ.get('KHUYENCONG_TEST_PG_ERROR', 'unknown reason')}")
-    layouts, loads, machine = asyncio.run(run_all(quick, server))
-    for problem in [p for layout in layouts for p in layout.problems] + [p for _, r in loads for p in r.problems]:
+    run = asyncio.run(run_all(quick, server))
+    for problem in run.problems:
         print(problem, file=sys.stderr)
-    return rows(layouts, loads, machine)
+    return rows(run)
 
 
 def under_postgres(quick: bool) -> list[str]:

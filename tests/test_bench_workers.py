@@ -12,23 +12,25 @@ from bench.workers import QUICK, problems, rows, run_all, warm_user
 
 
 def test_the_quick_run_measures_sqlite_and_two_postgres_workers_and_loses_nothing(pg_server: str) -> None:
-    layouts, loads, machine = asyncio.run(run_all(quick=True, server=pg_server))
-    sqlite, postgres = layouts
+    run = asyncio.run(run_all(quick=True, server=pg_server))
+    assert run.problems == [], run.problems[:5]
+    assert [x.kind for x in run.single] == ["sqlite", "postgres"]
+    assert run.single[0].statements == 0 < run.single[1].statements  # counted on PostgreSQL only
+    assert all(len(x.samples) == 5 * 12 for x in run.single)
+    sqlite, postgres = run.layouts
     assert (sqlite.name, postgres.name) == ("SQLite, 1 worker", "PostgreSQL, 2 workers")
-    for layout in layouts:
-        assert layout.problems == [], layout.problems
+    for layout in run.layouts:
         assert layout.end_to_end > 0 and layout.alone > 0
     # Same messages, same replies in the same order, on both databases; every person answered every time.
     assert postgres.transcript == sqlite.transcript and len(sqlite.transcript) >= 2 * QUICK["events"] // 10
     assert postgres.delivered == sqlite.delivered
     assert postgres.transactions > 0 and set(postgres.cpu) == {"workers", "postgres"}
-    assert [kind for kind, _ in loads] == ["postgres", "sqlite"]
-    for _, crowd in loads:
-        assert crowd.problems == [], crowd.problems[:5]
+    assert [kind for kind, _ in run.loads] == ["postgres", "sqlite"]
+    for _, crowd in run.loads:
         assert crowd.turns_answered == 6 * 12 and crowd.leads == crowd.registering == 6
-    table = rows(layouts, loads, machine)
+    table = rows(run)
     assert sum("Complete turns a second" in row for row in table) == 2
-    assert "**met**" in table[2] and all(row.startswith("| ") for row in table)
+    assert "**met**" in table[3] and all(row.startswith("| ") for row in table)
 
 
 def test_the_check_catches_an_event_left_lost_doubled_or_out_of_order() -> None:
