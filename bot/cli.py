@@ -450,7 +450,12 @@ def export(
     )
     if out.is_dir():
         out = out / _export_name(kb, fmt, query.commune)
-    repo = open_repository(_db_path(db))
+    if not out.parent.is_dir():
+        _fail(f"out: không có thư mục {out.parent}; hãy tạo thư mục trước hoặc chọn thư mục khác")
+    path = _db_path(db)
+    if _missing(path):  # a mistyped --db would otherwise export 0 leads from a new, empty file
+        _fail(f"db: không thấy cơ sở dữ liệu {path}")
+    repo = open_repository(path)
     store = StaffStore(repo)  # the dashboard's filters, for every commune
     total = store.count(EVERYONE, query)
     bar = click.progressbar(length=total, label="Đang xuất", file=sys.stderr) if total >= 5000 else nullcontext()
@@ -479,11 +484,14 @@ def _commune_code(kb: Knowledge, commune: str | None) -> int | None:
     """The commune filter as a unit code; a name must name one unit."""
     if commune is None:
         return None
-    if commune.strip().isdigit():
-        return int(commune)
     from bot.places import Gazetteer
 
-    found = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units).resolve_text(commune)
+    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
+    if commune.strip().isdigit():
+        if gazetteer.place_by_code(int(commune)) is None:
+            _fail(f"commune: không có xã/phường mã {commune.strip()}")
+        return int(commune)
+    found = gazetteer.resolve_text(commune)
     if found.status == "ambiguous":
         options = ", ".join(f"{p.label} ({p.code})" for p in found.candidates)
         _fail(f"có nhiều nơi tên '{commune}': {options}; hãy dùng mã xã")

@@ -16,8 +16,12 @@ def cited(answer: str, citation: str | None, status: str | None) -> str:
     """An answer with its source line; a source not yet checked against the law says so once."""
     if not citation:
         return answer
-    note = " (tham khảo)" if status in ("S", "R") and not citation.endswith("(tham khảo)") else ""
-    return f"{answer}\nCăn cứ: {citation}{note}"
+    return f"{answer}\nCăn cứ: {citation}{reference_note(citation, status)}"
+
+
+def reference_note(citation: str, status: str | None) -> str:
+    """' (tham khảo)' after a source not yet checked against the law, unless the citation already says so."""
+    return " (tham khảo)" if status in ("S", "R") and "tham khảo" not in citation else ""
 
 
 def line_text(line: LineOut) -> str:

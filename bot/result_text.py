@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bot.eligibility import Assessment, LineOut
 from bot.flows import ResultTexts, Texts
 from bot.knowledge import Office
-from bot.render import MAX_REPLY, funding_word, line_figures, line_text
+from bot.render import MAX_REPLY, funding_word, line_figures, line_text, reference_note
 
 SHOWN_LINES = 3  # the lines shown with the result; the rest behind "Xem tất cả nội dung hỗ trợ"
 
@@ -34,7 +34,7 @@ class Sources:
         """' [n]' for this citation (the same number for the same source); empty without a citation."""
         if not citation:
             return ""
-        reference = citation + _reference_note(citation, status)
+        reference = citation + reference_note(citation, status)
         part = _PART.match(reference)
         document, word, row = part.groups() if part else (reference, "", "")
         for n, (doc, w, rows) in enumerate(self.cited, 1):
@@ -48,10 +48,6 @@ class Sources:
         """'Căn cứ:' and one numbered source a line; nothing when nothing was cited."""
         listed = [f"{doc}, {word} {', '.join(rows)}" if rows else doc for doc, word, rows in self.cited]
         return [heading, *(f"[{i}] {c}" for i, c in enumerate(listed, 1))] if listed else []
-
-
-def _reference_note(citation: str, status: str | None) -> str:
-    return " (tham khảo)" if status in ("S", "R") and not citation.endswith("(tham khảo)") else ""
 
 
 def verdict(a: Assessment, texts: ResultTexts) -> str:

@@ -224,3 +224,20 @@ def test_an_export_reads_the_leads_a_batch_at_a_time(store: Store) -> None:
             asked = [q for (q,) in other.execute("SELECT query FROM pg_stat_activity WHERE state LIKE 'idle in%'")]
         assert any(q.startswith("FETCH FORWARD 2 FROM") for q in asked), asked
     assert sorted([first.ref, *(lead.ref for lead in leads)]) == sorted(refs)  # each once
+
+
+def test_an_export_to_a_missing_folder_database_or_commune_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """A slip in a path or a code is said in one Vietnamese line (exit 2), not a traceback or an empty file."""
+    db = tmp_path / "k.db"
+    SqliteRepository(db).close()
+    for args, said in (
+        (["--out", str(tmp_path / "no" / "such" / "x.xlsx"), "--db", str(db)], "out: không có thư mục"),
+        (["--out", str(tmp_path / "x.xlsx"), "--db", str(tmp_path / "mistyped.db")], "db: không thấy cơ sở dữ liệu"),
+        (["--out", str(tmp_path / "x.xlsx"), "--db", str(db), "--commune", "99999"], "commune: không có xã/phường mã"),
+    ):
+        command = ["export", "--format", "xlsx", *args, "--knowledge", str(KNOWLEDGE)]
+        result = CliRunner().invoke(main, command)
+        said_back = result.stdout + result.stderr
+        assert result.exit_code == 2 and said in said_back and "Traceback" not in said_back, (args, said_back)
+        assert len(said_back.strip().splitlines()) == 1, said_back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db"]  # nothing written, no new database

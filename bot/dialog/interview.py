@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.answers import place_slot
 from bot.dialog.context import Context
-from bot.dialog.listening import INFERRED
+from bot.dialog.listening import BAND, INFERRED
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
 from bot.flows import Flow, Step
@@ -263,6 +263,9 @@ class Interview:
         if step.parser == "yes_no":
             self.fill(conv, step, {"yes": True, "no": False}.get(value), turn)
         elif step.parser == "money" and ascii_int(value) is not None:
+            chosen = next((c.label for c in step.choices if c.value == value), None)
+            if chosen:  # a band, said back as the band ('dưới 3 tỷ đồng'), never as the figure that stands for it
+                conv.slots[BAND] = {"value": ascii_int(value), "label": chosen}
             self.fill(conv, step, ascii_int(value), turn)
         elif step.parser == "needs":
             self.fill(conv, step, [] if value == "none" else [value], turn)

@@ -14,6 +14,7 @@ from bot.understanding import Slots, Understanding, slots_of
 
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
 CONTACT_NOT_KEPT = "contact_not_kept"  # a phone number was typed before consent (the number itself is not kept)
+BAND = "revenue_band"  # {"value", "label"}: the revenue came from a button ('Dưới 3 tỷ'), a band, not a figure
 TAKEN = frozenset(
     ("legal_form", "activity", "workers", "revenue_vnd", "capital_vnd", "place", "craft_village", "needs")
 ) | {"export", "owner_flags", "local_raw_material"}
@@ -124,7 +125,7 @@ class Listener:
         if slots.get("workers") is not None:
             parts.append(f"{slots['workers']} lao động")
         if isinstance(slots.get("revenue_vnd"), int):
-            parts.append(f"doanh thu khoảng {vnd(slots['revenue_vnd'])}")
+            parts.append("doanh thu " + (revenue_band(slots) or f"khoảng {vnd(slots['revenue_vnd'])}"))
         if isinstance(slots.get("capital_vnd"), int):
             parts.append(f"vốn khoảng {vnd(slots['capital_vnd'])}")
         place = slots.get("place") or {}
@@ -180,6 +181,13 @@ class Listener:
             shown = found.matched
         said = shown.lower()  # whole words: 'bánh tráng' is no 'bán'
         return shown if any(said == v or said.startswith(v + " ") for v in _VERBS + _TRADES) else f"làm {shown}"
+
+
+def revenue_band(slots: dict[str, Any]) -> str | None:
+    """'dưới 3 tỷ đồng' when the revenue kept is the band of a button tapped, not a figure the person gave."""
+    band = slots.get(BAND) or {}
+    label = str(band.get("label") or "")
+    return f"{label[:1].lower()}{label[1:]} đồng" if label and band.get("value") == slots.get("revenue_vnd") else None
 
 
 def _label(step: Step | None, value: Any) -> str | None:

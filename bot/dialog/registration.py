@@ -8,7 +8,7 @@ from bot.dialog.context import Context
 from bot.dialog.demand import demand_note
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
-from bot.dialog.listening import CONTACT_NOT_KEPT, INFERRED, Listener
+from bot.dialog.listening import CONTACT_NOT_KEPT, INFERRED, Listener, revenue_band
 from bot.dialog.office import office_label
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
@@ -112,7 +112,8 @@ class Registration:
                     # The needs of the interview and the lines wanted at registration are one thing: shown
                     # once, as the lead keeps them, under the first label ("Cần hỗ trợ").
                     if step.parser != "needs":
-                        lines.append(f"• {step.label}: {self._shown(step, conv.slots[step.slot])}")
+                        shown = revenue_band(conv.slots) if step.slot == "revenue_vnd" else None
+                        lines.append(f"• {step.label}: {shown or self._shown(step, conv.slots[step.slot])}")
                     elif "needs" not in said:
                         lines.append(f"• {step.label}: {self._wanted_shown(conv)}")
                     said.add(step.parser)

@@ -6,9 +6,10 @@ from typing import Any
 
 from bot.dialog.context import Context
 from bot.dialog.demand import with_demand
+from bot.dialog.listening import revenue_band
 from bot.dialog.office import office_label, phone_gap, reach_of
 from bot.dialog.turn import Turn
-from bot.eligibility import Assessment, Profile
+from bot.eligibility import Assessment, Profile, vnd
 from bot.knowledge import AreaFlag
 from bot.messages import Button
 from bot.result_text import documents_text, everything, lines_for_person, reasons, verdict
@@ -44,6 +45,11 @@ def profile_of(conv: Conversation) -> Profile:
 def assess_said(ctx: Context, conv: Conversation, profile: Profile) -> Assessment:
     """The cited assessment, without a reason about a legal form the person never gave."""
     found = ctx.assessor.assess(profile)
+    band = revenue_band(conv.slots)
+    if band and profile.revenue_vnd is not None:  # a button's band stands for the figure in the rules, not in words
+        figure = f"doanh thu {vnd(profile.revenue_vnd)}"
+        reasons = [r.model_copy(update={"text": r.text.replace(figure, f"doanh thu {band}")}) for r in found.reasons]
+        found = found.model_copy(update={"reasons": reasons})
     if "legal_form" in conv.slots:
         return found
     # The profile defaults to a household business so that the rules can run; citing it would assert a fact.
