@@ -410,6 +410,16 @@ def m022_announce_reminders(db: Database) -> None:
     db.execute("CREATE TABLE reminders_sent (key TEXT PRIMARY KEY, announcement_id INTEGER NOT NULL, at TEXT NOT NULL)")
 
 
+@MIGRATIONS()
+def m024_inbox_person_index(db: Database) -> None:
+    """The inbox by person in arrival order: "is this the person's earliest event?" is a look-up, not a scan.
+
+    Every worker asks it of every event it claims (bot/storage/postgres.py::SharedInbox); without the index
+    each asking reads the whole inbox, and a backlog (a worker down, a burst) slows every claim down with it.
+    """
+    db.execute("CREATE INDEX inbox_person ON inbox (channel, person, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
