@@ -8,6 +8,7 @@ repository's `_tx`). A turn is one PostgreSQL transaction, as it is one SQLite t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from bot.messages import ConversationKey
 from bot.storage import search_keys
 from bot.storage.dialect import Table, to_postgres
 from bot.storage.factory import database_url
@@ -398,6 +400,20 @@ class PostgresRepository(SqliteRepository):
             for who in people:
                 cur.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", [CLAIM_LOCK, who])
             return self._claim_in(cur, events)
+
+    @contextlib.contextmanager
+    def person_turn(self, key: ConversationKey) -> Iterator[None]:
+        """Hold the person's advisory lock, the inbox workers' own, for a turn answered at once (the web chat).
+
+        Several `serve` processes behind a load balancer may each get one of a person's messages at the same
+        moment: each turn reads the conversation, then stores it whole, so two at once would lose one's answers.
+        The lock lives in a transaction of its own, let go when the turn is over, or when the process dies.
+        """
+        with self.pg.pool.connection() as conn, conn.transaction():
+            conn.execute(b"SELECT set_config('lock_timeout', %s, true)", [f"{round(self.busy_timeout * 1000)}"])
+            who = person_of(key.channel, key.user, 0)
+            conn.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [INBOX_LOCK, who])
+            yield
 
     def shared_inbox(self) -> SharedInbox:
         """The inbox as several workers read it at once."""

@@ -8,6 +8,7 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -521,6 +522,10 @@ class SqliteRepository:
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db.conn)
+
+    def person_turn(self, key: ConversationKey) -> AbstractContextManager[None]:
+        """Nothing to hold: one process serves a SQLite file (PostgreSQL's several take a lock here)."""
+        return nullcontext()
 
     # --- conversations -----------------------------------------------------------------
 
