@@ -81,8 +81,9 @@ FIXED_BUGS: dict[str, str] = {
     "_button_answer (web 500)",
     "web_413_not_json": "a web body over web_max_body_kb gets aiohttp's plain-text English 413, not a JSON "
     "'error' in Vietnamese (the widget then says 'Mất kết nối')",
-    "nul_character": "a NUL character ('\\u0000') in a text, a name or a facility: PostgreSQL refuses it in a text "
-    "column (psycopg.DataError): web 500, and a webhook turn failing again and again in the worker",
+    "nul_character": "a NUL character ('\\u0000') in a text, a name or a facility, or in a signed Zalo event's "
+    "message or sender id: PostgreSQL refuses it in a text column (psycopg.DataError): web 500, a webhook turn "
+    "failing again and again in the worker, or the Zalo webhook answering 500 to every redelivery",
 }
 KNOWN_BUGS: dict[str, str] = {}  # none open
 
@@ -1055,9 +1056,22 @@ KNOWN_BUG_CASES: list[tuple[str, str, Callable[[], list[Action]]]] = [
     ("nul_character", "zalo", lambda: [(ZaloFlood(SEED).say("6100000000000000001", "\x00kiem tra\x00"),)]),
     ("nul_character", "telegram", lambda: [(TelegramFlood(SEED).say("700000001", "\x00"),)]),
     ("nul_character", "signup", lambda: web_signup("Lan\x00 Trần", "Cơ sở\x00 nước mắm", "ghi\x00chú")),
+    ("nul_character", "zalo-msg-id", lambda: zalo_ids(msg_id="hostile-\x00-1")),
+    ("nul_character", "zalo-sender", lambda: zalo_ids(sender="6100000000000000001\x00")),
 ]
 # What is stored by these cases, besides the text handling: run on PostgreSQL too (a database with rules of its own).
 STORAGE_BUGS = frozenset({"lone_surrogate", "nul_character"})
+
+
+def zalo_ids(msg_id: str | None = None, sender: str | None = None) -> list[Action]:
+    """A correctly signed Zalo text whose message id or sender id is odd."""
+    maker = ZaloFlood(SEED)
+    event = maker.event(maker.users[0], "xin chao")
+    if msg_id is not None:
+        event["message"]["msg_id"] = msg_id
+    if sender is not None:
+        event["sender"]["id"] = sender
+    return [(maker.post("odd id", event, 200),)]
 
 
 def web_signup(name: str, facility: str, note: str) -> list[Action]:

@@ -163,6 +163,7 @@ class PgConnection:
         """Rewrite and run a statement, its result read into `into` (the rows are read at once)."""
         text = to_postgres(sql, self.catalog)
         hook = self._returning(sql, text)
+        params = without_nul(params)
         conn = self._local.__dict__.get("tx")
         if conn is not None:
             self._run_on(conn, into, sql, text + hook, params, hook)
@@ -226,6 +227,24 @@ class PgConnection:
     def close(self) -> None:
         """Close every pooled connection."""
         self.pool.close()
+
+
+def without_nul(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    """The parameters as PostgreSQL takes them: it refuses NUL in text, which SQLite stores; each becomes U+FFFD.
+
+    What people type is cleaned at the door (bot/text.py::storable); this is for everything else a platform
+    sends (a signed event's ids). Not dropped: 'a\\x00' and 'a' stay two values, as they are on SQLite.
+    """
+    values = params.values() if isinstance(params, Mapping) else params
+    if not any(isinstance(v, str) and "\x00" in v for v in values):
+        return params
+    if isinstance(params, Mapping):
+        return {k: _no_nul(v) for k, v in params.items()}
+    return [_no_nul(v) for v in params]
+
+
+def _no_nul(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _written_table(sql: str) -> str | None:
