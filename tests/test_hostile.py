@@ -49,7 +49,7 @@ from tests.test_channels import APP_ID, INTERVIEW, REGISTER, TG_SECRET, Env, run
 SEED = int(os.environ.get("HOSTILE_SEED", "20251108"))
 MESSAGES = int(os.environ.get("HOSTILE_MESSAGES", "10000"))  # generated requests per channel, besides scripted ones
 # On PostgreSQL a smaller flood of the same kinds (SQLite's run covers the text handling; this one the storage).
-PG_MESSAGES = int(os.environ.get("HOSTILE_PG_MESSAGES", "1000"))
+PG_MESSAGES = int(os.environ.get("HOSTILE_PG_MESSAGES", "600"))
 USERS = 200  # distinct people per channel, so that no one person's turns pile up
 IN_FLIGHT = 24  # requests on the wire at a time
 BIG_TEXTS = 12  # 100 KB messages per channel: a few, they are slow
