@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from bot.flows import Choice, Step
 from bot.places import Gazetteer, Place
 from bot.sectors import SectorClassifier
-from bot.text import ascii_int, expand, find_phone, fold, parse_count, parse_money, parse_phone
+from bot.text import ascii_int, expand, find_phone, fold, national_at_start, parse_count, parse_money, parse_phone
 
 _YES = {
     "co",
@@ -56,6 +56,7 @@ _SKIP |= _LATER
 _NOT_A_NAME = _SKIP - {"khoi", "no", "n"}  # 'Khôi' may be a name; a skip word alone at a name step is not
 _DONE = {"xac nhan", "xac nhan dang ky", "xac nhan a", "ok", "oke", "xong", "xong roi"}  # at the note: nothing to add
 _FORMULA = re.compile(r"^\s*[=+\-@]")
+_BULLET = re.compile(r"^[-–—•*]+\s+")  # a dash or bullet and a space before the words
 _MARKUP = re.compile(r"[<>{}\[\]\\|^~`$]|https?:|www\.")  # a name or a facility holds none of these
 _OLD_MOBILE = re.compile(r"^0?1\d{9}$")
 _MAX_COUNT = 1_000_000
@@ -199,6 +200,8 @@ class AnswerReader:
             return Parsed(hint="formula_refused")
         if _said(self.normal(name), _NOT_A_NAME) or _said(fold(name), _NOT_A_NAME):  # 'không', 'bỏ qua'
             return accepted("") if step.optional else Parsed(hint="contact_needed")
+        if _said(fold(name), _DONE):  # 'xác nhận' typed at a name: the summary's button, no name given
+            return accepted("") if step.optional or step.at_summary else Parsed()
         if not 2 <= len(name) <= 100 or not any(ch.isalpha() for ch in name):
             return Parsed()
         return accepted(name)
@@ -209,6 +212,9 @@ class AnswerReader:
             return accepted("")
         if step.optional and _said(fold(note), _DONE):  # 'xác nhận' at the note: nothing to add, on to the summary
             return accepted("")
+        # '-- gọi sau 5h', '+84 935 …': a decorative dash or a number, not a formula; kept so that no stored
+        # note starts like one (the exports quote such cells too).
+        note = national_at_start(_BULLET.sub("", note))
         if _FORMULA.match(note):
             return Parsed(hint="formula_refused")
         return accepted(note[:500])

@@ -70,6 +70,7 @@ def build(settings: Settings | None = None, db: Path | None = None, knowledge: P
         settings.announce_per_week,
         settings.announce_night_start,
         settings.announce_night_end,
+        bool(settings.zalo_zbs_template_id),
     )
     on_disk = str(db_path) != ":memory:" and not is_postgres(db_path)
     cache = Path(db_path).parent / "cache" if on_disk else None  # a memory db or a server has no folder

@@ -716,6 +716,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 @click.option("--deadline", default=None, help="the deadline it announces (YYYY-MM-DD)")
 @click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
 @click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
+@click.option("--zbs", is_flag=True, help="Zalo's paid template to those outside 48 h with a phone (if configured)")
 @click.option("--as", "name", default="cli", help="who sends it (kept in the log)")
 @click.option("--dry-run", is_flag=True, help="print the counts per channel and reason; queue nothing")
 @click.option("--report", "report", default=None, help="print what became of announcement ID instead")
@@ -729,6 +730,7 @@ def announce(
     deadline: str | None,
     urgent: bool,
     charged: bool | None,
+    zbs: bool,
     name: str,
     dry_run: bool,
     report: str | None,
@@ -742,7 +744,7 @@ def announce(
     """
     from bot.announce.cli import Options, announce_command
 
-    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json)
+    given = Options(communes, text, audience, link, deadline, urgent, charged, name, dry_run, report, as_json, zbs)
     announce_command(_fail, _announce_inputs(db, knowledge), given)
 
 
@@ -848,7 +850,7 @@ async def _staff_background(app: Any, handler: Any, delivery: Any, bot: Any) -> 
 
 @main.group()
 def db() -> None:
-    """The database: backup and retention."""
+    """The database: backup, copy and retention."""
 
 
 @db.command("backup")
@@ -882,6 +884,53 @@ def db_backup(target: Path, db_file: Path | None) -> None:
     finally:
         repo.close()
     click.echo(f"Đã sao lưu vào {target} ({count} đăng ký).")
+
+
+@db.command("copy")
+@click.option("--to", "to", required=True, help="the empty target: postgresql://… URL or a new SQLite file")
+@click.option("--json", "as_json", is_flag=True, help="counts and checksums as JSON")
+@common_options
+def db_copy(to: str, as_json: bool, db: Path | None, knowledge: Path | None) -> None:
+    """Copy every table of --db into an empty database (SQLite → PostgreSQL, or → a SQLite file), then check it.
+
+    Example: khuyencong db copy --to postgresql://khuyencong@localhost/khuyencong
+    """
+    from bot.storage.copying import CopyFailed, CopyRefused, copy_database
+    from bot.storage.factory import database_url, is_postgres
+
+    source = _db_path(db)
+    if _missing(source):
+        _fail(f"db: không thấy cơ sở dữ liệu {source}")
+    try:
+        report = copy_database(database_url(source) if is_postgres(source) else str(source), to)
+    except CopyRefused as exc:
+        _fail(str(exc))
+    except CopyFailed as exc:
+        click.echo(f"Lỗi: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(_copy_table(report))
+    if not report.ok:
+        wrong = ", ".join(t.table for t in report.tables if not t.ok)
+        click.echo(f"Lỗi: bản chép không khớp với nguồn ({wrong}); đã hoàn tác, đích không giữ dữ liệu nào.", err=True)
+        sys.exit(1)
+
+
+def _copy_table(report: Any) -> str:
+    """The tables with rows, counted on both sides, and whether each matches; then the leads' checksum."""
+    shown = [t for t in report.tables if t.source_rows or t.target_rows or not t.ok]
+    lines = [f"Chép từ {report.source} sang {report.target}:", f"{'Bảng':<28}{'Nguồn':>9}{'Đích':>9}  Kiểm tra"]
+    for t in shown:
+        lines.append(f"{t.table:<28}{t.source_rows:>9}{t.target_rows:>9}  {'khớp' if t.ok else 'không khớp'}")
+    if empty := len(report.tables) - len(shown):
+        lines.append(f"(và {empty} bảng trống ở cả hai bên, khớp)")
+    leads = report.of("leads")
+    lines.append(f"Mã kiểm tra các đăng ký: {'khớp' if leads.ok else 'không khớp'} ({leads.target_sum[:16]}…)")
+    if report.ok:
+        lines.append(f"Xong. Bước tiếp: đặt KHUYENCONG_DB={report.target} rồi khởi động lại (xem docs/deploy.md).")
+    return "\n".join(lines)
 
 
 @db.command("purge")

@@ -96,6 +96,21 @@ class Settings(BaseSettings):
         default=48.0, gt=0, description="hours after the person's last message staff reply free of charge"
     )
     zalo_reply_days: float = Field(default=7.0, gt=0, description="days after it staff may reply at all")
+    zalo_zbs_template_id: str = Field(
+        default="", max_length=40, description="Zalo's paid ZBS template for announcements outside 48 h (empty: off)"
+    )
+    zalo_zbs_api_base: str = Field(default="https://business.openapi.zalo.me", description="Zalo's business API")
+    zalo_zbs_params: str = Field(
+        default="place=place,text=text,deadline=deadline,link=link",
+        pattern=r"^\s*\w+\s*=\s*(place|text|deadline|link)\s*(,\s*\w+\s*=\s*(place|text|deadline|link)\s*)*$",
+        description="the template's parameters, each name=place|text|deadline|link (what it is filled with)",
+    )
+    zalo_zbs_param_chars: int = Field(
+        default=400, ge=10, le=2000, description="longest value of one template parameter (longer is cut, with …)"
+    )
+    zalo_zbs_price_vnd: int = Field(
+        default=0, ge=0, description="price of one template message, for the estimate staff see (0: none shown)"
+    )
 
     announce_per_week: int = Field(default=2, ge=0, description="announcements one person receives per 7 days at most")
     announce_night_start: int = Field(default=21, ge=0, le=23, description="hour (Vietnam) from which none is sent")

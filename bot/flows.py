@@ -171,6 +171,8 @@ class NewsTexts(Strict):
     ask_place: NonEmpty  # no commune known yet
     place_unknown: NonEmpty  # the commune typed was not found
     consent: NonEmpty  # the consent text; fields: place, per_week, night_start, night_end
+    consent_ask: NonEmpty
+    consent_zbs: NonEmpty
     consent_version: NonEmpty
     subscribed: NonEmpty  # fields: place
     already: NonEmpty  # fields: place
@@ -281,6 +283,7 @@ class Texts(Strict):
     consent: NonEmpty
     consent_version: NonEmpty
     consent_refused: NonEmpty
+    contact_not_kept: NonEmpty
     summary: NonEmpty
     summary_confirm: NonEmpty
     summary_edit: NonEmpty

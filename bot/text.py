@@ -279,6 +279,13 @@ def parse_phone(text: str) -> str | None:
     return None
 
 
+def national_at_start(text: str) -> str:
+    """Text whose leading '+84 …' number is written the national way ('+84 935 222 444, …' → '0935222444, …')."""
+    match = _PHONE_SPAN.match(text) if text.startswith("+") else None
+    phone = parse_phone(match.group(0)) if match else None
+    return national_phone(phone) + text[match.end() :] if match and phone else text
+
+
 def find_phone(text: str) -> str | None:
     """The first phone number inside a longer message ('sđt em 0912 345 678 nhé')."""
     for match in _PHONE_SPAN.finditer(text[: _MAX_LEN * 5]):

@@ -118,7 +118,8 @@ class FakeTelegram:
 
 @dataclass
 class FakeZalo:
-    """The OA customer-service message endpoint and OAuth v4 refresh with single-use rotating tokens."""
+    """The OA customer-service message endpoint, the paid template (ZBS) endpoint, and OAuth v4 refresh with
+    single-use rotating tokens."""
 
     app_secret_key: str = "app-secret"
     access_token: str = "access-1"
@@ -129,11 +130,16 @@ class FakeZalo:
     refreshes: int = 0
     used_refresh_tokens: set[str] = field(default_factory=set)
     on_refresh: Callable[[], object] | None = None  # runs just before a successful refresh is answered
+    refresh_delay: float = 0.0  # seconds a successful refresh takes to answer (a slow network)
     hold: Hold = field(default_factory=Hold)
+    template_calls: list[dict[str, Any]] = field(default_factory=list)  # every ZBS template request, as sent
+    templates: list[dict[str, Any]] = field(default_factory=list)  # the ones taken
+    template_errors: list[int] = field(default_factory=list)  # injected codes, one per call; 500: an HTTP 500
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self.send)
+        app.router.add_post("/message/template", self.template)  # ZALO_ZBS_API_BASE points here too
         app.router.add_post("/v4/oa/access_token", self.oauth)
         return app
 
@@ -153,6 +159,22 @@ class FakeZalo:
         await self.hold.wait()
         return web.json_response({"error": 0, "message": "Success", "data": {"message_id": f"m{len(self.messages)}"}})
 
+    async def template(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.template_calls.append(body)
+        if self.template_errors:
+            code = self.template_errors.pop(0)
+            if code == 500:  # the answer lost: Zalo may or may not have sent it
+                return web.Response(status=500)
+            return web.json_response({"error": code, "message": "injected"})
+        if request.headers.get("access_token") != self.access_token:
+            return web.json_response({"error": -124, "message": "Access token is invalid"})
+        self.templates.append(body)
+        await self.hold.wait()
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"msg_id": f"t{len(self.templates)}", "sent_time": "0"}}
+        )
+
     async def oauth(self, request: web.Request) -> web.Response:
         form = await request.post()
         token = str(form.get("refresh_token", ""))
@@ -166,6 +188,7 @@ class FakeZalo:
         self.refresh_token = f"refresh-{self.refreshes + 1}"
         if self.on_refresh is not None:
             self.on_refresh()
+        await asyncio.sleep(self.refresh_delay)
         return web.json_response(
             {"access_token": self.access_token, "refresh_token": self.refresh_token, "expires_in": "90000"}
         )

@@ -14,7 +14,7 @@ import pytest
 from bot.places import Gazetteer
 from bot.staff.accounts import AccountBook, Refused, hash_password
 from bot.staff.store import StaffStore
-from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 from tests.test_hostile_dashboard import encode
@@ -25,9 +25,9 @@ WHEN = re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}")  # dd/mm/yyyy HH:MM
 
 
 @asynccontextmanager
-async def as_admin(tmp_path: Path) -> AsyncIterator[Env]:
+async def as_admin(tmp_path: Path, store: Store | None = None) -> AsyncIterator[Env]:
     """A running server with two communes' leads, an officer "lan", and the admin "tinh" signed in on env.http."""
-    async with running(tmp_path) as env:
+    async with running(tmp_path, khuyencong_db=Path(store.target) if store else tmp_path / "k.db") as env:
         seed(env)
         await sign_in(env, "tinh")
         yield env
@@ -91,8 +91,10 @@ async def change_own(
 
 
 @run
-async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commune(tmp_path: Path) -> None:
-    async with as_admin(tmp_path) as env:
+async def test_an_admin_adds_an_officer_who_sets_her_password_and_sees_her_commune(
+    tmp_path: Path, store: Store
+) -> None:
+    async with as_admin(tmp_path, store) as env:
         status, html = await admin_adds(env)
         assert status == 200 and "Đã tạo tài khoản hoa.vt" in html
         password = one_time(html)
@@ -142,6 +144,31 @@ async def test_an_admin_adds_with_a_typed_password_and_communes_by_code_or_name_
 
 
 @run
+async def test_a_reset_or_a_disable_without_the_tick_changes_nothing(tmp_path: Path) -> None:
+    """One tap by mistake on 'Khóa tài khoản' or 'Đặt lại mật khẩu' must not lock a colleague out."""
+    async with as_admin(tmp_path) as env:
+        lan = account_id(env, "lan")
+        phone, _ = await browser_of(env, "lan", PASSWORD)
+        async with phone:
+            before = counts(env)
+            _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
+            assert html.count('name="sure"') == 2 and "Chắc chắn khóa" in html
+            for path, form, said in (
+                ("reset", {}, "Chưa đặt lại mật khẩu"),
+                ("active", {"active": "0"}, "Chưa khóa tài khoản"),
+            ):
+                status, shown = await post(
+                    env.http, f"{env.url}/staff/accounts/{lan}/{path}", {"csrf": csrf_of(html), **form}
+                )
+                assert status == 400 and said in shown and "Mật khẩu tạm:" not in shown, path
+            assert counts(env) == before
+            assert (await page(phone, env.url + "/staff/"))[1] == "/staff/"  # her session goes on
+        still, landed = await browser_of(env, "lan", PASSWORD)
+        async with still:
+            assert landed == "/staff/"  # her password is the same
+
+
+@run
 async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(tmp_path: Path) -> None:
     async with as_admin(tmp_path) as env:
         lan = account_id(env, "lan")
@@ -149,7 +176,9 @@ async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(t
         laptop, _ = await browser_of(env, "lan", PASSWORD)
         async with phone, laptop:
             _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
-            status, html = await post(env.http, f"{env.url}/staff/accounts/{lan}/reset", {"csrf": csrf_of(html)})
+            status, html = await post(
+                env.http, f"{env.url}/staff/accounts/{lan}/reset", {"csrf": csrf_of(html), "sure": "yes"}
+            )
             assert status == 200 and "mọi phiên đăng nhập của tài khoản đã kết thúc" in html
             password = one_time(html)
             for browser in (phone, laptop):
@@ -163,7 +192,9 @@ async def test_a_reset_or_a_disable_ends_every_session_of_that_account_at_once(t
             assert (await change_own(again, env, password, NEW_PASSWORD))[0] == 200
             _, _, html = await page(env.http, f"{env.url}/staff/accounts/{lan}")
             status, html = await post(
-                env.http, f"{env.url}/staff/accounts/{lan}/active", {"csrf": csrf_of(html), "active": "0"}
+                env.http,
+                f"{env.url}/staff/accounts/{lan}/active",
+                {"csrf": csrf_of(html), "active": "0", "sure": "yes"},
             )
             assert status == 200 and "Đã khóa tài khoản" in html and "Đã khóa" in html
             assert (await page(again, env.url + "/staff/"))[1] == "/staff/login"
@@ -196,8 +227,8 @@ async def test_a_disabled_officer_is_told_so_only_with_the_right_password_and_lo
 
 
 @run
-async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Path) -> None:
-    async with as_admin(tmp_path) as env:
+async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Path, store: Store) -> None:
+    async with as_admin(tmp_path, store) as env:
         tinh = account_id(env, "tinh")
         before = counts(env)
         _, _, html = await page(env.http, f"{env.url}/staff/accounts/{tinh}")
@@ -225,18 +256,18 @@ async def test_no_admin_locks_out_herself_or_the_last_active_admin(tmp_path: Pat
         with pytest.raises(Refused, match="quản trị cuối cùng"):
             book.set_access(None, tinh, "", False, (19405,))
         code, _, err = cli(
-            ["staff", "add", "tinh", "--commune", "19405", "--db", str(tmp_path / "k.db")], f"{PASSWORD}\n{PASSWORD}\n"
+            ["staff", "add", "tinh", "--commune", "19405", "--db", store.target], f"{PASSWORD}\n{PASSWORD}\n"
         )
         assert code == 2 and "quản trị cuối cùng" in err
-        assert StaffStore(SqliteRepository(tmp_path / "k.db")).account("tinh").all_communes  # type: ignore[union-attr]
+        assert StaffStore(store.open()).account("tinh").all_communes  # type: ignore[union-attr]
 
 
 def admin_posts(target: int) -> list[tuple[str, dict[str, str]]]:
     """Every form of the admin's account pages, filled in, aimed at one account."""
     return [
         ("/staff/accounts", {"login": "x.y", "display_name": "X", "role": "admin"}),
-        (f"/staff/accounts/{target}/reset", {}),
-        (f"/staff/accounts/{target}/active", {"active": "0"}),
+        (f"/staff/accounts/{target}/reset", {"sure": "yes"}),
+        (f"/staff/accounts/{target}/active", {"active": "0", "sure": "yes"}),
         (f"/staff/accounts/{target}/access", {"display_name": "X", "role": "officer", "communes": "19405"}),
     ]
 
@@ -323,8 +354,10 @@ async def test_a_lone_surrogate_or_broken_bytes_in_any_field_are_refused(tmp_pat
 
 
 @run
-async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them_at_once(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_admin_changes_an_officers_communes_and_her_open_pages_see_them_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         lan_http, _ = await browser_of(env, "lan", PASSWORD)
         async with lan_http:

@@ -66,6 +66,7 @@ async def test_an_admin_adds_an_officer_who_sees_her_commune_until_a_reset_signs
         await admin.get_by_role("link", name="Trần Thị Hoa").first.click()
         await admin.wait_for_url("**/staff/accounts/*")
         await fits(admin)
+        await admin.get_by_label("Chắc chắn đặt lại").check()  # the browser will not send the form without it
         await admin.get_by_role("button", name="Đặt lại mật khẩu").click()
         await admin.get_by_text("Mật khẩu tạm:").wait_for()
         assert await admin.locator("#one-time").inner_text() != password

@@ -116,11 +116,16 @@ def _subscribe(engine: DialogEngine, user: str, channel: str = "zalo") -> None:
 
 
 def add_subscriber(
-    repo: SqliteRepository, channel: str, user: str, last: dt.datetime, commune: int = VINH_THUY
+    repo: SqliteRepository,
+    channel: str,
+    user: str,
+    last: dt.datetime,
+    commune: int = VINH_THUY,
+    version: str = "test",
 ) -> None:
     """A subscriber whose last message was at `last` (as the transcript keeps it)."""
     stamp = last.isoformat(timespec="seconds")
-    consent = Consent(channel, user, "news", "test", "đồng ý", True, stamp)
+    consent = Consent(channel, user, "news", version, "đồng ý", True, stamp)
     repo.announcements.subscribe(ConversationKey(channel, user), commune, "xã Vĩnh Thủy, Quảng Trị", consent)
     repo.db.execute(
         "INSERT INTO chat_log (channel, user, role, author, text, at) VALUES (?, ?, 'person', NULL, 'nhận tin', ?)",

@@ -15,6 +15,7 @@ from bot.knowledge import VN_TIME
 from bot.messages import ConversationKey
 from bot.storage import Consent
 from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_announce import VINH_THUY, add_subscriber
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
@@ -49,9 +50,11 @@ def audience(repo: SqliteRepository) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def composing(tmp: Path, who: str = "lan", **settings: int) -> AsyncIterator[tuple[Env, str]]:
+async def composing(
+    tmp: Path, who: str = "lan", store: Store | None = None, **settings: int
+) -> AsyncIterator[tuple[Env, str]]:
     """A server with the seeds' officers and the audience, signed in as `who`; the page's CSRF token."""
-    async with running(tmp, **settings) as env:
+    async with running(tmp, khuyencong_db=Path(store.target) if store else tmp / "k.db", **settings) as env:
         seed(env)
         audience(env.app.repo)
         yield env, csrf_of(await form_page(env, who))
@@ -92,8 +95,8 @@ TEXT = "Xã mở đăng ký hỗ trợ máy móc năm 2027. Bà con quan tâm li
 
 
 @run
-async def test_an_officer_previews_the_counts_and_who_to_call_then_sends(tmp_path: Path) -> None:
-    async with composing(tmp_path, **ALWAYS_DAY) as (env, csrf):
+async def test_an_officer_previews_the_counts_and_who_to_call_then_sends(tmp_path: Path, store: Store) -> None:
+    async with composing(tmp_path, store=store, **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
         async with env.http.get(env.url + PAGE) as resp:
             page = await resp.text()
@@ -131,8 +134,10 @@ async def delivered(repo: SqliteRepository, seconds: float = 10.0) -> None:
 
 
 @run
-async def test_the_page_and_the_statistics_show_each_announcements_numbers_from_the_database(tmp_path: Path) -> None:
-    async with composing(tmp_path, **ALWAYS_DAY) as (env, csrf):
+async def test_the_page_and_the_statistics_show_each_announcements_numbers_from_the_database(
+    tmp_path: Path, store: Store
+) -> None:
+    async with composing(tmp_path, store=store, **ALWAYS_DAY) as (env, csrf):
         repo = env.app.repo
         status, _, location = await send(env, csrf, commune=[VINH_THUY], text=TEXT)
         assert status == 302

@@ -63,6 +63,7 @@ def settings_for(tmp: Path, tg_url: str, zalo_url: str, **extra: Any) -> Setting
         "zalo_app_secret_key": "app-secret",
         "zalo_api_base": zalo_url,
         "zalo_oauth_base": zalo_url,
+        "zalo_zbs_api_base": zalo_url,  # the paid template stays off until a test sets its id
         "telegram_bot_token": FakeTelegram.token,
         "telegram_webhook_secret": TG_SECRET,
         "telegram_api_base": f"{tg_url}/bot",
@@ -312,8 +313,8 @@ async def test_zalo_images_get_a_polite_text_only_reply(tmp_path: Path) -> None:
 
 
 @run
-async def test_zalo_token_refresh_rotation_and_error_classes(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_zalo_token_refresh_rotation_and_error_classes(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         env.zalo.access_token = "access-expired-elsewhere"  # the token we hold is now invalid: -216
         replies = await zalo_say(env, "xin chao")
         assert replies and env.zalo.refreshes == 1

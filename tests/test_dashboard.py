@@ -10,6 +10,7 @@ import aiohttp
 import openpyxl
 
 from bot.staff.store import StaffStore
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_exports import add_lead
 
@@ -68,8 +69,8 @@ async def test_every_staff_route_refuses_anonymous_requests(tmp_path: Path) -> N
 
 
 @run
-async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_officer_finds_a_registration_changes_its_status_and_downloads(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         page = await sign_in(env)
         assert refs["mine"] in page and refs["other"] not in page  # only the officer's commune
@@ -145,8 +146,8 @@ async def test_csrf_escaping_and_cookie_flags(tmp_path: Path) -> None:
 
 
 @run
-async def test_logins_are_throttled_after_failures(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_logins_are_throttled_after_failures(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
         for _ in range(5):
             assert "không đúng" in await sign_in(env, password="sai")
@@ -155,8 +156,8 @@ async def test_logins_are_throttled_after_failures(tmp_path: Path) -> None:
 
 
 @run
-async def test_stats_questions_and_knowledge_pages(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_stats_questions_and_knowledge_pages(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
         web_user = "f" * 32
         async with env.http.post(
@@ -193,9 +194,9 @@ async def questions_seen_by(env: Env, name: str) -> str:
 
 
 @run
-async def test_an_officer_sees_only_the_questions_of_people_of_her_communes(tmp_path: Path) -> None:
+async def test_an_officer_sees_only_the_questions_of_people_of_her_communes(tmp_path: Path, store: Store) -> None:
     """Was: every commune's free text, names and phones included, shown to every officer."""
-    async with running(tmp_path) as env:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)  # 'lan' has Vĩnh Thủy (19405), 'tinh' every commune
         StaffStore(env.app.repo).add("giang", PASSWORD, [21244], False)  # Trà Giang, Quảng Ngãi
         asked = {
@@ -213,3 +214,26 @@ async def test_an_officer_sees_only_the_questions_of_people_of_her_communes(tmp_
     assert not any(phone in page for phone in ("111 222", "333 444", "555 666") for page in seen.values())
     assert all(who in seen["tinh"] for who in ("chị Lan", "anh Hùng", "cô Mai"))  # the province sees everything
     assert "<b>xe" not in seen["tinh"] and "&lt;b&gt;xe" in seen["tinh"]  # escaped
+
+
+@run
+async def test_a_lead_is_given_to_a_colleague_picked_by_name_not_typed_from_memory(tmp_path: Path) -> None:
+    """The person-in-charge fields offer the names of her commune's accounts (and the province's), no one else's."""
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        store = StaffStore(env.app.repo)
+        store.add("hoa", PASSWORD, [19405], False)
+        store.add("binh", PASSWORD, [13531], False)
+        store.add("nghi", PASSWORD, [19405], False)
+        env.app.repo.db.execute("UPDATE staff SET display_name = 'Trần Thị Hoa' WHERE name = 'hoa'")
+        env.app.repo.db.execute("UPDATE staff SET display_name = 'Lê Văn Bình' WHERE name = 'binh'")
+        env.app.repo.db.execute("UPDATE staff SET active = 0 WHERE name = 'nghi'")  # disabled: not offered
+        await sign_in(env)
+        for path in (f"/staff/leads/{refs['mine']}", "/staff/"):
+            async with env.http.get(env.url + path) as resp:
+                page = await resp.text()
+            offered = re.findall(
+                r'<option value="([^"]+)">', page.split('<datalist id="colleagues">')[1].split("</datalist>")[0]
+            )
+            assert offered == ["lan", "tinh", "Trần Thị Hoa"], (path, offered)
+            assert 'list="colleagues"' in page

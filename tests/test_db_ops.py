@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -22,22 +24,32 @@ from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.test_exports import add_lead
 
 
-def test_backup_while_another_process_keeps_writing(tmp_path: Path) -> None:
-    db, copy = tmp_path / "k.db", tmp_path / "backups" / "k-copy.db"
-    writer = SqliteRepository(db)
-    for i in range(50):
-        add_lead(writer, i)
+@contextmanager
+def registrations_arriving(writer: SqliteRepository) -> Iterator[None]:
+    """Registrations keep arriving through `writer` meanwhile, as on a serving day."""
     stop = threading.Event()
 
     def keep_writing() -> None:
         i = 1000
-        while not stop.is_set():  # registrations keep arriving during the backup, as on a serving day
+        while not stop.is_set():
             add_lead(writer, i)
             i += 1
 
     thread = threading.Thread(target=keep_writing)
     thread.start()
     try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_backup_while_another_process_keeps_writing(tmp_path: Path) -> None:
+    db, copy = tmp_path / "k.db", tmp_path / "backups" / "k-copy.db"
+    writer = SqliteRepository(db)
+    for i in range(50):
+        add_lead(writer, i)
+    with registrations_arriving(writer):
         done = subprocess.run(
             [sys.executable, "-m", "bot.cli", "db", "backup", str(copy), "--db", str(db)],
             cwd=ROOT,
@@ -45,9 +57,6 @@ def test_backup_while_another_process_keeps_writing(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-    finally:
-        stop.set()
-        thread.join()
     assert done.returncode == 0, done.stderr
     conn = sqlite3.connect(copy)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

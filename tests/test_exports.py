@@ -14,9 +14,11 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.knowledge import Knowledge
 from bot.messages import ConversationKey
+from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage import Consent, Conversation, Lead
+from bot.storage.factory import open_repository
 from bot.storage.sqlite import SqliteRepository
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, Store
 
 HOSTILE = ['=HYPERLINK("http://evil.example","bấm")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
 
@@ -65,15 +67,14 @@ def add_lead(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """A database with ordinary leads, hostile text in every user field, and two communes."""
-    path = tmp_path / "k.db"
-    repo = SqliteRepository(path)
+def db(store: Store) -> Path:
+    """A database with ordinary leads, hostile text in every user field, and two communes (SQLite, PostgreSQL)."""
+    repo = store.open()
     for i, bad in enumerate(HOSTILE):
         add_lead(repo, i, name=bad, note=bad)
     add_lead(repo, 50, commune=(13531, "Xã Bình Giang", "Ninh Bình"), status="contacted")
     repo.close()
-    return path
+    return Path(store.target)
 
 
 def export(db: Path, *args: str) -> tuple[int, str]:
@@ -127,7 +128,7 @@ def test_xlsx_is_styled_typed_and_safe(db: Path, tmp_path: Path) -> None:
 
 
 def test_a_possible_duplicate_is_flagged_in_words_in_every_lead_export(db: Path, tmp_path: Path) -> None:
-    repo = SqliteRepository(db)
+    repo = open_repository(db)
     first = next(lead for lead in repo.leads_of(ConversationKey("test", "u1")))
     second = add_lead(repo, 60, phone=first.phone).ref  # another chat, the same phone and commune
     repo.close()
@@ -199,7 +200,7 @@ def test_an_empty_excel_list_keeps_its_header_and_odd_characters_are_dropped(db:
     assert sheet is not None
     assert [c.value for c in sheet[1]] == [c.header for c in COLUMNS] and sheet.freeze_panes == "A2"
     assert all(c.value is None for row in sheet.iter_rows(min_row=2) for c in row)  # no lead, no made-up row
-    repo = SqliteRepository(db)
+    repo = open_repository(db)
     ref = add_lead(repo, 70, name="  Bà Lan\x01\x1f ", note="Ghi chú\x0b dài").ref
     repo.close()
     assert export(db, "--format", "xlsx", "--out", str(out))[0] == 0
@@ -207,3 +208,19 @@ def test_an_empty_excel_list_keeps_its_header_and_odd_characters_are_dropped(db:
     assert sheet is not None
     mine = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == ref)
     assert mine[3].value == "  Bà Lan " and mine[15].value == "Ghi chú dài"  # spaces kept, control characters gone
+
+
+def test_an_export_reads_the_leads_a_batch_at_a_time(store: Store) -> None:
+    """Was, on PostgreSQL: every lead of an export read into memory at once (100,000 of them) before one was written."""
+    repo = store.open()
+    refs = [add_lead(repo, i).ref for i in range(5)]
+    assert [len(rows) for _, rows in repo.batches("SELECT ref FROM leads ORDER BY ref", [], 2)] == [2, 2, 1]
+    leads = StaffStore(repo).iter_leads(EVERYONE, LeadQuery(), batch=2)
+    first = next(leads)
+    if store.kind == "postgres":  # the server holds the rest: it has sent one batch of two so far
+        import psycopg
+
+        with psycopg.connect(store.target, autocommit=True) as other:
+            asked = [q for (q,) in other.execute("SELECT query FROM pg_stat_activity WHERE state LIKE 'idle in%'")]
+        assert any(q.startswith("FETCH FORWARD 2 FROM") for q in asked), asked
+    assert sorted([first.ref, *(lead.ref for lead in leads)]) == sorted(refs)  # each once

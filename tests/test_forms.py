@@ -17,8 +17,8 @@ from bot.eligibility import Assessor
 from bot.faq import FaqIndex
 from bot.flows import load_dialogs
 from bot.knowledge import Knowledge
+from bot.storage.factory import open_repository
 from bot.storage.memory import MemoryRepository
-from bot.storage.sqlite import SqliteRepository
 from tests.conftest import ROOT
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
@@ -216,11 +216,15 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     tmp_path: Path,
     kb: Knowledge,
 ) -> None:
-    repo = SqliteRepository(db)
-    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY rowid").fetchall()]
+    repo = open_repository(db)  # SQLite and PostgreSQL: the summary's facilities are read once, streamed
+    refs = [r for (r,) in repo.db.execute("SELECT ref FROM leads ORDER BY ref").fetchall()]
     first, gone = refs[0], refs[1]
     repo.db.execute("UPDATE leads SET profile = ? WHERE ref = ?", [json.dumps(RICH), first])
     repo.db.execute("UPDATE leads SET status = 'withdrawn' WHERE ref = ?", [gone])
+    for ref, met in ((first, ["workers"]), (refs[2], [])):  # as the chat keeps them: criteria met, or none
+        (stored,) = repo.db.execute("SELECT assessment FROM leads WHERE ref = ?", [ref]).fetchone()
+        assessment = json.loads(stored) | {"priority": met}
+        repo.db.execute("UPDATE leads SET assessment = ? WHERE ref = ?", [json.dumps(assessment), ref])
     repo.close()
     out = tmp_path / "summary.xlsx"
     assert export(db, "--format", "summary", "--out", str(out))[0] == 0
@@ -239,6 +243,9 @@ def test_the_summary_carries_mau_02a_and_02b_with_one_row_per_facility_and_total
     assert rich[header.index("Sản phẩm chính")] == "làm nước mắm truyền thống"
     assert rich[header.index("Chủ cơ sở")] == "Phụ nữ làm chủ" and rich[header.index("Trong làng nghề")] == "Có"
     assert b[-1][header.index("Doanh thu năm trước (đồng)")] == 2_500_000_000
+    assert b[-1][header.index("Tổng nguồn vốn (đồng)")] is None  # nobody said it: blank, not a total of 0
+    priority = {r[1]: r[a[0].index("Được ưu tiên")] for r in a[1:-1]}
+    assert (priority[first], priority[refs[2]]) == ("Có", "Không")  # assessed with no criterion met: said, not blank
     revenue = book["Mẫu 02b - Thông tin cơ sở"].cell(b.index(rich) + 1, header.index("Doanh thu năm trước (đồng)") + 1)
     assert revenue.value == 2_500_000_000 and revenue.number_format == "#,##0"
     assert gone not in [r[1] for r in a + b]

@@ -17,7 +17,7 @@ from bot.messages import ConversationKey, Incoming, Reply
 from bot.staff.handoffs import Handoffs, ReplyRefused
 from bot.staff.store import Staff, StaffStore
 from bot.storage.handoffs import nudged
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.test_channels import run, running
 from tests.test_dashboard import PASSWORD, csrf_of, sign_in
 
@@ -255,8 +255,12 @@ def test_the_handoff_commands_list_and_reply_and_refuse_bad_input_writing_nothin
 
 
 @run
-async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_to_call(tmp_path: Path) -> None:
-    async with running(tmp_path, khuyencong_knowledge=knowledge_with_phone(tmp_path)) as env:
+async def test_the_inbox_shows_zalos_window_and_refuses_a_reply_past_it_saying_to_call(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(
+        tmp_path, khuyencong_db=Path(store.target), khuyencong_knowledge=knowledge_with_phone(tmp_path)
+    ) as env:
         app = env.app
         to_vinh_thuy(app, "z6", "zalo")
         say(app, "gặp cán bộ", "z6", "zalo", minute=5)
@@ -299,7 +303,7 @@ def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> 
 
 def test_handed_over_after_two_misunderstood_messages_the_person_is_never_stuck(app: App) -> None:
     key = ConversationKey("t", "u9")
-    for n, text in enumerate(["alo", "kt dk", "hjkl qwerty", "zxcv asdf"]):
+    for n, text in enumerate(["alo", "vbn ghj", "hjkl qwerty", "zxcv asdf"]):
         say(app, text, "u9", minute=n)
     handoff = app.repo.handoffs.active(key)
     assert handoff is not None and handoff.reason == "failed" and handoff.status == "waiting"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
 import openpyxl
 
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
 from tests.test_exports import add_lead
@@ -44,8 +46,10 @@ async def post(env: Env, path: str, form: dict[str, str], csrf: str) -> tuple[in
 
 
 @run
-async def test_an_officer_corrects_a_name_typed_in_lower_case_and_the_history_says_old_and_new(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_officer_corrects_a_name_typed_in_lower_case_and_the_history_says_old_and_new(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         repo = env.app.repo
         ref = add_lead(repo, 7, name="nguyen van hung").ref
         seed(env)
@@ -78,7 +82,7 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
             ("contact_name", "L" * 101, "Người liên hệ"),
             ("phone", "12345", "Số điện thoại 10 số"),
             ("phone", "01912345678", "số 11 số cũ"),
-            ("facility_name", "", "chưa điền"),
+            ("contact_name", "", "chưa điền"),
             ("activity", "@SUM(A1)", "Sản phẩm"),
         ):
             status, _, shown = await post(
@@ -98,8 +102,32 @@ async def test_a_correction_the_chat_would_refuse_changes_nothing(tmp_path: Path
 
 
 @run
-async def test_a_walk_in_registration_is_assessed_flagged_and_keeps_the_verbal_consent(tmp_path: Path) -> None:
+async def test_a_household_without_a_shop_name_is_corrected_and_registered_at_the_office(tmp_path: Path) -> None:
+    """The chat lets a person leave the facility's name out; the officer's forms do too."""
     async with running(tmp_path) as env:
+        repo = env.app.repo
+        seed(env)
+        ref = add_lead(repo, 8).ref
+        await sign_in(env)
+        form = await page(env, f"/staff/leads/{ref}/edit")
+        status, _, shown = await post(env, f"/staff/leads/{ref}/edit", CORRECTED | {"facility_name": ""}, csrf_of(form))
+        assert status == 200 and "Chưa lưu" not in shown, shown
+        assert repo.db.execute("SELECT name, facility_name FROM leads WHERE ref = ?", [ref]).fetchone() == (
+            "Nguyễn Văn Hùng",
+            "",
+        )
+        form = await page(env, "/staff/add")
+        status, url, shown = await post(env, "/staff/add", WALK_IN | {"facility_name": ""}, csrf_of(form))
+        assert status == 200 and re.search(r"/staff/leads/KC-\w{6}$", url), shown
+        added = url.rsplit("/", 1)[-1]
+        assert repo.db.execute("SELECT facility_name FROM leads WHERE ref = ?", [added]).fetchone() == ("",)
+
+
+@run
+async def test_a_walk_in_registration_is_assessed_flagged_and_keeps_the_verbal_consent(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         repo = env.app.repo
         seed(env)
         earlier = add_lead(repo, 9, phone="+84987654321").ref  # a chat registered this phone in Vĩnh Thủy
@@ -115,11 +143,11 @@ async def test_a_walk_in_registration_is_assessed_flagged_and_keeps_the_verbal_c
         assert "Tại văn phòng / qua điện thoại" in shown and ">office<" not in shown
         assert "Đủ điều kiện" in shown and "Đồng ý bằng lời sau khi nghe đọc, cán bộ lan ghi nhận lúc" in shown
         lead = repo.db.execute(
-            "SELECT channel, name, phone, commune_code, lines_wanted, consent_id, "
-            "json_extract(assessment, '$.eligible') FROM leads WHERE ref = ?",
+            "SELECT channel, name, phone, commune_code, lines_wanted, consent_id, assessment FROM leads WHERE ref = ?",
             [ref],
         ).fetchone()
-        assert lead[:5] == ("office", "Trần Thị Mai", "+84987654321", 19405, '["advanced_machinery"]') and lead[6] == 1
+        assert lead[:5] == ("office", "Trần Thị Mai", "+84987654321", 19405, '["advanced_machinery"]')
+        assert json.loads(lead[6])["eligible"] is True  # (json_extract gives 1 on SQLite, 'true' on PostgreSQL)
         consent = repo.db.execute(
             "SELECT purpose, text_version, given, recorded_by, text FROM consents WHERE id = ?", [lead[5]]
         ).fetchone()
@@ -162,8 +190,10 @@ async def test_a_walk_in_without_consent_or_outside_her_communes_is_refused_and_
 
 
 @run
-async def test_the_slots_of_her_plan_show_on_the_list_the_statistics_and_the_summary_workbook(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_the_slots_of_her_plan_show_on_the_list_the_statistics_and_the_summary_workbook(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)  # two leads in Vĩnh Thủy want machinery: its plan funds 3 facilities
         for i in (20, 21, 22):
             add_lead(env.app.repo, i)

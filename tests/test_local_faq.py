@@ -17,7 +17,7 @@ from bot.masking import mask_personal
 from bot.staff.local_faq import Draft, LocalFaqStore, Refused, entry_of
 from bot.staff.store import Staff
 from bot.storage.sqlite import MIGRATIONS, SqliteRepository
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Store
 from tests.test_engine import say
 
 VINH_THUY, BINH_GIANG = 19405, 13531
@@ -68,9 +68,10 @@ def test_amounts_sizes_and_years_stay_as_typed(typed: str) -> None:
 
 
 def engine_on(
-    path: Path, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, **config: str
+    path: Path | SqliteRepository, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex, **config: str
 ) -> DialogEngine:
-    return DialogEngine(kb, dialogs, SqliteRepository(path), assessor, faq, EngineConfig(**config))  # type: ignore[arg-type]
+    repo = path if isinstance(path, SqliteRepository) else SqliteRepository(path)
+    return DialogEngine(kb, dialogs, repo, assessor, faq, EngineConfig(**config))  # type: ignore[arg-type]
 
 
 def living_in(engine: DialogEngine, user: str, place: str) -> None:
@@ -80,14 +81,14 @@ def living_in(engine: DialogEngine, user: str, place: str) -> None:
 
 
 def test_a_local_answer_reaches_the_people_of_its_commune_only_from_the_next_message(
-    tmp_path: Path, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+    tmp_path: Path, store: Store, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
 ) -> None:
-    engine = engine_on(tmp_path / "k.db", kb, dialogs, assessor, faq)
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq)
     living_in(engine, "a", "xa vinh thuy quang tri")
     living_in(engine, "b", "binh giang ninh binh")
     assert LOCAL_ANSWER not in say(engine, "a", ASKED, 10)
     # The officer writes in the dashboard: another connection (another process), the engine is not restarted.
-    dashboard = SqliteRepository(tmp_path / "k.db")
+    dashboard = store.open()
     entry = entry_of(
         Draft(LOCAL_QUESTION, "hoc dong goi bao bi o dau\nlop bao bi hoc cho nao", LOCAL_ANSWER), VINH_THUY, "lan"
     )
@@ -104,9 +105,9 @@ def test_a_local_answer_reaches_the_people_of_its_commune_only_from_the_next_mes
 
 
 def test_the_deploying_units_commune_answers_for_people_who_named_none(
-    tmp_path: Path, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
+    tmp_path: Path, store: Store, kb: Knowledge, dialogs: Dialogs, assessor: Assessor, faq: FaqIndex
 ) -> None:
-    engine = engine_on(tmp_path / "k.db", kb, dialogs, assessor, faq, default_locality="quang-tri/vinh-thuy")
+    engine = engine_on(store.open(), kb, dialogs, assessor, faq, default_locality="quang-tri/vinh-thuy")
     LocalFaqStore(engine.repo).add(OFFICER, entry_of(Draft(LOCAL_QUESTION, "", LOCAL_ANSWER), VINH_THUY, "lan"))  # type: ignore[arg-type]
     say(engine, "c", UNANSWERABLE, 1)
     assert LOCAL_ANSWER in say(engine, "c", ASKED, 2)

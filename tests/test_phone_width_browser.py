@@ -76,3 +76,21 @@ async def test_every_dashboard_page_fits_a_phone_without_sideways_scrolling(tmp_
                     problems.append(f"{who} {got.url}: page {found['scroll']} px wide; {found['wide']}; {shot}")
             await browser.close()
         assert not problems, "\n".join(problems)
+
+
+@run
+async def test_on_a_phone_the_first_lead_shows_before_the_filters_and_slots(tmp_path: Path) -> None:
+    """An officer opening the list on her phone sees the search and the first lead within the first screen."""
+    from playwright.async_api import async_playwright
+
+    async with running(tmp_path) as env, async_playwright() as pw:
+        busy_day(env)
+        browser, page = await signed_in(pw, env.url, "lan", viewport={"width": WIDTH, "height": 800})
+        await page.goto(env.url + "/staff/")
+        first = await page.locator("table.leads tbody tr").first.bounding_box()
+        search = await page.get_by_label("Tìm").bounding_box()
+        assert first is not None and search is not None
+        assert search["y"] < first["y"] < 800, f"the first lead starts {first['y']:.0f} px down"
+        await page.get_by_text("Lọc thêm").click()  # the other filters are one tap away
+        assert await page.get_by_label("Trạng thái").is_visible()
+        await browser.close()

@@ -18,7 +18,7 @@ from bot.knowledge import Locality, Office
 from bot.messages import ConversationKey, Incoming
 from bot.staff.store import StaffStore
 from bot.storage.profiles import ProfileStore
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, Store
 from tests.fakes import wait_for
 from tests.test_channels import INTERVIEW, REGISTER, Env, run, running, settings_for, tg_post, web_say
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
@@ -69,9 +69,9 @@ async def save_profile(env: Env, code: int = VINH_THUY, **over: str) -> tuple[in
 
 
 @asynccontextmanager
-async def saved_by_lan(tmp: Path) -> AsyncIterator[Env]:
+async def saved_by_lan(tmp: Path, store: Store | None = None) -> AsyncIterator[Env]:
     """A server where the officer of Vĩnh Thủy has saved the profile of `profile_form`."""
-    async with running(tmp) as env:
+    async with running(tmp, khuyencong_db=Path(store.target) if store else tmp / "k.db") as env:
         seed(env)
         await sign_in(env)
         await save_profile(env)
@@ -86,8 +86,8 @@ async def chat(env: Env, user: str, *texts: str) -> str:
 
 
 @run
-async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
         before = await chat(env, "a" * 32, "so dien thoai xa vinh thuy")
         assert PHONE not in before and "chưa có số điện thoại" in before  # was: the whole plan, no phone
@@ -117,6 +117,41 @@ async def test_an_officer_sets_phone_hours_and_plan_and_the_next_chat_shows_them
 
 
 @run
+async def test_amounts_typed_in_words_are_read_as_the_chat_reads_them(tmp_path: Path) -> None:
+    async with running(tmp_path) as env:
+        seed(env)
+        await sign_in(env)
+        over = {"line-0-amount": "25 triệu", "line-1-amount": "", "line-1-total": "1,5 tỷ", "line-1-slots": ""}
+        status, saved = await save_profile(env, **over)
+        assert status == 200 and "Đã lưu" in saved, saved
+        stored = ProfileStore(env.app.repo).get(VINH_THUY)
+        assert stored is not None
+        assert [(b.amount_per_facility_vnd, b.total_vnd) for b in stored.budget_lines[:2]] == [
+            (25_000_000, 50_000_000),
+            (None, 1_500_000_000),
+        ]
+
+
+@run
+async def test_an_officer_goes_back_to_the_bundled_profile_and_the_chat_follows(tmp_path: Path) -> None:
+    async with saved_by_lan(tmp_path) as env:
+        assert PHONE in await chat(env, "g" * 32, "so dien thoai xa vinh thuy")
+        _, page = await profile_page(env)
+        assert "Trở về hồ sơ gốc" in page
+        url = f"{env.url}/staff/profiles/{VINH_THUY}/bundled"
+        async with env.http.post(url, data={"csrf": csrf_of(page)}) as resp:  # no tick: nothing happens
+            assert resp.status == 400 and "Chưa trở về hồ sơ gốc" in await resp.text()
+        assert ProfileStore(env.app.repo).get(VINH_THUY) is not None
+        async with env.http.post(url, data={"csrf": csrf_of(page), "sure": "yes"}) as resp:
+            back = await resp.text()
+        assert resp.status == 200 and "Đã trở về hồ sơ gốc" in back
+        assert f"Số điện thoại: {PHONE} → (trống)" in back  # audited, old → new, in words
+        assert "Trở về hồ sơ gốc</button>" not in back  # nothing saved any more
+        assert ProfileStore(env.app.repo).get(VINH_THUY) is None
+        assert PHONE not in await chat(env, "h" * 32, "so dien thoai xa vinh thuy")
+
+
+@run
 async def test_consent_and_confirmation_give_the_office_phone(tmp_path: Path) -> None:
     async with saved_by_lan(tmp_path) as env:
         user = "e" * 32
@@ -132,6 +167,7 @@ BAD: list[tuple[dict[str, str], str]] = [
     ({"office_phone": "gọi tôi"}, "Số điện thoại: chưa đúng"),
     ({"line-0-amount": "900000000000000"}, "số tiền chưa đúng"),
     ({"line-0-amount": "-5"}, "số tiền chưa đúng"),
+    ({"line-0-amount": "khoảng 25 triệu"}, "số tiền chưa đúng"),
     ({"line-0-slots": "99999999"}, "số cơ sở phải là số nguyên"),
     ({"line-0-total": "60.000.000"}, "khác mức hỗ trợ × số cơ sở"),
     ({"line-0-code": "bogus"}, "chọn nội dung hỗ trợ trong danh sách"),
@@ -161,8 +197,8 @@ async def test_bad_profile_input_is_refused_politely_and_changes_nothing(tmp_pat
 
 
 @run
-async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one(tmp_path: Path) -> None:
-    async with running(tmp_path, khuyencong_locality="quang-tri/vinh-thuy") as env:
+async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target), khuyencong_locality="quang-tri/vinh-thuy") as env:
         seed(env)  # 'lan' keeps Vĩnh Thủy, 'tinh' every commune
         await sign_in(env)
         assert (await profile_page(env, BINH_GIANG))[0] == 404
@@ -203,8 +239,8 @@ async def test_an_officer_edits_only_her_communes_and_an_admin_creates_a_new_one
 
 
 @run
-async def test_the_exported_yaml_goes_back_into_knowledge_and_passes_kb_check(tmp_path: Path) -> None:
-    async with saved_by_lan(tmp_path) as env:
+async def test_the_exported_yaml_goes_back_into_knowledge_and_passes_kb_check(tmp_path: Path, store: Store) -> None:
+    async with saved_by_lan(tmp_path, store) as env:
         async with env.http.get(f"{env.url}/staff/profiles/{VINH_THUY}/yaml") as resp:
             assert resp.status == 200 and 'filename="vinh-thuy.yaml"' in resp.headers["Content-Disposition"]
             text = await resp.text()
@@ -241,14 +277,15 @@ async def test_the_knowledge_page_lists_what_profiles_lack_until_an_officer_fill
         assert "Vĩnh Thủy (Quảng Trị) chưa có số điện thoại" not in page and "Bình Giang" in page
 
 
-def _engine_app(tmp: Path) -> App:
-    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9"))
+def _engine_app(tmp: Path, store: Store | None = None) -> App:
+    db = Path(store.target) if store else tmp / "k.db"
+    return build(settings_for(tmp, "http://127.0.0.1:9", "http://127.0.0.1:9", khuyencong_db=db))
 
 
-def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path) -> None:
+def test_a_profile_saved_by_another_process_is_seen_on_the_next_turn(tmp_path: Path, store: Store) -> None:
     """Two connections to one file, as `serve` (the dashboard) and `worker` (the turns) hold them."""
-    worker = _engine_app(tmp_path)
-    dashboard = _engine_app(tmp_path)
+    worker = _engine_app(tmp_path, store)
+    dashboard = _engine_app(tmp_path, store)
     key = ConversationKey("t", "u1")
 
     def ask(n: int) -> str:

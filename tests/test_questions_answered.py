@@ -10,6 +10,7 @@ import aiohttp
 from bot.staff.local_faq import Draft, LocalFaqStore, entry_of
 from bot.staff.store import Staff, StaffStore
 from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import PASSWORD, ask_from, csrf_of, questions_seen_by, seed, sign_in
 from tests.test_local_faq import LOCAL_ANSWER, LOCAL_QUESTION, UNANSWERABLE, VINH_THUY
@@ -102,8 +103,8 @@ async def test_markup_formulas_and_other_communes_are_refused_and_change_nothing
 
 
 @run
-async def test_marking_answered_editing_and_removing_are_audited_and_scoped(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_marking_answered_editing_and_removing_are_audited_and_scoped(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         await two_communes(env)
         page = await questions_seen_by(env, "lan")
         status, after = await post(

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.messages import ConversationKey
 from bot.staff.store import StaffStore
 from tests import test_channels as ch
+from tests.conftest import Store
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
 from tests.test_questions_answered import ASKED, TRA_GIANG, two_communes
 
@@ -102,8 +103,8 @@ def aged(env: ch.Env, user: str, commune: tuple[int, str], opened: dt.datetime, 
 
 
 @ch.run
-async def test_the_statistics_page_shows_requests_and_waits_per_commune_in_words(tmp_path: Path) -> None:
-    async with ch.running(tmp_path) as env:
+async def test_the_statistics_page_shows_requests_and_waits_per_commune_in_words(tmp_path: Path, store: Store) -> None:
+    async with ch.running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
         StaffStore(env.app.repo).add("giang", PASSWORD, [TRA_GIANG], False)
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)

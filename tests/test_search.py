@@ -4,6 +4,7 @@ the list's columns, a commune by name, the "cần gọi hôm nay" view and chang
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.knowledge import vn_today
 from bot.messages import ConversationKey
 from bot.staff.store import EVERYONE, LeadQuery, StaffStore
 from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_dashboard import csrf_of, seed, sign_in
 from tests.test_exports import add_lead
@@ -57,21 +59,21 @@ def found(repo: SqliteRepository, typed: str) -> set[str]:
         ("０９１２３４５６７８", "hoang"),  # full-width digits from a phone keyboard
     ],
 )
-def test_a_lead_is_found_however_it_is_typed(tmp_path: Path, typed: str, who: str) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_a_lead_is_found_however_it_is_typed(tmp_path: Path, store: Store, typed: str, who: str) -> None:
+    repo = store.open()
     refs = people(repo)
     assert found(repo, typed) == {refs[who]}
 
 
-def test_the_product_is_searched_and_punctuation_alone_finds_nothing(tmp_path: Path) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_the_product_is_searched_and_punctuation_alone_finds_nothing(tmp_path: Path, store: Store) -> None:
+    repo = store.open()
     people(repo)
     assert len(found(repo, "nuoc mam")) == 3  # every lead of add_lead makes nước mắm
     assert found(repo, "--") == set() and found(repo, "xyz") == set()
 
 
-def test_a_changed_or_erased_lead_is_found_by_what_it_holds_now(tmp_path: Path) -> None:
-    repo = SqliteRepository(tmp_path / "k.db")
+def test_a_changed_or_erased_lead_is_found_by_what_it_holds_now(tmp_path: Path, store: Store) -> None:
+    repo = store.open()
     refs = people(repo)
     repo.db.execute("UPDATE leads SET name = 'Phạm Thị Thu' WHERE ref = ?", [refs["hung"]])  # a staff correction
     assert found(repo, "hung") == set() and found(repo, "pham thi thu") == {refs["hung"]}
@@ -98,8 +100,10 @@ async def _list(env: Env, **params: str) -> str:
 
 
 @run
-async def test_the_list_shows_the_follow_up_in_vietnamese_and_filters_by_commune_name(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_the_list_shows_the_follow_up_in_vietnamese_and_filters_by_commune_name(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         StaffStore(env.app.repo).update(EVERYONE, refs["mine"], "contacted", "Chị Mai", vn_today().isoformat(), "")
         await sign_in(env, "tinh")
@@ -116,8 +120,8 @@ async def test_the_list_shows_the_follow_up_in_vietnamese_and_filters_by_commune
 
 
 @run
-async def test_the_due_view_lists_follow_ups_of_today_and_before_still_open(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_the_due_view_lists_follow_ups_of_today_and_before_still_open(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         store, today = StaffStore(env.app.repo), vn_today()
         store.update(EVERYONE, refs["mine"], "contacted", "", (today - dt.timedelta(days=2)).isoformat(), "")
@@ -130,8 +134,10 @@ async def test_the_due_view_lists_follow_ups_of_today_and_before_still_open(tmp_
 
 
 @run
-async def test_several_leads_change_at_once_each_audited_and_within_the_officers_communes(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_several_leads_change_at_once_each_audited_and_within_the_officers_communes(
+    tmp_path: Path, store: Store
+) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         refs = seed(env)
         third = add_lead(env.app.repo, 4).ref
         page = await sign_in(env)  # lan: commune 19405 only
@@ -154,3 +160,30 @@ async def test_several_leads_change_at_once_each_audited_and_within_the_officers
         ) as resp:
             assert resp.status == 400 and "Trạng thái không hợp lệ" in await resp.text()
         assert env.app.repo.db.execute("SELECT status FROM leads WHERE ref = ?", [third]).fetchone()[0] == "contacted"
+
+
+@run
+async def test_the_list_filters_by_sector_line_and_days_in_vietnam(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
+        refs = seed(env)  # 'mine' and 'html' in the officer's commune, registered now
+        today = vn_today()
+        # 'html' makes baskets, wants a fair, and registered at 23:30 Vietnam time a week ago (16:30 UTC).
+        week_ago = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(16, 30), dt.UTC)
+        assessment = {"eligible": True, "sector": "handicrafts", "reasons": [], "lines": []}
+        env.app.repo.db.execute(
+            "UPDATE leads SET assessment = ?, lines_wanted = ?, created_at = ? WHERE ref = ?",
+            [json.dumps(assessment), '["fairs_exhibitions"]', week_ago.isoformat(timespec="seconds"), refs["html"]],
+        )
+        await sign_in(env)
+        day = (today - dt.timedelta(days=7)).isoformat()
+        for params, shown in (
+            ({"sector": "handicrafts"}, "html"),
+            ({"sector": "agro_food_processing"}, "mine"),
+            ({"line": "fairs_exhibitions"}, "html"),
+            ({"line": "advanced_machinery"}, "mine"),
+            ({"since": day, "until": day}, "html"),  # that Vietnam day: 23:30 there is still the same day
+            ({"since": today.isoformat()}, "mine"),
+        ):
+            page = await _list(env, **params)
+            hidden = "mine" if shown == "html" else "html"
+            assert refs[shown] in page and refs[hidden] not in page, params

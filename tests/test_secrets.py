@@ -20,10 +20,12 @@ import pytest
 
 from bot.app import OrderedHandler, build
 from bot.channels.zalo import Tokens, zalo_settings
+from bot.channels.zalo_auth import auth_state
 from bot.logs import RedactSecrets
 from bot.staff.store import StaffStore
 from tests import test_channels as ch
-from tests.fakes import FakeTelegram, wait_for
+from tests.conftest import Store
+from tests.fakes import FakeTelegram, FakeZalo, start, wait_for
 from tests.test_dashboard import seed, sign_in
 from tests.test_notify import command
 from tests.test_serve import ProcessEnv, _spawn, _stop, _until_healthy, free_port, platforms, served
@@ -325,6 +327,57 @@ async def test_an_unreachable_zalo_oauth_shows_as_refresh_failing_and_health_sta
         await wait_for(lambda: env.app.repo.token_state("zalo") == "refresh_failing")
         async with env.http.get(env.url + "/healthz") as resp:
             assert resp.status == 200 and (await resp.json())["zalo_auth"] == "refresh_failing"
+
+
+@ch.run
+async def test_a_process_takes_the_tokens_another_process_refreshed_instead_of_spending_the_old_one(
+    tmp_path: Path, store: Store
+) -> None:
+    """Was: each process on the database (a worker, a second serve) refreshed with its own copy of the single-use
+    refresh token; Zalo refused the second, and the channel stopped ('needs_new_token', health 503)."""
+    zalo = FakeZalo()
+    runner, url = await start(zalo.app())
+    apps = [build(ch.settings_for(tmp_path, "http://127.0.0.1:9", url, khuyencong_db=Path(store.target))) for _ in "ab"]
+    handlers = [OrderedHandler(app.engine) for app in apps]
+    first, second = (Tokens(zalo_settings(a.settings), h, a.repo) for a, h in zip(apps, handlers, strict=True))
+    try:
+        zalo.access_token = "expired"  # both hold access-1, and Zalo refuses it
+        async with aiohttp.ClientSession() as http:
+            assert await first.current() == await second.current() == "access-1"
+            assert await first.refresh(http, "access-1")
+            assert await second.refresh(http, "access-1")  # later: it finds the new pair in the database
+        assert zalo.refreshes == 1 and first.access == second.access == zalo.access_token == "access-2"
+        assert auth_state(apps[1].repo) == "ok"
+    finally:
+        for handler, app in zip(handlers, apps, strict=True):
+            handler.close()
+            app.close()
+        await runner.cleanup()
+
+
+@ch.run
+async def test_two_serves_on_postgresql_refreshing_at_once_spend_the_refresh_token_once(
+    tmp_path: Path, pg_store: Store
+) -> None:
+    """Two `khuyencong serve` on one PostgreSQL database, each answering a Zalo message when the access token has
+    just expired: one refreshes (a lock in the database), the other waits and takes the new pair.
+    Was: both spent the refresh token; Zalo refused the second, and the channel stopped."""
+    users = ("6142494823000000101", "6142494823000000202")
+    async with platforms() as fakes, aiohttp.ClientSession() as http:
+        extra = {"KHUYENCONG_DB": pg_store.target, "KHUYENCONG_WORKER": "inline"}
+        fakes.zalo.access_token, fakes.zalo.refresh_delay = "expired", 0.5  # the first refresh still in flight
+        async with served(tmp_path / "a", fakes, **extra) as a, served(tmp_path / "b", fakes, **extra) as b:
+            boxes = [ProcessEnv(s.url, http, fakes.telegram, fakes.zalo, app=None) for s in (a, b)]  # type: ignore[arg-type]
+            posted = await asyncio.gather(
+                *(ch.zalo_post(box, ch.zalo_event("xin chao", user=u)) for box, u in zip(boxes, users, strict=True))
+            )
+            assert posted == [200, 200]
+            await wait_for(lambda: all(fakes.zalo.to(u) for u in users), timeout=15)
+            health = []
+            for s in (a, b):
+                async with http.get(s.url + "/healthz") as resp:
+                    health.append((resp.status, (await resp.json())["zalo_auth"]))
+    assert fakes.zalo.refreshes == 1 and health == [(200, "ok"), (200, "ok")], (fakes.zalo.refreshes, health)
 
 
 # --- 13: owner-only files, tokens sealed at rest ------------------------------------------------------

@@ -10,7 +10,8 @@ from bot.flows import Dialogs, load_dialogs
 from bot.knowledge import Knowledge
 from bot.slots import Demand, line_slots
 from bot.storage.memory import MemoryRepository
-from tests.conftest import ROOT
+from bot.storage.sqlite import SqliteRepository
+from tests.conftest import ROOT, Store
 from tests.test_engine import REGISTRATION, engine_on, say
 from tests.test_exports import add_lead
 from tests.test_result_shape import talk
@@ -25,7 +26,7 @@ def flows() -> Dialogs:
     return load_dialogs(ROOT / "dialogs")
 
 
-def registered(repo: MemoryRepository, n: int, status: str = "new") -> None:
+def registered(repo: SqliteRepository, n: int, status: str = "new") -> None:
     """`n` more leads of other chats wanting machinery in Vĩnh Thủy, each with its own phone."""
     start = repo.db.execute("SELECT count(*) FROM leads").fetchone()[0]
     for i in range(n):
@@ -60,8 +61,8 @@ def test_with_free_slots_the_result_says_the_plan_as_before(
     assert "đăng ký cho" not in replies[-1] and "Mã đăng ký" in replies[-1]
 
 
-def test_slots_count_live_registrations_and_approvals_per_line(kb: Knowledge) -> None:
-    repo = MemoryRepository()
+def test_slots_count_live_registrations_and_approvals_per_line(kb: Knowledge, store: Store) -> None:
+    repo = store.open()
     registered(repo, 4)
     registered(repo, 1, status="supported")
     registered(repo, 1, status="declined")

@@ -16,6 +16,7 @@ from yarl import URL
 from bot.staff.login import DEVICE_COOKIE, MAX_WAITING, PER_ACCOUNT, PER_ADDRESS
 from bot.staff.store import StaffStore
 from bot.storage.sqlite import SqliteRepository
+from tests.conftest import Store
 from tests.test_channels import Env, run, running
 from tests.test_cli import run as cli
 from tests.test_dashboard import PASSWORD, csrf_of, seed, sign_in
@@ -248,10 +249,10 @@ async def fresh_session(env: Env) -> str:
 
 
 @run
-async def test_reset_logout_and_remove_end_the_sessions_at_once(tmp_path: Path) -> None:
-    async with running(tmp_path) as env:
+async def test_reset_logout_and_remove_end_the_sessions_at_once(tmp_path: Path, store: Store) -> None:
+    async with running(tmp_path, khuyencong_db=Path(store.target)) as env:
         seed(env)
-        db = ["--db", str(tmp_path / "k.db")]
+        db = ["--db", store.target]
         old = await fresh_session(env)
         code, out, _ = cli(["staff", "add", "lan", "--commune", "19405", *db], f"{PASSWORD}\n{PASSWORD}\n")
         assert code == 0 and "Đã đặt lại mật khẩu" in out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.announce.limits import WEEK, Rules
+from bot.announce.zbs import ZbsCount, template_address
 from bot.messages import ConversationKey
 from bot.storage.announcements import AnnouncementStore, Planned, Subscription
 from bot.storage.sqlite import SqliteRepository
@@ -93,6 +94,7 @@ class Split:
 
     rows: list[Planned] = field(default_factory=list)
     groups: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, group) → people
+    zbs: ZbsCount | None = None  # Zalo's paid template: None when it is not configured
 
     @property
     def to_send(self) -> int:
@@ -105,18 +107,36 @@ class Split:
         for (channel, group), count in sorted(self.groups.items()):
             channels.setdefault(channel, {})[group] = count
         skipped = Counter(r.reason for r in self.rows if r.status == "skipped")
-        return {"to_send": self.to_send, "channels": channels, "skipped": dict(sorted(skipped.items()))}
+        found: dict[str, Any] = {"to_send": self.to_send, "channels": channels}
+        found["skipped"] = dict(sorted(skipped.items()))
+        if self.zbs is not None:  # only when configured: otherwise the counts do not mention it
+            found["zbs"] = self.zbs.as_json()
+        return found
 
 
 def split(
-    repo: SqliteRepository, communes: list[int], audience: Audience, rules: Rules, charged: bool, at: dt.datetime
+    repo: SqliteRepository,
+    communes: list[int],
+    audience: Audience,
+    rules: Rules,
+    charged: bool,
+    at: dt.datetime,
+    zbs: bool = False,
 ) -> Split:
-    """Each subscriber of the communes in the audience, once, with what will happen to them and why."""
+    """Each subscriber of the communes in the audience, once, with what will happen to them and why.
+
+    `zbs`: Zalo people outside the free window who are not sent a charged consultation message get the paid
+    template by their registration's phone (only when a template is configured).
+    """
     store: AnnouncementStore = repo.announcements
     leads, sectors = store.leads_by_chat(), store.sectors_by_chat()
     recent = store.received_since((at - WEEK).isoformat(timespec="seconds"))
     last_zalo = store.last_person_messages("zalo")
     result, seen = Split(), set()
+    phones: dict[str, str] = {}
+    if rules.zalo_zbs:
+        result.zbs = ZbsCount(zbs, rules.zbs_price_vnd)
+        phones = {u: a for u, p in store.consented_phones("zalo").items() if (a := template_address(p))}
     for sub in store.subscribers(communes):
         who = (sub.key.channel, sub.key.user)
         if who in seen or not audience.admits(leads.get(who, []), sectors.get(who)):
@@ -125,7 +145,11 @@ def split(
         group = _group(sub, last_zalo, rules, at)
         result.groups[(sub.key.channel, group)] += 1
         status, reason = _fate(sub.key, group, charged, recent.get(who, 0), rules)
-        result.rows.append(Planned(sub.key, sub.key.user, sub.commune_code, status, reason))
+        address: str | None = None
+        if result.zbs is not None and (group == "closed" or (group == "charged" and not charged)):
+            limited = recent.get(who, 0) >= rules.per_week
+            status, reason, address = result.zbs.fate(phones.get(sub.key.user), limited, (status, reason))
+        result.rows.append(Planned(sub.key, address or sub.key.user, sub.commune_code, status, reason))
     return result
 
 

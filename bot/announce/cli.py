@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -27,6 +27,7 @@ GROUPS = {
     "send": "có thể nhắn",
     "none": "không có kênh nhắn",
 }
+ZBS_GROUP = "tin mẫu trả phí (ZBS) (ngoài 48 giờ, có số điện thoại đã đăng ký)"
 REASONS = {
     "zalo_charged": "Zalo tính phí, không gửi (thêm --charged để gửi)",
     "zalo_closed": "Zalo quá 7 ngày, cần gọi điện",
@@ -41,6 +42,10 @@ REASONS = {
     "platform": "lỗi nền tảng",
     "rate_limited": "nền tảng báo gửi quá nhanh",
     "error": "lỗi",
+    "zbs_no_phone": "Zalo ngoài 48 giờ, không có số điện thoại đăng ký để gửi tin mẫu trả phí",
+    "zbs_phone": "số điện thoại không nhận được tin mẫu Zalo, cần gọi điện",
+    "zbs_refused": "Zalo từ chối tin mẫu trả phí (kiểm tra mẫu tin, tài khoản OA; mã lỗi trong nhật ký)",
+    "zbs_off": "tin mẫu trả phí đã tắt trước khi gửi",
 }
 
 
@@ -59,6 +64,7 @@ class Options:
     dry_run: bool
     report: str | None
     as_json: bool
+    zbs: bool = False  # Zalo's paid template to those outside the window with a phone
 
 
 def announce_command(fail: Fail, inputs: tuple[Path, Knowledge], given: Options) -> None:
@@ -66,7 +72,10 @@ def announce_command(fail: Fail, inputs: tuple[Path, Knowledge], given: Options)
     path, kb = inputs
     repo = open_repository(path)
     try:
-        announcer = Announcer(repo, Rules.of(Settings()))
+        rules = Rules.of(Settings())
+        announcer = Announcer(repo, rules)
+        if given.zbs and not rules.zalo_zbs:
+            fail("zbs: tin mẫu trả phí của Zalo chưa được cấu hình (ZALO_ZBS_TEMPLATE_ID trống)")
         if given.report is not None:
             _report(fail, announcer, given.report, given.as_json)
             return
@@ -111,7 +120,7 @@ def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
     except AudienceError as wrong:
         fail(str(wrong))
     day = _day(fail, given.deadline)
-    return Request(places, given.text, wanted, given.link, day, given.urgent, given.charged, given.name)
+    return Request(places, given.text, wanted, given.link, day, given.urgent, given.charged, given.name, given.zbs)
 
 
 def _day(fail: Fail, given: str | None) -> dt.date | None:
@@ -138,11 +147,23 @@ def _show(plan: Plan, ident: int | None, as_json: bool) -> None:
     for channel, groups in data["channels"].items():
         parts = ", ".join(f"{n} {GROUPS.get(g, g)}" for g, n in groups.items())
         click.echo(f"• {labels.channel(channel)}: {parts}")
+    if "zbs" in data:
+        _show_zbs(data["zbs"])
     for reason, count in data["skipped"].items():
         click.echo(f"• Trong số đó không gửi {count}: {REASONS.get(reason, reason)}")
     click.echo(f"Sẽ gửi: {data['to_send']} người.")
     if plan.night:
         click.echo("Đang là ban đêm: thông báo chờ đến 7 giờ sáng (thêm --urgent nếu thật sự gấp).")
+
+
+def _show_zbs(zbs: dict[str, Any]) -> None:
+    """The fourth Zalo group: who the paid template reaches, what it would cost, who it cannot reach."""
+    cost = f", ước tính {labels.money(zbs['cost_vnd'])}" if zbs["price_vnd"] else ""
+    click.echo(f"• Zalo, {ZBS_GROUP}: {zbs['people']}{cost}")
+    if not zbs["send"]:
+        click.echo("  (chưa gửi tin mẫu: thêm --zbs để gửi)")
+    if zbs["without_phone"]:
+        click.echo(f"  Không có số điện thoại nên không gửi được tin mẫu: {zbs['without_phone']}")
 
 
 def _report(fail: Fail, announcer: Announcer, given: str, as_json: bool) -> None:
@@ -153,6 +174,8 @@ def _report(fail: Fail, announcer: Announcer, given: str, as_json: bool) -> None
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
     click.echo(f"Thông báo số {found['id']}: {found['sent']} đã gửi, {found['waiting']} đang chờ.")
+    if found.get("zbs_sent"):
+        click.echo(f"• Trong số đã gửi, bằng tin mẫu trả phí của Zalo: {found['zbs_sent']}")
     for kind, word in (("failed", "Không tới"), ("skipped", "Không gửi")):
         for reason, count in found[kind].items():
             click.echo(f"• {word} {count}: {REASONS.get(reason, reason)}")

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from bot.announce.limits import Pace, Rules
+from bot.announce.zbs import Template, phone_of
 from bot.app import App
 from bot.channels.common import Delivery
 from bot.flows import NewsTexts
@@ -40,6 +41,7 @@ T = TypeVar("T")
 IDLE_SECONDS = 0.5  # how often an idle sender looks for rows queued by another process
 Result = tuple[str, str]  # (status, reason) of a row once sent
 Send = Callable[[Claimed, Reply], Awaitable[Result]]
+SendTemplate = Callable[[str, dict[str, str], str], Awaitable[str]]  # (phone, parameters, tracking id) → outcome
 
 
 class QueueDb:
@@ -207,8 +209,14 @@ def web_sender(db: QueueDb) -> Send:
     return send
 
 
-def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, db: QueueDb) -> Send:
-    """Zalo's consultation message, within its window as it stands now (the person may have gone quiet since)."""
+def zalo_sender(
+    send_cs: Callable[[str, Reply], Awaitable[str]],
+    rules: Rules,
+    db: QueueDb,
+    templates: tuple[Template, SendTemplate] | None = None,
+) -> Send:
+    """Zalo's consultation message, within its window as it stands now (the person may have gone quiet since);
+    a row queued for the paid template goes by the person's phone (bot/announce/zbs.py)."""
 
     def window(key: ConversationKey, ident: int) -> tuple[str, bool]:
         found = db.queue.get(ident)
@@ -216,8 +224,13 @@ def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, d
 
     async def send(row: Claimed, reply: Reply) -> Result:
         said, charged = await db.call(window, row.key, row.announcement_id)
+        group = rules.zalo_group(dt.datetime.fromisoformat(said), dt.datetime.now(dt.UTC)) if said else ""
+        phone = phone_of(row.address)
+        if phone is not None and group != "free":
+            return await template(row, phone)
+        if phone is not None:  # they wrote since it was queued: the free message does it
+            row = Claimed(row.id, row.announcement_id, row.key, row.key.user, row.commune_code)
         if said:
-            group = rules.zalo_group(dt.datetime.fromisoformat(said), dt.datetime.now(dt.UTC))
             if group == "closed":
                 return "skipped", "zalo_closed"
             if group == "charged" and not charged:
@@ -227,6 +240,18 @@ def zalo_sender(send_cs: Callable[[str, Reply], Awaitable[str]], rules: Rules, d
             return "sent", ""
         # -230 and the other window errors: unreachable for this announcement, not for ever.
         return "failed", {"unreachable": "zalo_window", "refused": "refused"}.get(outcome, "platform")
+
+    async def template(row: Claimed, phone: str) -> Result:
+        if templates is None:  # the template was switched off after this was queued
+            return "failed", "zbs_off"
+        chosen, send_template = templates
+        announcement = await db.call(db.queue.get, row.announcement_id)
+        assert announcement is not None
+        place = announcement.planned.get("labels", {}).get(str(row.commune_code), "xã")
+        outcome = await send_template(phone, chosen.data(announcement, place), str(row.id))
+        if outcome == "sent":
+            return "sent", "zbs"  # the statistics count paid templates apart
+        return "failed", {"unreachable": "zbs_phone", "refused": "zbs_refused"}.get(outcome, "platform")
 
     return send
 
@@ -262,17 +287,29 @@ def sender_for(app: App, delivery: Delivery, processors: dict[str, Any]) -> Anno
     zalo, telegram = processors.get("zalo"), processors.get("telegram")
     # An announcement is never sent twice: after a timeout Zalo may have taken it, so it is not tried again.
     zalo_send = functools.partial(zalo.client.send, once=True) if zalo else None
-    return sender_with(app, delivery, zalo_send, telegram.app.bot if telegram else None)
+    templates = None
+    chosen = Template.of(app.settings)
+    if zalo is not None and chosen is not None:
+        from bot.channels.zalo_zbs import TemplateClient
+
+        client = TemplateClient(zalo.client, app.settings.zalo_zbs_api_base, chosen.template_id)
+        templates = (chosen, client.send)
+    return sender_with(app, delivery, zalo_send, telegram.app.bot if telegram else None, templates)
 
 
 def sender_with(
-    app: App, delivery: Delivery, zalo_send: Callable[[str, Reply], Awaitable[str]] | None, telegram_bot: Any
+    app: App,
+    delivery: Delivery,
+    zalo_send: Callable[[str, Reply], Awaitable[str]] | None,
+    telegram_bot: Any,
+    templates: tuple[Template, SendTemplate] | None = None,
 ) -> AnnouncementSender:
-    """The sender for the web, and for Zalo and Telegram where their clients are given."""
+    """The sender for the web, and for Zalo and Telegram where their clients are given (Zalo's paid template too)."""
     settings, db = app.settings, QueueDb(app, delivery)
     senders: dict[str, tuple[Send, Pace]] = {"web": (web_sender(db), Pace(200.0))}
     if zalo_send is not None:
-        senders["zalo"] = (zalo_sender(zalo_send, Rules.of(settings), db), Pace(settings.announce_zalo_per_second))
+        zalo = zalo_sender(zalo_send, Rules.of(settings), db, templates)
+        senders["zalo"] = (zalo, Pace(settings.announce_zalo_per_second))
     if telegram_bot is not None:
         pace = Pace(settings.announce_telegram_per_second)  # one pace: a 429 holds every Telegram send
         senders["telegram"] = (telegram_sender(telegram_bot, pace), pace)

@@ -23,6 +23,8 @@ class Rules:
     zalo_free_hours: float = 48.0
     zalo_days: float = 7.0
     zalo_charged: bool = False  # send to the charged group by default
+    zalo_zbs: bool = False  # Zalo's paid template (ZBS) is configured: staff may choose it per announcement
+    zbs_price_vnd: int = 0  # one template's price, for the estimate (0: none)
 
     @classmethod
     def of(cls, settings: Settings) -> Rules:
@@ -34,6 +36,8 @@ class Rules:
             settings.zalo_free_reply_hours,
             settings.zalo_reply_days,
             settings.announce_zalo_charged,
+            bool(settings.zalo_zbs_template_id.strip()),
+            settings.zalo_zbs_price_vnd,
         )
 
     def night(self, at: dt.datetime) -> bool:

@@ -39,6 +39,7 @@ class Request:
     urgent: bool = False  # may go at night
     charged: bool | None = None  # Zalo's charged group; None: the setting
     created_by: str = "cli"
+    zbs: bool = False  # Zalo's paid template to those outside the window with a phone (when configured)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Plan:
     not_before: dt.datetime
     night: bool
     charged: bool
+    zbs: bool = False  # templates queued (configured and chosen)
 
     def as_json(self) -> dict[str, Any]:
         """Counts per channel and reason, for --dry-run and the dashboard."""
@@ -67,8 +69,9 @@ class Announcer:
         at = at or dt.datetime.now(dt.UTC)
         charged = self.rules.zalo_charged if request.charged is None else request.charged
         night = self.rules.night(at) and not request.urgent
-        found = split(self.repo, list(request.communes), request.audience, self.rules, charged, at)
-        return Plan(found, self.rules.morning(at) if night else at, night, charged)
+        zbs = request.zbs and self.rules.zalo_zbs
+        found = split(self.repo, list(request.communes), request.audience, self.rules, charged, at, zbs)
+        return Plan(found, self.rules.morning(at) if night else at, night, charged, zbs)
 
     def queue(self, request: Request, at: dt.datetime | None = None) -> tuple[int, Plan]:
         """Store the announcement and its recipient rows in one transaction; its id and plan."""
@@ -110,9 +113,10 @@ class Announcer:
         totals: Counter[str] = Counter()
         reasons: dict[str, Counter[str]] = {"failed": Counter(), "skipped": Counter()}
         channels: dict[str, Counter[str]] = {}
-        unsubscribed = 0
+        unsubscribed = templates = 0
         for channel, status, reason, count, unsubs in self.repo.announcements.counts(ident):
             totals[status] += count
+            templates += count if (status, reason) == ("sent", "zbs") else 0
             channels.setdefault(channel, Counter())[status] += count
             if status in reasons:
                 reasons[status][reason] += count
@@ -132,6 +136,7 @@ class Announcer:
             "skipped": dict(sorted(reasons["skipped"].items())),
             "unsubscribed_after": unsubscribed,
             "channels": {c: dict(sorted(n.items())) for c, n in sorted(channels.items())},
+            **({"zbs_sent": templates} if "zbs" in announcement.planned else {}),  # of `sent`: paid templates
         }
 
     def to_call(self, ident: int) -> list[dict[str, Any]]:
@@ -163,4 +168,5 @@ def checked(request: Request) -> Request:
         request.urgent,
         request.charged,
         name,
+        request.zbs,
     )

@@ -168,7 +168,7 @@ class ZaloClient:
         if not isinstance(data, dict):
             return None, ""
         sent = data.get("data")
-        sent_id = sent.get("message_id") if isinstance(sent, dict) else None
+        sent_id = (sent.get("message_id") or sent.get("msg_id")) if isinstance(sent, dict) else None  # msg_id: ZBS
         return int(data.get("error", 0)), str(sent_id)[:100] if sent_id else ""
 
 

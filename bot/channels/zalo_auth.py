@@ -159,9 +159,7 @@ class Tokens:
                 self._use(pending)
                 self._unsaved = pending
             elif stored and (not self.seed or stored.get("seed", self.seed) == self.seed):
-                pair = TokenPair(
-                    self.box.open(stored["access_token"]), self.box.open(stored["refresh_token"]), stored["expires_at"]
-                )
+                pair = self._opened(stored)
                 self._use(pair)
                 if self.box.encrypts and not stored["refresh_token"].startswith(PREFIX):
                     self._unsaved = pair  # stored before a key was set: sealed now
@@ -179,20 +177,51 @@ class Tokens:
         async with self._lock:
             if self.access != stale:
                 return True
-            if not (self.refresh_token and self.config.app_secret_key):
+            refresh_token, app_secret = self.refresh_token, self.config.app_secret_key
+            if not (refresh_token and app_secret):
                 log.error("zalo: access token rejected and no refresh token/app secret configured")
                 await self._set_state("needs_new_token", "no refresh token or app secret key configured")
                 return False
-            pair, state, detail = await self._ask_zalo(session, self.refresh_token, self.config.app_secret_key)
-            if pair is None:
-                await self._set_state(state, detail)
-                return False
-            self.journal.write(pair)  # durable before anything else can fail: the old refresh token is dead
-            self._use(pair)
-            await self._save(pair)
-            await self._set_state("ok", "access token refreshed")
-            log.info("zalo: access token refreshed")
-            return True
+            # Other processes on the database (workers, a second serve) refresh in turn, each first looking
+            # whether the one before it already did: a refresh token spent twice is refused by Zalo.
+            async with self.repo.token_refresh_lock(NAME):
+                if await self._refreshed_elsewhere(stale):
+                    return True
+                return await self._refresh_now(session, refresh_token, app_secret)
+
+    async def _refresh_now(self, session: aiohttp.ClientSession, refresh_token: str, app_secret: str) -> bool:
+        """Spend the refresh token: the new pair kept at once (journal, then database), or the failure recorded."""
+        pair, state, detail = await self._ask_zalo(session, refresh_token, app_secret)
+        if pair is None:
+            await self._set_state(state, detail)
+            return False
+        self.journal.write(pair)  # durable before anything else can fail: the old refresh token is dead
+        self._use(pair)
+        await self._save(pair)
+        await self._set_state("ok", "access token refreshed")
+        log.info("zalo: access token refreshed")
+        return True
+
+    async def _refreshed_elsewhere(self, stale: str) -> bool:
+        """Whether the database holds tokens newer than `stale` (another process refreshed): then they are used."""
+        if self._unsaved is not None:  # ours are newer than any the database holds
+            return False
+        stored = await self.handler.call(self.repo.load_tokens, NAME)
+        if not stored or (self.seed and stored.get("seed", self.seed) != self.seed):
+            return False
+        pair = self._opened(stored)
+        if pair.access == stale:
+            return False
+        self._use(pair)
+        self._state = await self.handler.call(self.repo.token_state, NAME)
+        log.info("zalo: access token refreshed by another process, taken from the database")
+        return True
+
+    def _opened(self, stored: dict[str, str]) -> TokenPair:
+        """A stored pair, unsealed."""
+        return TokenPair(
+            self.box.open(stored["access_token"]), self.box.open(stored["refresh_token"]), stored["expires_at"]
+        )
 
     async def _ask_zalo(
         self, session: aiohttp.ClientSession, refresh_token: str, app_secret: str

@@ -27,6 +27,7 @@ class EngineConfig:
     announce_per_week: int = 2  # said in the news consent, as the sender applies it
     announce_night_start: int = 21
     announce_night_end: int = 7
+    zbs_on_zalo: bool = False  # ZBS templates configured: the Zalo news consent says the phone may be used
 
 
 @dataclass(frozen=True)

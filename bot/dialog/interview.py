@@ -152,6 +152,8 @@ class Interview:
             self.give_up(conv, step, turn)
         elif conv.misses == MAX_MISSES:
             self._offer(step, turn)
+        elif step.parser == "place" and conv.slots.get("place_choices"):  # the places a name could mean, again
+            self._choose_place(conv, conv.slots.pop("place_choices"), turn)
         else:
             self.ctx.ask(step, turn, prefix)
 

@@ -9,10 +9,11 @@ from bot.eligibility import vnd
 from bot.flows import Step
 from bot.places import province_title, unit_word
 from bot.storage import Conversation
-from bot.text import fold
+from bot.text import find_phone, fold
 from bot.understanding import Slots, Understanding, slots_of
 
 # Slots of the eligibility interview (and of the profile) a message may fill at any point.
+CONTACT_NOT_KEPT = "contact_not_kept"  # a phone number was typed before consent (the number itself is not kept)
 TAKEN = frozenset(
     ("legal_form", "activity", "workers", "revenue_vnd", "capital_vnd", "place", "craft_village", "needs")
 ) | {"export", "owner_flags", "local_raw_material"}
@@ -71,6 +72,10 @@ class Listener:
         is the topic asked about ('hỗ trợ máy móc được bao nhiêu?'), not a need stated.
         """
         found = self.slots(u)
+        if not conv.slots.get("consent_id") and find_phone(u.text[:2000]):
+            # Nothing personal is kept before consent; only that a number was said, so that asking for it after
+            # 'Đồng ý' says why it is asked again.
+            conv.slots[CONTACT_NOT_KEPT] = True
         replace = replace or u.intent == "correction" or any(i.intent == "correction" for i in u.intents)
         changed = []
         for slot, value in found.values.items():

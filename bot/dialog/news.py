@@ -8,7 +8,7 @@ from bot.dialog.handoff import commune_label
 from bot.dialog.turn import Turn
 from bot.messages import Button
 from bot.storage import Consent, Conversation
-from bot.storage.announcements import NEWS
+from bot.storage.announcements import NEWS, ZBS_VERSION
 
 
 class News:
@@ -52,24 +52,32 @@ class News:
     def consent_text(self, conv: Conversation) -> str:
         """The consent question exactly as shown (and stored with the decision)."""
         config = self.ctx.config
-        return self.texts.consent.format(
+        text = self.texts.consent.format(
             place=conv.pending.get("place", ""),
             per_week=config.announce_per_week,
             night_start=config.announce_night_start,
             night_end=config.announce_night_end,
         )
+        if self._zbs(conv):  # the phone of a registration is used only where the person was told so
+            text = text.removesuffix(self.texts.consent_ask) + self.texts.consent_zbs + " " + self.texts.consent_ask
+        return text
+
+    def _zbs(self, conv: Conversation) -> bool:
+        return self.ctx.config.zbs_on_zalo and conv.key.channel == "zalo"
+
+    def version(self, conv: Conversation) -> str:
+        """The consent text's version: its own for the wording that names Zalo's paid template."""
+        return self.texts.consent_version + (ZBS_VERSION if self._zbs(conv) else "")
 
     def decided(self, conv: Conversation, yes: bool, turn: Turn) -> None:
         """Record the decision with the text shown; subscribe on a yes."""
         shown, code, label = self.consent_text(conv), int(conv.pending["code"]), str(conv.pending["place"])
         conv.pending = {}
         if not yes:
-            self.ctx.repo.add_consent(
-                Consent(conv.key.channel, conv.key.user, NEWS, self.texts.consent_version, shown, False)
-            )
+            self.ctx.repo.add_consent(Consent(conv.key.channel, conv.key.user, NEWS, self.version(conv), shown, False))
             turn.say(self.texts.declined, self.ctx.menu_buttons())
             return
-        consent = Consent(conv.key.channel, conv.key.user, NEWS, self.texts.consent_version, shown, True)
+        consent = Consent(conv.key.channel, conv.key.user, NEWS, self.version(conv), shown, True)
         self.ctx.repo.announcements.subscribe(conv.key, code, label, consent)
         turn.say(self.texts.subscribed.format(place=label), self.ctx.menu_buttons())
 

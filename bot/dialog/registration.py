@@ -8,7 +8,7 @@ from bot.dialog.context import Context
 from bot.dialog.demand import demand_note
 from bot.dialog.handoff import office_of
 from bot.dialog.interview import SKIPPED, Interview
-from bot.dialog.listening import INFERRED, Listener
+from bot.dialog.listening import CONTACT_NOT_KEPT, INFERRED, Listener
 from bot.dialog.office import office_label
 from bot.dialog.result import profile_of, show_result
 from bot.dialog.turn import Turn
@@ -82,11 +82,14 @@ class Registration:
         )
         consent_id = self.ctx.repo.add_consent(consent)
         if not yes:
+            conv.slots.pop(CONTACT_NOT_KEPT, None)
             conv.slots.pop("consent_id", None)  # an earlier consent does not outlive a refusal
             conv.flow = conv.step = None
             turn.say(self.texts.consent_refused, self.ctx.edit_or_menu())
             return
         conv.slots["consent_id"] = consent_id
+        if conv.slots.pop(CONTACT_NOT_KEPT, None) and "phone" not in conv.slots:
+            turn.say(self.texts.contact_not_kept)
         if "needs" in conv.slots and "lines_wanted" not in conv.slots:  # asked in the interview ('Chưa rõ' too):
             conv.slots["lines_wanted"] = [n for n in conv.slots["needs"] or [] if n]  # never asked twice
         self.interview.begin(conv, "registration", turn)

@@ -41,6 +41,16 @@ def profile_of(conv: Conversation) -> Profile:
     )
 
 
+def assess_said(ctx: Context, conv: Conversation, profile: Profile) -> Assessment:
+    """The cited assessment, without a reason about a legal form the person never gave."""
+    found = ctx.assessor.assess(profile)
+    if "legal_form" in conv.slots:
+        return found
+    # The profile defaults to a household business so that the rules can run; citing it would assert a fact.
+    kept = [r for r in found.reasons if r.code != "legal_form_ok"]
+    return found.model_copy(update={"reasons": kept})
+
+
 def _area_flags(said: object) -> list[AreaFlag] | None:
     """The person's answer about a difficult area (asked for mining): yes, no, or unknown (None)."""
     return ["difficult"] if said is True else [] if said is False else None
@@ -49,7 +59,7 @@ def _area_flags(said: object) -> list[AreaFlag] | None:
 def show_result(ctx: Context, conv: Conversation, turn: Turn) -> bool:
     """Assess, keep the summary, say the result; True when registration was asked for and may follow."""
     profile = profile_of(conv)
-    assessment = ctx.assessor.assess(profile)
+    assessment = assess_said(ctx, conv, profile)
     conv.slots["assessment"] = summary_of(assessment)
     assessment = with_demand(ctx, assessment, profile.needs, (conv.slots.get("place") or {}).get("code"))
     conv.flow = conv.step = None
@@ -94,7 +104,7 @@ def show_everything(ctx: Context, conv: Conversation, view: str, turn: Turn) -> 
         return
     profile = profile_of(conv)
     assessment = with_demand(
-        ctx, ctx.assessor.assess(profile), profile.needs, (conv.slots.get("place") or {}).get("code")
+        ctx, assess_said(ctx, conv, profile), profile.needs, (conv.slots.get("place") or {}).get("code")
     )
     buttons = ctx.edit_or_menu()
     if assessment.eligible is not False:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.answers import Parsed, accepted, later, skipped
+from bot.answers import Parsed, accepted, later, skipped, yes_no
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
 from bot.dialog.handoff import hand_over
@@ -179,7 +179,8 @@ class Router:
             return
         if self.mixed.corrected_after(conv, text, turn):
             return
-        if skipped(text) or later(text):  # 'không cần', 'thôi' with nothing asked: no FAQ entry, the menu
+        # 'không cần', 'thôi', or a bare 'đúng' / 'ừ' with nothing asked: no FAQ entry ('dùng'), the menu
+        if skipped(text) or later(text) or yes_no(text) is not None:
             self.ctx.menu(turn, self.texts.steps.fine)
             return
         if not self.mixed.opener(conv, text, turn):
@@ -207,6 +208,11 @@ class Router:
             self._take(conv, step, self.ctx.reader.read(step, text), text, turn)
             return
         if self._menu_word(conv, text, turn):
+            return
+        # 'sđt của xã Vĩnh Thủy' mid-interview: the office's contacts, then the question again; the commune named
+        # is the office asked about, not the facility's place.
+        if asks_how_to_reach(text) and not looks_like_question(text) and self.questions.brief(conv, text, turn):
+            self.pending.reask(conv, turn)
             return
         heard = self.listener.hear(text, step) if conv.flow == "eligibility" else None
         asked = looks_like_question(text)
@@ -322,8 +328,12 @@ class Router:
         chosen = [p for p in places if province is not None and p.province == province]
         if len(chosen) == 1:
             self.interview.place_chosen(conv, str(chosen[0].code), turn)
-        else:
-            self._answer(conv, text, turn)
+            return
+        if places and "place" not in conv.slots:  # 'doanh thu 5 tỷ' meanwhile: the choice is offered again after it
+            conv.slots["place_choices"] = [p.code for p in places]
+        self._answer(conv, text, turn)
+        if "place" in conv.slots:
+            conv.slots.pop("place_choices", None)
 
     def _unclear_pending(self, conv: Conversation, text: str, turn: Turn) -> None:
         """Neither yes nor no: a new answer to the step, a correction, a question, or we ask again."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz import fuzz
+
 from bot.answers import AnswerReader
 from bot.faq import FaqIndex
 from bot.flows import Dialogs
@@ -77,6 +79,10 @@ def means_news(text: str) -> bool:
     return "nhắn" not in text.lower()
 
 
+LABEL_SLIP_MIN = 10  # shorter text is too easily near a label by chance
+LABEL_SLIP_SCORE = 90  # 'co duoc ho tro gi' (a question) stays below 'co nhung ho tro gi' (the menu entry)
+
+
 class Words:
     """The global commands and menu entries as people type them, with or without courtesy around them."""
 
@@ -87,6 +93,7 @@ class Words:
             c.lstrip("/"): cmd.id for cmd in menu.commands for c in cmd.slash
         }
         self._menu_items = {reader.normal(s): i.action for i in menu.items for s in [i.label, *i.synonyms]}
+        self._labels = [(fold(i.label), i.action) for i in menu.items]
         # Longest first, so 'cho tôi hỏi' goes before 'cho tôi'.
         self._before = sorted({fold(w) + " " for w in menu.courtesy_before}, key=len, reverse=True)
         self._after = sorted({" " + fold(w) for w in menu.courtesy_after}, key=len, reverse=True)
@@ -110,9 +117,19 @@ class Words:
         """The menu entry a message names ('đăng ký', 'giấy tờ'), if any."""
         # Courtesy goes before abbreviations are expanded: 'ạ' folds to 'a', which would read as 'anh'.
         said = fold(text)
-        return self._menu_items.get(self.reader.normal(said)) or self._menu_items.get(
-            self.reader.normal(self._bare_request(said))
+        return (
+            self._menu_items.get(self.reader.normal(said))
+            or self._menu_items.get(self.reader.normal(self._bare_request(said)))
+            or self._label_with_slip(self._bare_request(said))
         )
+
+    def _label_with_slip(self, said: str) -> str | None:
+        """A button's label retyped with a slip ('kiem tra dieu kein'): whole labels only, the first letter kept."""
+        if len(said) < LABEL_SLIP_MIN:
+            return None
+        scored = [(fuzz.ratio(said, label), action) for label, action in self._labels if label[0] == said[0]]
+        score, action = max(scored, default=(0.0, None))
+        return action if score >= LABEL_SLIP_SCORE else None
 
     def _bare_request(self, said: str) -> str:
         """A folded request without the courtesy around it ('cho tôi hỏi', 'tôi muốn', 'ạ', 'với')."""

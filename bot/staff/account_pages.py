@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -171,6 +172,8 @@ class AccountPages:
     async def reset(self, request: web.Request, session: Session) -> web.Response:
         """A one-time password, shown once; every session of the account ends at once."""
         account = await self._account(request)
+        if not _sure(await forms.posted(request)):
+            return await self.page(request, session, 400, error=NOT_SURE.format(what="đặt lại mật khẩu"))
         password = generate_password()
         try:
             hashed = await self.dash.sign_in.hash(password)
@@ -182,9 +185,12 @@ class AccountPages:
     async def active(self, request: web.Request, session: Session) -> web.Response:
         """Disable (every session ends at once) or enable the account."""
         account = await self._account(request)
-        wanted = forms.clean((await forms.posted(request)).get("active"), 10)
+        posted = await forms.posted(request)
+        wanted = forms.clean(posted.get("active"), 10)
         if wanted not in ("0", "1"):
             return await self.page(request, session, 400, error="Yêu cầu không hợp lệ, xin tải lại trang.")
+        if wanted == "0" and not _sure(posted):  # opening an account again needs no second thought
+            return await self.page(request, session, 400, error=NOT_SURE.format(what="khóa tài khoản"))
         try:
             await self.handler.call(self.book.set_active, session.staff, account.id, wanted == "1")
         except Refused as refused:
@@ -235,3 +241,11 @@ class AccountPages:
         if found is None or not await self.dash.sign_in.verify(found[1], current):
             raise Refused("Mật khẩu hiện tại không đúng.")
         await self.handler.call(self.dash.store.succeeded, rows, [key])
+
+
+NOT_SURE = "Chưa {what}: xin đánh dấu ô “Chắc chắn” bên cạnh nút rồi bấm lại."
+
+
+def _sure(posted: Mapping[str, Any]) -> bool:
+    """The tick that confirms an action taken at once on someone else's account (no script: our CSP forbids it)."""
+    return forms.clean(posted.get("sure"), 5) == "yes"

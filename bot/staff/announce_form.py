@@ -38,7 +38,7 @@ def blank(communes: list[int]) -> dict[str, Any]:
     """The form before anything is typed."""
     return {
         "communes": communes, "text": "", "link": "", "deadline": "", "sectors": [], "lines": [], "statuses": [],
-        "registered": "", "when": "now", "send_at": "", "urgent": False, "urgent_reason": "",
+        "registered": "", "when": "now", "send_at": "", "urgent": False, "urgent_reason": "", "zbs": False,
     }  # fmt: skip
 
 
@@ -94,6 +94,7 @@ def read_form(form: Posted, choices: dict[int, str], kb: Knowledge, by: str, at:
         "send_at": forms.clean(_raw(form, "send_at"), 40).strip(),
         "urgent": _raw(form, "urgent") == "yes",
         "urgent_reason": forms.clean(_raw(form, "urgent_reason"), MAX_REASON + 100).strip(),
+        "zbs": _raw(form, "zbs") == "yes",  # Zalo's paid template; the plan ignores it unless configured
     }
     draft = Draft(values)
     communes = _communes(draft, choices)
@@ -109,7 +110,8 @@ def read_form(form: Posted, choices: dict[int, str], kb: Knowledge, by: str, at:
     if draft.errors:
         return draft
     try:
-        draft.request = checked(Request(communes, text, audience, values["link"], deadline, values["urgent"], None, by))
+        wanted = Request(communes, text, audience, values["link"], deadline, values["urgent"], None, by, values["zbs"])
+        draft.request = checked(wanted)
     except AnnouncementRefused as refused:  # what the library refuses that the form did not catch
         draft.errors.append(str(refused).partition(": ")[2] or str(refused))
     return draft

@@ -18,6 +18,7 @@ from bot.announce.reminders import Reminders
 from bot.staff import forms
 from bot.staff.announce_form import Draft, blank, read_form
 from bot.staff.exports import STATUS_LABELS
+from bot.staff.labels import money
 from bot.staff.store import Session, Staff
 from bot.storage.announce_notes import AnnounceNotes, Contact
 from bot.storage.announcements import Announcement
@@ -33,6 +34,7 @@ GROUPS = {
     ("telegram", "send"): "Telegram",
     ("web", "send"): "Trò chuyện trên trang web (hiện khi bà con mở lại)",
 }
+ZBS_GROUP = "Zalo – tin mẫu trả phí (ZBS): ngoài 48 giờ, có số điện thoại đã đăng ký"
 REASONS = {
     "zalo_charged": "Zalo tính phí nên không gửi; nên gọi điện",
     "zalo_closed": "Zalo quá 7 ngày không nhắn được; nên gọi điện",
@@ -47,8 +49,12 @@ REASONS = {
     "platform": "lỗi của nền tảng",
     "rate_limited": "nền tảng báo gửi quá nhanh",
     "error": "lỗi khi gửi",
+    "zbs_no_phone": "Zalo ngoài 48 giờ và không có số điện thoại đăng ký nên không gửi được tin mẫu trả phí",
+    "zbs_phone": "số điện thoại không nhận được tin mẫu của Zalo; nên gọi điện",
+    "zbs_refused": "Zalo từ chối tin mẫu trả phí; báo cán bộ kỹ thuật kiểm tra mẫu tin và tài khoản Zalo OA",
+    "zbs_off": "tin mẫu trả phí đã tắt trước khi gửi; nên gọi điện",
 }
-TO_CALL = ("zalo_charged", "zalo_closed", "zalo_window")
+TO_CALL = ("zalo_charged", "zalo_closed", "zalo_window", "zbs_no_phone", "zbs_phone", "zbs_refused", "zbs_off")
 ONCE = re.compile(r"[A-Za-z0-9_-]{20,60}")  # a preview's one-time send token
 
 
@@ -172,6 +178,7 @@ class AnnouncePages:
             lines=kb.line_names,
             night=(rules.night_start, rules.night_end),
             per_week=rules.per_week,
+            zbs_on=rules.zalo_zbs,
         )
 
     async def _preview(self, session: Session, req: Request, plan: Plan) -> dict[str, Any]:
@@ -184,6 +191,9 @@ class AnnouncePages:
         message = compose(self.app.engine.texts.news, shown, first, button=True)
         data = plan.as_json()
         groups = [(GROUPS.get(key, "Kênh khác"), n) for key, n in sorted(plan.split.groups.items())]
+        zbs = plan.split.zbs
+        if zbs is not None:  # the fourth Zalo group, only when the paid template is configured
+            groups.append((ZBS_GROUP, zbs.people))
         skipped = [(REASONS.get(reason, "lý do khác"), n) for reason, n in data["skipped"].items()]
         keys = [(r.key.channel, r.key.user, r.reason) for r in plan.split.rows if r.reason in TO_CALL]
         return {
@@ -195,6 +205,7 @@ class AnnouncePages:
             "night": plan.night,
             "not_before": plan.not_before.isoformat(timespec="seconds"),
             "to_call": await self._to_call(session.staff, keys),
+            "zbs": None if zbs is None else {**zbs.as_json(), "cost": money(zbs.to_send * zbs.price_vnd)},
             "once": secrets.token_urlsafe(24),  # the send button's one-time token
         }
 
@@ -246,6 +257,7 @@ class AnnouncePages:
                     "urgent_reason": await self.handler.call(self.notes.urgent_reason, ident),
                     "recipients": report["recipients"],
                     "sent": report["sent"],
+                    "zbs_sent": report.get("zbs_sent", 0),
                     "waiting": report["waiting"],
                     "failed": [(REASONS.get(r, "lý do khác"), n) for r, n in report["failed"].items()],
                     "skipped": [(REASONS.get(r, "lý do khác"), n) for r, n in report["skipped"].items()],

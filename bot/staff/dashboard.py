@@ -309,6 +309,7 @@ class Dashboard:
             sectors=kb.sector_names,
             zalo_notice=await self.handler.call(auth_notice, self.app.repo),
             slots=await self.lead_pages.slots(session.staff),
+            colleagues=await self.handler.call(self.store.colleagues, session.staff),
         )
 
     async def lead(self, request: web.Request, session: Session, saved: bool = False) -> web.Response:
@@ -327,6 +328,7 @@ class Dashboard:
             "consent": await self.handler.call(self.store.consent, lead.consent_id),
             "history": await self.handler.call(self.app.repo.audit, ref),
             "lines": self.app.engine.kb.line_names,
+            "colleagues": await self.handler.call(self.store.colleagues, session.staff),
             "labeller": labels.Labeller(self.app.engine.kb),
         }
 

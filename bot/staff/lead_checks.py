@@ -61,14 +61,15 @@ def for_staff(hint: str) -> str:
 def read(ctx: Context, step: Step, text: str, reading: Reading) -> None:
     """Keep the step's answer in the slots, or say why not; an optional step may stay empty."""
     text = text.strip()
+    may_be_empty = step.optional or step.at_summary  # the facility's name: the chat lets a person leave it out too
     if not text:
-        if not step.optional:
+        if not may_be_empty:
             reading.errors.append(f"{step.label}: {MISSING}")
         return
     parsed = ctx.reader.read(step, text)
     if parsed.ok and parsed.value not in ("", None):
         reading.slots[step.slot] = parsed.value
-    elif parsed.ok and step.optional:
+    elif parsed.ok and may_be_empty:
         return
     else:
         reading.errors.append(problem(ctx, step, parsed))
@@ -96,7 +97,7 @@ def read_product(ctx: Context, text: str, sector: str | None, reading: Reading) 
 
 
 def read_contact(ctx: Context, form: Mapping[str, str]) -> Reading:
-    """A correction: contact name, phone, facility name and product, each required."""
+    """A correction: contact name, phone and product required; the facility's name may stay empty, as in the chat."""
     reading = Reading()
     for step_id in ("name", "phone", "facility"):
         step = step_of(ctx, "registration", step_id)

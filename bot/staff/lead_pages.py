@@ -103,7 +103,7 @@ class LeadPages:
             page.set_status(400)
             return page
         s = reading.slots
-        new = Contact(s["contact_name"], s["phone"], s["facility_name"], s["activity"])
+        new = Contact(s["contact_name"], s["phone"], s.get("facility_name", ""), s["activity"])
         actor = f"staff:{session.staff.name}"
         await self.handler.call(correct, self.app.repo, lead, new, actor, self.app.engine.assessor)
         return await self.dash.lead(request, session, saved=True)

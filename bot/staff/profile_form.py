@@ -15,7 +15,7 @@ from bot.eligibility import vnd
 from bot.knowledge import BudgetLine, Form, Knowledge, Locality, Office
 from bot.places import Place
 from bot.profiles import SAVED_SOURCE, vn_day
-from bot.text import fold, parse_phone
+from bot.text import fold, parse_money, parse_phone
 
 LINE_ROWS, FORM_ROWS = 12, 8  # rows the form offers: a commune's plan has a handful of lines
 MAX_AMOUNT = 10_000_000_000  # per facility: far above any khuyến công cap, below any typing slip of zeros
@@ -36,6 +36,7 @@ LINE_FIELDS = {"code": 40, "amount": 40, "slots": 20, "total": 40, "funding": 20
 FORM_FIELDS = {"code": 40, "name": 100, "description": 300}
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _MONEY = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$|^\d+$")
+_MONEY_WORDS = re.compile(r"(?:\d+(?:[.,\s]\d+)?\s*(?:ty|trieu|tr|nghin|ngan)\s*)+\d*")  # folded: '1,5 tỷ' → '1 5 ty'
 _CHAT = re.compile(r"^-?\d{5,16}$")
 _FORMULA = tuple("=+-@\t\r")
 
@@ -186,8 +187,10 @@ class ProfileForm:
             return None
         text = re.sub(r"\s*(đồng|đ|vnđ|vnd)$", "", raw, flags=re.IGNORECASE).strip()
         value = int(re.sub(r"[.,\s]", "", text)) if _MONEY.match(text) else None
+        if value is None and _MONEY_WORDS.fullmatch(fold(text)):  # '25 triệu', '1,5 tỷ', '1 tỷ 200 triệu'
+            value = parse_money(text)
         if value is None or not 0 < value <= most:
-            posted.errors.append(f"{where}: số tiền chưa đúng (ví dụ 20.000.000), tối đa {vnd(most)}.")
+            posted.errors.append(f"{where}: số tiền chưa đúng (ví dụ 20.000.000 hoặc 20 triệu), tối đa {vnd(most)}.")
             return None
         return value
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.knowledge import Locality, vn_today
+from bot.knowledge import Knowledge, Locality, vn_today
 from bot.places import Place
 from bot.profiles import profile_warnings
 from bot.staff import forms
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.staff.dashboard import Dashboard
 
 NOT_YOURS = "Không có xã này, hoặc xã này không thuộc tài khoản của bạn."
+BACK_NOT_SURE = "Chưa trở về hồ sơ gốc: xin đánh dấu ô “Chắc chắn” bên cạnh nút rồi bấm lại."
 
 
 class ProfilePages:
@@ -47,6 +48,7 @@ class ProfilePages:
             web.get(r"/staff/profiles/{code:\d{1,9}}", guard(self.page)),
             web.post(r"/staff/profiles/{code:\d{1,9}}", guard(self.save)),
             web.get(r"/staff/profiles/{code:\d{1,9}}/yaml", guard(self.export)),
+            web.post(r"/staff/profiles/{code:\d{1,9}}/bundled", guard(self.back_to_bundled)),
         ]
 
     async def _current(self) -> list[Locality]:
@@ -110,6 +112,8 @@ class ProfilePages:
             line_rows=range(min(LINE_ROWS, max(4, len(current.budget_lines) + 3 if current else 4))),
             form_rows=range(min(FORM_ROWS, max(3, len(current.forms) + 2 if current else 3))),
             facts=shown(kb, current),
+            saved=place.code in await self.handler.call(self.store.codes),
+            has_bundled=self.app.profiles is not None and self.app.profiles.bundled_of(place.code) is not None,
             **extra,
         )
         if posted.errors:
@@ -130,6 +134,21 @@ class ProfilePages:
         await self.handler.call(self.store.save, new, session.staff.name, diff)
         return await self.page(request, session, message="Đã lưu. Trợ lý dùng hồ sơ mới từ tin nhắn tiếp theo.")
 
+    async def back_to_bundled(self, request: web.Request, session: Session) -> web.Response:
+        """Drop what was saved on the dashboard: the bundled plan (or none) applies again, audited old → new."""
+        place = self._place(request, session)
+        if forms.clean((await forms.posted(request)).get("sure"), 5) != "yes":
+            refused = await self.page(request, session, error_top=BACK_NOT_SURE)
+            refused.set_status(400)
+            return refused
+        kb = self.app.engine.kb
+        current = self._of(await self._current(), place.code)
+        bundled = self.app.profiles.bundled_of(place.code) if self.app.profiles is not None else None
+        diff = changes(kb, current, bundled) if bundled else _emptied(kb, current)
+        dropped = await self.handler.call(self.store.drop, place.code, session.staff.name, diff)
+        said = "Đã trở về hồ sơ gốc đi kèm phần mềm." if dropped else "Hồ sơ đang là bản gốc, không có gì thay đổi."
+        return await self.page(request, session, message=said)
+
     async def export(self, request: web.Request, session: Session) -> web.Response:
         """The profile as a YAML file for knowledge/localities/."""
         place = self._place(request, session)
@@ -143,3 +162,8 @@ class ProfilePages:
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
+
+
+def _emptied(kb: Knowledge, current: Locality | None) -> dict[str, list[str]]:
+    """Each field of a profile that goes away entirely (the commune has no bundled plan): old → (trống)."""
+    return {k: [v, "(trống)"] for k, v in shown(kb, current).items()}

@@ -77,6 +77,7 @@ class FacilityRollup:
         self.spool: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", prefix="khuyencong-rollup-")  # noqa: SIM115
         self.count = 0
         self.totals = {"amount": 0, "workers": 0, "revenue": 0, "capital": 0}
+        self.known: set[str] = set()  # the totals with at least one figure: the others stay blank, not 0
 
     def __enter__(self) -> FacilityRollup:
         return self
@@ -96,8 +97,11 @@ class FacilityRollup:
         self.count += 1
         amount = expected_amount(lead)
         workers, revenue, capital = _int(p.get("workers")), _int(p.get("revenue_vnd")), _int(p.get("capital_vnd"))
-        for key, value in (("amount", amount), ("workers", workers), ("revenue", revenue), ("capital", capital)):
+        figures = {"amount": amount or None, "workers": workers, "revenue": revenue, "capital": capital}
+        for key, value in figures.items():
             self.totals[key] += value or 0
+            if value is not None:
+                self.known.add(key)
         place = [lead.commune or "", lead.province or ""]
         who = [lead.ref, lead.facility_name, lead.name, national_phone(lead.phone)]
         row_a = [
@@ -106,7 +110,7 @@ class FacilityRollup:
             *place,
             "; ".join(self.lines.get(c, "Nội dung khác") for c in lead.lines_wanted),
             amount or None,
-            "Có" if a.get("priority") else "",
+            "Có" if a.get("priority") else "Không" if "priority" in a else "",
             ELIGIBLE_LABELS.get(a.get("eligible"), ""),
             STATUS_LABELS.get(lead.status, "Khác"),
         ]
@@ -139,7 +143,8 @@ class FacilityRollup:
 
     def sheets(self) -> list[Sheet]:
         """Mẫu 02a and Mẫu 02b as sheets, each closed by its totals row."""
-        t, n = self.totals, f"{self.count} cơ sở"
+        t = {k: v if k in self.known else None for k, v in self.totals.items()}
+        n = f"{self.count} cơ sở"
         total_a = ["Tổng cộng", "", n, "", "", "", "", "", t["amount"] or None, "", "", ""]
         total_b = [
             "Tổng cộng",

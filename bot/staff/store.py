@@ -17,6 +17,7 @@ from bot.knowledge import VN_TIME
 from bot.storage import Lead, LeadStatus
 from bot.storage.search_keys import search_term
 from bot.storage.sqlite import SqliteRepository, now
+from bot.text import fold
 
 log = logging.getLogger("khuyencong.staff")
 
@@ -134,6 +135,16 @@ class StaffStore:
         """Every account, by name (no password hashes)."""
         rows = self.db.execute(f"SELECT {ACCOUNT} FROM staff ORDER BY name").fetchall()
         return [self._staff(row) for row in rows]
+
+    def colleagues(self, staff: Staff) -> list[str]:
+        """The names to give a lead to: active accounts sharing a commune with `staff` (every one for an admin)."""
+        mine = set(staff.communes)
+        names = {
+            s.shown_name
+            for s in self.accounts()
+            if s.active and (staff.all_communes or s.all_communes or mine & set(s.communes))
+        }
+        return sorted(names, key=lambda name: fold(name))  # 'Trần' among the t's, as people read it
 
     def _staff(self, row: tuple[Any, ...]) -> Staff:
         communes = tuple(json.loads(row[2] or "[]"))
@@ -273,11 +284,10 @@ class StaffStore:
         clause, args = self._where(staff, query)
         return int(self.db.execute(f"SELECT count(*) FROM leads WHERE {clause}", args).fetchone()[0])
 
-    def iter_leads(self, staff: Staff, query: LeadQuery) -> Iterator[Lead]:
-        """Every lead matching the filters (no pages), oldest first, read in batches: for exports."""
+    def iter_leads(self, staff: Staff, query: LeadQuery, batch: int = 2000) -> Iterator[Lead]:
+        """Every lead matching the filters (no pages), oldest first, read `batch` at a time: for exports."""
         clause, args = self._where(staff, query)
-        cur = self.db.conn.execute(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args)
-        yield from self.repo.leads_from(cur)
+        yield from self.repo.leads_streamed(f"SELECT * FROM leads WHERE {clause} ORDER BY created_at, ref", args, batch)
 
     def lead(self, staff: Staff, ref: str) -> Lead | None:
         """One lead, if this account may see it."""

@@ -27,9 +27,9 @@ class AnnounceNotes:
     def recent(self, scope: list[int] | None, limit: int = 20) -> list[int]:
         """The newest announcements to any of these communes (None: all), newest first; reminders left out."""
         marks = ",".join("?" * len(scope or [])) or "NULL"
-        mine = (
-            "" if scope is None else f"AND EXISTS (SELECT 1 FROM json_each(a.communes) c WHERE c.value IN ({marks})) "
-        )
+        # CAST: json_each gives PostgreSQL text, and text is never equal to a number there.
+        each = f"AND EXISTS (SELECT 1 FROM json_each(a.communes) c WHERE CAST(c.value AS INTEGER) IN ({marks})) "
+        mine = "" if scope is None else each
         rows = self.db.execute(
             "SELECT a.id FROM announcements a WHERE a.id NOT IN (SELECT announcement_id FROM reminders_sent) "
             f"{mine}ORDER BY a.id DESC LIMIT ?",

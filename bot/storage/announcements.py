@@ -13,6 +13,7 @@ from bot.storage import Consent
 from bot.storage.sqlite import SqliteRepository, insert_consent, log_messages, now
 
 NEWS = "news"  # the purpose of a subscription's consent in the consents table
+ZBS_VERSION = "-zbs"  # ends the version of a news consent whose text said the phone may get Zalo's paid template
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,18 @@ class AnnouncementStore:
             found.setdefault((str(channel), str(user)), []).append(lead)
         return found
 
+    def consented_phones(self, channel: str) -> dict[str, str]:
+        """Each subscriber's registered phone (given with its consent), where the news consent named Zalo's template."""
+        rows = self.db.execute(
+            "SELECT l.user, l.phone FROM leads l JOIN consents c ON c.id = l.consent_id AND c.channel = l.channel "
+            "AND c.user = l.user AND c.purpose = 'registration' AND c.given = 1 "
+            "WHERE l.channel = ? AND l.phone IS NOT NULL AND l.phone != '' AND EXISTS (SELECT 1 FROM "
+            "subscriptions s JOIN consents n ON n.id = s.consent_id WHERE s.channel = l.channel AND s.user = l.user "
+            "AND n.text_version LIKE ?) ORDER BY l.created_at, l.ref",
+            [channel, "%" + ZBS_VERSION],
+        ).fetchall()
+        return {str(user): str(phone) for user, phone in rows}  # oldest first: the newest registration wins
+
     def sectors_by_chat(self) -> dict[tuple[str, str], str]:
         """The sector each subscribed chat's interview found, where it got that far."""
         rows = self.db.execute(
@@ -295,7 +308,8 @@ class AnnouncementStore:
             "SELECT r.channel, r.user, r.reason, l.name, l.phone, l.facility_name FROM announcement_recipients r "
             "LEFT JOIN leads l ON l.ref = (SELECT ref FROM leads WHERE channel = r.channel AND user = r.user "
             "ORDER BY created_at DESC LIMIT 1) WHERE r.announcement_id = ? "
-            "AND r.reason IN ('zalo_charged', 'zalo_closed', 'zalo_window') ORDER BY r.id",
+            "AND r.reason IN ('zalo_charged', 'zalo_closed', 'zalo_window', 'zbs_no_phone', 'zbs_phone', "
+            "'zbs_refused', 'zbs_off') ORDER BY r.id",
             [ident],
         ).fetchall()
         keys = ("channel", "user", "reason", "name", "phone", "facility_name")

@@ -9,8 +9,10 @@ repository's `_tx`). A turn is one PostgreSQL transaction, as it is one SQLite t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
@@ -20,7 +22,7 @@ from bot.messages import ConversationKey
 from bot.storage import search_keys
 from bot.storage.dialect import Table, to_postgres
 from bot.storage.factory import database_url
-from bot.storage.sqlite import MIGRATIONS, SqliteRepository, person_of
+from bot.storage.sqlite import MIGRATIONS, Batch, SqliteRepository, person_of
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -31,6 +33,7 @@ _BEGIN = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 _WORDS = ("INSERT", "UPDATE", "DELETE")
 _LEAD_KEYS = " RETURNING name, phone, facility_name, ref, profile"  # search_key's arguments, in its order
 _LEAD_REFS = " RETURNING ref"
+_cursors = itertools.count(1)  # names of server-side cursors, unique in this process
 
 
 class PgCursor:
@@ -174,6 +177,24 @@ class PgConnection:
                     self._run_on(conn, into, sql, text + hook, params, hook)
             else:
                 self._run_on(conn, into, sql, text + hook, params, hook)
+
+    def batches(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[Batch]:
+        """A SELECT's rows through a server-side cursor, `batch` at a time: 100,000 leads never sit in memory.
+
+        The cursor lives in a transaction on a connection of its own (this thread's, if it has one open), given
+        back when the rows are read or the reader stops early.
+        """
+        text = to_postgres(sql, self.catalog).encode()
+        name = f"kc_batches_{next(_cursors)}"
+        tx = self._local.__dict__.get("tx")
+        with (
+            self.pool.connection() if tx is None else nullcontext(tx) as conn,
+            conn.transaction() if tx is None else nullcontext(),
+            conn.cursor(name=name) as cur,
+        ):
+            cur.execute(text, params)
+            while rows := cur.fetchmany(batch):
+                yield cast("Sequence[Any]", cur.description), rows
 
     def _returning(self, sql: str, text: str) -> str:
         """What a write must give back: a new row's id (lastrowid), or the leads it changed (their search keys)."""
@@ -404,6 +425,10 @@ class PostgresRepository(SqliteRepository):
         """Close the pool."""
         self.pg.close()
 
+    def batches(self, sql: str, params: Sequence[Any], batch: int = 2000) -> Iterator[Batch]:
+        """A SELECT's rows, `batch` at a time, through a server-side cursor (not all read at once)."""
+        return self.pg.batches(sql, params, batch)
+
     def claim_events(
         self, events: Sequence[tuple[str, str, str | None] | tuple[str, str, str | None, str | None]]
     ) -> list[bool]:
@@ -434,6 +459,11 @@ class PostgresRepository(SqliteRepository):
             conn.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [INBOX_LOCK, who])
             yield
 
+    def token_refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A lock in the database held while a platform's tokens are refreshed: another process refreshing at the
+        same moment waits, then finds the new tokens stored instead of spending the single-use refresh token again."""
+        return _advisory_lock(self.url, TOKEN_LOCK, name)
+
     def shared_inbox(self) -> SharedInbox:
         """The inbox as several workers read it at once."""
         return SharedInbox(self.url)
@@ -458,6 +488,22 @@ class PostgresRepository(SqliteRepository):
         ).fetchall()
         keys = ("question", "count", "last_at", "key", "commune_code", "answered_by", "id")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+TOKEN_LOCK = 7_326_004  # (TOKEN_LOCK, hash of the platform): one refresh of its tokens at a time, database-wide
+LOCK_WAIT = "30s"  # longer than a refresh takes (Zalo's client gives up after 10 s)
+
+
+@asynccontextmanager
+async def _advisory_lock(url: str, lock: int, name: str) -> AsyncIterator[None]:
+    """An advisory lock on a connection of its own, waited for without stopping the event loop.
+
+    Closing the connection lets it go, and so does a process that dies holding it.
+    """
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"SET lock_timeout = '{LOCK_WAIT}'".encode())
+        await conn.execute(b"SELECT pg_advisory_lock(%s, hashtext(%s))", [lock, name])
+        yield
 
 
 INBOX_LOCK = 7_326_002  # advisory locks of the inbox: (INBOX_LOCK, hash of the person)

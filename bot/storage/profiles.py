@@ -70,6 +70,18 @@ class ProfileStore:
                 [loc.ward_code, now(), actor, json.dumps(changes, ensure_ascii=False)],
             )
 
+    def drop(self, ward_code: int, actor: str, changes: dict[str, list[str]]) -> bool:
+        """Forget the commune's saved profile (the bundled one applies again), audited; False if none was saved."""
+        with self.repo._tx() as cur:
+            cur.execute("DELETE FROM commune_profiles WHERE ward_code = ?", [ward_code])
+            if not cur.rowcount:
+                return False
+            cur.execute(
+                "INSERT INTO commune_profile_audit (ward_code, at, actor, changes) VALUES (?,?,?,?)",
+                [ward_code, now(), actor, json.dumps(changes, ensure_ascii=False)],
+            )
+        return True
+
     def history(self, ward_code: int, limit: int = 100) -> list[ProfileChange]:
         """The commune's saves, newest first."""
         rows = self.db.execute(

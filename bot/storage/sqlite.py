@@ -8,7 +8,7 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +31,7 @@ MIGRATIONS = Migrations("khuyencong")
 log = logging.getLogger("khuyencong.storage")
 _REF_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out on the phone
 _LEAD_JSON = ("profile", "assessment", "lines_wanted")
+Batch = tuple[Sequence[Any], list[tuple[Any, ...]]]  # a cursor's description and some of its rows
 
 
 @MIGRATIONS()
@@ -948,6 +949,14 @@ class SqliteRepository:
                 [name, access_token, refresh_token, expires_at, now(), seed or None],
             )
 
+    def token_refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Held while a platform's tokens are refreshed, so that processes sharing the database refresh in turn.
+
+        Nothing on SQLite: one process refreshes there (its own lock suffices; holding the file's write lock
+        across a call to Zalo would stop every turn). PostgreSQL's repository takes a lock in the database.
+        """
+        return nullcontext()
+
     def token_state(self, name: str) -> str | None:
         """A platform's auth state as last recorded ('ok', 'refresh_failing', 'needs_new_token'), if any."""
         row = self.db.execute("SELECT state FROM token_state WHERE name = ?", [name]).fetchone()
@@ -983,10 +992,17 @@ class SqliteRepository:
 
     # --- reading leads ---------------------------------------------------------------------
 
-    def leads_from(self, cur: sqlite3.Cursor, batch: int = 2000) -> Iterator[Lead]:
-        """The leads of an executed `SELECT * FROM leads …`, decoded in batches (exports never hold them all)."""
-        decode = _decoder(cur)
+    def batches(self, sql: str, params: Sequence[Any], batch: int = 2000) -> Iterator[Batch]:
+        """A SELECT's rows, `batch` at a time with the columns' description (exports never hold them all)."""
+        cur = self.db.conn.execute(sql, params)
         while rows := cur.fetchmany(batch):
+            yield cur.description, rows
+
+    def leads_streamed(self, sql: str, params: Sequence[Any], batch: int = 2000) -> Iterator[Lead]:
+        """The leads of a `SELECT * FROM leads …`, read and decoded a batch at a time."""
+        decode: Callable[[tuple[Any, ...]], Lead] | None = None
+        for description, rows in self.batches(sql, params, batch):
+            decode = decode or _decoder_of(description)
             yield from map(decode, rows)
 
     def log_export(self, actor: str, fmt: str, scope: str, count: int) -> None:
@@ -1086,7 +1102,12 @@ class SqliteRepository:
 
 def _decoder(cur: sqlite3.Cursor) -> Callable[[tuple[Any, ...]], Lead]:
     """Turns rows of `SELECT * FROM leads` into Leads; the three JSON columns decoded, empty ones emptied."""
-    names = [c[0] for c in cur.description]
+    return _decoder_of(cur.description)
+
+
+def _decoder_of(description: Sequence[Any]) -> Callable[[tuple[Any, ...]], Lead]:
+    """The decoder of rows of `SELECT * FROM leads` with these columns."""
+    names = [c[0] for c in description]
     json_at = [(names.index(n), n == "lines_wanted") for n in _LEAD_JSON]
     # By name, in the dataclass's order: columns added by later migrations sit at the table's end.
     order = [names.index(f.name) for f in fields(Lead) if f.name in names]
