@@ -106,11 +106,21 @@ class OrderedHandler:
         try:
             async with lock:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._worker, self.engine.handle, msg)
+                return await loop.run_in_executor(self._worker, self._turn, msg)
         finally:
             self._waiting[msg.key] -= 1
             if not self._waiting[msg.key]:  # nobody else queued: drop the lock, memory stays bounded
                 del self._waiting[msg.key], self._locks[msg.key]
+
+    def _turn(self, msg: Incoming) -> list[Reply]:
+        """The engine's turn, held against other processes too (several `serve` on PostgreSQL).
+
+        A webhook turn (it has a reply address) is already held: the inbox gives a person to one worker at a time.
+        """
+        if msg.reply_to is not None:
+            return self.engine.handle(msg)
+        with self.engine.repo.person_turn(msg.key):
+            return self.engine.handle(msg)
 
     def close(self) -> None:
         """Stop the worker thread after the turns in progress."""

@@ -345,5 +345,5 @@ def ascii_int(text: str, digits: int = 15) -> int | None:
 
 
 def storable(text: str) -> str:
-    """Text SQLite can store as UTF-8: lone surrogates (JSON allows '\\ud800') become '?'."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """Text both databases can store: a lone surrogate (JSON allows '\\ud800') becomes '?', NUL is dropped."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")

@@ -202,7 +202,7 @@ def test_jsonl_process_survives_lone_surrogates_and_answers_everyone_after(tmp_p
     assert "trợ lý tự động" in out[-1]["replies"][0]["text"]  # the last person, after all that, is answered
 
 
-def run_jsonl(db: Path, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
+def run_jsonl(db: Path | str, lines: list[str]) -> tuple[list[dict[str, Any]], str]:
     """`khuyencong chat --jsonl` as a real process, fed `lines`; its output objects and its stderr."""
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(db), "--knowledge", str(KNOWLEDGE)],

@@ -400,6 +400,7 @@ def test_database_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
         "m020_announcements",
         "m021_processed_replies",
         "m022_announce_reminders",
+        "m024_inbox_person_index",
     ]
     SqliteRepository(tmp_path / "k.db")  # applying again is a no-op
     assert len(repo.db.execute("SELECT name FROM _sqlite_migrations").fetchall()) == len(names)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import random
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot import cli
-from tests.conftest import KNOWLEDGE, ROOT
+from tests.conftest import KNOWLEDGE, ROOT, Store
 from tests.fakes import wait_for
 from tests.test_channels import run, running, tg_post
 from tests.test_cli import PROFILE, run_jsonl
@@ -118,18 +117,17 @@ def jsonl_line(rng: random.Random, n: int) -> tuple[str, str | None]:
     return broken_json(rng), None
 
 
-def test_chat_jsonl_answers_every_hostile_line_in_order_and_changes_nothing_it_refuses(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
+def test_chat_jsonl_answers_every_hostile_line_in_order_and_changes_nothing_it_refuses(store: Store) -> None:
     reference = [json.dumps({"user": "reference", "text": t}) for t in real_script("0912 000 009")]
-    first, _ = run_jsonl(db, reference)
+    first, _ = run_jsonl(store.target, reference)
     assert "KC-" in json.dumps(first[-1], ensure_ascii=False)
-    with closing(sqlite3.connect(db)) as conn:
+    with closing(store.open().db.conn) as conn:
         before = lead_rows(conn)
     rng = random.Random(SEED)
     lines, users = zip(*(jsonl_line(rng, n) for n in range(LINES)), strict=True)
-    out, stderr = run_jsonl(db, list(lines))
+    out, stderr = run_jsonl(store.target, list(lines))
     assert len(out) == LINES, f"{len(out)} answers to {LINES} lines"  # one per line, even a 100 KB one
-    with closing(sqlite3.connect(db)) as conn:  # not understood twice in a row: the chat waits for staff, silent
+    with closing(store.open().db.conn) as conn:  # not understood twice in a row: the chat waits for staff, silent
         held = {u for (u,) in conn.execute("SELECT user FROM handoffs WHERE status IN ('waiting', 'open')")}
     for line, user, answer in zip(lines, users, out, strict=True):
         if user is None:
@@ -138,7 +136,7 @@ def test_chat_jsonl_answers_every_hostile_line_in_order_and_changes_nothing_it_r
             assert answer.get("user") == user and (answer["replies"] or user in held), (line[:200], answer)
             assert all(set(r) == {"text", "buttons"} and r["text"] for r in answer["replies"]), answer
     assert stderr == ""
-    with closing(sqlite3.connect(db)) as conn:
+    with closing(store.open().db.conn) as conn:
         after = lead_rows(conn)
         refused = conn.execute("SELECT count(*) FROM conversations WHERE user LIKE 'refused-%'").fetchone()[0]
     assert [row for row in after[0] if row[0] in {r[0] for r in before[0]}] == before[0]  # the lead is untouched

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.conftest import Store
 from tests.test_channels import run
 from tests.test_serve import _spawn, _stop, _until_healthy, free_port, platforms
 
@@ -24,20 +23,19 @@ async def say(http: aiohttp.ClientSession, url: str, address: str, user: str, te
         return resp.status, await resp.json()
 
 
-def conversations(db: Path) -> int:
-    with closing(sqlite3.connect(db)) as conn:
-        return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
-
-
 @run
-async def test_a_burst_of_new_chats_from_one_address_is_refused_and_greetings_store_nothing(tmp_path: Path) -> None:
+async def test_a_burst_of_new_chats_from_one_address_is_refused_and_greetings_store_nothing(
+    tmp_path: Path, store: Store
+) -> None:
     port = free_port()
     async with platforms() as fakes:
-        proc = await _spawn("serve", fakes.environment(tmp_path, port, KHUYENCONG_WORKER="inline"))
+        env = fakes.environment(tmp_path, port, KHUYENCONG_WORKER="inline", KHUYENCONG_DB=store.target)
+        proc = await _spawn("serve", env)
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as http:
                 await _until_healthy(http, url)
+                conversations = store.open().count_conversations
                 ids = [secrets.token_hex(16) for _ in range(3 * CHATS_PER_MINUTE)]
                 burst = await asyncio.gather(
                     *(say(http, url, FLOODER, user, ["", "xin chào", "menu"][i % 3]) for i, user in enumerate(ids))
@@ -46,7 +44,7 @@ async def test_a_burst_of_new_chats_from_one_address_is_refused_and_greetings_st
                 assert statuses.count(200) == CHATS_PER_MINUTE and statuses.count(429) == 2 * CHATS_PER_MINUTE
                 refusal = next(body for status, body in burst if status == 429)
                 assert set(refusal) == {"error"} and "đợi một phút" in refusal["error"]
-                assert conversations(tmp_path / "k.db") == 0  # a greeting or the menu stores no conversation
+                assert conversations() == 0  # a greeting or the menu stores no conversation
 
                 person = secrets.token_hex(16)  # someone else, behind another address, is served as ever
                 status, welcome = await say(http, url, NEIGHBOUR, person, "")
@@ -54,7 +52,7 @@ async def test_a_burst_of_new_chats_from_one_address_is_refused_and_greetings_st
                 status, answer = await say(http, url, NEIGHBOUR, person, "hộ kinh doanh có được hỗ trợ không")
                 texts = " ".join(r["text"] for r in answer["replies"])
                 assert status == 200 and "trợ lý tự động" not in texts  # not welcomed twice
-                assert conversations(tmp_path / "k.db") == 1  # what the person asked starts a stored chat
+                assert conversations() == 1  # what the person asked starts a stored chat
                 status, _ = await say(http, url, FLOODER, ids[0], "hkd")  # a chat already counted goes on
                 assert status == 200
         finally:

@@ -10,6 +10,8 @@ from bot.messages import ConversationKey, Reply
 from bot.slots import Demand
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from bot.storage.announcements import AnnouncementStore
     from bot.storage.handoffs import HandoffStore
 
@@ -109,6 +111,9 @@ class Repository(Protocol):
         The lead must carry a consent to registration given by the same chat (else LeadRefused). With an
         outbox, the turn's replies are stored in the same transaction, for a sender to deliver after it.
         """
+
+    def person_turn(self, key: ConversationKey) -> AbstractContextManager[None]:
+        """Hold a person's turn against every other process on this database, for a turn answered at once."""
 
     def seen(self, key: ConversationKey, message_id: str) -> bool:
         """Whether this inbound message was already processed."""

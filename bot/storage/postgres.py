@@ -8,6 +8,7 @@ repository's `_tx`). A turn is one PostgreSQL transaction, as it is one SQLite t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from bot.messages import ConversationKey
 from bot.storage import search_keys
 from bot.storage.dialect import Table, to_postgres
 from bot.storage.factory import database_url
@@ -164,6 +166,7 @@ class PgConnection:
         """Rewrite and run a statement, its result read into `into` (the rows are read at once)."""
         text = to_postgres(sql, self.catalog)
         hook = self._returning(sql, text)
+        params = without_nul(params)
         conn = self._local.__dict__.get("tx")
         if conn is not None:
             self._run_on(conn, into, sql, text + hook, params, hook)
@@ -245,6 +248,24 @@ class PgConnection:
     def close(self) -> None:
         """Close every pooled connection."""
         self.pool.close()
+
+
+def without_nul(params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    """The parameters as PostgreSQL takes them: it refuses NUL in text, which SQLite stores; each becomes U+FFFD.
+
+    What people type is cleaned at the door (bot/text.py::storable); this is for everything else a platform
+    sends (a signed event's ids). Not dropped: 'a\\x00' and 'a' stay two values, as they are on SQLite.
+    """
+    values = params.values() if isinstance(params, Mapping) else params
+    if not any(isinstance(v, str) and "\x00" in v for v in values):
+        return params
+    if isinstance(params, Mapping):
+        return {k: _no_nul(v) for k, v in params.items()}
+    return [_no_nul(v) for v in params]
+
+
+def _no_nul(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _written_table(sql: str) -> str | None:
@@ -423,6 +444,20 @@ class PostgresRepository(SqliteRepository):
             for who in people:
                 cur.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", [CLAIM_LOCK, who])
             return self._claim_in(cur, events)
+
+    @contextlib.contextmanager
+    def person_turn(self, key: ConversationKey) -> Iterator[None]:
+        """Hold the person's advisory lock, the inbox workers' own, for a turn answered at once (the web chat).
+
+        Several `serve` processes behind a load balancer may each get one of a person's messages at the same
+        moment: each turn reads the conversation, then stores it whole, so two at once would lose one's answers.
+        The lock lives in a transaction of its own, let go when the turn is over, or when the process dies.
+        """
+        with self.pg.pool.connection() as conn, conn.transaction():
+            conn.execute(b"SELECT set_config('lock_timeout', %s, true)", [f"{round(self.busy_timeout * 1000)}"])
+            who = person_of(key.channel, key.user, 0)
+            conn.execute(b"SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [INBOX_LOCK, who])
+            yield
 
     def token_refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """A lock in the database held while a platform's tokens are refreshed: another process refreshing at the

@@ -8,7 +8,7 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -412,6 +412,16 @@ def m022_announce_reminders(db: Database) -> None:
     db.execute("CREATE TABLE reminders_sent (key TEXT PRIMARY KEY, announcement_id INTEGER NOT NULL, at TEXT NOT NULL)")
 
 
+@MIGRATIONS()
+def m024_inbox_person_index(db: Database) -> None:
+    """The inbox by person in arrival order: "is this the person's earliest event?" is a look-up, not a scan.
+
+    Every worker asks it of every event it claims (bot/storage/postgres.py::SharedInbox); without the index
+    each asking reads the whole inbox, and a backlog (a worker down, a burst) slows every claim down with it.
+    """
+    db.execute("CREATE INDEX inbox_person ON inbox (channel, person, id)")
+
+
 @dataclass
 class InboxEvent:
     """A stored webhook event waiting for its turn; attempts and next_try change when a turn fails."""
@@ -513,6 +523,10 @@ class SqliteRepository:
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db.conn)
+
+    def person_turn(self, key: ConversationKey) -> AbstractContextManager[None]:
+        """Nothing to hold: one process serves a SQLite file (PostgreSQL's several take a lock here)."""
+        return nullcontext()
 
     # --- conversations -----------------------------------------------------------------
 
