@@ -156,6 +156,8 @@ class HandoffTexts(Strict):
     callback_phone: NonEmpty
     callback_saved: NonEmpty  # fields: phone
     callback_declined: NonEmpty
+    my_data: NonEmpty  # a line of "dữ liệu của tôi": the call-back number kept; fields: phone, office, day
+    my_data_office: NonEmpty  # who calls back when the handoff has no commune
     passed_on: NonEmpty
     still_waiting: NonEmpty
     back: NonEmpty
