@@ -156,6 +156,15 @@ class HandoffTexts(Strict):
     callback_phone: NonEmpty
     callback_saved: NonEmpty  # fields: phone
     callback_declined: NonEmpty
+    my_data: NonEmpty  # a line of "dữ liệu của tôi": the call-back number kept; fields: phone, office, day
+    my_data_office: NonEmpty  # who calls back when the handoff has no commune
+    ask_place: NonEmpty  # "gặp cán bộ" or "sđt xã" with no commune known
+    failed_ask: NonEmpty  # two messages not understood, no commune known: a cán bộ will read it; which commune
+    skip_place: NonEmpty  # the button to hand over without a commune
+    which_place: NonEmpty  # communes of the same name: which one
+    opened_anyone: NonEmpty  # handed over with no commune known (the admins see it)
+    anyone: NonEmpty  # who keeps a call-back number when no office is known
+    office_unknown: NonEmpty  # "sđt xã" and no commune given
     passed_on: NonEmpty
     still_waiting: NonEmpty
     back: NonEmpty

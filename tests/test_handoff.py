@@ -170,7 +170,8 @@ def test_failing_the_same_person_twice_in_a_row_hands_the_chat_to_staff(app: App
     assert "Khuyến công hỗ trợ" in say(app, "có những hỗ trợ gì", minute=2)  # an answer: the count starts over
     assert "chuyển" not in say(app, "qwrt zxcv", minute=3)
     said = say(app, "cách làm hồ sơ vay vốn quỹ tín dụng", minute=4)
-    assert "chưa trả lời được" in said and "nhờ cán bộ" in said
+    assert "chưa trả lời được" in said and "nhờ cán bộ" in said and "xã (phường) nào" in said
+    say(app, "xa vinh thuy quang tri", minute=5)  # no commune known: asked, so that its officers see it
     handoff = app.repo.handoffs.active(ConversationKey("t", "u1"))
     assert handoff is not None and handoff.reason == "failed"
 
@@ -193,6 +194,7 @@ def test_staff_hand_back_by_button_and_after_the_idle_time_and_the_person_is_tol
     assert app.repo.handoffs.active(key) is None
     assert [r.text for _, _, r in app.repo.outbox_of(key)][-1] == app.engine.texts.handoff.idle
     say(app, "gặp cán bộ", "z4", "t", minute=0)
+    say(app, "không biết", "z4", "t", minute=0)  # the commune asked first: handed over without one
     said = say(app, "có những hỗ trợ gì", "z4", "t", minute=241)
     assert app.engine.texts.handoff.idle in said and "Khuyến công hỗ trợ" in said
 
@@ -295,6 +297,7 @@ def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> 
     db = tmp_path / "k.db"
     app = build(Settings(_env_file=None, khuyencong_db=db), db=db)  # type: ignore[call-arg]
     say(app, "gap can bo", "c1", "jsonl", minute=1)
+    say(app, "khong biet", "c1", "jsonl", minute=1)  # the commune asked first: handed over without one
     app.close()
     listed = cli("list", db=db)
     assert listed.returncode == 0, listed.stderr
@@ -303,7 +306,8 @@ def test_the_handoff_list_names_a_test_chat_without_its_code(tmp_path: Path) -> 
 
 def test_handed_over_after_two_misunderstood_messages_the_person_is_never_stuck(app: App) -> None:
     key = ConversationKey("t", "u9")
-    for n, text in enumerate(["alo", "vbn ghj", "hjkl qwerty", "zxcv asdf"]):
+    # two misunderstood, then two unreadable answers to "which commune": handed over all the same
+    for n, text in enumerate(["alo", "vbn ghj", "hjkl qwerty", "zxcv asdf", "qwer tyui"]):
         say(app, text, "u9", minute=n)
     handoff = app.repo.handoffs.active(key)
     assert handoff is not None and handoff.reason == "failed" and handoff.status == "waiting"

@@ -127,7 +127,9 @@ async def test_a_chat_held_by_staff_returns_to_the_assistant_after_the_idle_time
     async with platforms() as fakes, served(tmp_path, fakes, **extra) as server, session() as http:
         env = ProcessEnv(server.url, http, fakes.telegram, fakes.zalo, app=None)  # type: ignore[arg-type]
         user = ch.TelegramUser()
-        assert PHONE not in " ".join(m["text"] for m in await ch.tg_say(env, user.message("gặp cán bộ")))
+        asked = " ".join(m["text"] for m in await ch.tg_say(env, user.message("gặp cán bộ")))
+        assert "xã (phường) nào" in asked  # no commune known: asked first; not known, handed over all the same
+        assert PHONE not in " ".join(m["text"] for m in await ch.tg_say(env, user.message("không biết")))
         await asyncio.sleep(2.5)
         said = " ".join(m["text"] for m in await ch.tg_say(env, user.message("menu")))
         assert "Đã lâu không có tin nhắn mới" in said and "Bà con cần gì" in said
@@ -139,6 +141,7 @@ async def test_long_polling_telegram_relays_a_reply_written_by_the_handoff_comma
         telegram, user = fakes.telegram, ch.TelegramUser()
         env = fakes.environment(tmp_path, free_port(), **officer(tmp_path))
         telegram.updates.append(user.message("gặp cán bộ"))
+        telegram.updates.append(user.message("xa vinh thuy quang tri"))  # the commune, asked first
         proc = await _spawn("telegram", env)
         try:
             await wait_for(lambda: any("gọi điện lại" in m["text"] for m in telegram.sent(ch.CHAT)), timeout=30)

@@ -147,6 +147,7 @@ async def test_long_polling_gives_a_chat_idle_too_long_back_to_the_assistant(tmp
         quick = {"KHUYENCONG_HANDOFF_IDLE_MINUTES": "0.02", "KHUYENCONG_HANDOFF_REMIND_MINUTES": "0.02"}  # sweep each s
         env = fakes.environment(tmp_path, free_port(), **linked(tmp_path), **quick)
         tg.updates.append(user.message("gặp cán bộ"))
+        tg.updates.append(user.message("xa vinh thuy quang tri"))  # no commune known: it is asked first
         proc = await _spawn("telegram", env)
         try:  # the person says nothing more: the sweep tells them, without waiting for their next message
             await wait_for(lambda: any("Đã lâu không có tin nhắn mới" in m["text"] for m in tg.sent(ch.CHAT)), 30)

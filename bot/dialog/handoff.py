@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.answers import place_slot
 from bot.dialog.context import Context
-from bot.dialog.office import contact_text, reach_of
+from bot.dialog.office import Reach, contact_text, reach_of
 from bot.dialog.turn import Turn
 from bot.knowledge import Office
 from bot.messages import Button
@@ -25,15 +25,25 @@ def hand_over(ctx: Context, conv: Conversation, turn: Turn, reason: HandoffReaso
     turn.handed_over = dict(place) | {"handoff_id": handoff_id}  # for the notice to the commune's staff chat
     found = reach_of(ctx, conv)
     said = ctx.texts.handoff
-    first = (said.failed if reason == "failed" else said.opened).format(office=found.office.name)
+    if found.generic and not place.get("code"):  # no office known: the admins read it, no placeholder is named
+        turn.say(said.opened_anyone)
+    else:
+        _tell_office(ctx, found, reason, turn)
+    if not ctx.repo.leads_of(conv.key):  # staff have no number to call: ask for one, with consent
+        conv.pending = {"kind": "callback"}
+        turn.say(callback_text(ctx, conv), callback_buttons(ctx))
+
+
+def _tell_office(ctx: Context, found: Reach, reason: HandoffReason, turn: Turn) -> None:
+    """Who answers, when, and the office's phone (or that we know none, and whom to call)."""
+    said = ctx.texts.handoff
+    name = found.place if found.generic and found.place else found.office.name  # never the placeholder
+    first = (said.failed if reason == "failed" else said.opened).format(office=name)
     first += "" if found.office.hours else " " + said.no_hours  # else the hours are among the office's details
     if not found.own and found.place:  # no profile for their commune: said plainly, and whom to call
         turn.say(first + "\n" + contact_text(ctx, found))
     else:
         turn.say(contact_text(ctx, found, first))
-    if not ctx.repo.leads_of(conv.key):  # staff have no number to call: ask for one, with consent
-        conv.pending = {"kind": "callback"}
-        turn.say(callback_text(ctx, conv), callback_buttons(ctx))
 
 
 def place_for_staff(ctx: Context, conv: Conversation | None) -> dict[str, Any]:
@@ -45,7 +55,9 @@ def place_for_staff(ctx: Context, conv: Conversation | None) -> dict[str, Any]:
 def callback_text(ctx: Context, conv: Conversation) -> str:
     """The consent text for a call back: who keeps the number, why, how long, and the person's rights."""
     retention = ctx.texts.retention.format(months=ctx.config.retention_months)
-    return ctx.texts.handoff.callback.format(office=office_of(ctx, conv).name, retention=retention)
+    found = reach_of(ctx, conv)
+    office = ctx.texts.handoff.anyone if found.generic else found.office.name
+    return ctx.texts.handoff.callback.format(office=office, retention=retention)
 
 
 def callback_buttons(ctx: Context) -> list[Button]:

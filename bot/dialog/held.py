@@ -15,8 +15,9 @@ import datetime as dt
 from bot.answers import yes_no
 from bot.dialog.contact import split_contact
 from bot.dialog.context import Context
-from bot.dialog.handoff import callback_text, hand_over
+from bot.dialog.handoff import callback_text
 from bot.dialog.office import reach_of
+from bot.dialog.staff_place import ask_or_hand_over
 from bot.dialog.turn import Turn
 from bot.dialog.words import Words
 from bot.storage import Consent, Conversation
@@ -89,7 +90,7 @@ class Held:
         conv.fails = conv.fails + 1 if failed else 0
         if conv.fails >= FAILS_TO_HAND_OVER and self.ctx.repo.handoffs.active(conv.key) is None:
             conv.fails = 0
-            hand_over(self.ctx, conv, turn, "failed")
+            ask_or_hand_over(self.ctx, conv, turn, "failed")  # no commune known: which one, so its staff see it
 
     def _own_data(self, conv: Conversation, text: str, button: str | None) -> bool:
         if conv.pending.get("kind") == "delete":  # 'xóa dữ liệu' asked to confirm: the answer is for the assistant

@@ -27,6 +27,7 @@ class Reach:
     own: bool
     place: str | None  # the person's commune (or province) as people read it, when known
     fallback: Office | None = None  # the deploying unit's office, when the own one has no phone
+    generic: bool = False  # no office known at all: its name is a placeholder, never told as an office
 
 
 def reach(ctx: Context, place: Mapping[str, Any]) -> Reach:
@@ -47,7 +48,9 @@ def reach(ctx: Context, place: Mapping[str, Any]) -> Reach:
         own = plans[0].office
         spare = default.office if default and not own.phone and default.office.phone else None
         return Reach(own, True, name, spare)
-    return Reach(default.office if default else Office(name=ctx.texts.default_office), False, name)
+    if default is None:
+        return Reach(Office(name=ctx.texts.default_office), False, name, generic=True)
+    return Reach(default.office, False, name)
 
 
 def reach_of(ctx: Context, conv: Conversation) -> Reach:
@@ -79,8 +82,7 @@ def contact_text(ctx: Context, found: Reach, first: str | None = None) -> str:
     """
     t = ctx.texts
     if not found.own and found.place:
-        fallback = t.contact_fallback.format(office=found.office.name)
-        return "\n".join([t.contact_unknown.format(place=found.place), fallback, *details(ctx, found.office)])
+        return "\n".join([t.contact_unknown.format(place=found.place), *_fallback(ctx, found)])
     lines = [first or found.office.name, *details(ctx, found.office)]
     if not found.office.phone:
         lines.append(t.contact_no_phone.format(office=found.office.name))
@@ -93,14 +95,20 @@ def phone_gap(ctx: Context, found: Reach) -> list[str]:
     """Said where the office is already named: that we know no number for it, and whom to call instead."""
     t = ctx.texts
     if not found.own and found.place:
-        fallback = t.contact_fallback.format(office=found.office.name)
-        return [t.contact_unknown.format(place=found.place), fallback, *details(ctx, found.office)]
+        return [t.contact_unknown.format(place=found.place), *_fallback(ctx, found)]
     if found.office.phone:
         return []
     lines = [t.contact_no_phone.format(office=found.office.name)]
     if found.fallback is not None:
         lines += [t.contact_fallback.format(office=found.fallback.name), *details(ctx, found.fallback)]
     return lines
+
+
+def _fallback(ctx: Context, found: Reach) -> list[str]:
+    """Whom to call instead (the deploying unit's office and its details); nothing where no office is known."""
+    if found.generic:
+        return []
+    return [ctx.texts.contact_fallback.format(office=found.office.name), *details(ctx, found.office)]
 
 
 def reach_text(ctx: Context, found: Reach) -> str:

@@ -31,7 +31,7 @@ class PersonData:
     def show(self, conv: Conversation, turn: Turn) -> None:
         """The registrations this chat made, with a button to erase them."""
         leads = self.ctx.repo.leads_of(conv.key)
-        news = self.news_lines(conv)
+        news = self.news_lines(conv) + self.callback_lines(conv)
         if not leads and not news:
             turn.say(self.texts.my_data_none, self.ctx.menu_buttons())
             return
@@ -48,6 +48,16 @@ class PersonData:
         """The communes whose news this chat receives, with the day each consent was given."""
         subs = self.ctx.repo.announcements.subscriptions_of(conv.key)
         return [self.texts.news.my_data.format(place=s.commune, day=vn_date(s.at)) for s in subs]
+
+    def callback_lines(self, conv: Conversation) -> list[str]:
+        """The numbers kept for a call back after "gặp cán bộ", with whose staff call and the day."""
+        said = self.texts.handoff
+        return [
+            said.my_data.format(
+                phone=national_phone(h.callback_phone), office=h.commune or said.my_data_office, day=vn_date(h.at)
+            )
+            for h in self.ctx.repo.handoffs.callbacks_of(conv.key)
+        ]
 
     def ask_delete(self, conv: Conversation, turn: Turn) -> None:
         """Ask before erasing."""

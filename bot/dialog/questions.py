@@ -12,6 +12,7 @@ from bot.dialog.labels import button_label
 from bot.dialog.local_answers import LocalAnswers
 from bot.dialog.office import asks_how_to_reach, contact_text, reach
 from bot.dialog.pending import Pending
+from bot.dialog.staff_place import ask_for_office
 from bot.dialog.turn import Turn
 from bot.faq import Answer
 from bot.flows import Step
@@ -72,7 +73,10 @@ class Questions:
             place = {"code": named.code, "commune": named.name, "province": named.province.name}
         elif case.province is not None:
             place = {"province": case.province.name}
-        return CaseAnswer(contact_text(self.ctx, reach(self.ctx, place)), check=False)
+        found = reach(self.ctx, place)
+        if found.generic and not place:  # no commune known and no office of the deployment: which commune
+            return CaseAnswer(ask_for_office(self.ctx, conv), check=False)
+        return CaseAnswer(contact_text(self.ctx, found), check=False)
 
     def _likeliest(self, conv: Conversation, candidates: tuple[Place, ...]) -> Place | None:
         """Among communes of one name, the one in the person's province, else the only one whose office we know.

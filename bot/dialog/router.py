@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.answers import Parsed, accepted, later, skipped, yes_no
+from bot.dialog import staff_place
 from bot.dialog.context import Context
 from bot.dialog.corrections import Corrections
-from bot.dialog.handoff import hand_over
 from bot.dialog.interview import MAX_MISSES, Interview
 from bot.dialog.listening import FREE_TEXT
 from bot.dialog.mixed import MixedInitiative
@@ -90,7 +90,9 @@ class Router:
             RESULT: lambda c, v, t: show_everything(self.ctx, c, v, t),
             "later": lambda c, v, t: self.registration.postpone(c, t),
         }
-        if kind in handlers:
+        if kind == "place" and conv.pending.get("kind") == staff_place.KIND:
+            staff_place.chosen(self.ctx, conv, value, turn)
+        elif kind in handlers:
             handlers[kind](conv, value, turn)
         elif conv.pending and kind in ("yes", "no"):
             label = self.texts.yes_label if kind == "yes" else self.texts.no_label
@@ -131,7 +133,8 @@ class Router:
         self.pending.reask(conv, turn)
 
     def _staff(self, conv: Conversation, turn: Turn) -> None:
-        hand_over(self.ctx, conv, turn)  # the chat now waits for staff: no question of the assistant's follows
+        # the chat then waits for staff (no question of the assistant's follows); asked first: which commune
+        staff_place.ask_or_hand_over(self.ctx, conv, turn)
 
     def _to_menu(self, conv: Conversation, turn: Turn) -> None:
         self.interview.reset(conv)
@@ -311,6 +314,8 @@ class Router:
             self._place_among(conv, text, turn)
         elif kind == "news_place":
             self.pending.news.place_given(conv, text, turn)
+        elif kind == staff_place.KIND:
+            staff_place.answered(self.ctx, conv, text, turn, decided)
         elif kind == "summary" and decided is None and self.pending.at_summary(conv, text, turn):
             return
         elif answer is None:

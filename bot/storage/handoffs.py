@@ -143,6 +143,14 @@ class HandoffStore:
                 [phone, consent_id, handoff_id],
             )
 
+    def callbacks_of(self, key: ConversationKey) -> list[Handoff]:
+        """The person's handoffs that keep a number to call back on, oldest first ("dữ liệu của tôi" shows them)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM handoffs WHERE channel = ? AND user = ? AND callback_phone != '' ORDER BY id",
+            [key.channel, key.user],
+        ).fetchall()
+        return [_handoff(r) for r in rows]
+
     # --- the staff's side -----------------------------------------------------------------------
 
     def get(self, handoff_id: int) -> Handoff | None:
