@@ -300,3 +300,13 @@ def test_a_product_alone_as_an_opener_starts_the_check(kb, dialogs, assessor, fa
     _, turns = _conversation(engine, ["em lam gom"])
     said = " ".join(r.text for r in turns[0])
     assert "chưa hiểu" not in said and "làm gốm" in said and "thuộc loại nào" in turns[0][-1].text
+
+
+def test_the_menu_after_a_pause_keeps_the_menus_order(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """A person who types '7' from memory gets the same entry from both menus ('Gặp cán bộ' is 6 in both)."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["tap:menu:eligibility", "asdf", "", "cảm ơn", "qwerty"])
+    paused = turns[-1][-1]
+    assert "tạm dừng" in paused.text
+    menu = [item.label for item in dialogs.menu.items]
+    assert [b.label for b in paused.buttons] == menu, [b.label for b in paused.buttons]

@@ -173,8 +173,9 @@ class Interview:
         self.reset(conv)
         if where:
             conv.slots["paused"] = where
-        menu = [b for b in self.ctx.menu_buttons() if b.payload != "menu:staff"]  # 'Gặp cán bộ' once
-        turn.say(self.texts.paused, [*menu, self.ctx.command_button("staff")])
+        # 'Gặp cán bộ' once, where the menu always has it: numbers typed from memory stay the same
+        staff = self.ctx.command_button("staff")
+        turn.say(self.texts.paused, [staff if b.payload == "menu:staff" else b for b in self.ctx.menu_buttons()])
 
     def _offer(self, step: Step, turn: Turn) -> None:
         buttons = [*self.ctx.step_buttons(step), self.ctx.command_button("staff")]
