@@ -26,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+DAY_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]  # as officers write a day, and as ISO: both accepted
+
+
 def common_options(func: F) -> F:
     """--db and --knowledge, taken by every command."""
     func = click.option(
@@ -67,7 +70,7 @@ class _Commands(click.Group):
 
 
 def _usage_line(wrong: click.UsageError) -> str:
-    """'since: cần ngày dạng YYYY-MM-DD (không phải “01/12/2026”)', and the like."""
+    """'since: cần ngày dạng ngày/tháng/năm …', and the like."""
     if isinstance(wrong, click.MissingParameter) and wrong.param is not None:
         return f"{_named(wrong.param)}: thiếu giá trị (xem --help)"
     if isinstance(wrong, click.NoSuchOption):
@@ -77,7 +80,7 @@ def _usage_line(wrong: click.UsageError) -> str:
         if isinstance(kind, click.Choice):
             return f"{name}: chọn một trong {', '.join(map(str, kind.choices))} (xem --help)"
         if isinstance(kind, click.DateTime):
-            return f"{name}: cần ngày dạng YYYY-MM-DD (xem --help)"
+            return f"{name}: cần ngày dạng ngày/tháng/năm, ví dụ 01/12/2026 (xem --help)"
         return f"{name}: giá trị không hợp lệ (xem --help)"
     return "lệnh hoặc tùy chọn không hợp lệ (xem khuyencong --help)"
 
@@ -103,7 +106,7 @@ def main() -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="print the assessment as JSON (design §4.3)")
 @click.option(
-    "--date", "on_date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="decide as of this day (default: today)"
+    "--date", "on_date", type=click.DateTime(DAY_FORMATS), default=None, help="decide as of this day (default: today)"
 )
 @common_options
 def check(file: Any, as_json: bool, on_date: dt.datetime | None, db: Path | None, knowledge: Path | None) -> None:
@@ -422,7 +425,7 @@ STATUSES = ["new", "contacted", "dossier_submitted", "supported", "declined", "w
 )
 @click.option("--commune", default=None, help='a commune\'s code or name, e.g. 19405 or "Vĩnh Thủy"')
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="only leads with this status")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="registered on or after this day")
+@click.option("--since", type=click.DateTime(DAY_FORMATS), default=None, help="registered on or after this day")
 @common_options
 def export(
     fmt: str,
@@ -721,7 +724,7 @@ def _handoffs(db: Path | None, knowledge: Path | None) -> Iterator[Any]:
 @click.option("--text", default=None, help="the announcement, at most 1,500 characters")
 @click.option("--audience", default=None, help="who: all, or key=value terms (sector, line, registered, status)")
 @click.option("--link", default="", help="a link to the commune's page (https://…)")
-@click.option("--deadline", default=None, help="the deadline it announces (YYYY-MM-DD)")
+@click.option("--deadline", default=None, help="the deadline it announces (dd/mm/yyyy or YYYY-MM-DD)")
 @click.option("--urgent", is_flag=True, help="may go at night (an urgent deadline)")
 @click.option("--charged", is_flag=True, default=None, help="also Zalo people 48 h–7 d after their last message")
 @click.option("--zbs", is_flag=True, help="Zalo's paid template to those outside 48 h with a phone (if configured)")

@@ -240,7 +240,7 @@ def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_n
         (("--commune", "19405", "--text", "x" * 1501), "text"),
         (("--commune", "19405", "--link", "ftp://x y", *text), "link"),
         (("--report", "abc",), "report"),
-        (("--commune", "19405", "--deadline", "20/12/2026", *text), "deadline"),
+        (("--commune", "19405", "--deadline", "20/13/2026", *text), "deadline"),
         (("--commune", "19405", "--deadline", "2020-01-01", *text), "deadline"),
         (("--commune", "19405", "--as", "", *text), "as"),
     ):  # fmt: skip
@@ -249,9 +249,9 @@ def test_the_command_refuses_bad_input_in_one_line_naming_the_field_and_writes_n
     code, out, _ = _announce(db, "--commune", "19405", *text, "--dry-run", "--json")
     assert code == 0 and json.loads(out)["channels"] == {"telegram": {"send": 1}}
     assert repo.db.execute("SELECT count(*) FROM announcements").fetchone() == (0,)  # nothing written by any of it
-    code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent", "--deadline", "2099-12-20")
+    code, out, _ = _announce(db, "--commune", "19405", *text, "--urgent", "--deadline", "20/12/2099")
     assert code == 0 and "Đã xếp hàng thông báo số 1" in out and "Sẽ gửi: 1 người" in out
-    assert repo.announcements.get(1).deadline == "2099-12-20"  # type: ignore[union-attr]
+    assert repo.announcements.get(1).deadline == "2099-12-20"  # type: ignore[union-attr]  # written as officers do
 
 
 def test_those_zalo_cannot_reach_are_listed_for_a_call(tmp_path: Path) -> None:

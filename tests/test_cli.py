@@ -222,7 +222,7 @@ def test_click_usage_errors_are_one_vietnamese_line_naming_the_option(tmp_path: 
     db = str(tmp_path / "k.db")
     for args, field in (
         (["export", "--format", "xlsx", "--out", "x.xlsx", "--status", "moi", "--db", db], "status"),
-        (["export", "--format", "xlsx", "--out", "x.xlsx", "--since", "01/12/2026", "--db", db], "since"),
+        (["export", "--format", "xlsx", "--out", "x.xlsx", "--since", "31/02/2026", "--db", db], "since"),
         (["export", "--format", "pdf", "--out", "x", "--db", db], "format"),
         (["export", "--format", "xlsx", "--bogus", "--db", db], "--bogus"),
         (["export", "--format", "xlsx", "--db", db], "out"),

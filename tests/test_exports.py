@@ -177,6 +177,9 @@ def test_filters_by_commune_status_and_date(db: Path, tmp_path: Path) -> None:
     assert "Đã xuất 6 " in export(db, "--format", "csv", "--out", str(out), "--commune", "Vĩnh Thủy, Quảng Trị")[1]
     assert "Đã xuất 1 " in export(db, "--format", "csv", "--out", str(out), "--status", "contacted")[1]
     assert "Đã xuất 0 " in export(db, "--format", "csv", "--out", str(out), "--since", "2099-01-01")[1]
+    # dd/mm/yyyy, as officers write a day, as well as ISO
+    assert "Đã xuất 0 " in export(db, "--format", "csv", "--out", str(out), "--since", "01/01/2099")[1]
+    assert "Đã xuất 7 " in export(db, "--format", "csv", "--out", str(out), "--since", "01/01/2020")[1]
     code, said = export(db, "--format", "csv", "--out", str(out), "--commune", "Bình Giang")
     assert code == 2 and "13531" in said and "10966" in said  # ambiguous: the codes are offered
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -124,15 +125,15 @@ def _request(fail: Fail, kb: Knowledge, given: Options) -> Request:
 
 
 def _day(fail: Fail, given: str | None) -> dt.date | None:
-    """The deadline: a day from today on, written YYYY-MM-DD."""
+    """The deadline: a day from today on, written dd/mm/yyyy (as officers write it) or YYYY-MM-DD."""
     if given is None:
         return None
-    try:
-        day = dt.date.fromisoformat(given.strip()) if len(given.strip()) == 10 else None
-    except ValueError:
-        day = None
+    day = None
+    for form in ("%d/%m/%Y", "%Y-%m-%d"):
+        with contextlib.suppress(ValueError):
+            day = dt.datetime.strptime(given.strip(), form).date()
     if day is None:
-        fail(f"deadline: cần ngày dạng YYYY-MM-DD, không phải “{given[:20]}”")
+        fail(f"deadline: cần ngày dạng ngày/tháng/năm (ví dụ 20/12/2026), không phải “{given[:20]}”")
     if day < vn_today():
         fail("deadline: ngày này đã qua")
     return day
