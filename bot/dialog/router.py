@@ -218,7 +218,9 @@ class Router:
             self.pending.reask(conv, turn)
             return
         heard = self.listener.hear(text, step) if conv.flow == "eligibility" else None
-        asked = looks_like_question(text)
+        # 'không phải, là hợp tác xã' reads like a question ('không … là'), but it corrects and states an answer
+        corrects = heard is not None and heard.intent == "correction" and bool(heard.facts)
+        asked = looks_like_question(text) and not corrects
         changed = self.listener.take(conv, heard, skip=step.slot, asked=asked) if heard is not None else []
         # A real question is answered first, even where its words could pass for an answer; facts said with
         # it are kept, and the interview goes on from what is still missing.
