@@ -310,3 +310,12 @@ def test_the_menu_after_a_pause_keeps_the_menus_order(kb, dialogs, assessor, faq
     assert "tạm dừng" in paused.text
     menu = [item.label for item in dialogs.menu.items]
     assert [b.label for b in paused.buttons] == menu, [b.label for b in paused.buttons]
+
+
+def test_a_result_followed_at_once_by_the_consent_shows_only_the_consents_choices(kb, dialogs, assessor, faq) -> None:  # noqa: F811
+    """Two numbered lists in one turn made a '1' typed on a phone mean two things."""
+    engine = _engine(kb, dialogs, assessor, faq)
+    _, turns = _conversation(engine, ["hkd lam banh trang o xa vinh thuy quang tri can may say", "tap:yes:"])
+    last = turns[-1]
+    assert "đồng ý không" in last[-1].text and [b.payload for b in last[-1].buttons] == ["yes:", "no:"]
+    assert [r.text[:30] for r in last[:-1] if r.buttons] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.dialog.context import Context
@@ -47,6 +48,9 @@ class Registration:
         """The cited result; then consent when the person asked to register."""
         conv.pending = {}
         if show_result(self.ctx, conv, turn):
+            # The consent follows at once: its Đồng ý / Không đồng ý are the only choices shown, so a '1' typed
+            # cannot mean the result's first button as well.
+            turn.replies[-1] = replace(turn.replies[-1], buttons=())
             self.ask_consent(conv, turn)
 
     def register(self, conv: Conversation, turn: Turn) -> None:
