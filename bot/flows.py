@@ -270,6 +270,8 @@ class Texts(Strict):
     faq_then_back: NonEmpty
     ask_prompt: NonEmpty
     province_only: NonEmpty
+    not_in_province: NonEmpty  # fields: commune, province
+    not_in_province_elsewhere: NonEmpty  # fields: commune, province
     which_place: NonEmpty
     product_heard: NonEmpty  # fields: product
     which_office: NonEmpty  # fields: options

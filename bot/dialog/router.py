@@ -284,7 +284,7 @@ class Router:
         if parsed.ok:
             self.interview.fill(conv, step, parsed.value, turn)
             return
-        other = parsed.guess is not None or bool(parsed.options) or parsed.hint == "province_only"
+        other = parsed.guess is not None or bool(parsed.options) or parsed.hint in ("province_only", "not_in_province")
         if other:  # a guess, a choice of places, a province alone: each is the step asked again, and counts
             conv.misses += 1
         if other and conv.misses > MAX_MISSES:
@@ -297,7 +297,12 @@ class Router:
             asked = self.texts.which_place
             if parsed.hint == "district":  # 'huyện Lạng Giang': districts were abolished on 1/7/2025
                 asked = self.texts.district_gone.format(district=parsed.value["district"])
+            elif parsed.hint == "not_in_province":  # 'xa vinh thuy ha tinh': the same name in another province
+                asked = self.texts.not_in_province_elsewhere.format(**parsed.value)
             turn.say(asked, [Button(label, payload) for label, payload in parsed.options])
+        elif parsed.hint == "not_in_province":
+            conv.slots["province_hint"] = parsed.value["province"]
+            turn.say(self.texts.not_in_province.format(**parsed.value))
         elif parsed.hint == "province_only":
             conv.slots["province_hint"] = parsed.value["province"]
             turn.say(self.texts.province_only.format(province=parsed.value["province"]))
