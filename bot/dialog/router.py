@@ -97,6 +97,9 @@ class Router:
         elif conv.pending and kind in ("yes", "no"):
             label = self.texts.yes_label if kind == "yes" else self.texts.no_label
             self._pending_text(conv, label, turn, decided=kind == "yes")
+        elif kind in ("yes", "no") and (step := self.ctx.current(conv)) is not None:
+            # 'Đồng ý' of the consent tapped again at the name: the question asked now, not the menu
+            self.interview.reask(conv, step, turn, self.texts.stale_button)
         else:
             self.ctx.menu(turn, self.texts.not_understood)
 
