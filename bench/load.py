@@ -321,21 +321,28 @@ def percentile(samples: Iterable[float], q: float) -> float:
 
 
 def own_memory() -> dict[str, int]:
-    """The peak RSS of this process since reset_own_peak (the server runs in it, with the load generator)."""
+    """The peak RSS of this process (the server runs in it, with the load generator) since its last reset."""
+    return {"this process": _status_kib("VmHWM") * 1024 or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def _status_kib(field: str) -> int:
+    """A memory figure of /proc/self/status in KiB (0 where there is none: not Linux)."""
     try:
-        status = Path("/proc/self/status").read_text()
-        return {"this process": int(status.split("VmHWM:", 1)[1].split()[0]) * 1024}
-    except (OSError, IndexError, ValueError):  # not Linux: the peak of the process's whole life
-        return {"this process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        return int(Path("/proc/self/status").read_text().split(f"{field}:", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
-def reset_own_peak() -> None:
-    """Start measuring this process's peak RSS afresh (Linux: writing 5 to clear_refs resets VmHWM).
+def _load_peak() -> Callable[[], dict[str, int]]:
+    """Start measuring what the load adds to this process: its peak RSS above what it held before.
 
-    In a test run the process has served many tests before this one: their peak is not this load's.
+    In a test run the process has served many tests first and keeps their memory; that is not this load's.
+    Writing 5 to clear_refs resets the peak (VmHWM) to the current RSS (Linux).
     """
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS") * 1024
+    return lambda: {"this process": own_memory()["this process"] - before}
 
 
 async def simulate(
@@ -351,7 +358,7 @@ async def simulate(
     if users < 1 or turns < 1:
         raise ValueError("at least one person and one turn")
     if peak_memory is own_memory:
-        reset_own_peak()
+        peak_memory = _load_peak()
     crowd = people(users, turns)
     owners = {marker: p.index for p in crowd for marker in (p.name, p.phone, p.facility)}
     mailbox, counts = Mailbox(env_like.zalo, env_like.telegram), ReplyCounts()
