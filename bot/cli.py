@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.evaluation.shared import Measured
     from bot.faq import Answer, FaqIndex
     from bot.knowledge import Knowledge
+    from bot.places import Gazetteer
     from bot.staff.accounts import Account, AccountBook
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -329,12 +330,11 @@ def kb_eval_understanding(file: Path, show_errors: bool, db: Path | None, knowle
     from bot.config import Settings
     from bot.evaluation.understanding import evaluate, load_cases
     from bot.flows import load_dialogs
-    from bot.places import Gazetteer
     from bot.understanding import Understander
 
     cases = _read_set(load_cases, file)
     loaded = _load(knowledge)
-    gazetteer = Gazetteer({a.old: a.new for a in loaded.province_aliases.aliases}, loaded.units)
+    gazetteer = _gazetteer(loaded)
     understander = Understander(loaded, load_dialogs(Settings().khuyencong_dialogs), gazetteer)
     result = evaluate(understander, gazetteer, cases)
     _report(result, show_errors)
@@ -448,11 +448,12 @@ def export(
     from bot.storage.factory import open_repository
 
     kb = _load(knowledge, cross_check=False)  # labels only; `kb check` and the server check the files
+    gazetteer = _gazetteer(kb)
     query = LeadQuery(
-        commune=_commune_code(kb, commune), status=status, since=since.date().isoformat() if since else None
+        commune=_commune_code(gazetteer, commune), status=status, since=since.date().isoformat() if since else None
     )
     if out.is_dir():
-        out = out / _export_name(kb, fmt, query.commune)
+        out = out / _export_name(gazetteer, fmt, query.commune)
     if not out.parent.is_dir():
         _fail(f"out: không có thư mục {out.parent}; hãy tạo thư mục trước hoặc chọn thư mục khác")
     path = _db_path(db)
@@ -472,24 +473,26 @@ def export(
     click.echo(f"Đã xuất {written} đăng ký vào {out}.")
 
 
-def _export_name(kb: Knowledge, fmt: str, commune: int | None) -> str:
+def _export_name(gazetteer: Gazetteer, fmt: str, commune: int | None) -> str:
     """The name the dashboard gives the same download ('dang-ky-khuyen-cong_xa-binh-giang_03-12-2026.xlsx')."""
     from bot.knowledge import vn_today
-    from bot.places import Gazetteer
     from bot.staff.exports import download_name
 
-    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
     place = gazetteer.place_by_code(commune) if commune else None
     return download_name(fmt, place.name if place else None, vn_today())
 
 
-def _commune_code(kb: Knowledge, commune: str | None) -> int | None:
+def _gazetteer(kb: Knowledge) -> Gazetteer:
+    """The knowledge's places (3,321 units: built once per command)."""
+    from bot.places import Gazetteer
+
+    return Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
+
+
+def _commune_code(gazetteer: Gazetteer, commune: str | None) -> int | None:
     """The commune filter as a unit code; a name must name one unit."""
     if commune is None:
         return None
-    from bot.places import Gazetteer
-
-    gazetteer = Gazetteer({a.old: a.new for a in kb.province_aliases.aliases}, kb.units)
     if commune.strip().isdigit():
         if gazetteer.place_by_code(int(commune)) is None:
             _fail(f"commune: không có xã/phường mã {commune.strip()}")

@@ -253,6 +253,13 @@ class Gazetteer:
         """The commune-level unit with this code."""
         return self._by_code.get(code)
 
+    def among(self, codes: list[int], text: str) -> Place | None:
+        """After 'which Bình Giang?': the one of these same-name communes in the province the text names."""
+        province = self.province(text) if text else None
+        places = [p for p in map(self.place_by_code, codes) if p is not None]
+        picked = [p for p in places if province is not None and p.province == province]
+        return picked[0] if len(picked) == 1 else None
+
     @cached_property
     def _by_code(self) -> dict[int, Place]:
         # Looked up on most turns (the conversation keeps the code): a scan of 3,321 units cost 0.2 ms each time.

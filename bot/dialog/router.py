@@ -335,17 +335,14 @@ class Router:
 
     def _place_among(self, conv: Conversation, text: str, turn: Turn) -> None:
         """After 'which Bình Giang?': a province name picks among the candidates; anything else is a new answer."""
-        gazetteer = self.ctx.assessor.gazetteer
-        codes = conv.pending.get("codes") or []
+        codes = list(conv.pending.get("codes") or [])
         conv.pending = {}
-        province = gazetteer.province(text)
-        places = [p for p in (gazetteer.place_by_code(c) for c in codes) if p is not None]
-        chosen = [p for p in places if province is not None and p.province == province]
-        if len(chosen) == 1:
-            self.interview.place_chosen(conv, str(chosen[0].code), turn)
+        chosen = self.ctx.assessor.gazetteer.among(codes, text)
+        if chosen is not None:
+            self.interview.place_chosen(conv, str(chosen.code), turn)
             return
-        if places and "place" not in conv.slots:  # 'doanh thu 5 tỷ' meanwhile: the choice is offered again after it
-            conv.slots["place_choices"] = [p.code for p in places]
+        if codes and "place" not in conv.slots:  # 'doanh thu 5 tỷ' meanwhile: the choice is offered again after it
+            conv.slots["place_choices"] = codes
         self._answer(conv, text, turn)
         if "place" in conv.slots:
             conv.slots.pop("place_choices", None)

@@ -51,7 +51,7 @@ def answered(ctx: Context, conv: Conversation, text: str, turn: Turn, decided: b
         _done(ctx, conv, asked, None, turn)
         return
     found = ctx.assessor.gazetteer.resolve_text(text) if text else None
-    place = found.place if found is not None else _among(ctx, asked, text)
+    place = found.place if found is not None else ctx.assessor.gazetteer.among(list(asked.get("codes") or []), text)
     if place is not None:
         _done(ctx, conv, asked, place, turn)
         return
@@ -79,15 +79,6 @@ def chosen(ctx: Context, conv: Conversation, code: str, turn: Turn) -> None:
 def _gives_up(text: str) -> bool:
     said = fold(text)
     return skipped(text) or yes_no(text) is False or any(w in said for w in _DONT_KNOW)
-
-
-def _among(ctx: Context, asked: dict[str, Any], text: str) -> Place | None:
-    """After 'which Bình Giang?': a province name picks among the same-name communes shown."""
-    gazetteer = ctx.assessor.gazetteer
-    province = gazetteer.province(text) if text else None
-    places = [p for p in (gazetteer.place_by_code(int(c)) for c in asked.get("codes") or []) if p is not None]
-    picked = [p for p in places if province is not None and p.province == province]
-    return picked[0] if len(picked) == 1 else None
 
 
 def _done(ctx: Context, conv: Conversation, asked: dict[str, Any], place: Place | None, turn: Turn) -> None:
