@@ -180,20 +180,13 @@ class AnswerReader:
 
     def _not_in_province(self, text: str) -> Parsed:
         """'xa vinh thuy ha tinh': a province said last and a commune it does not have; where that name exists."""
-        words = text.replace(",", " ").split()
-        for k in (3, 2, 1):
-            if len(words) <= k:
-                continue
-            province = self.gazetteer.province(" ".join(words[-k:]))
-            said = fold(" ".join(words[-k:]))
-            if province is None or said != fold(province.name):  # the province's own name only: no guess here
-                continue
-            name = " ".join(words[:-k])
-            elsewhere = [p for p in self.gazetteer.communes(name, fuzzy=False) if p.province != province][:6]
-            value = {"commune": name[:60], "province": province.name}
-            options = [(p.label, f"place:{p.code}") for p in elsewhere]
-            return Parsed(hint="not_in_province", value=value, options=options)
-        return Parsed()
+        split = self.gazetteer.trailing_province(text)
+        if split is None:
+            return Parsed()
+        name, province = split
+        elsewhere = [p for p in self.gazetteer.communes(name, fuzzy=False) if p.province != province][:6]
+        value = {"commune": name[:60], "province": province.name}
+        return Parsed(hint="not_in_province", value=value, options=[(p.label, f"place:{p.code}") for p in elsewhere])
 
     def _yes_no(self, step: Step, text: str) -> Parsed:
         answer = yes_no(text)

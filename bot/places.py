@@ -253,6 +253,17 @@ class Gazetteer:
         """The commune-level unit with this code."""
         return self._by_code.get(code)
 
+    def trailing_province(self, text: str) -> tuple[str, ProvinceInfo] | None:
+        """'xa binh giang ninh binh' → ('xa binh giang', Ninh Bình): a province named last, by its own name only."""
+        words = text.replace(",", " ").split()
+        for k in (3, 2, 1):
+            if len(words) <= k:
+                continue
+            province = self.province(" ".join(words[-k:]))
+            if province is not None and fold(" ".join(words[-k:])) == fold(province.name):  # no fuzzy guess here
+                return " ".join(words[:-k]), province
+        return None
+
     def among(self, codes: list[int], text: str) -> Place | None:
         """After 'which Bình Giang?': the one of these same-name communes in the province the text names."""
         province = self.province(text) if text else None

@@ -423,3 +423,13 @@ async def test_guessing_the_current_password_from_a_signed_in_page_is_throttled(
         status, html = await change_own(env.http, env, PASSWORD, NEW_PASSWORD)  # the right one, too late
         assert status == 400 and "quá nhiều lần" in html
         assert "không đúng" not in await sign_in(env, "lan")  # her password did not change
+
+
+def test_a_commune_typed_with_its_province_and_no_comma_is_found() -> None:
+    """'binh giang ninh binh', as the chat reads it: was refused with 'Có phải: Xã Bình Giang, Ninh Bình?'."""
+    from bot.staff.accounts import resolve_communes
+
+    gazetteer = Gazetteer()
+    assert resolve_communes(gazetteer, "binh giang ninh binh\nxã Vĩnh Thủy Quảng Trị") == (13531, 19405)
+    with pytest.raises(Refused, match="nhiều nơi"):
+        resolve_communes(gazetteer, "binh giang")  # several provinces have one: still asked which

@@ -157,6 +157,9 @@ def _commune(gazetteer: Gazetteer, piece: str) -> Place:
         return found
     name, _, province_typed = piece.rpartition(",") if "," in piece else (piece, "", "")
     province = gazetteer.province(province_typed) if province_typed.strip() else None
+    split = None if province_typed.strip() else gazetteer.trailing_province(piece)  # 'binh giang ninh binh'
+    if split is not None and gazetteer.communes(split[0], split[1], fuzzy=False):
+        name, province = split
     places = [] if province_typed.strip() and province is None else gazetteer.communes(name, province, fuzzy=False)
     if len(places) == 1:
         return places[0]
