@@ -317,6 +317,8 @@ class Router:
     def _pending_text(self, conv: Conversation, text: str, turn: Turn, decided: bool | None = None) -> None:
         kind = conv.pending.get("kind")
         answer = decided if decided is not None else self.pending.typed(conv, text)
+        if answer is None and kind == "consent" and self.words.menu_item_of(text) == "register":
+            answer = True  # 'đăng ký' typed at the registration's consent: what it is asked for
         if kind == "ask":
             conv.pending = {}
             self._free_text(conv, text, turn)
