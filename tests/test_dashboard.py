@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -237,3 +238,21 @@ async def test_a_lead_is_given_to_a_colleague_picked_by_name_not_typed_from_memo
             )
             assert offered == ["lan", "tinh", "Trần Thị Hoa"], (path, offered)
             assert 'list="colleagues"' in page
+
+
+@run
+async def test_a_lead_page_says_each_thing_once_and_no_dangling_dot(tmp_path: Path) -> None:
+    """A lead without a shop name is titled by its code alone; the support wanted is not listed twice."""
+    async with running(tmp_path) as env:
+        refs = seed(env)
+        repo = env.app.repo
+        (profile,) = repo.db.execute("SELECT profile FROM leads WHERE ref = ?", [refs["mine"]]).fetchone()
+        profile = json.loads(profile) | {"needs": ["advanced_machinery"]}
+        repo.db.execute(
+            "UPDATE leads SET facility_name = '', profile = ? WHERE ref = ?", [json.dumps(profile), refs["mine"]]
+        )
+        await sign_in(env)
+        async with env.http.get(f"{env.url}/staff/leads/{refs['mine']}") as resp:
+            page = await resp.text()
+        assert f"<h1>{refs['mine']}</h1>" in page
+        assert page.count("Ứng dụng máy móc, thiết bị tiên tiến</dd>") == 1, page
